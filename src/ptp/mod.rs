@@ -1,0 +1,69 @@
+//! Sans-IO PTP (ISO 15740) as Sony bodies speak it: wire codes, USB containers,
+//! datasets and transaction ids. No USB, sockets, files, threads or clocks in here;
+//! callers own the I/O (ptp-usb.md, sony-usb.md).
+
+pub mod codec;
+pub mod codes;
+pub mod container;
+pub mod dataset;
+pub mod sony;
+
+pub use codes::{DataType, EventCode, ObjectFormat, OpCode, PropCode, ResponseCode};
+
+/// Why bytes from a device could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    #[error("{what}.{field}: need {need} bytes at offset {offset}, have {have}")]
+    Truncated {
+        what: &'static str,
+        field: &'static str,
+        offset: usize,
+        need: usize,
+        have: usize,
+    },
+    #[error("{what}: {reason}")]
+    Invalid { what: &'static str, reason: String },
+    #[error("{what}: declared length {declared} exceeds the limit of {max} bytes")]
+    TooLarge {
+        what: &'static str,
+        declared: u64,
+        max: u64,
+    },
+}
+
+/// Transaction ids: OpenSession uses 0, then 1, 2, 3…; 0xFFFFFFFF is reserved for
+/// events, so the sequence wraps back to 1 (ptp-usb.md §7).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TransactionIds {
+    next: u32,
+}
+
+impl TransactionIds {
+    pub fn new() -> Self {
+        TransactionIds { next: 0 }
+    }
+
+    /// The id for the next transaction.
+    pub fn next_id(&mut self) -> u32 {
+        let id = self.next;
+        self.next = match self.next.wrapping_add(1) {
+            0xFFFF_FFFF | 0 => 1,
+            n => n,
+        };
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_ids_start_at_zero_and_skip_the_event_id() {
+        let mut t = TransactionIds::new();
+        assert_eq!((t.next_id(), t.next_id(), t.next_id()), (0, 1, 2));
+        let mut t = TransactionIds { next: 0xFFFF_FFFE };
+        assert_eq!((t.next_id(), t.next_id()), (0xFFFF_FFFE, 1));
+    }
+}

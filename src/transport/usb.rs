@@ -1,0 +1,1 @@
+//! USB via rusb: the only file that names rusb (being built).
