@@ -1,1 +1,496 @@
-//! (being built)
+//! The live-view pipeline: a capture thread (owns the camera session, the recording
+//! and object dumps), a decoder thread (JPEG → YUYV) and a writer thread (owns the
+//! video sink), joined by bounded channels that drop the oldest frame when full.
+//!
+//! When the camera goes away the capture thread reconnects by itself while the writer
+//! keeps the video device fed with a dimmed "reconnecting" picture, so a video call
+//! never sees the device vanish. Stopping cascades from the head: the capture thread
+//! closes the session and finishes the recording, then each stage drains and returns.
+
+pub mod lossy;
+pub mod source;
+pub mod stats;
+
+use crate::decode::{Backend, DecodeError, Decoder, Yuyv};
+use crate::frame::{self, DumpWriter};
+use crate::sink::placeholder::Placeholder;
+use crate::sink::record::{RecordError, Recorder};
+use crate::sink::{FrameSink, Picture, SinkError};
+use lossy::{lossy, LossySender, Pool};
+use source::{FrameSource, Item, SourceError};
+use stats::{Snapshot, Stats};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How frames leave the pipeline.
+pub enum Output {
+    /// No video output (e.g. `--record` alone): frames are not decoded.
+    None,
+    /// Decoded to YUYV and written to the sink.
+    Yuyv(Box<dyn FrameSink>),
+    /// The camera's JPEG passed through untouched (`--format mjpeg`).
+    Mjpeg(Box<dyn FrameSink>),
+}
+
+/// Cropping or padding the 3:2 live view for 16:9 apps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Aspect {
+    #[default]
+    Native,
+    /// Crop rows top and bottom to 16:9.
+    Crop16x9,
+    /// Pad columns left and right (black) to 16:9.
+    Pad16x9,
+}
+
+/// Run settings (kept apart from run state, gst filesink style).
+pub struct Options {
+    pub output: Output,
+    pub record: Option<PathBuf>,
+    pub dump_objects: Option<PathBuf>,
+    pub max_frames: Option<u64>,
+    pub duration: Option<Duration>,
+    /// Output frame rate cap.
+    pub fps: u32,
+    pub backend: Backend,
+    pub aspect: Aspect,
+    pub stats_interval: Duration,
+    pub stats_json: Option<PathBuf>,
+    /// Stop instead of reconnecting when the source fails (replays, tests).
+    pub reconnect: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            output: Output::None,
+            record: None,
+            dump_objects: None,
+            max_frames: None,
+            duration: None,
+            fps: 30,
+            backend: Backend::default(),
+            aspect: Aspect::Native,
+            stats_interval: Duration::from_secs(5),
+            stats_json: None,
+            reconnect: true,
+        }
+    }
+}
+
+/// Why the pipeline stopped early.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("cannot write the object dump: {0}")]
+    Dump(std::io::Error),
+    #[error("cannot write the stats file {path}: {err}")]
+    StatsFile { path: PathBuf, err: std::io::Error },
+    #[error("the {0} thread panicked")]
+    Panicked(&'static str),
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub stats: Snapshot,
+    /// Frames in the recording, if there was one.
+    pub recorded: Option<u64>,
+}
+
+/// A captured frame on its way to the decoder.
+struct Captured {
+    /// The bytes as received (object or JPEG); `jpeg` indexes into it.
+    buf: Vec<u8>,
+    jpeg: std::ops::Range<usize>,
+    width: u32,
+    height: u32,
+    complete: Instant,
+}
+
+/// A frame ready for the sink.
+struct Ready {
+    pic: ReadyPic,
+    complete: Instant,
+}
+
+enum ReadyPic {
+    Yuyv(Yuyv),
+    Jpeg(Captured),
+}
+
+/// Shared run state.
+struct Shared {
+    stop: Arc<AtomicBool>,
+    live: AtomicBool,
+    stats: Stats,
+}
+
+/// Runs until `stop` is set, the frame or time limit is reached, or a fatal error.
+pub fn run(mut source: Box<dyn FrameSource>, mut opts: Options, stop: Arc<AtomicBool>) -> Result<Summary, PipelineError> {
+    let shared = Arc::new(Shared { stop, live: AtomicBool::new(false), stats: Stats::default() });
+    // First connect happens here, so a camera that is absent or in the wrong mode is
+    // reported at once instead of as a silent "reconnecting" loop.
+    source.connect()?;
+    shared.live.store(true, Ordering::SeqCst);
+    log::info!("live view from {}", source.name());
+
+    let jpeg_pool: Pool<Vec<u8>> = Pool::new(8);
+    let yuyv_pool: Pool<Yuyv> = Pool::new(4);
+    let (to_decode, decode_rx) = lossy::<Captured>(2, shared.stats.dropped_decode.clone());
+    let (to_write, write_rx) = lossy::<Ready>(2, shared.stats.dropped_write.clone());
+
+    let output = std::mem::replace(&mut opts.output, Output::None);
+    let (sink, passthrough) = match output {
+        Output::None => (None, false),
+        Output::Yuyv(s) => (Some(s), false),
+        Output::Mjpeg(s) => (Some(s), true),
+    };
+    let has_sink = sink.is_some();
+
+    let recorder = opts.record.as_deref().map(Recorder::create).transpose()?;
+    let dumper = opts.dump_objects.as_deref().map(DumpWriter::new).transpose().map_err(PipelineError::Dump)?;
+
+    let capture = {
+        let shared = shared.clone();
+        let pool = jpeg_pool.clone();
+        let cfg = CaptureConfig {
+            max_frames: opts.max_frames,
+            deadline: opts.duration.map(|d| Instant::now() + d),
+            reconnect: opts.reconnect,
+            forward: has_sink,
+        };
+        spawn("capture", move || capture_loop(source, recorder, dumper, to_decode, pool, &shared, cfg))
+    };
+    let decode = {
+        let shared = shared.clone();
+        let (jpool, ypool) = (jpeg_pool.clone(), yuyv_pool.clone());
+        let backend = opts.backend;
+        spawn("decode", move || decode_loop(decode_rx, to_write, jpool, ypool, backend, passthrough, &shared))
+    };
+    let write = sink.map(|sink| {
+        let shared = shared.clone();
+        let (jpool, ypool) = (jpeg_pool.clone(), yuyv_pool.clone());
+        let (fps, aspect) = (opts.fps, opts.aspect);
+        spawn("write", move || write_loop(sink, write_rx, jpool, ypool, fps, aspect, &shared))
+    });
+
+    // The calling thread prints the periodic stats line until the capture ends.
+    let mut prev = shared.stats.snapshot();
+    let mut next_line = Instant::now() + opts.stats_interval;
+    while !capture.is_finished() {
+        std::thread::sleep(Duration::from_millis(50));
+        if Instant::now() >= next_line {
+            let snap = shared.stats.snapshot();
+            log::info!("{}", snap.line(&prev));
+            prev = snap;
+            next_line += opts.stats_interval;
+        }
+    }
+    let capture_result = join(capture, "capture");
+    // The capture thread dropped its sender: the decoder drains, then the writer.
+    let decode_result = join(decode, "decode");
+    let write_result = write.map(|w| join(w, "write")).unwrap_or(Ok(()));
+
+    let stats = shared.stats.snapshot();
+    log::info!("{}", stats.line(&Snapshot::default()));
+    if let Some(path) = &opts.stats_json {
+        write_atomic(path, stats.to_json().as_bytes())
+            .map_err(|err| PipelineError::StatsFile { path: path.clone(), err })?;
+    }
+    let recorded = capture_result?;
+    decode_result?;
+    write_result?;
+    Ok(Summary { stats, recorded })
+}
+
+fn spawn<T: Send + 'static>(name: &'static str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("cannot start the {name} thread: {e}"))
+}
+
+fn join<T>(h: JoinHandle<Result<T, PipelineError>>, name: &'static str) -> Result<T, PipelineError> {
+    h.join().unwrap_or(Err(PipelineError::Panicked(name)))
+}
+
+struct CaptureConfig {
+    max_frames: Option<u64>,
+    deadline: Option<Instant>,
+    reconnect: bool,
+    forward: bool,
+}
+
+/// Owns the source. Returns the number of recorded frames.
+fn capture_loop(
+    mut source: Box<dyn FrameSource>,
+    mut recorder: Option<Recorder>,
+    mut dumper: Option<DumpWriter>,
+    to_decode: LossySender<Captured>,
+    pool: Pool<Vec<u8>>,
+    shared: &Shared,
+    cfg: CaptureConfig,
+) -> Result<Option<u64>, PipelineError> {
+    let started = Instant::now();
+    let stats = &shared.stats;
+    let mut result = Ok(());
+    let mut buf = pool.get(Vec::new);
+    let mut reconnect_wait = Duration::from_millis(250);
+    let mut warned_bad = false;
+    loop {
+        if shared.stop.load(Ordering::Relaxed)
+            || cfg.max_frames.is_some_and(|n| stats.captured.load(Ordering::Relaxed) >= n)
+            || cfg.deadline.is_some_and(|d| Instant::now() >= d)
+        {
+            break;
+        }
+        if !shared.live.load(Ordering::Relaxed) {
+            match source.connect() {
+                Ok(()) => {
+                    log::info!("camera back: live view from {}", source.name());
+                    stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                    shared.live.store(true, Ordering::SeqCst);
+                    reconnect_wait = Duration::from_millis(250);
+                }
+                Err(e) => {
+                    log::debug!("reconnect failed: {e}");
+                    sleep_unless_stopped(reconnect_wait, &shared.stop);
+                    reconnect_wait = (reconnect_wait * 2).min(Duration::from_secs(2));
+                }
+            }
+            continue;
+        }
+        let item = match source.next(&mut buf, &shared.stop) {
+            Ok(item) => item,
+            Err(SourceError::Stopped) => break,
+            Err(e) if cfg.reconnect && e.is_transient() => {
+                log::warn!("lost the camera ({e}); the video keeps running and alpha-bridge reconnects when it is back");
+                source.disconnect();
+                shared.live.store(false, Ordering::SeqCst);
+                continue;
+            }
+            Err(SourceError::End) => break,
+            Err(e) => {
+                result = Err(e.into());
+                break;
+            }
+        };
+        let complete = Instant::now();
+        if let Some(d) = dumper.as_mut() {
+            if let Err(e) = d.write(&buf) {
+                result = Err(PipelineError::Dump(e));
+                break;
+            }
+        }
+        let found = match item {
+            Item::Object => frame::extract(&buf).map(|f| (f.jpeg, f.width, f.height)),
+            Item::Jpeg => frame::jpeg_info(&buf).map(|i| (&buf[..i.len], i.width, i.height)),
+        };
+        let (range, width, height) = match found {
+            Ok((jpeg, w, h)) => {
+                let start = jpeg.as_ptr() as usize - buf.as_ptr() as usize;
+                (start..start + jpeg.len(), u32::from(w), u32::from(h))
+            }
+            Err(e) => {
+                stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+                if !warned_bad {
+                    log::warn!("dropped a live-view frame: {e} (further ones are counted in the stats)");
+                    warned_bad = true;
+                }
+                continue;
+            }
+        };
+        stats.captured.fetch_add(1, Ordering::Relaxed);
+        if let Some(r) = recorder.as_mut() {
+            if let Err(e) = r.write(&buf[range.clone()], complete - started) {
+                result = Err(e.into());
+                break;
+            }
+            stats.recorded.fetch_add(1, Ordering::Relaxed);
+        }
+        if cfg.forward {
+            let next = pool.get(Vec::new);
+            let frame = Captured { buf: std::mem::replace(&mut buf, next), jpeg: range, width, height, complete };
+            if !to_decode.send(frame, |old| pool.put(old.buf)) {
+                break;
+            }
+        }
+    }
+    source.disconnect();
+    shared.live.store(false, Ordering::SeqCst);
+    let recorded = match recorder {
+        Some(r) => match r.finish() {
+            Ok(summary) => Some(summary.frames),
+            Err(e) => {
+                result = result.and(Err(e.into()));
+                None
+            }
+        },
+        None => None,
+    };
+    result.map(|()| recorded)
+}
+
+fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
+    let end = Instant::now() + d;
+    while Instant::now() < end && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(20).min(end - Instant::now()));
+    }
+}
+
+fn decode_loop(
+    rx: crossbeam_channel::Receiver<Captured>,
+    to_write: LossySender<Ready>,
+    jpeg_pool: Pool<Vec<u8>>,
+    yuyv_pool: Pool<Yuyv>,
+    backend: Backend,
+    passthrough: bool,
+    shared: &Shared,
+) -> Result<(), PipelineError> {
+    let mut decoder = Decoder::new(backend);
+    let mut warned = false;
+    let recycle = |r: Ready| match r.pic {
+        ReadyPic::Yuyv(y) => yuyv_pool.put(y),
+        ReadyPic::Jpeg(c) => jpeg_pool.put(c.buf),
+    };
+    for cap in rx {
+        if passthrough {
+            let complete = cap.complete;
+            to_write.send(Ready { pic: ReadyPic::Jpeg(cap), complete }, recycle);
+            continue;
+        }
+        let mut out = yuyv_pool.get(Yuyv::default);
+        let t = Instant::now();
+        let res: Result<(), DecodeError> = decoder.decode(&cap.buf[cap.jpeg.clone()], &mut out);
+        shared.stats.add_decode(t.elapsed());
+        let complete = cap.complete;
+        jpeg_pool.put(cap.buf);
+        match res {
+            Ok(()) => {
+                to_write.send(Ready { pic: ReadyPic::Yuyv(out), complete }, recycle);
+            }
+            Err(e) => {
+                shared.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+                yuyv_pool.put(out);
+                if !warned {
+                    log::warn!("a live-view frame did not decode: {e} (further ones are counted in the stats)");
+                    warned = true;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Owns the sink. While the camera is away it repeats the last picture, dimmed with a
+/// "reconnecting" banner, a few times a second.
+fn write_loop(
+    mut sink: Box<dyn FrameSink>,
+    rx: crossbeam_channel::Receiver<Ready>,
+    jpeg_pool: Pool<Vec<u8>>,
+    yuyv_pool: Pool<Yuyv>,
+    fps: u32,
+    aspect: Aspect,
+    shared: &Shared,
+) -> Result<(), PipelineError> {
+    let min_interval = Duration::from_secs(1) / fps.clamp(1, 120);
+    let placeholder_interval = Duration::from_millis(200);
+    let mut last_write: Option<Instant> = None;
+    let mut placeholder = Placeholder::new();
+    let mut shaped = Yuyv::default();
+    log::info!("writing video to {}", sink.name());
+    loop {
+        match rx.recv_timeout(placeholder_interval) {
+            Ok(ready) => {
+                let now = Instant::now();
+                let too_soon = last_write.is_some_and(|t| now < t + min_interval.mul_f32(0.9));
+                if !too_soon {
+                    match &ready.pic {
+                        ReadyPic::Yuyv(y) => {
+                            let out = shape(y, aspect, &mut shaped);
+                            sink.write(&Picture::Yuyv { width: out.width, height: out.height, data: &out.data })?;
+                            placeholder.remember(out);
+                        }
+                        ReadyPic::Jpeg(c) => {
+                            sink.write(&Picture::Jpeg { width: c.width, height: c.height, data: &c.buf[c.jpeg.clone()] })?;
+                        }
+                    }
+                    last_write = Some(now);
+                    shared.stats.written.fetch_add(1, Ordering::Relaxed);
+                    shared.stats.add_latency(ready.complete.elapsed());
+                }
+                match ready.pic {
+                    ReadyPic::Yuyv(y) => yuyv_pool.put(y),
+                    ReadyPic::Jpeg(c) => jpeg_pool.put(c.buf),
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if !shared.live.load(Ordering::Relaxed) && !shared.stop.load(Ordering::Relaxed) {
+                    let pic = placeholder.picture();
+                    sink.write(&Picture::Yuyv { width: pic.width, height: pic.height, data: &pic.data })?;
+                    shared.stats.placeholders.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+    }
+}
+
+/// Applies `--aspect` by copying into the reused `scratch` frame (native: no copy).
+fn shape<'a>(y: &'a Yuyv, aspect: Aspect, scratch: &'a mut Yuyv) -> &'a Yuyv {
+    let (w, h) = (y.width as usize, y.height as usize);
+    match aspect {
+        Aspect::Native => y,
+        Aspect::Crop16x9 => {
+            let target_h = (w * 9 / 16) & !1;
+            if target_h >= h {
+                return y;
+            }
+            let top = ((h - target_h) / 2) & !1;
+            let stride = w * 2;
+            scratch.width = y.width;
+            scratch.height = target_h as u32;
+            scratch.data.clear();
+            scratch.data.extend_from_slice(&y.data[top * stride..(top + target_h) * stride]);
+            scratch
+        }
+        Aspect::Pad16x9 => {
+            let target_w = (h * 16 / 9 + 1) & !1;
+            if target_w <= w {
+                return y;
+            }
+            let left = ((target_w - w) / 2) & !1;
+            scratch.width = target_w as u32;
+            scratch.height = y.height;
+            scratch.data.clear();
+            scratch.data.reserve(target_w * h * 2);
+            for row in y.data.chunks_exact(w * 2) {
+                for _ in 0..left / 2 {
+                    scratch.data.extend_from_slice(&[16, 128, 16, 128]);
+                }
+                scratch.data.extend_from_slice(row);
+                for _ in 0..(target_w - w - left) / 2 {
+                    scratch.data.extend_from_slice(&[16, 128, 16, 128]);
+                }
+            }
+            scratch
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp-alpha-bridge");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,149 @@
+//! `alpha-bridge webcam`: live view → v4l2loopback (and/or `--record FILE`).
+
+use alpha_bridge::camera::ConnectOptions;
+use alpha_bridge::decode::Backend;
+use alpha_bridge::emulator::usb_camera::{Body, UsbEmulator};
+use alpha_bridge::pipeline::source::{CameraSource, FrameSource, ReplaySource};
+use alpha_bridge::pipeline::{self, Aspect, Options, Output};
+use alpha_bridge::sink::v4l2::{OutputFormat, V4l2Sink};
+use alpha_bridge::sink::FrameSink;
+use alpha_bridge::transport::{usb, Transport};
+use anyhow::{bail, Context};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+pub struct WebcamArgs {
+    /// auto (first Sony body over USB), emulated (built-in emulated camera),
+    /// a serial number, or replay:PATH (a capture made with --dump-objects, a folder of
+    /// JPEGs or an MJPEG file).
+    #[arg(long, default_value = "auto")]
+    camera: String,
+    /// The v4l2loopback output device: auto (first one found), a path like
+    /// /dev/video10, or none (no video output; with --record only the file is written).
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Video format for the loopback device: yuyv (decoded, works everywhere) or
+    /// mjpeg (the camera's JPEG passed through, for apps that accept MJPG).
+    #[arg(long, default_value = "yuyv", value_parser = ["yuyv", "mjpeg"])]
+    format: String,
+    /// Write the live view to FILE: MJPEG stream, or MJPEG-in-AVI if FILE ends in .avi.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Save every raw live-view object in DIR (for bug reports; replay with --camera replay:DIR).
+    #[arg(long, value_name = "DIR")]
+    dump_objects: Option<PathBuf>,
+    /// Stop after this long (e.g. 10s, 2m).
+    #[arg(long, value_parser = super::parse_duration)]
+    duration: Option<Duration>,
+    /// Stop after N frames.
+    #[arg(long)]
+    frames: Option<u64>,
+    /// Cap the output frame rate.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=60))]
+    fps: u32,
+    /// Fit the 3:2 live view to 16:9 by cropping (or padding with --pad).
+    #[arg(long, value_parser = ["native", "16:9"], default_value = "native")]
+    aspect: String,
+    /// With --aspect 16:9: pad with black bars instead of cropping.
+    #[arg(long, requires = "aspect")]
+    pad: bool,
+    /// JPEG decoder: zune (pure Rust) or turbojpeg (needs the turbojpeg build feature).
+    #[arg(long, default_value = "zune", value_parser = ["zune", "turbojpeg"])]
+    decoder: String,
+    /// Write the final statistics as JSON to FILE at exit.
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
+}
+
+pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
+    let stop = super::stop_flag()?;
+    let source = open_source(&a.camera)?;
+    let output = open_output(a)?;
+    if matches!(output, Output::None) && a.record.is_none() && a.dump_objects.is_none() {
+        bail!("nothing to do: no video device and no --record FILE");
+    }
+    let opts = Options {
+        output,
+        record: a.record.clone(),
+        dump_objects: a.dump_objects.clone(),
+        max_frames: a.frames,
+        duration: a.duration,
+        fps: a.fps,
+        backend: backend(&a.decoder)?,
+        aspect: match (a.aspect.as_str(), a.pad) {
+            ("16:9", false) => Aspect::Crop16x9,
+            ("16:9", true) => Aspect::Pad16x9,
+            _ => Aspect::Native,
+        },
+        stats_json: a.stats_json.clone(),
+        reconnect: !a.camera.starts_with("replay:"),
+        ..Options::default()
+    };
+    let summary = pipeline::run(source, opts, stop)?;
+    let s = &summary.stats;
+    println!(
+        "{} frames captured, {} written, {} dropped, {} bad in {:.1} s ({:.1} fps)",
+        s.captured, s.written, s.dropped, s.bad_frames, s.seconds, s.fps_in
+    );
+    if let (Some(n), Some(path)) = (summary.recorded, &a.record) {
+        println!("recorded {n} frames to {}", path.display());
+    }
+    Ok(())
+}
+
+fn backend(name: &str) -> anyhow::Result<Backend> {
+    match name {
+        "zune" => Ok(Backend::Zune),
+        #[cfg(feature = "turbojpeg")]
+        "turbojpeg" => Ok(Backend::TurboJpeg),
+        _ => bail!("this build has no {name} decoder: rebuild with `cargo build --release --features turbojpeg`"),
+    }
+}
+
+fn open_source(camera: &str) -> anyhow::Result<Box<dyn FrameSource>> {
+    if let Some(path) = camera.strip_prefix("replay:") {
+        return Ok(Box::new(ReplaySource::new(PathBuf::from(path), 30, false)));
+    }
+    if camera == "emulated" {
+        let emu = Arc::new(UsbEmulator::new(Body::default()));
+        log::info!("using the built-in emulated camera");
+        let open = Box::new(move || emu.connect().map(|h| Box::new(h) as Box<dyn Transport>));
+        return Ok(Box::new(CameraSource::new("emulated camera", open, ConnectOptions::default())));
+    }
+    let selector = if camera == "auto" { usb::Selector::First } else { usb::Selector::Serial(camera.to_string()) };
+    // Find it now so that "no camera" is reported at once with what to do.
+    let found = usb::list_sony().context("cannot look for cameras over USB")?;
+    if found.is_empty() {
+        bail!(
+            "no Sony camera found over USB: connect it with the camera set to PC Remote \
+             (MENU → USB Connection → PC Remote); to try alpha-bridge without a camera run \
+             `alpha-bridge webcam --camera emulated --record demo.mjpeg --duration 10s`"
+        );
+    }
+    let label = format!("USB camera {camera}");
+    let open = Box::new(move || usb::open(&selector, usb::InterfaceClass::Ptp).map(|t| Box::new(t) as Box<dyn Transport>));
+    Ok(Box::new(CameraSource::new(label, open, ConnectOptions::default())))
+}
+
+fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
+    let format = if a.format == "mjpeg" { OutputFormat::Mjpeg } else { OutputFormat::Yuyv };
+    let sink: Box<dyn FrameSink> = match a.device.as_str() {
+        "none" => return Ok(Output::None),
+        "auto" => match V4l2Sink::open(None, format, a.fps) {
+            Ok(s) => Box::new(s),
+            // Recording alone is a complete job; say what is missing for the webcam part.
+            Err(e) if a.record.is_some() || a.dump_objects.is_some() => {
+                log::warn!("no video device, recording only: {e}");
+                return Ok(Output::None);
+            }
+            Err(e) => return Err(e).context("cannot open a v4l2loopback device"),
+        },
+        path => Box::new(V4l2Sink::open(Some(std::path::Path::new(path)), format, a.fps).context("cannot open the video device")?),
+    };
+    Ok(match format {
+        OutputFormat::Mjpeg => Output::Mjpeg(sink),
+        _ => Output::Yuyv(sink),
+    })
+}

@@ -1,0 +1,168 @@
+//! Where live-view frames come from: a Sony body over any transport (USB, or the
+//! in-process emulator), or a replayed capture. A source can be reconnected: the
+//! capture thread calls `connect` again after the camera went away.
+
+use crate::camera::{CameraError, ConnectOptions, SonyCamera};
+use crate::frame::replay::{Replay, ReplayError, ReplayKind};
+use crate::transport::{Transport, TransportError};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What `next` put into the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item {
+    /// A raw live-view dataset (header, focal-frame data, JPEG, padding).
+    Object,
+    /// A bare JPEG.
+    Jpeg,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    #[error(transparent)]
+    Camera(#[from] CameraError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    #[error("the replay reached its end")]
+    End,
+    #[error("stopped")]
+    Stopped,
+}
+
+impl SourceError {
+    /// Whether reconnecting later could help (a camera coming back).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SourceError::Camera(e) => e.is_transient(),
+            SourceError::Transport(e) => !matches!(
+                e.kind,
+                crate::transport::ErrorKind::PermissionDenied | crate::transport::ErrorKind::Busy
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// A producer of live-view items.
+pub trait FrameSource: Send {
+    fn connect(&mut self) -> Result<(), SourceError>;
+    /// Blocks for the next item; checks `stop` at least every few hundred ms.
+    fn next(&mut self, buf: &mut Vec<u8>, stop: &AtomicBool) -> Result<Item, SourceError>;
+    /// Closes the camera session (if any) and releases the device.
+    fn disconnect(&mut self);
+    fn name(&self) -> String;
+}
+
+/// Opens a transport to the camera (USB device, or the emulator's in-process pipe).
+pub type Opener = Box<dyn FnMut() -> Result<Box<dyn Transport>, TransportError> + Send>;
+
+/// A Sony body in PC Remote mode.
+pub struct CameraSource {
+    open: Opener,
+    label: String,
+    opts: ConnectOptions,
+    cam: Option<SonyCamera<Box<dyn Transport>>>,
+}
+
+impl CameraSource {
+    pub fn new(label: impl Into<String>, open: Opener, opts: ConnectOptions) -> Self {
+        CameraSource { open, label: label.into(), opts, cam: None }
+    }
+}
+
+impl FrameSource for CameraSource {
+    fn connect(&mut self) -> Result<(), SourceError> {
+        self.disconnect();
+        let t = (self.open)()?;
+        let cam = SonyCamera::connect(t, self.opts.clone())?;
+        self.label = format!("{} {}", cam.device_info().model, cam.device_info().serial_number);
+        self.cam = Some(cam);
+        Ok(())
+    }
+
+    fn next(&mut self, buf: &mut Vec<u8>, stop: &AtomicBool) -> Result<Item, SourceError> {
+        let cam = self.cam.as_mut().ok_or(SourceError::Stopped)?;
+        match cam.next_live_view(buf, &|| stop.load(Ordering::Relaxed)) {
+            Ok(()) => Ok(Item::Object),
+            Err(_) if stop.load(Ordering::Relaxed) => Err(SourceError::Stopped),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn disconnect(&mut self) {
+        if let Some(cam) = self.cam.take() {
+            // Closes the session; dropping the transport releases the interface.
+            drop(cam.close());
+        }
+    }
+
+    fn name(&self) -> String {
+        self.label.clone()
+    }
+}
+
+impl Drop for CameraSource {
+    fn drop(&mut self) {
+        self.disconnect();
+    }
+}
+
+/// A capture replayed at a steady rate (`--camera replay:PATH`).
+pub struct ReplaySource {
+    path: PathBuf,
+    replay: Option<Replay>,
+    interval: Duration,
+    next_at: Option<Instant>,
+    looping: bool,
+}
+
+impl ReplaySource {
+    pub fn new(path: PathBuf, fps: u32, looping: bool) -> Self {
+        ReplaySource { path, replay: None, interval: Duration::from_secs(1) / fps.max(1), next_at: None, looping }
+    }
+}
+
+impl FrameSource for ReplaySource {
+    fn connect(&mut self) -> Result<(), SourceError> {
+        self.replay = Some(Replay::open(&self.path)?);
+        Ok(())
+    }
+
+    fn next(&mut self, buf: &mut Vec<u8>, stop: &AtomicBool) -> Result<Item, SourceError> {
+        let now = Instant::now();
+        if let Some(at) = self.next_at {
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Err(SourceError::Stopped);
+        }
+        self.next_at = Some(self.next_at.map_or(now, |t| t.max(now - self.interval)) + self.interval);
+        let replay = self.replay.as_mut().ok_or(SourceError::Stopped)?;
+        let kind = match replay.next_into(buf)? {
+            Some(k) => k,
+            None if self.looping => {
+                self.replay = Some(Replay::open(&self.path)?);
+                return self.next(buf, stop);
+            }
+            None => return Err(SourceError::End),
+        };
+        Ok(match kind {
+            ReplayKind::Object => Item::Object,
+            ReplayKind::Jpeg => Item::Jpeg,
+        })
+    }
+
+    fn disconnect(&mut self) {
+        self.replay = None;
+    }
+
+    fn name(&self) -> String {
+        format!("replay of {}", self.path.display())
+    }
+}
