@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what alpha-bridge needs to build and run on Debian/Ubuntu: the system libusb
+# (rusb links it), libclang (the v4l crate's bindgen), pkg-config; and, for the tests and
+# the demo check, ffmpeg. Idempotent; uses sudo when not root.
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+pkgs=(libusb-1.0-0-dev libclang-dev clang pkg-config ffmpeg libturbojpeg0-dev)
+[ "${1:-}" = "--test" ] && pkgs+=(gphoto2 v4l-utils qemu-system-x86 busybox-static cpio kmod usbutils make gcc libc6-dev zstd iproute2 util-linux)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found: install Rust with rustup (https://rustup.rs), then run this again" >&2
+  exit 1
+fi

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: system packages, cargo tests, then the real-kernel VM stage
+# (the emulated camera as a USB gadget, v4l2loopback, gphoto2 and ffmpeg as judges).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+cargo build --release --bins
+cargo test --release
+if [ -x tests/vm/run.sh ]; then
+  tests/vm/run.sh
+fi

@@ -1,0 +1,83 @@
+//! Keeps the layering rules of STYLE.md honest by reading the source tree.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+fn sources() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    files
+        .into_iter()
+        .map(|p| {
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            // Test modules may use anything; check only the code above `mod tests`.
+            let text = std::fs::read_to_string(&p).unwrap();
+            let code = text.split("#[cfg(test)]\nmod tests").next().unwrap().to_string();
+            (rel, code)
+        })
+        .collect()
+}
+
+fn violations(allowed: impl Fn(&str) -> bool, needles: &[&str]) -> Vec<String> {
+    sources()
+        .into_iter()
+        .filter(|(path, _)| !allowed(path))
+        .flat_map(|(path, code)| {
+            needles
+                .iter()
+                .filter(|n| code.contains(*n))
+                .map(|n| format!("{path} uses `{n}`"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn only_transport_usb_names_rusb() {
+    let v = violations(|p| p == "src/transport/usb.rs", &["rusb::", "use rusb", "extern crate rusb"]);
+    assert!(v.is_empty(), "{v:#?}");
+}
+
+#[test]
+fn ptp_layer_has_no_io_threads_or_clocks() {
+    let v = violations(
+        |p| !p.starts_with("src/ptp/"),
+        &["std::net", "std::fs", "std::thread", "Instant", "SystemTime", "std::io::Read", "std::io::Write", "rusb"],
+    );
+    assert!(v.is_empty(), "{v:#?}");
+}
+
+#[test]
+fn emulator_never_reuses_host_session_code() {
+    let v = violations(
+        |p| !p.starts_with("src/emulator/"),
+        &["crate::camera", "crate::pipeline", "crate::offload", "crate::pair", "alpha_bridge::camera"],
+    );
+    assert!(v.is_empty(), "{v:#?}");
+}
+
+#[test]
+fn cli_crates_stay_in_the_cli() {
+    let v = violations(
+        |p| p.starts_with("src/cli/") || p == "src/main.rs",
+        &["clap::", "anyhow::", "env_logger", "ctrlc::"],
+    );
+    assert!(v.is_empty(), "{v:#?}");
+}
+
+#[test]
+fn the_library_never_prints() {
+    let v = violations(|p| p.starts_with("src/cli/") || p == "src/main.rs", &["println!", "eprintln!", "print!(", "dbg!("]);
+    assert!(v.is_empty(), "{v:#?}");
+}
