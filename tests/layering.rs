@@ -20,10 +20,18 @@ fn sources() -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|p| {
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             // Test modules may use anything; check only the code above `mod tests`.
             let text = std::fs::read_to_string(&p).unwrap();
-            let code = text.split("#[cfg(test)]\nmod tests").next().unwrap().to_string();
+            let code = text
+                .split("#[cfg(test)]\nmod tests")
+                .next()
+                .unwrap()
+                .to_string();
             (rel, code)
         })
         .collect()
@@ -45,7 +53,10 @@ fn violations(allowed: impl Fn(&str) -> bool, needles: &[&str]) -> Vec<String> {
 
 #[test]
 fn only_transport_usb_names_rusb() {
-    let v = violations(|p| p == "src/transport/usb.rs", &["rusb::", "use rusb", "extern crate rusb"]);
+    let v = violations(
+        |p| p == "src/transport/usb.rs",
+        &["rusb::", "use rusb", "extern crate rusb"],
+    );
     assert!(v.is_empty(), "{v:#?}");
 }
 
@@ -53,7 +64,16 @@ fn only_transport_usb_names_rusb() {
 fn ptp_layer_has_no_io_threads_or_clocks() {
     let v = violations(
         |p| !p.starts_with("src/ptp/"),
-        &["std::net", "std::fs", "std::thread", "Instant", "SystemTime", "std::io::Read", "std::io::Write", "rusb"],
+        &[
+            "std::net",
+            "std::fs",
+            "std::thread",
+            "Instant",
+            "SystemTime",
+            "std::io::Read",
+            "std::io::Write",
+            "rusb",
+        ],
     );
     assert!(v.is_empty(), "{v:#?}");
 }
@@ -62,7 +82,13 @@ fn ptp_layer_has_no_io_threads_or_clocks() {
 fn emulator_never_reuses_host_session_code() {
     let v = violations(
         |p| !p.starts_with("src/emulator/"),
-        &["crate::camera", "crate::pipeline", "crate::offload", "crate::pair", "alpha_bridge::camera"],
+        &[
+            "crate::camera",
+            "crate::pipeline",
+            "crate::offload",
+            "crate::pair",
+            "alpha_bridge::camera",
+        ],
     );
     assert!(v.is_empty(), "{v:#?}");
 }
@@ -78,6 +104,9 @@ fn cli_crates_stay_in_the_cli() {
 
 #[test]
 fn the_library_never_prints() {
-    let v = violations(|p| p.starts_with("src/cli/") || p == "src/main.rs", &["println!", "eprintln!", "print!(", "dbg!("]);
+    let v = violations(
+        |p| p.starts_with("src/cli/") || p == "src/main.rs",
+        &["println!", "eprintln!", "print!(", "dbg!("],
+    );
     assert!(v.is_empty(), "{v:#?}");
 }

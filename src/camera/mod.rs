@@ -48,6 +48,9 @@ impl CameraError {
     /// Whether retrying later (after a reconnect) could help.
     pub fn is_transient(&self) -> bool {
         !matches!(self, CameraError::Unsupported(_))
-            && !matches!(self.transport_kind(), Some(ErrorKind::PermissionDenied | ErrorKind::Busy))
+            && !matches!(
+                self.transport_kind(),
+                Some(ErrorKind::PermissionDenied | ErrorKind::Busy)
+            )
     }
 }

@@ -91,7 +91,11 @@ mod tests {
             now = at;
         }
         for w in sent.windows(3) {
-            assert!(w[2] - w[0] >= WINDOW, "three requests within {:?}", w[2] - w[0]);
+            assert!(
+                w[2] - w[0] >= WINDOW,
+                "three requests within {:?}",
+                w[2] - w[0]
+            );
         }
         let span = *sent.last().unwrap() - sent[0];
         // Two requests per window: over k windows at most 2k + 2 requests.

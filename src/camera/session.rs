@@ -7,7 +7,9 @@
 //! so polling live view allocates nothing once the buffers have grown to frame size.
 
 use super::CameraError;
-use crate::ptp::container::{self, Command, Header, Kind, Params, Response, HEADER_LEN, UNKNOWN_LENGTH};
+use crate::ptp::container::{
+    self, Command, Header, Kind, Params, Response, HEADER_LEN, UNKNOWN_LENGTH,
+};
 use crate::ptp::dataset::DeviceInfo;
 use crate::ptp::{OpCode, ResponseCode, TransactionIds};
 use crate::transport::{ErrorKind, Pipe, Transport, TransportError};
@@ -82,8 +84,15 @@ impl<T: Transport> PtpSession<T> {
         let r = self.transaction(OpCode::OPEN_SESSION, &[1], DataPhase::None)?;
         match r.code {
             ResponseCode::OK => {}
-            ResponseCode::SESSION_ALREADY_OPEN => log::debug!("session was already open; reusing it"),
-            code => return Err(CameraError::Refused { op: OpCode::OPEN_SESSION, code }),
+            ResponseCode::SESSION_ALREADY_OPEN => {
+                log::debug!("session was already open; reusing it")
+            }
+            code => {
+                return Err(CameraError::Refused {
+                    op: OpCode::OPEN_SESSION,
+                    code,
+                })
+            }
         }
         self.open = true;
         Ok(())
@@ -109,7 +118,12 @@ impl<T: Transport> PtpSession<T> {
     }
 
     /// A transaction that must answer OK.
-    pub fn checked(&mut self, op: OpCode, params: &[u32], data: DataPhase<'_>) -> Result<Response, CameraError> {
+    pub fn checked(
+        &mut self,
+        op: OpCode,
+        params: &[u32],
+        data: DataPhase<'_>,
+    ) -> Result<Response, CameraError> {
         let r = self.transaction(op, params, data)?;
         if r.code != ResponseCode::OK {
             return Err(CameraError::Refused { op, code: r.code });
@@ -118,17 +132,31 @@ impl<T: Transport> PtpSession<T> {
     }
 
     /// Runs one transaction and returns the camera's response, whatever its code.
-    pub fn transaction(&mut self, op: OpCode, params: &[u32], data: DataPhase<'_>) -> Result<Response, CameraError> {
+    pub fn transaction(
+        &mut self,
+        op: OpCode,
+        params: &[u32],
+        data: DataPhase<'_>,
+    ) -> Result<Response, CameraError> {
         let tid = self.tids.next_id();
-        let params = Params::new(params).map_err(|e| CameraError::Protocol { op, detail: e.to_string() })?;
+        let params = Params::new(params).map_err(|e| CameraError::Protocol {
+            op,
+            detail: e.to_string(),
+        })?;
         log::debug!("-> {op:?} tid {tid} {params:?}");
         self.tx.clear();
-        Command { code: op, tid, params }.encode(&mut self.tx);
+        Command {
+            code: op,
+            tid,
+            params,
+        }
+        .encode(&mut self.tx);
         self.write_with_retry(op)?;
         let result = match data {
             DataPhase::Out(payload) => {
                 self.tx.clear();
-                self.tx.extend_from_slice(&container::data_header(op, tid, payload.len()));
+                self.tx
+                    .extend_from_slice(&container::data_header(op, tid, payload.len()));
                 self.tx.extend_from_slice(payload);
                 self.write_with_retry(op)?;
                 self.read_response(op, tid, None)
@@ -201,9 +229,14 @@ impl<T: Transport> PtpSession<T> {
             if self.rx.len() < self.filled + want {
                 self.rx.resize(self.filled + want, 0);
             }
-            let n = match self.t.read(&mut self.rx[self.filled..self.filled + want], self.timeout) {
+            let n = match self
+                .t
+                .read(&mut self.rx[self.filled..self.filled + want], self.timeout)
+            {
                 Err(e) if e.kind == ErrorKind::Stall && !stall_cleared && self.filled == 0 => {
-                    log::warn!("bulk IN stalled during {op:?}; clearing the halt and retrying once");
+                    log::warn!(
+                        "bulk IN stalled during {op:?}; clearing the halt and retrying once"
+                    );
                     self.t.clear_halt(Pipe::BulkIn)?;
                     stall_cleared = true;
                     continue;
@@ -213,7 +246,10 @@ impl<T: Transport> PtpSession<T> {
             if n == 0 {
                 zero_reads += 1;
                 if zero_reads > MAX_ZERO_READS {
-                    return Err(CameraError::Protocol { op, detail: "the camera keeps sending empty transfers".into() });
+                    return Err(CameraError::Protocol {
+                        op,
+                        detail: "the camera keeps sending empty transfers".into(),
+                    });
                 }
                 continue;
             }
@@ -230,28 +266,49 @@ impl<T: Transport> PtpSession<T> {
         self.filled -= len;
     }
 
-    fn read_response(&mut self, op: OpCode, tid: u32, mut data: Option<&mut Vec<u8>>) -> Result<Response, CameraError> {
+    fn read_response(
+        &mut self,
+        op: OpCode,
+        tid: u32,
+        mut data: Option<&mut Vec<u8>>,
+    ) -> Result<Response, CameraError> {
         let mut stale = 0;
         loop {
             self.fill(HEADER_LEN, op)?;
-            let h = Header::parse(&self.rx[..self.filled]).map_err(|e| CameraError::Protocol { op, detail: e.to_string() })?;
+            let h = Header::parse(&self.rx[..self.filled]).map_err(|e| CameraError::Protocol {
+                op,
+                detail: e.to_string(),
+            })?;
             match h.kind {
                 Kind::Data => {
                     if h.code != op.0 {
                         return Err(CameraError::Protocol {
                             op,
-                            detail: format!("data container for {:?} while waiting for {op:?}", OpCode(h.code)),
+                            detail: format!(
+                                "data container for {:?} while waiting for {op:?}",
+                                OpCode(h.code)
+                            ),
                         });
                     }
                     if h.tid != tid {
-                        return Err(CameraError::Protocol { op, detail: format!("data container with transaction id {} (expected {tid})", h.tid) });
+                        return Err(CameraError::Protocol {
+                            op,
+                            detail: format!(
+                                "data container with transaction id {} (expected {tid})",
+                                h.tid
+                            ),
+                        });
                     }
                     self.read_data(op, h, data.as_deref_mut())?;
                 }
                 Kind::Response => {
                     self.fill(h.length as usize, op)?;
-                    let r = Response::parse(&self.rx[..h.length as usize])
-                        .map_err(|e| CameraError::Protocol { op, detail: e.to_string() })?;
+                    let r = Response::parse(&self.rx[..h.length as usize]).map_err(|e| {
+                        CameraError::Protocol {
+                            op,
+                            detail: e.to_string(),
+                        }
+                    })?;
                     self.consume(h.length as usize);
                     let close_tid_zero = op == OpCode::CLOSE_SESSION && r.tid == 0;
                     if r.tid == tid || close_tid_zero {
@@ -262,16 +319,27 @@ impl<T: Transport> PtpSession<T> {
                         log::debug!("discarding a stale response {:?} tid {}", r.code, r.tid);
                         continue;
                     }
-                    return Err(CameraError::Protocol { op, detail: format!("response with transaction id {} (expected {tid})", r.tid) });
+                    return Err(CameraError::Protocol {
+                        op,
+                        detail: format!("response with transaction id {} (expected {tid})", r.tid),
+                    });
                 }
                 Kind::Event | Kind::Command => {
-                    return Err(CameraError::Protocol { op, detail: format!("unexpected {:?} container on bulk IN", h.kind) });
+                    return Err(CameraError::Protocol {
+                        op,
+                        detail: format!("unexpected {:?} container on bulk IN", h.kind),
+                    });
                 }
             }
         }
     }
 
-    fn read_data(&mut self, op: OpCode, h: Header, data: Option<&mut Vec<u8>>) -> Result<(), CameraError> {
+    fn read_data(
+        &mut self,
+        op: OpCode,
+        h: Header,
+        data: Option<&mut Vec<u8>>,
+    ) -> Result<(), CameraError> {
         let sink = match data {
             Some(d) => d,
             None => {
@@ -285,7 +353,10 @@ impl<T: Transport> PtpSession<T> {
             while !self.last_read_short {
                 let before = self.filled;
                 if self.filled - HEADER_LEN > self.max_data {
-                    return Err(CameraError::Protocol { op, detail: format!("data phase exceeds {} bytes", self.max_data) });
+                    return Err(CameraError::Protocol {
+                        op,
+                        detail: format!("data phase exceeds {} bytes", self.max_data),
+                    });
                 }
                 self.fill(before + 1, op)?;
             }
@@ -297,7 +368,11 @@ impl<T: Transport> PtpSession<T> {
         if len - HEADER_LEN > self.max_data {
             return Err(CameraError::Protocol {
                 op,
-                detail: format!("data phase of {} bytes exceeds the limit of {}", len - HEADER_LEN, self.max_data),
+                detail: format!(
+                    "data phase of {} bytes exceeds the limit of {}",
+                    len - HEADER_LEN,
+                    self.max_data
+                ),
             });
         }
         self.fill(len, op)?;
@@ -348,7 +423,11 @@ mod tests {
 
     impl Fake {
         fn new(steps: Vec<Step>) -> Self {
-            Fake { steps: steps.into(), cleared: vec![], class_out: vec![] }
+            Fake {
+                steps: steps.into(),
+                cleared: vec![],
+                class_out: vec![],
+            }
         }
     }
 
@@ -373,7 +452,9 @@ mod tests {
                 }
                 Some(Step::Fail(k)) => Err(TransportError::new(k, "scripted")),
                 None => Err(TransportError::timeout("script end")),
-                Some(Step::Write(op)) => panic!("host read while the script expected a write of {op:?}"),
+                Some(Step::Write(op)) => {
+                    panic!("host read while the script expected a write of {op:?}")
+                }
             }
         }
         fn read_event(&mut self, _: &mut [u8], _: Duration) -> Result<usize, TransportError> {
@@ -383,11 +464,23 @@ mod tests {
             self.cleared.push(pipe);
             Ok(())
         }
-        fn class_out(&mut self, request: u8, _: u16, _: &[u8], _: Duration) -> Result<(), TransportError> {
+        fn class_out(
+            &mut self,
+            request: u8,
+            _: u16,
+            _: &[u8],
+            _: Duration,
+        ) -> Result<(), TransportError> {
             self.class_out.push(request);
             Ok(())
         }
-        fn class_in(&mut self, _: u8, _: u16, buf: &mut [u8], _: Duration) -> Result<usize, TransportError> {
+        fn class_in(
+            &mut self,
+            _: u8,
+            _: u16,
+            buf: &mut [u8],
+            _: Duration,
+        ) -> Result<usize, TransportError> {
             buf[..4].copy_from_slice(&[4, 0, 1, 0x20]);
             Ok(4)
         }
@@ -398,7 +491,12 @@ mod tests {
 
     fn resp(code: ResponseCode, tid: u32, params: &[u32]) -> Vec<u8> {
         let mut v = Vec::new();
-        Response { code, tid, params: Params::new(params).unwrap() }.encode(&mut v);
+        Response {
+            code,
+            tid,
+            params: Params::new(params).unwrap(),
+        }
+        .encode(&mut v);
         v
     }
 
@@ -410,7 +508,12 @@ mod tests {
 
     fn device_info_bytes() -> Vec<u8> {
         let mut v = Vec::new();
-        DeviceInfo { model: "ILCE-6400".into(), manufacturer: "Sony Corporation".into(), ..Default::default() }.encode(&mut v);
+        DeviceInfo {
+            model: "ILCE-6400".into(),
+            manufacturer: "Sony Corporation".into(),
+            ..Default::default()
+        }
+        .encode(&mut v);
         v
     }
 
@@ -442,10 +545,17 @@ mod tests {
             Step::Read(resp(ResponseCode::OK, 9, &[])),
         ]));
         s.open_session().unwrap();
-        s.checked(OpCode::SDIO_CONNECT, &[1, 0, 0], DataPhase::None).unwrap();
-        let e = s.checked(OpCode::SDIO_CONNECT, &[2, 0, 0], DataPhase::None).unwrap_err();
+        s.checked(OpCode::SDIO_CONNECT, &[1, 0, 0], DataPhase::None)
+            .unwrap();
+        let e = s
+            .checked(OpCode::SDIO_CONNECT, &[2, 0, 0], DataPhase::None)
+            .unwrap_err();
         assert!(matches!(e, CameraError::Protocol { .. }), "{e}");
-        assert_eq!(s.transport().class_out, vec![0x64], "a desynchronised transaction is cancelled");
+        assert_eq!(
+            s.transport().class_out,
+            vec![0x64],
+            "a desynchronised transaction is cancelled"
+        );
     }
 
     #[test]
@@ -458,7 +568,9 @@ mod tests {
         ]));
         s.open_session().unwrap();
         let mut buf = vec![1, 2, 3];
-        let r = s.transaction(OpCode::GET_OBJECT, &[0xFFFF_C002], DataPhase::In(&mut buf)).unwrap();
+        let r = s
+            .transaction(OpCode::GET_OBJECT, &[0xFFFF_C002], DataPhase::In(&mut buf))
+            .unwrap();
         assert_eq!(r.code, ResponseCode::ACCESS_DENIED);
         assert!(buf.is_empty());
     }
@@ -486,11 +598,18 @@ mod tests {
             Step::Fail(ErrorKind::Disconnected),
         ]));
         let mut buf = Vec::new();
-        let e = s.transaction(OpCode::GET_OBJECT, &[1], DataPhase::In(&mut buf)).unwrap_err();
+        let e = s
+            .transaction(OpCode::GET_OBJECT, &[1], DataPhase::In(&mut buf))
+            .unwrap_err();
         assert_eq!(e.transport_kind(), Some(ErrorKind::Disconnected));
 
-        let mut s = PtpSession::new(Fake::new(vec![Step::Write(OpCode::GET_OBJECT), Step::Fail(ErrorKind::Timeout)]));
-        let e = s.transaction(OpCode::GET_OBJECT, &[1], DataPhase::In(&mut buf)).unwrap_err();
+        let mut s = PtpSession::new(Fake::new(vec![
+            Step::Write(OpCode::GET_OBJECT),
+            Step::Fail(ErrorKind::Timeout),
+        ]));
+        let e = s
+            .transaction(OpCode::GET_OBJECT, &[1], DataPhase::In(&mut buf))
+            .unwrap_err();
         assert_eq!(e.transport_kind(), Some(ErrorKind::Timeout));
         assert_eq!(s.transport().class_out, vec![0x64]);
     }
@@ -499,10 +618,15 @@ mod tests {
     fn oversized_and_mismatched_data_are_refused_before_allocation() {
         let mut hdr = data_header(OpCode::GET_OBJECT, 0, 0).to_vec();
         hdr[..4].copy_from_slice(&0x7FFF_FFF0u32.to_le_bytes());
-        let mut s = PtpSession::new(Fake::new(vec![Step::Write(OpCode::GET_OBJECT), Step::Read(hdr)]));
+        let mut s = PtpSession::new(Fake::new(vec![
+            Step::Write(OpCode::GET_OBJECT),
+            Step::Read(hdr),
+        ]));
         s.set_max_data(1 << 20);
         let mut buf = Vec::new();
-        let e = s.transaction(OpCode::GET_OBJECT, &[1], DataPhase::In(&mut buf)).unwrap_err();
+        let e = s
+            .transaction(OpCode::GET_OBJECT, &[1], DataPhase::In(&mut buf))
+            .unwrap_err();
         assert!(e.to_string().contains("exceeds"), "{e}");
         assert!(s.rx.len() < 1 << 20);
 
@@ -520,7 +644,22 @@ mod tests {
     fn payloads_at_every_packet_boundary_over_the_memory_pipe() {
         use crate::transport::{memory, DevicePipe};
         let (host, mut dev, _) = memory::pair(512);
-        let sizes: Vec<usize> = vec![0, 1, 499, 500, 501, 511, 512, 513, 1012, 1024, 4096 - 12, 65536 - 12, 65536, 200_000];
+        let sizes: Vec<usize> = vec![
+            0,
+            1,
+            499,
+            500,
+            501,
+            511,
+            512,
+            513,
+            1012,
+            1024,
+            4096 - 12,
+            65536 - 12,
+            65536,
+            200_000,
+        ];
         let expect = sizes.clone();
         let device = std::thread::spawn(move || {
             let mut buf = vec![0u8; 1024];
@@ -529,14 +668,16 @@ mod tests {
                 let cmd = Command::parse(&buf[..len]).unwrap();
                 assert_eq!(cmd.tid, i as u32);
                 let payload: Vec<u8> = (0..*n).map(|k| (k % 251) as u8).collect();
-                dev.write_in(&data(OpCode::GET_OBJECT, cmd.tid, &payload)).unwrap();
+                dev.write_in(&data(OpCode::GET_OBJECT, cmd.tid, &payload))
+                    .unwrap();
                 dev.write_in(&resp(ResponseCode::OK, cmd.tid, &[])).unwrap();
             }
         });
         let mut s = PtpSession::new(host);
         let mut buf = Vec::new();
         for n in sizes {
-            s.checked(OpCode::GET_OBJECT, &[1], DataPhase::In(&mut buf)).unwrap();
+            s.checked(OpCode::GET_OBJECT, &[1], DataPhase::In(&mut buf))
+                .unwrap();
             assert_eq!(buf.len(), n);
             assert!(buf.iter().enumerate().all(|(k, &b)| b == (k % 251) as u8));
         }

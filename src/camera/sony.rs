@@ -86,7 +86,10 @@ impl<T: Transport> SonyCamera<T> {
         }
     }
 
-    fn handshake(s: &mut PtpSession<T>, opts: &ConnectOptions) -> Result<(DeviceInfo, ExtDeviceInfo), CameraError> {
+    fn handshake(
+        s: &mut PtpSession<T>,
+        opts: &ConnectOptions,
+    ) -> Result<(DeviceInfo, ExtDeviceInfo), CameraError> {
         let info = s.device_info()?;
         log::info!(
             "connected to {} {} (serial {}, firmware {})",
@@ -98,7 +101,11 @@ impl<T: Transport> SonyCamera<T> {
         check_pc_remote(&info)?;
         let mut buf = Vec::new();
         for phase in [1, 2] {
-            s.checked(OpCode::SDIO_CONNECT, &[phase, 0, 0], DataPhase::In(&mut buf))?;
+            s.checked(
+                OpCode::SDIO_CONNECT,
+                &[phase, 0, 0],
+                DataPhase::In(&mut buf),
+            )?;
         }
         let ext = Self::ext_device_info(s, opts, &mut buf)?;
         s.checked(OpCode::SDIO_CONNECT, &[3, 0, 0], DataPhase::In(&mut buf))?;
@@ -112,10 +119,16 @@ impl<T: Transport> SonyCamera<T> {
             Ok(r) => log::debug!("priority mode not accepted: {}", r.code),
             Err(e) => return Err(e),
         }
-        s.checked(OpCode::SDIO_GET_ALL_EXT_DEVICE_PROP_INFO, &[], DataPhase::In(&mut buf))?;
+        s.checked(
+            OpCode::SDIO_GET_ALL_EXT_DEVICE_PROP_INFO,
+            &[],
+            DataPhase::In(&mut buf),
+        )?;
         match sony_ds::parse_all_props(&buf) {
             Ok(props) => {
-                let lv = props.iter().find(|p| p.code == PropCode::LIVE_VIEW_STATUS.0);
+                let lv = props
+                    .iter()
+                    .find(|p| p.code == PropCode::LIVE_VIEW_STATUS.0);
                 log::debug!(
                     "{} properties; live view status {:?}",
                     props.len(),
@@ -133,9 +146,17 @@ impl<T: Transport> SonyCamera<T> {
         Ok((info, ext))
     }
 
-    fn ext_device_info(s: &mut PtpSession<T>, opts: &ConnectOptions, buf: &mut Vec<u8>) -> Result<ExtDeviceInfo, CameraError> {
+    fn ext_device_info(
+        s: &mut PtpSession<T>,
+        opts: &ConnectOptions,
+        buf: &mut Vec<u8>,
+    ) -> Result<ExtDeviceInfo, CameraError> {
         for attempt in 1..=opts.ext_info_tries.max(1) {
-            s.checked(OpCode::SDIO_GET_EXT_DEVICE_INFO, &[sony_ds::SDIO_VERSION_3 as u32, 1], DataPhase::In(buf))?;
+            s.checked(
+                OpCode::SDIO_GET_EXT_DEVICE_INFO,
+                &[sony_ds::SDIO_VERSION_3 as u32, 1],
+                DataPhase::In(buf),
+            )?;
             if !buf.is_empty() {
                 let ext = ExtDeviceInfo::parse(buf)?;
                 log::debug!(
@@ -170,7 +191,11 @@ impl<T: Transport> SonyCamera<T> {
     /// Blocks until the next live-view object is in `buf` (non-empty), pacing requests
     /// and retrying "not ready" answers with bounded backoff. `Err(Stalled)` after
     /// `stall_timeout` without a frame; `stop` is checked between requests.
-    pub fn next_live_view(&mut self, buf: &mut Vec<u8>, stop: &dyn Fn() -> bool) -> Result<(), CameraError> {
+    pub fn next_live_view(
+        &mut self,
+        buf: &mut Vec<u8>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<(), CameraError> {
         loop {
             if stop() {
                 return Err(CameraError::Unsupported("stopped".into()));
@@ -187,7 +212,11 @@ impl<T: Transport> SonyCamera<T> {
             let sent = Instant::now();
             self.pacer.sent(sent);
             self.counters.requests += 1;
-            let r = self.session().transaction(OpCode::GET_OBJECT, &[handle::LIVE_VIEW], DataPhase::In(buf))?;
+            let r = self.session().transaction(
+                OpCode::GET_OBJECT,
+                &[handle::LIVE_VIEW],
+                DataPhase::In(buf),
+            )?;
             match r.code {
                 ResponseCode::OK if !buf.is_empty() => {
                     self.pacer.frame(sent);
@@ -199,7 +228,9 @@ impl<T: Transport> SonyCamera<T> {
                     self.counters.empty += 1;
                     self.pacer.not_ready(Instant::now());
                 }
-                ResponseCode::ACCESS_DENIED | ResponseCode::INVALID_OBJECT_HANDLE | ResponseCode::DEVICE_BUSY => {
+                ResponseCode::ACCESS_DENIED
+                | ResponseCode::INVALID_OBJECT_HANDLE
+                | ResponseCode::DEVICE_BUSY => {
                     if buf.is_empty() {
                         self.counters.not_ready += 1;
                     } else {
@@ -207,7 +238,12 @@ impl<T: Transport> SonyCamera<T> {
                     }
                     self.pacer.not_ready(Instant::now());
                 }
-                code => return Err(CameraError::Refused { op: OpCode::GET_OBJECT, code }),
+                code => {
+                    return Err(CameraError::Refused {
+                        op: OpCode::GET_OBJECT,
+                        code,
+                    })
+                }
             }
         }
     }
@@ -235,14 +271,19 @@ impl<T: Transport> Drop for SonyCamera<T> {
 /// Checks DeviceInfo for Sony PC Remote mode with USB live view; the error says what
 /// to change on the camera.
 pub fn check_pc_remote(info: &DeviceInfo) -> Result<(), CameraError> {
-    if info.vendor_extension_id != vendor::SONY || !info.supports(OpCode::SDIO_GET_EXT_DEVICE_INFO) {
+    if info.vendor_extension_id != vendor::SONY || !info.supports(OpCode::SDIO_GET_EXT_DEVICE_INFO)
+    {
         return Err(CameraError::Unsupported(format!(
             "the {} is not in PC Remote mode (it answers as {}): on the camera open MENU → \
              Network (or Setup) → USB Connection and choose \"PC Remote\" (2020+ bodies: \
              PC Remote Function On, PC Remote Cnct Method USB, USB Connection Mode PC Remote), \
              then reconnect the cable",
             display_model(info),
-            if info.vendor_extension_id == vendor::MTP { "an MTP device" } else { "a plain PTP device" }
+            if info.vendor_extension_id == vendor::MTP {
+                "an MTP device"
+            } else {
+                "a plain PTP device"
+            }
         )));
     }
     if NO_USB_LIVE_VIEW.contains(&info.model.as_str()) {
@@ -260,5 +301,116 @@ fn display_model(info: &DeviceInfo) -> &str {
         "camera"
     } else {
         &info.model
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ptp::container::{data_header, Command, Params, Response};
+    use crate::ptp::sony::ExtDeviceInfo;
+    use crate::transport::{memory, DevicePipe};
+
+    fn info(model: &str, vendor_id: u32, ops: &[u16]) -> DeviceInfo {
+        DeviceInfo {
+            vendor_extension_id: vendor_id,
+            model: model.into(),
+            manufacturer: "Sony Corporation".into(),
+            operations_supported: ops.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn wrong_mode_and_bodies_without_live_view_say_what_to_do() {
+        let e = check_pc_remote(&info("ILCE-6400", vendor::MTP, &[0x1001])).unwrap_err();
+        assert!(e.to_string().contains("PC Remote"), "{e}");
+        let e = check_pc_remote(&info("ILCE-6000", vendor::SONY, &[0x9202])).unwrap_err();
+        assert!(e.to_string().contains("no live view over USB"), "{e}");
+        check_pc_remote(&info("ILCE-6400", vendor::SONY, &[0x9202])).unwrap();
+    }
+
+    /// A minimal scripted body: answers the handshake, with 0x9202 empty twice.
+    fn scripted_body(mut dev: memory::DeviceEnd, seen: std::sync::mpsc::Sender<(u16, Vec<u32>)>) {
+        let mut buf = vec![0u8; 4096];
+        let mut empty_9202 = 2;
+        loop {
+            let Ok(n) = dev.read_out(&mut buf, Duration::from_secs(5)) else {
+                return;
+            };
+            let Ok(cmd) = Command::parse(&buf[..n]) else {
+                continue;
+            };
+            let _ = seen.send((cmd.code.0, cmd.params.as_slice().to_vec()));
+            let mut payload = Vec::new();
+            match cmd.code {
+                OpCode::GET_DEVICE_INFO => {
+                    info("ILCE-6400", vendor::SONY, &[0x1001, 0x9201, 0x9202]).encode(&mut payload)
+                }
+                OpCode::SDIO_CONNECT => payload = vec![0; 8],
+                OpCode::SDIO_GET_EXT_DEVICE_INFO if empty_9202 > 0 => empty_9202 -= 1,
+                OpCode::SDIO_GET_EXT_DEVICE_INFO => ExtDeviceInfo {
+                    version: 0x12C,
+                    properties: vec![0x5005],
+                    controls: vec![0xD2C1],
+                }
+                .encode(&mut payload),
+                OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE => {
+                    let _ = dev.read_out(&mut buf, Duration::from_secs(5));
+                }
+                OpCode::SDIO_GET_ALL_EXT_DEVICE_PROP_INFO => payload = vec![0; 8],
+                _ => {}
+            }
+            let data_in = matches!(
+                cmd.code,
+                OpCode::GET_DEVICE_INFO
+                    | OpCode::SDIO_CONNECT
+                    | OpCode::SDIO_GET_EXT_DEVICE_INFO
+                    | OpCode::SDIO_GET_ALL_EXT_DEVICE_PROP_INFO
+            );
+            if data_in {
+                let mut c = data_header(cmd.code, cmd.tid, payload.len()).to_vec();
+                c.extend_from_slice(&payload);
+                let _ = dev.write_in(&c);
+            }
+            let mut r = Vec::new();
+            Response {
+                code: ResponseCode::OK,
+                tid: cmd.tid,
+                params: Params::default(),
+            }
+            .encode(&mut r);
+            let _ = dev.write_in(&r);
+        }
+    }
+
+    #[test]
+    fn handshake_runs_in_order_and_repeats_an_empty_ext_device_info() {
+        let (host, dev, _) = memory::pair(512);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let body = std::thread::spawn(move || scripted_body(dev, tx));
+        let opts = ConnectOptions {
+            ext_info_pause: Duration::from_millis(1),
+            ..Default::default()
+        };
+        let cam = SonyCamera::connect(host, opts).unwrap();
+        assert_eq!(cam.ext_info().controls, vec![0xD2C1]);
+        drop(cam.close());
+        body.join().unwrap();
+        let ops: Vec<(u16, Vec<u32>)> = rx.try_iter().collect();
+        let expected: Vec<(u16, Vec<u32>)> = vec![
+            (0x1002, vec![1]),
+            (0x1001, vec![]),
+            (0x9201, vec![1, 0, 0]),
+            (0x9201, vec![2, 0, 0]),
+            (0x9202, vec![0x12C, 1]),
+            (0x9202, vec![0x12C, 1]),
+            (0x9202, vec![0x12C, 1]),
+            (0x9201, vec![3, 0, 0]),
+            (0x9205, vec![0xD25A]),
+            (0x9209, vec![]),
+            (0x1003, vec![]),
+        ];
+        assert_eq!(ops, expected);
     }
 }

@@ -74,9 +74,13 @@ pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
 /// Parses durations like `10s`, `2m`, `500ms`, `1h` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let v: f64 = num.parse().map_err(|_| format!("'{s}' is not a duration (try 10s, 2m, 500ms)"))?;
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (try 10s, 2m, 500ms)"))?;
     let secs = match unit.trim() {
         "" | "s" => v,
         "ms" => v / 1000.0,

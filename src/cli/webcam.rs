@@ -110,9 +110,17 @@ fn open_source(camera: &str) -> anyhow::Result<Box<dyn FrameSource>> {
         let emu = Arc::new(UsbEmulator::new(Body::default()));
         log::info!("using the built-in emulated camera");
         let open = Box::new(move || emu.connect().map(|h| Box::new(h) as Box<dyn Transport>));
-        return Ok(Box::new(CameraSource::new("emulated camera", open, ConnectOptions::default())));
+        return Ok(Box::new(CameraSource::new(
+            "emulated camera",
+            open,
+            ConnectOptions::default(),
+        )));
     }
-    let selector = if camera == "auto" { usb::Selector::First } else { usb::Selector::Serial(camera.to_string()) };
+    let selector = if camera == "auto" {
+        usb::Selector::First
+    } else {
+        usb::Selector::Serial(camera.to_string())
+    };
     // Find it now so that "no camera" is reported at once with what to do.
     let found = usb::list_sony().context("cannot look for cameras over USB")?;
     if found.is_empty() {
@@ -123,12 +131,22 @@ fn open_source(camera: &str) -> anyhow::Result<Box<dyn FrameSource>> {
         );
     }
     let label = format!("USB camera {camera}");
-    let open = Box::new(move || usb::open(&selector, usb::InterfaceClass::Ptp).map(|t| Box::new(t) as Box<dyn Transport>));
-    Ok(Box::new(CameraSource::new(label, open, ConnectOptions::default())))
+    let open = Box::new(move || {
+        usb::open(&selector, usb::InterfaceClass::Ptp).map(|t| Box::new(t) as Box<dyn Transport>)
+    });
+    Ok(Box::new(CameraSource::new(
+        label,
+        open,
+        ConnectOptions::default(),
+    )))
 }
 
 fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
-    let format = if a.format == "mjpeg" { OutputFormat::Mjpeg } else { OutputFormat::Yuyv };
+    let format = if a.format == "mjpeg" {
+        OutputFormat::Mjpeg
+    } else {
+        OutputFormat::Yuyv
+    };
     let sink: Box<dyn FrameSink> = match a.device.as_str() {
         "none" => return Ok(Output::None),
         "auto" => match V4l2Sink::open(None, format, a.fps) {
@@ -140,7 +158,10 @@ fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
             }
             Err(e) => return Err(e).context("cannot open a v4l2loopback device"),
         },
-        path => Box::new(V4l2Sink::open(Some(std::path::Path::new(path)), format, a.fps).context("cannot open the video device")?),
+        path => Box::new(
+            V4l2Sink::open(Some(std::path::Path::new(path)), format, a.fps)
+                .context("cannot open the video device")?,
+        ),
     };
     Ok(match format {
         OutputFormat::Mjpeg => Output::Mjpeg(sink),

@@ -17,7 +17,14 @@ pub struct LossySender<T> {
 /// A bounded channel of `cap` items; `dropped` counts evictions.
 pub fn lossy<T>(cap: usize, dropped: Arc<AtomicU64>) -> (LossySender<T>, Receiver<T>) {
     let (tx, rx) = bounded(cap);
-    (LossySender { tx, evict: rx.clone(), dropped }, rx)
+    (
+        LossySender {
+            tx,
+            evict: rx.clone(),
+            dropped,
+        },
+        rx,
+    )
 }
 
 impl<T> LossySender<T> {
@@ -104,8 +111,16 @@ mod tests {
         drop(tx);
         let seen = consumer.join().unwrap();
         assert!(seen.windows(2).all(|w| w[0] < w[1]), "order kept");
-        assert_eq!(*seen.last().unwrap(), 1999, "the newest frame always arrives");
-        assert_eq!(seen.len() as u64 + dropped.load(Ordering::Relaxed), 2000, "every frame is either seen or counted");
+        assert_eq!(
+            *seen.last().unwrap(),
+            1999,
+            "the newest frame always arrives"
+        );
+        assert_eq!(
+            seen.len() as u64 + dropped.load(Ordering::Relaxed),
+            2000,
+            "every frame is either seen or counted"
+        );
         assert!(dropped.load(Ordering::Relaxed) > 0);
     }
 

@@ -136,8 +136,16 @@ struct Shared {
 }
 
 /// Runs until `stop` is set, the frame or time limit is reached, or a fatal error.
-pub fn run(mut source: Box<dyn FrameSource>, mut opts: Options, stop: Arc<AtomicBool>) -> Result<Summary, PipelineError> {
-    let shared = Arc::new(Shared { stop, live: AtomicBool::new(false), stats: Stats::default() });
+pub fn run(
+    mut source: Box<dyn FrameSource>,
+    mut opts: Options,
+    stop: Arc<AtomicBool>,
+) -> Result<Summary, PipelineError> {
+    let shared = Arc::new(Shared {
+        stop,
+        live: AtomicBool::new(false),
+        stats: Stats::default(),
+    });
     // First connect happens here, so a camera that is absent or in the wrong mode is
     // reported at once instead of as a silent "reconnecting" loop.
     source.connect()?;
@@ -158,7 +166,12 @@ pub fn run(mut source: Box<dyn FrameSource>, mut opts: Options, stop: Arc<Atomic
     let has_sink = sink.is_some();
 
     let recorder = opts.record.as_deref().map(Recorder::create).transpose()?;
-    let dumper = opts.dump_objects.as_deref().map(DumpWriter::new).transpose().map_err(PipelineError::Dump)?;
+    let dumper = opts
+        .dump_objects
+        .as_deref()
+        .map(DumpWriter::new)
+        .transpose()
+        .map_err(PipelineError::Dump)?;
 
     let capture = {
         let shared = shared.clone();
@@ -169,19 +182,33 @@ pub fn run(mut source: Box<dyn FrameSource>, mut opts: Options, stop: Arc<Atomic
             reconnect: opts.reconnect,
             forward: has_sink,
         };
-        spawn("capture", move || capture_loop(source, recorder, dumper, to_decode, pool, &shared, cfg))
+        spawn("capture", move || {
+            capture_loop(source, recorder, dumper, to_decode, pool, &shared, cfg)
+        })
     };
     let decode = {
         let shared = shared.clone();
         let (jpool, ypool) = (jpeg_pool.clone(), yuyv_pool.clone());
         let backend = opts.backend;
-        spawn("decode", move || decode_loop(decode_rx, to_write, jpool, ypool, backend, passthrough, &shared))
+        spawn("decode", move || {
+            decode_loop(
+                decode_rx,
+                to_write,
+                jpool,
+                ypool,
+                backend,
+                passthrough,
+                &shared,
+            )
+        })
     };
     let write = sink.map(|sink| {
         let shared = shared.clone();
         let (jpool, ypool) = (jpeg_pool.clone(), yuyv_pool.clone());
         let (fps, aspect) = (opts.fps, opts.aspect);
-        spawn("write", move || write_loop(sink, write_rx, jpool, ypool, fps, aspect, &shared))
+        spawn("write", move || {
+            write_loop(sink, write_rx, jpool, ypool, fps, aspect, &shared)
+        })
     });
 
     // The calling thread prints the periodic stats line until the capture ends.
@@ -204,8 +231,10 @@ pub fn run(mut source: Box<dyn FrameSource>, mut opts: Options, stop: Arc<Atomic
     let stats = shared.stats.snapshot();
     log::info!("{}", stats.line(&Snapshot::default()));
     if let Some(path) = &opts.stats_json {
-        write_atomic(path, stats.to_json().as_bytes())
-            .map_err(|err| PipelineError::StatsFile { path: path.clone(), err })?;
+        write_atomic(path, stats.to_json().as_bytes()).map_err(|err| PipelineError::StatsFile {
+            path: path.clone(),
+            err,
+        })?;
     }
     let recorded = capture_result?;
     decode_result?;
@@ -213,14 +242,20 @@ pub fn run(mut source: Box<dyn FrameSource>, mut opts: Options, stop: Arc<Atomic
     Ok(Summary { stats, recorded })
 }
 
-fn spawn<T: Send + 'static>(name: &'static str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
+fn spawn<T: Send + 'static>(
+    name: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> JoinHandle<T> {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(f)
         .unwrap_or_else(|e| panic!("cannot start the {name} thread: {e}"))
 }
 
-fn join<T>(h: JoinHandle<Result<T, PipelineError>>, name: &'static str) -> Result<T, PipelineError> {
+fn join<T>(
+    h: JoinHandle<Result<T, PipelineError>>,
+    name: &'static str,
+) -> Result<T, PipelineError> {
     h.join().unwrap_or(Err(PipelineError::Panicked(name)))
 }
 
@@ -249,7 +284,9 @@ fn capture_loop(
     let mut warned_bad = false;
     loop {
         if shared.stop.load(Ordering::Relaxed)
-            || cfg.max_frames.is_some_and(|n| stats.captured.load(Ordering::Relaxed) >= n)
+            || cfg
+                .max_frames
+                .is_some_and(|n| stats.captured.load(Ordering::Relaxed) >= n)
             || cfg.deadline.is_some_and(|d| Instant::now() >= d)
         {
             break;
@@ -304,7 +341,9 @@ fn capture_loop(
             Err(e) => {
                 stats.bad_frames.fetch_add(1, Ordering::Relaxed);
                 if !warned_bad {
-                    log::warn!("dropped a live-view frame: {e} (further ones are counted in the stats)");
+                    log::warn!(
+                        "dropped a live-view frame: {e} (further ones are counted in the stats)"
+                    );
                     warned_bad = true;
                 }
                 continue;
@@ -320,7 +359,13 @@ fn capture_loop(
         }
         if cfg.forward {
             let next = pool.get(Vec::new);
-            let frame = Captured { buf: std::mem::replace(&mut buf, next), jpeg: range, width, height, complete };
+            let frame = Captured {
+                buf: std::mem::replace(&mut buf, next),
+                jpeg: range,
+                width,
+                height,
+                complete,
+            };
             if !to_decode.send(frame, |old| pool.put(old.buf)) {
                 break;
             }
@@ -366,7 +411,13 @@ fn decode_loop(
     for cap in rx {
         if passthrough {
             let complete = cap.complete;
-            to_write.send(Ready { pic: ReadyPic::Jpeg(cap), complete }, recycle);
+            to_write.send(
+                Ready {
+                    pic: ReadyPic::Jpeg(cap),
+                    complete,
+                },
+                recycle,
+            );
             continue;
         }
         let mut out = yuyv_pool.get(Yuyv::default);
@@ -377,7 +428,13 @@ fn decode_loop(
         jpeg_pool.put(cap.buf);
         match res {
             Ok(()) => {
-                to_write.send(Ready { pic: ReadyPic::Yuyv(out), complete }, recycle);
+                to_write.send(
+                    Ready {
+                        pic: ReadyPic::Yuyv(out),
+                        complete,
+                    },
+                    recycle,
+                );
             }
             Err(e) => {
                 shared.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
@@ -418,11 +475,19 @@ fn write_loop(
                     match &ready.pic {
                         ReadyPic::Yuyv(y) => {
                             let out = shape(y, aspect, &mut shaped);
-                            sink.write(&Picture::Yuyv { width: out.width, height: out.height, data: &out.data })?;
+                            sink.write(&Picture::Yuyv {
+                                width: out.width,
+                                height: out.height,
+                                data: &out.data,
+                            })?;
                             placeholder.remember(out);
                         }
                         ReadyPic::Jpeg(c) => {
-                            sink.write(&Picture::Jpeg { width: c.width, height: c.height, data: &c.buf[c.jpeg.clone()] })?;
+                            sink.write(&Picture::Jpeg {
+                                width: c.width,
+                                height: c.height,
+                                data: &c.buf[c.jpeg.clone()],
+                            })?;
                         }
                     }
                     last_write = Some(now);
@@ -437,7 +502,11 @@ fn write_loop(
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 if !shared.live.load(Ordering::Relaxed) && !shared.stop.load(Ordering::Relaxed) {
                     let pic = placeholder.picture();
-                    sink.write(&Picture::Yuyv { width: pic.width, height: pic.height, data: &pic.data })?;
+                    sink.write(&Picture::Yuyv {
+                        width: pic.width,
+                        height: pic.height,
+                        data: &pic.data,
+                    })?;
                     shared.stats.placeholders.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -461,7 +530,9 @@ fn shape<'a>(y: &'a Yuyv, aspect: Aspect, scratch: &'a mut Yuyv) -> &'a Yuyv {
             scratch.width = y.width;
             scratch.height = target_h as u32;
             scratch.data.clear();
-            scratch.data.extend_from_slice(&y.data[top * stride..(top + target_h) * stride]);
+            scratch
+                .data
+                .extend_from_slice(&y.data[top * stride..(top + target_h) * stride]);
             scratch
         }
         Aspect::Pad16x9 => {

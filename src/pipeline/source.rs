@@ -70,7 +70,12 @@ pub struct CameraSource {
 
 impl CameraSource {
     pub fn new(label: impl Into<String>, open: Opener, opts: ConnectOptions) -> Self {
-        CameraSource { open, label: label.into(), opts, cam: None }
+        CameraSource {
+            open,
+            label: label.into(),
+            opts,
+            cam: None,
+        }
     }
 }
 
@@ -79,7 +84,11 @@ impl FrameSource for CameraSource {
         self.disconnect();
         let t = (self.open)()?;
         let cam = SonyCamera::connect(t, self.opts.clone())?;
-        self.label = format!("{} {}", cam.device_info().model, cam.device_info().serial_number);
+        self.label = format!(
+            "{} {}",
+            cam.device_info().model,
+            cam.device_info().serial_number
+        );
         self.cam = Some(cam);
         Ok(())
     }
@@ -122,7 +131,13 @@ pub struct ReplaySource {
 
 impl ReplaySource {
     pub fn new(path: PathBuf, fps: u32, looping: bool) -> Self {
-        ReplaySource { path, replay: None, interval: Duration::from_secs(1) / fps.max(1), next_at: None, looping }
+        ReplaySource {
+            path,
+            replay: None,
+            interval: Duration::from_secs(1) / fps.max(1),
+            next_at: None,
+            looping,
+        }
     }
 }
 
@@ -142,7 +157,8 @@ impl FrameSource for ReplaySource {
         if stop.load(Ordering::Relaxed) {
             return Err(SourceError::Stopped);
         }
-        self.next_at = Some(self.next_at.map_or(now, |t| t.max(now - self.interval)) + self.interval);
+        self.next_at =
+            Some(self.next_at.map_or(now, |t| t.max(now - self.interval)) + self.interval);
         let replay = self.replay.as_mut().ok_or(SourceError::Stopped)?;
         let kind = match replay.next_into(buf)? {
             Some(k) => k,

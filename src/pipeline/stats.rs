@@ -17,7 +17,11 @@ struct Ring {
 
 impl Ring {
     fn new() -> Self {
-        Ring { v: Box::new([0; RING]), next: 0, len: 0 }
+        Ring {
+            v: Box::new([0; RING]),
+            next: 0,
+            len: 0,
+        }
     }
 
     fn push(&mut self, d: Duration) {
@@ -194,6 +198,9 @@ mod tests {
         assert_eq!(snap.decode_ms_p99, Some(9.9));
         assert_eq!(snap.latency_ms_p50, None);
         let j = snap.to_json();
-        assert!(j.contains("\"captured\":10") && j.contains("\"latency_ms_p99\":null"), "{j}");
+        assert!(
+            j.contains("\"captured\":10") && j.contains("\"latency_ms_p99\":null"),
+            "{j}"
+        );
     }
 }
