@@ -1,1 +1,53 @@
-//! (being built)
+//! A Sony body driven over a [`Transport`](crate::transport::Transport): the PTP session
+//! ([`session`]), Sony's PC Remote connect handshake and live-view polling ([`sony`]).
+//!
+//! This layer never renders, decodes or writes files; it hands raw live-view objects
+//! to the caller. It must not be used by `crate::emulator` (sony-usb.md §3, §5).
+
+pub mod pacing;
+pub mod session;
+pub mod sony;
+
+pub use session::{read_device_info, DataPhase, PtpSession};
+pub use sony::{ConnectOptions, SonyCamera};
+
+use crate::ptp::{OpCode, ParseError, ResponseCode};
+use crate::transport::{ErrorKind, TransportError};
+
+/// Why talking to the camera failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CameraError {
+    /// The camera answered, but not OK.
+    #[error("the camera refused {op:?}: {code}")]
+    Refused { op: OpCode, code: ResponseCode },
+    /// The camera broke the protocol (wrong ids, bad lengths, garbage).
+    #[error("protocol error during {op:?}: {detail}")]
+    Protocol { op: OpCode, detail: String },
+    #[error("bad data from the camera: {0}")]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Transport(TransportError),
+    /// The camera is reachable but can't do what was asked; the text says what to do.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Live view stopped producing frames.
+    #[error("no live-view frame for {0:?}: the camera stopped sending live view")]
+    Stalled(std::time::Duration),
+}
+
+impl CameraError {
+    /// The transport error kind, if this is a transport error.
+    pub fn transport_kind(&self) -> Option<ErrorKind> {
+        match self {
+            CameraError::Transport(t) => Some(t.kind),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying later (after a reconnect) could help.
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, CameraError::Unsupported(_))
+            && !matches!(self.transport_kind(), Some(ErrorKind::PermissionDenied | ErrorKind::Busy))
+    }
+}

@@ -98,42 +98,6 @@ pub trait Transport: Send {
     fn max_packet_size(&self) -> usize;
 }
 
-impl<T: Transport + ?Sized> Transport for Box<T> {
-    fn write(&mut self, data: &[u8], timeout: Duration) -> Result<(), TransportError> {
-        (**self).write(data, timeout)
-    }
-    fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
-        (**self).read(buf, timeout)
-    }
-    fn read_event(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
-        (**self).read_event(buf, timeout)
-    }
-    fn clear_halt(&mut self, pipe: Pipe) -> Result<(), TransportError> {
-        (**self).clear_halt(pipe)
-    }
-    fn class_out(
-        &mut self,
-        request: u8,
-        value: u16,
-        data: &[u8],
-        timeout: Duration,
-    ) -> Result<(), TransportError> {
-        (**self).class_out(request, value, data, timeout)
-    }
-    fn class_in(
-        &mut self,
-        request: u8,
-        value: u16,
-        buf: &mut [u8],
-        timeout: Duration,
-    ) -> Result<usize, TransportError> {
-        (**self).class_in(request, value, buf, timeout)
-    }
-    fn max_packet_size(&self) -> usize {
-        (**self).max_packet_size()
-    }
-}
-
 /// The device side of a USB interface (the emulator's end of a pipe).
 pub trait DevicePipe: Send {
     /// Blocks for the next OUT transfer; `Ok(0)` is a zero-length packet.
@@ -146,3 +110,34 @@ pub trait DevicePipe: Send {
     fn write_event(&mut self, data: &[u8]) -> Result<(), TransportError>;
     fn max_packet_size(&self) -> usize;
 }
+
+/// Forwards every method to the pointee, for `Box<T>` and `&mut T`.
+macro_rules! forward_transport {
+    ($($ty:ty),*) => {$(
+        impl<T: Transport + ?Sized> Transport for $ty {
+            fn write(&mut self, data: &[u8], timeout: Duration) -> Result<(), TransportError> {
+                (**self).write(data, timeout)
+            }
+            fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+                (**self).read(buf, timeout)
+            }
+            fn read_event(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+                (**self).read_event(buf, timeout)
+            }
+            fn clear_halt(&mut self, pipe: Pipe) -> Result<(), TransportError> {
+                (**self).clear_halt(pipe)
+            }
+            fn class_out(&mut self, request: u8, value: u16, data: &[u8], timeout: Duration) -> Result<(), TransportError> {
+                (**self).class_out(request, value, data, timeout)
+            }
+            fn class_in(&mut self, request: u8, value: u16, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+                (**self).class_in(request, value, buf, timeout)
+            }
+            fn max_packet_size(&self) -> usize {
+                (**self).max_packet_size()
+            }
+        }
+    )*};
+}
+
+forward_transport!(Box<T>, &mut T);

@@ -1,0 +1,264 @@
+//! Sony PC Remote over USB: the connect handshake (sony-usb.md §3) and live-view
+//! polling (§5). `SonyCamera` owns the session; dropping it closes the session.
+
+use super::pacing::Pacer;
+use super::session::{DataPhase, PtpSession};
+use super::CameraError;
+use crate::ptp::codes::{handle, vendor};
+use crate::ptp::dataset::DeviceInfo;
+use crate::ptp::sony::{self as sony_ds, ExtDeviceInfo, PropValue};
+use crate::ptp::{OpCode, PropCode, ResponseCode};
+use crate::transport::Transport;
+use std::time::{Duration, Instant};
+
+/// Bodies that enumerate in PC Remote mode but give no live view over USB
+/// (libgphoto2's capability flags, sony-usb.md §5.6). A6000 live view has also been
+/// reported to wedge the session.
+const NO_USB_LIVE_VIEW: &[&str] = &["ILCE-6000", "ILCE-7", "ILCE-7R"];
+
+/// How the handshake and polling behave.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Cap on live-view requests per second (at most 30).
+    pub max_fps: u32,
+    /// Give up on live view after this long without a frame.
+    pub stall_timeout: Duration,
+    /// Tries of SDIO_GetExtDeviceInfo while its data phase is empty.
+    pub ext_info_tries: u32,
+    /// Pause between those tries.
+    pub ext_info_pause: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            max_fps: 30,
+            stall_timeout: Duration::from_secs(10),
+            ext_info_tries: 30,
+            ext_info_pause: Duration::from_millis(100),
+        }
+    }
+}
+
+/// What the live-view loop has seen, for the stats line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveViewCounters {
+    pub requests: u64,
+    pub frames: u64,
+    pub not_ready: u64,
+    pub empty: u64,
+}
+
+/// A connected Sony body in PC Remote mode.
+pub struct SonyCamera<T: Transport> {
+    /// `None` only after `close` consumed the camera.
+    s: Option<PtpSession<T>>,
+    info: DeviceInfo,
+    ext: ExtDeviceInfo,
+    opts: ConnectOptions,
+    pacer: Pacer,
+    last_frame: Instant,
+    counters: LiveViewCounters,
+}
+
+impl<T: Transport> SonyCamera<T> {
+    /// Runs the whole connect handshake. On failure the session is closed again.
+    pub fn connect(t: T, opts: ConnectOptions) -> Result<SonyCamera<T>, CameraError> {
+        let mut s = PtpSession::new(t);
+        s.open_session()?;
+        match Self::handshake(&mut s, &opts) {
+            Ok((info, ext)) => {
+                s.set_timeout(Duration::from_secs(2));
+                Ok(SonyCamera {
+                    s: Some(s),
+                    info,
+                    ext,
+                    pacer: Pacer::new(opts.max_fps),
+                    opts,
+                    last_frame: Instant::now(),
+                    counters: LiveViewCounters::default(),
+                })
+            }
+            Err(e) => {
+                s.close_session();
+                Err(e)
+            }
+        }
+    }
+
+    fn handshake(s: &mut PtpSession<T>, opts: &ConnectOptions) -> Result<(DeviceInfo, ExtDeviceInfo), CameraError> {
+        let info = s.device_info()?;
+        log::info!(
+            "connected to {} {} (serial {}, firmware {})",
+            info.manufacturer,
+            info.model,
+            info.serial_number,
+            info.device_version
+        );
+        check_pc_remote(&info)?;
+        let mut buf = Vec::new();
+        for phase in [1, 2] {
+            s.checked(OpCode::SDIO_CONNECT, &[phase, 0, 0], DataPhase::In(&mut buf))?;
+        }
+        let ext = Self::ext_device_info(s, opts, &mut buf)?;
+        s.checked(OpCode::SDIO_CONNECT, &[3, 0, 0], DataPhase::In(&mut buf))?;
+        // "PC priority" so the host may change settings; bodies that refuse still stream.
+        match s.transaction(
+            OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE,
+            &[PropCode::PRIORITY_MODE.0 as u32],
+            DataPhase::Out(&[1]),
+        ) {
+            Ok(r) if r.code == ResponseCode::OK => {}
+            Ok(r) => log::debug!("priority mode not accepted: {}", r.code),
+            Err(e) => return Err(e),
+        }
+        s.checked(OpCode::SDIO_GET_ALL_EXT_DEVICE_PROP_INFO, &[], DataPhase::In(&mut buf))?;
+        match sony_ds::parse_all_props(&buf) {
+            Ok(props) => {
+                let lv = props.iter().find(|p| p.code == PropCode::LIVE_VIEW_STATUS.0);
+                log::debug!(
+                    "{} properties; live view status {:?}",
+                    props.len(),
+                    lv.map(|p| &p.current)
+                );
+                if let Some(p) = lv {
+                    if p.current == PropValue::Int(0) {
+                        log::info!("the camera reports live view as off; waiting for frames");
+                    }
+                }
+            }
+            // The dump is informational here; a body with an odd descriptor still streams.
+            Err(e) => log::warn!("could not read the camera's property list: {e}"),
+        }
+        Ok((info, ext))
+    }
+
+    fn ext_device_info(s: &mut PtpSession<T>, opts: &ConnectOptions, buf: &mut Vec<u8>) -> Result<ExtDeviceInfo, CameraError> {
+        for attempt in 1..=opts.ext_info_tries.max(1) {
+            s.checked(OpCode::SDIO_GET_EXT_DEVICE_INFO, &[sony_ds::SDIO_VERSION_3 as u32, 1], DataPhase::In(buf))?;
+            if !buf.is_empty() {
+                let ext = ExtDeviceInfo::parse(buf)?;
+                log::debug!(
+                    "SDIO version {:#x}: {} properties, {} controls (attempt {attempt})",
+                    ext.version,
+                    ext.properties.len(),
+                    ext.controls.len()
+                );
+                return Ok(ext);
+            }
+            std::thread::sleep(opts.ext_info_pause);
+        }
+        Err(CameraError::Unsupported(
+            "the camera never finished connecting (empty SDIO_GetExtDeviceInfo): \
+             wake it up, close any menu on its screen, and try again"
+                .into(),
+        ))
+    }
+
+    pub fn device_info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    pub fn ext_info(&self) -> &ExtDeviceInfo {
+        &self.ext
+    }
+
+    pub fn counters(&self) -> LiveViewCounters {
+        self.counters
+    }
+
+    /// Blocks until the next live-view object is in `buf` (non-empty), pacing requests
+    /// and retrying "not ready" answers with bounded backoff. `Err(Stalled)` after
+    /// `stall_timeout` without a frame; `stop` is checked between requests.
+    pub fn next_live_view(&mut self, buf: &mut Vec<u8>, stop: &dyn Fn() -> bool) -> Result<(), CameraError> {
+        loop {
+            if stop() {
+                return Err(CameraError::Unsupported("stopped".into()));
+            }
+            let now = Instant::now();
+            if now.duration_since(self.last_frame) > self.opts.stall_timeout {
+                self.last_frame = now;
+                return Err(CameraError::Stalled(self.opts.stall_timeout));
+            }
+            let at = self.pacer.next_request_at(now);
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+            let sent = Instant::now();
+            self.pacer.sent(sent);
+            self.counters.requests += 1;
+            let r = self.session().transaction(OpCode::GET_OBJECT, &[handle::LIVE_VIEW], DataPhase::In(buf))?;
+            match r.code {
+                ResponseCode::OK if !buf.is_empty() => {
+                    self.pacer.frame(sent);
+                    self.counters.frames += 1;
+                    self.last_frame = Instant::now();
+                    return Ok(());
+                }
+                ResponseCode::OK => {
+                    self.counters.empty += 1;
+                    self.pacer.not_ready(Instant::now());
+                }
+                ResponseCode::ACCESS_DENIED | ResponseCode::INVALID_OBJECT_HANDLE | ResponseCode::DEVICE_BUSY => {
+                    if buf.is_empty() {
+                        self.counters.not_ready += 1;
+                    } else {
+                        self.counters.empty += 1;
+                    }
+                    self.pacer.not_ready(Instant::now());
+                }
+                code => return Err(CameraError::Refused { op: OpCode::GET_OBJECT, code }),
+            }
+        }
+    }
+
+    fn session(&mut self) -> &mut PtpSession<T> {
+        self.s.as_mut().expect("session present until close")
+    }
+
+    /// Closes the session and returns the transport.
+    pub fn close(mut self) -> T {
+        let mut s = self.s.take().expect("session present until close");
+        s.close_session();
+        s.into_transport()
+    }
+}
+
+impl<T: Transport> Drop for SonyCamera<T> {
+    fn drop(&mut self) {
+        if let Some(s) = self.s.as_mut() {
+            s.close_session();
+        }
+    }
+}
+
+/// Checks DeviceInfo for Sony PC Remote mode with USB live view; the error says what
+/// to change on the camera.
+pub fn check_pc_remote(info: &DeviceInfo) -> Result<(), CameraError> {
+    if info.vendor_extension_id != vendor::SONY || !info.supports(OpCode::SDIO_GET_EXT_DEVICE_INFO) {
+        return Err(CameraError::Unsupported(format!(
+            "the {} is not in PC Remote mode (it answers as {}): on the camera open MENU → \
+             Network (or Setup) → USB Connection and choose \"PC Remote\" (2020+ bodies: \
+             PC Remote Function On, PC Remote Cnct Method USB, USB Connection Mode PC Remote), \
+             then reconnect the cable",
+            display_model(info),
+            if info.vendor_extension_id == vendor::MTP { "an MTP device" } else { "a plain PTP device" }
+        )));
+    }
+    if NO_USB_LIVE_VIEW.contains(&info.model.as_str()) {
+        return Err(CameraError::Unsupported(format!(
+            "the {} gives no live view over USB (a firmware limit of this body, also seen by \
+             libgphoto2); alpha-bridge needs a body with USB live view, such as the a6100/a6400/a7 III or later",
+            info.model
+        )));
+    }
+    Ok(())
+}
+
+fn display_model(info: &DeviceInfo) -> &str {
+    if info.model.is_empty() {
+        "camera"
+    } else {
+        &info.model
+    }
+}
