@@ -7,6 +7,7 @@
 //! together. The command line lives in `src/cli` and `src/main.rs`.
 
 pub mod camera;
+pub mod config;
 pub mod decode;
 pub mod emulator;
 pub mod frame;
