@@ -11,10 +11,13 @@
 //! by the header fields.
 //!
 //! This module must stay sans-IO and allocation-free on the per-frame path: results
-//! borrow from the caller's buffer. It never panics on any input.
+//! borrow from the caller's buffer. It never panics on any input. The one exception is
+//! [`dump`], which writes `--dump-objects` files and replays recordings from disk.
 
+pub mod dump;
 mod jpeg;
 
+pub use dump::{DumpError, DumpWriter, Replay, ReplayError, ReplayKind};
 pub use jpeg::{jpeg_info, JpegInfo};
 
 /// Size of the fixed part of the live-view dataset header.

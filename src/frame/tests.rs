@@ -421,8 +421,21 @@ fn truncated_at_every_byte_is_an_error() {
         ..Jpeg::default()
     }
     .encode();
-    for cut in 0..jpg.len() {
-        assert!(jpeg_info(&jpg[..cut]).is_err(), "jpeg cut at {cut}");
+    let progressive = Jpeg {
+        progressive: true,
+        ..Jpeg::default()
+    }
+    .encode();
+    // Every prefix must say "truncated" (not "corrupt"): stream readers rely on it to
+    // know they should read more.
+    for j in [&jpg, &progressive] {
+        for cut in 0..j.len() {
+            let r = jpeg_info(&j[..cut]);
+            assert!(
+                matches!(r, Err(ExtractError::Truncated { .. } | ExtractError::Empty)),
+                "jpeg cut at {cut}: {r:?}"
+            );
+        }
     }
     // Cut by the data or by the declared size: never a frame.
     let obj = dataset(&jpg, &[0; 120], &[9; 7]);
