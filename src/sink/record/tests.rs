@@ -1,0 +1,266 @@
+//! Recorder tests. Independent judges: ffmpeg decodes every frame with errors made
+//! fatal, ffprobe counts frames and reads packet timestamps (skipped without ffmpeg).
+
+use super::*;
+use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+use std::process::Command;
+
+fn jpeg(w: u16, h: u16, seed: u32) -> Vec<u8> {
+    let mut s = seed | 1;
+    let px: Vec<u8> = (0..usize::from(w) * usize::from(h) * 3)
+        .map(|i| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            // Smooth gradient plus a little noise: realistic sizes, odd and even.
+            ((i / 3 % usize::from(w)) as u32 * 2 + (s & 15)) as u8
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut enc = Encoder::new(&mut out, 85);
+    enc.set_sampling_factor(SamplingFactor::R_4_2_2);
+    enc.encode(&px, w, h, ColorType::Rgb).unwrap();
+    out
+}
+
+fn have(tool: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipping: {tool} not installed");
+    }
+    ok
+}
+
+/// `ffmpeg -v error -xerror -err_detect explode`: rc 0 and nothing on stderr.
+fn ffmpeg_decodes(path: &Path, format: Option<&str>) {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args([
+        "-nostdin",
+        "-v",
+        "error",
+        "-xerror",
+        "-err_detect",
+        "explode",
+    ]);
+    if let Some(f) = format {
+        cmd.args(["-f", f]);
+    }
+    let out = cmd
+        .arg("-i")
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.trim().is_empty(),
+        "ffmpeg: {err}"
+    );
+}
+
+fn ffprobe(path: &Path, format: Option<&str>, entries: &str, extra: &[&str]) -> String {
+    let mut cmd = Command::new("ffprobe");
+    cmd.args(["-v", "error"]);
+    if let Some(f) = format {
+        cmd.args(["-f", f]);
+    }
+    cmd.args(extra)
+        .args([
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            entries,
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "ffprobe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn frames_read(path: &Path, format: Option<&str>) -> u64 {
+    ffprobe(path, format, "stream=nb_read_frames", &["-count_frames"])
+        .trim()
+        .trim_end_matches(',')
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn mjpeg_stream_is_the_frames_back_to_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.mjpeg");
+    let frames: Vec<Vec<u8>> = (0..12).map(|i| jpeg(160, 106, i)).collect();
+    let mut rec = Recorder::create(&path).unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        rec.write(f, Duration::from_millis(33 * i as u64)).unwrap();
+        assert!(!path.exists(), "final name appears before finish");
+    }
+    assert!(dir.path().join("out.mjpeg.partial").exists());
+    let sum = rec.finish().unwrap();
+    assert!(!dir.path().join("out.mjpeg.partial").exists());
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes, frames.concat());
+    assert_eq!(
+        (sum.frames, sum.jpeg_bytes, sum.file_bytes),
+        (12, bytes.len() as u64, bytes.len() as u64)
+    );
+    if have("ffmpeg") && have("ffprobe") {
+        ffmpeg_decodes(&path, Some("mjpeg"));
+        assert_eq!(frames_read(&path, Some("mjpeg")), 12);
+    }
+}
+
+#[test]
+fn avi_decodes_and_keeps_real_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Out.AVI");
+    let mut rec = Recorder::create(&path).unwrap();
+    // 10 frames at ~30 fps with jitter, a 1 s stall, then 10 more at ~15 fps.
+    let mut times = Vec::new();
+    for i in 0..10u64 {
+        times.push(Duration::from_millis(i * 33 + (i % 3) * 4));
+    }
+    for i in 0..10u64 {
+        times.push(Duration::from_millis(1300 + i * 66));
+    }
+    let mut expect_slots = Vec::new();
+    let mut next = 0u64;
+    for (i, t) in times.iter().enumerate() {
+        let f = jpeg(320, 212, i as u32);
+        rec.write(&f, *t).unwrap();
+        let slot = (t.as_nanos() * 30 / 1_000_000_000) as u64;
+        let slot = slot.max(next);
+        expect_slots.push(slot);
+        next = slot + 1;
+    }
+    let sum = rec.finish().unwrap();
+    assert_eq!((sum.frames, sum.slots), (20, next));
+    assert_eq!(sum.file_bytes, std::fs::metadata(&path).unwrap().len());
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(&bytes[..4], b"RIFF");
+    assert_eq!(
+        u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize,
+        bytes.len() - 8
+    );
+    if !(have("ffmpeg") && have("ffprobe")) {
+        return;
+    }
+    ffmpeg_decodes(&path, None);
+    assert_eq!(frames_read(&path, None), 20);
+    let info = ffprobe(
+        &path,
+        None,
+        "stream=codec_name,width,height,r_frame_rate",
+        &[],
+    );
+    assert_eq!(info.trim(), "mjpeg,320,212,30/1");
+    // Real timing: each frame's pts is the slot of its timestamp.
+    let pts: Vec<u64> = ffprobe(&path, None, "packet=pts", &[])
+        .lines()
+        .map(|l| l.trim_end_matches(',').parse().unwrap())
+        .collect();
+    assert_eq!(pts, expect_slots);
+}
+
+#[test]
+fn avi_stops_cleanly_at_its_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cap.avi");
+    let opts = RecordOptions {
+        avi_max_bytes: 60_000,
+        ..RecordOptions::default()
+    };
+    let mut rec = Recorder::create_with(&path, opts).unwrap();
+    let mut accepted = 0u64;
+    let mut refused = 0;
+    for i in 0..40u64 {
+        match rec.write(&jpeg(160, 106, i as u32), Duration::from_millis(i * 33)) {
+            Ok(()) => accepted += 1,
+            Err(RecordError::AviLimit { limit }) => {
+                assert_eq!(limit, 60_000);
+                refused += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(accepted > 3 && refused > 0, "{accepted} {refused}");
+    // A gap that would need more empty chunks than the cap allows is refused too,
+    // without trying to allocate for it.
+    assert!(matches!(
+        rec.write(&jpeg(16, 16, 1), Duration::MAX),
+        Err(RecordError::AviLimit { .. })
+    ));
+    let sum = rec.finish().unwrap();
+    assert_eq!(sum.frames, accepted);
+    assert!(sum.file_bytes <= 60_000);
+    if have("ffmpeg") && have("ffprobe") {
+        ffmpeg_decodes(&path, None);
+        assert_eq!(frames_read(&path, None), accepted);
+    }
+}
+
+#[test]
+fn refuses_what_is_not_one_whole_jpeg_and_leaves_the_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.avi", "a.mjpeg"] {
+        let path = dir.path().join(name);
+        let mut rec = Recorder::create(&path).unwrap();
+        let good = jpeg(64, 48, 7);
+        rec.write(&good, Duration::ZERO).unwrap();
+        let mut junk = good.clone();
+        junk.extend_from_slice(&[0, 1]);
+        for bad in [&good[..good.len() - 1], &junk[..], &[][..], &good[2..]] {
+            let e = rec.write(bad, Duration::from_millis(40)).unwrap_err();
+            assert!(matches!(e, RecordError::NotJpeg { frame: 2, .. }), "{e}");
+        }
+        let sum = rec.finish().unwrap();
+        assert_eq!(sum.frames, 1);
+        if name.ends_with(".mjpeg") {
+            assert_eq!(std::fs::read(&path).unwrap(), good);
+        } else if have("ffprobe") {
+            assert_eq!(frames_read(&path, None), 1);
+        }
+    }
+}
+
+#[test]
+fn existing_files_are_not_replaced_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.mjpeg");
+    std::fs::write(&path, b"keep").unwrap();
+    let e = Recorder::create(&path).unwrap_err();
+    assert!(matches!(e, RecordError::Exists(_)));
+    assert!(e.to_string().contains("choose another name"));
+    assert_eq!(std::fs::read(&path).unwrap(), b"keep");
+    let opts = RecordOptions {
+        overwrite: true,
+        ..RecordOptions::default()
+    };
+    let rec = Recorder::create_with(&path, opts).unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"keep",
+        "replaced before finish"
+    );
+    let sum = rec.finish().unwrap();
+    assert_eq!((sum.frames, sum.file_bytes), (0, 0));
+    assert!(matches!(
+        Recorder::create_with(
+            dir.path().join("y.avi"),
+            RecordOptions {
+                avi_fps: 0,
+                ..RecordOptions::default()
+            }
+        ),
+        Err(RecordError::BadFps(0))
+    ));
+}
