@@ -16,6 +16,9 @@ pub mod liveview;
 pub mod testcard;
 pub mod usb_camera;
 
+#[cfg(test)]
+mod tests;
+
 pub use body::{Body, Faults, Stats};
 pub use liveview::Align512;
 pub use usb_camera::{serve, serve_with_hook, ServeEnd, UsbEmulator};

@@ -394,10 +394,18 @@ impl<'a> Responder<'a> {
         if !SUPPORTED_OPS.contains(&op.0) && op.0 != 0x920D {
             return Answer::code(ResponseCode::OPERATION_NOT_SUPPORTED);
         }
-        match op {
-            OpCode::GET_DEVICE_INFO => return self.device_info(),
-            OpCode::OPEN_SESSION => return self.open_session(cmd),
-            _ => {}
+        if op == OpCode::OPEN_SESSION {
+            return self.open_session(cmd);
+        }
+        if self.session.is_some() {
+            if !self.tid_ok(cmd.tid) {
+                return Answer::code(ResponseCode::INVALID_TRANSACTION_ID);
+            }
+            self.last_tid = Some(cmd.tid);
+        }
+        if op == OpCode::GET_DEVICE_INFO {
+            // Allowed outside a session too (ptp-usb.md §7).
+            return self.device_info();
         }
         if self.session.is_none() {
             if op == OpCode::CLOSE_SESSION {
@@ -405,10 +413,6 @@ impl<'a> Responder<'a> {
             }
             return Answer::code(ResponseCode::SESSION_NOT_OPEN);
         }
-        if !self.tid_ok(cmd.tid) {
-            return Answer::code(ResponseCode::INVALID_TRANSACTION_ID);
-        }
-        self.last_tid = Some(cmd.tid);
         let p = |i| cmd.params.get(i);
         match op {
             OpCode::CLOSE_SESSION => self.close_session(),
