@@ -169,6 +169,7 @@ pub struct Decoder {
     /// Decoded samples before packing (interleaved YCbCr for zune, planar for turbojpeg).
     scratch: Vec<u8>,
     /// Two padded chroma rows at 4x scale for chroma interpolation (planar path).
+    #[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
     rows: Vec<u16>,
     #[cfg(feature = "turbojpeg")]
     turbo: Option<turbojpeg::Decompressor>,

@@ -17,6 +17,7 @@ pub(crate) struct RangeLut {
     pub(crate) y: [u8; 256],
     pub(crate) c: [u8; 256],
     pub(crate) c2: [u8; 511],
+    #[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
     pub(crate) c32: Box<[u8]>,
 }
 
@@ -155,7 +156,9 @@ pub(crate) fn rgb_to_ycbcr(r: u8, g: u8, b: u8) -> (u8, u8, u8) {
     )
 }
 
+// The planar path serves the libjpeg-turbo backend only.
 /// One plane of 8-bit samples: `stride` bytes a row, `rows` rows.
+#[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
 #[derive(Clone, Copy)]
 pub(crate) struct Plane<'a> {
     pub(crate) data: &'a [u8],
@@ -163,6 +166,7 @@ pub(crate) struct Plane<'a> {
     pub(crate) rows: usize,
 }
 
+#[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
 impl<'a> Plane<'a> {
     fn row(&self, r: usize) -> &'a [u8] {
         let r = r.min(self.rows.saturating_sub(1));
@@ -183,6 +187,7 @@ impl<'a> Plane<'a> {
 /// (within rounding) and chroma edges do not step every second line. Intermediate
 /// values stay at 32x scale and are rounded once, by `RangeLut::c32`. `scratch` must
 /// hold `2 * (chroma width + 2)` values.
+#[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn pack_planar(
     y: Plane<'_>,
@@ -264,6 +269,7 @@ pub(crate) fn pack_planar(
 
 /// `out[1 + i] = 3 near[i] + far[i]` (4x scale), with the edge values repeated into
 /// `out[0]` and `out[len - 1]` so a 3-tap horizontal filter needs no edge cases.
+#[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
 fn vertical_x4(near: &[u8], far: &[u8], out: &mut [u16]) {
     let n = out.len().saturating_sub(2);
     for ((o, a), b) in out[1..=n].iter_mut().zip(near).zip(far) {
