@@ -1,0 +1,417 @@
+//! Packing decoded YCbCr samples into YUYV 4:2:2 rows, with the full-to-limited range
+//! conversion folded into lookup tables.
+//!
+//! Pure functions over slices: no allocation, no I/O. Every function writes exactly
+//! `out_w * 2` bytes per output row and reads only inside the slices it is given (callers
+//! size the slices; the loops use `chunks_exact` so a short slice ends the row early rather
+//! than panicking).
+
+/// Full-range (JFIF, 0–255) to limited-range (BT.601 "studio swing") lookup tables.
+///
+/// `y[v]` maps luma, `c[v]` maps one chroma sample, `c2[a + b]` maps the *sum* of two
+/// chroma samples to the limited-range value of their mean, so averaging a pair and range
+/// conversion cost one table read with one rounding. `c32[s]` maps a chroma value given
+/// at 32x scale (`s = 32 * v`, 0..=8160), for the planar path's filters, so a filtered
+/// chroma sample is rounded once rather than after every stage.
+pub(crate) struct RangeLut {
+    pub(crate) y: [u8; 256],
+    pub(crate) c: [u8; 256],
+    pub(crate) c2: [u8; 511],
+    #[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
+    pub(crate) c32: Box<[u8]>,
+}
+
+impl RangeLut {
+    pub(crate) fn new() -> RangeLut {
+        let mut y = [0u8; 256];
+        let mut c = [0u8; 256];
+        let mut c2 = [0u8; 511];
+        // Integer rounding (round half up) so the tables are exact and reproducible.
+        // Y:  16 + v * 219 / 255          (0 -> 16, 255 -> 235)
+        // C: 128 + (v - 128) * 224 / 255  (0 -> 16 (rounded), 255 -> 240)
+        for v in 0..256i32 {
+            y[v as usize] = (16 + (v * 219 * 2 + 255) / (255 * 2)) as u8;
+            c[v as usize] = chroma_limited(v, 1) as u8;
+        }
+        for s in 0..511i32 {
+            c2[s as usize] = chroma_limited(s, 2) as u8;
+        }
+        let c32 = (0..=255 * 32)
+            .map(|s| chroma_limited(s, 32) as u8)
+            .collect();
+        RangeLut { y, c, c2, c32 }
+    }
+}
+
+/// Limited-range chroma for a full-range value given at `scale` (`s = scale * v`),
+/// rounded to nearest, ties away from 128.
+fn chroma_limited(s: i32, scale: i32) -> i32 {
+    // 128 + (s/scale - 128) * 224/255  ==  128 + (s - 128 scale) * 224 / (255 scale)
+    let num = (s - 128 * scale) * 224;
+    let den = 255 * scale;
+    let q = if num >= 0 {
+        (num + den / 2) / den
+    } else {
+        -((-num + den / 2) / den)
+    };
+    (128 + q).clamp(16, 240)
+}
+
+/// Interleaved full-resolution YCbCr (3 bytes a pixel, as zune-jpeg outputs) to YUYV.
+/// Chroma of each pixel pair is the mean of the two pixels' chroma.
+pub(crate) fn pack_ycbcr444_interleaved(
+    src: &[u8],
+    src_w: usize,
+    out_w: usize,
+    out_h: usize,
+    lut: &RangeLut,
+    dst: &mut [u8],
+) {
+    let src_stride = src_w * 3;
+    let dst_stride = out_w * 2;
+    for (s_row, d_row) in src
+        .chunks_exact(src_stride)
+        .zip(dst.chunks_exact_mut(dst_stride))
+        .take(out_h)
+    {
+        for (s, d) in s_row[..out_w * 3]
+            .chunks_exact(6)
+            .zip(d_row.chunks_exact_mut(4))
+        {
+            d[0] = lut.y[s[0] as usize];
+            d[1] = lut.c2[s[1] as usize + s[4] as usize];
+            d[2] = lut.y[s[3] as usize];
+            d[3] = lut.c2[s[2] as usize + s[5] as usize];
+        }
+    }
+}
+
+/// Luma only (grayscale JPEG): neutral chroma.
+pub(crate) fn pack_luma(
+    src: &[u8],
+    src_stride: usize,
+    out_w: usize,
+    out_h: usize,
+    lut: &RangeLut,
+    dst: &mut [u8],
+) {
+    let neutral = lut.c[128];
+    for (s_row, d_row) in src
+        .chunks_exact(src_stride)
+        .zip(dst.chunks_exact_mut(out_w * 2))
+        .take(out_h)
+    {
+        for (s, d) in s_row[..out_w]
+            .chunks_exact(2)
+            .zip(d_row.chunks_exact_mut(4))
+        {
+            d[0] = lut.y[s[0] as usize];
+            d[1] = neutral;
+            d[2] = lut.y[s[1] as usize];
+            d[3] = neutral;
+        }
+    }
+}
+
+/// Interleaved RGB (JPEGs stored as RGB or CMYK, decoded to RGB by the backend) to YUYV
+/// via the JFIF RGB -> YCbCr matrix, then the range tables. A rare path; kept scalar.
+pub(crate) fn pack_rgb(
+    src: &[u8],
+    src_w: usize,
+    out_w: usize,
+    out_h: usize,
+    lut: &RangeLut,
+    dst: &mut [u8],
+) {
+    for (s_row, d_row) in src
+        .chunks_exact(src_w * 3)
+        .zip(dst.chunks_exact_mut(out_w * 2))
+        .take(out_h)
+    {
+        for (s, d) in s_row[..out_w * 3]
+            .chunks_exact(6)
+            .zip(d_row.chunks_exact_mut(4))
+        {
+            let (y0, cb0, cr0) = rgb_to_ycbcr(s[0], s[1], s[2]);
+            let (y1, cb1, cr1) = rgb_to_ycbcr(s[3], s[4], s[5]);
+            d[0] = lut.y[y0 as usize];
+            d[1] = lut.c2[cb0 as usize + cb1 as usize];
+            d[2] = lut.y[y1 as usize];
+            d[3] = lut.c2[cr0 as usize + cr1 as usize];
+        }
+    }
+}
+
+/// JFIF (full-range BT.601) RGB -> YCbCr, fixed point with 16 fractional bits.
+pub(crate) fn rgb_to_ycbcr(r: u8, g: u8, b: u8) -> (u8, u8, u8) {
+    let (r, g, b) = (r as i32, g as i32, b as i32);
+    const H: i32 = 1 << 15;
+    let y = (19595 * r + 38470 * g + 7471 * b + H) >> 16;
+    let cb = ((-11059 * r - 21709 * g + 32768 * b + H) >> 16) + 128;
+    let cr = ((32768 * r - 27439 * g - 5329 * b + H) >> 16) + 128;
+    (
+        y.clamp(0, 255) as u8,
+        cb.clamp(0, 255) as u8,
+        cr.clamp(0, 255) as u8,
+    )
+}
+
+// The planar path serves the libjpeg-turbo backend only.
+/// One plane of 8-bit samples: `stride` bytes a row, `rows` rows.
+#[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
+#[derive(Clone, Copy)]
+pub(crate) struct Plane<'a> {
+    pub(crate) data: &'a [u8],
+    pub(crate) stride: usize,
+    pub(crate) rows: usize,
+}
+
+#[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
+impl<'a> Plane<'a> {
+    fn row(&self, r: usize) -> &'a [u8] {
+        let r = r.min(self.rows.saturating_sub(1));
+        let start = r * self.stride;
+        self.data.get(start..start + self.stride).unwrap_or(&[])
+    }
+}
+
+/// Planar Y, Cb, Cr (as libjpeg-turbo's decompress-to-YUV writes them, chroma at its
+/// coded resolution) to YUYV.
+///
+/// `sx`, `sy` are the chroma subsampling factors (1, 2 or 4 horizontally; 1 or 2
+/// vertically). The YUYV chroma of a pixel pair is defined as the mean of the two pixels'
+/// chroma after libjpeg-style "fancy" (triangle) upsampling, which is what zune-jpeg's
+/// path produces and what an RGB reference decoder implies. For 2:1 horizontal that
+/// mean is the [1, 6, 1] / 8 filter over coded samples; vertically 2 uses the same
+/// triangle (3/4 nearest row + 1/4 next row). So both backends give the same picture
+/// (within rounding) and chroma edges do not step every second line. Intermediate
+/// values stay at 32x scale and are rounded once, by `RangeLut::c32`. `scratch` must
+/// hold `2 * (chroma width + 2)` values.
+#[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pack_planar(
+    y: Plane<'_>,
+    cb: Plane<'_>,
+    cr: Plane<'_>,
+    sx: usize,
+    sy: usize,
+    out_w: usize,
+    out_h: usize,
+    lut: &RangeLut,
+    scratch: &mut [u16],
+    dst: &mut [u8],
+) {
+    let cw = cb.stride.min(cr.stride).min(scratch.len() / 2 - 2);
+    let (v_cb, v_cr) = scratch.split_at_mut(scratch.len() / 2);
+    let (v_cb, v_cr) = (&mut v_cb[..cw + 2], &mut v_cr[..cw + 2]);
+    let c32 = &lut.c32[..];
+    let c = |s: u16| c32.get(s as usize).copied().unwrap_or(128);
+    for (row, d_row) in dst.chunks_exact_mut(out_w * 2).take(out_h).enumerate() {
+        let y_row = y.row(row);
+        let y_row = &y_row[..out_w.min(y_row.len())];
+        if sy == 2 {
+            let near = row / 2;
+            let far = if row % 2 == 0 {
+                near.saturating_sub(1)
+            } else {
+                near + 1
+            };
+            vertical_x4(cb.row(near), cb.row(far), v_cb);
+            vertical_x4(cr.row(near), cr.row(far), v_cr);
+        } else {
+            vertical_x4(cb.row(row), cb.row(row), v_cb);
+            vertical_x4(cr.row(row), cr.row(row), v_cr);
+        }
+        match sx {
+            2 => {
+                for (((yy, d), b), r) in y_row
+                    .chunks_exact(2)
+                    .zip(d_row.chunks_exact_mut(4))
+                    .zip(v_cb.windows(3))
+                    .zip(v_cr.windows(3))
+                {
+                    d[0] = lut.y[yy[0] as usize];
+                    d[1] = c(b[0] + 6 * b[1] + b[2]);
+                    d[2] = lut.y[yy[1] as usize];
+                    d[3] = c(r[0] + 6 * r[1] + r[2]);
+                }
+            }
+            1 => {
+                for (((yy, d), b), r) in y_row
+                    .chunks_exact(2)
+                    .zip(d_row.chunks_exact_mut(4))
+                    .zip(v_cb[1..].chunks_exact(2))
+                    .zip(v_cr[1..].chunks_exact(2))
+                {
+                    d[0] = lut.y[yy[0] as usize];
+                    d[1] = c((b[0] + b[1]) * 4);
+                    d[2] = lut.y[yy[1] as usize];
+                    d[3] = c((r[0] + r[1]) * 4);
+                }
+            }
+            _ => {
+                // 4:1:1: one chroma sample spans two YUYV pairs.
+                for (i, (yy, d)) in y_row
+                    .chunks_exact(2)
+                    .zip(d_row.chunks_exact_mut(4))
+                    .enumerate()
+                {
+                    let k = 1 + i / 2;
+                    d[0] = lut.y[yy[0] as usize];
+                    d[1] = c(v_cb.get(k).copied().unwrap_or(512) * 8);
+                    d[2] = lut.y[yy[1] as usize];
+                    d[3] = c(v_cr.get(k).copied().unwrap_or(512) * 8);
+                }
+            }
+        }
+    }
+}
+
+/// `out[1 + i] = 3 near[i] + far[i]` (4x scale), with the edge values repeated into
+/// `out[0]` and `out[len - 1]` so a 3-tap horizontal filter needs no edge cases.
+#[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
+fn vertical_x4(near: &[u8], far: &[u8], out: &mut [u16]) {
+    let n = out.len().saturating_sub(2);
+    for ((o, a), b) in out[1..=n].iter_mut().zip(near).zip(far) {
+        *o = 3 * *a as u16 + *b as u16;
+    }
+    if n > 0 {
+        out[0] = out[1];
+        out[n + 1] = out[n];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_tables_hit_the_bt601_limits() {
+        let lut = RangeLut::new();
+        assert_eq!(lut.y[0], 16);
+        assert_eq!(lut.y[255], 235);
+        assert_eq!(lut.y[128], 126); // 16 + 128*219/255 = 125.9
+        assert_eq!(lut.c[128], 128);
+        assert_eq!(lut.c[0], 16);
+        assert_eq!(lut.c[255], 240);
+        assert_eq!(lut.c2[256], 128);
+        assert_eq!(lut.c2[0], 16);
+        assert_eq!(lut.c2[510], 240);
+        assert_eq!(lut.c32.len(), 8161);
+        assert_eq!(
+            (lut.c32[0], lut.c32[128 * 32], lut.c32[8160]),
+            (16, 128, 240)
+        );
+        assert!(lut.c32.windows(2).all(|w| w[0] <= w[1]));
+        // monotone: no banding inversions
+        assert!(lut.y.windows(2).all(|w| w[0] <= w[1]));
+        assert!(lut.c2.windows(2).all(|w| w[0] <= w[1]));
+        // symmetric around 128
+        for v in 0..=127usize {
+            assert_eq!(
+                128 - lut.c[128 - v] as i32,
+                lut.c[128 + v] as i32 - 128,
+                "v={v}"
+            );
+        }
+    }
+
+    #[test]
+    fn interleaved_pack_averages_chroma_pairs_and_drops_odd_column() {
+        let lut = RangeLut::new();
+        // 3x1 image: last column must be dropped (crop to even width)
+        let src = [0, 100, 200, 255, 102, 210, 9, 9, 9];
+        let mut dst = [0u8; 4];
+        pack_ycbcr444_interleaved(&src, 3, 2, 1, &lut, &mut dst);
+        assert_eq!(dst, [lut.y[0], lut.c2[202], lut.y[255], lut.c2[410]]);
+    }
+
+    #[test]
+    fn planar_422_filters_chroma_like_the_mean_of_upsampled_pairs() {
+        let lut = RangeLut::new();
+        let (y, cb, cr) = ([10u8, 20, 30, 40], [50u8, 60], [70u8, 80]);
+        fn p(d: &[u8]) -> Plane<'_> {
+            Plane {
+                data: d,
+                stride: d.len(),
+                rows: 1,
+            }
+        }
+        let mut scratch = [0u16; 8];
+        let mut dst = [0u8; 8];
+        pack_planar(
+            p(&y),
+            p(&cb),
+            p(&cr),
+            2,
+            1,
+            4,
+            1,
+            &lut,
+            &mut scratch,
+            &mut dst,
+        );
+        // (7*50 + 60) / 8 = 51.25, (50 + 7*60) / 8 = 58.75
+        let c = |v: f64| lut.c32[(v * 32.0) as usize];
+        assert_eq!(
+            dst,
+            [
+                lut.y[10],
+                c(51.25),
+                lut.y[20],
+                c(71.25),
+                lut.y[30],
+                c(58.75),
+                lut.y[40],
+                c(78.75)
+            ]
+        );
+    }
+
+    #[test]
+    fn planar_420_blends_rows_like_fancy_upsampling() {
+        let lut = RangeLut::new();
+        // 2x4 luma, chroma 1x2
+        let y: &'static [u8] = &[1, 1, 1, 1, 1, 1, 1, 1];
+        let cb: &'static [u8] = &[100, 200];
+        let cr: &'static [u8] = &[128, 128];
+        let mut scratch = [0u16; 6];
+        let mut dst = [0u8; 16];
+        pack_planar(
+            Plane {
+                data: y,
+                stride: 2,
+                rows: 4,
+            },
+            Plane {
+                data: cb,
+                stride: 1,
+                rows: 2,
+            },
+            Plane {
+                data: cr,
+                stride: 1,
+                rows: 2,
+            },
+            2,
+            2,
+            2,
+            4,
+            &lut,
+            &mut scratch,
+            &mut dst,
+        );
+        let cbs: Vec<u8> = dst.chunks(4).map(|d| d[1]).collect();
+        // row0: near 0, far 0 -> 100; row1: 3*100+200 -> 125; row2: 3*200+100 -> 175; row3: 200
+        assert_eq!(cbs, vec![lut.c[100], lut.c[125], lut.c[175], lut.c[200]]);
+        assert_eq!(lut.c32[100 * 32], lut.c[100]);
+    }
+
+    #[test]
+    fn rgb_matrix_matches_jfif() {
+        assert_eq!(rgb_to_ycbcr(0, 0, 0), (0, 128, 128));
+        assert_eq!(rgb_to_ycbcr(255, 255, 255), (255, 128, 128));
+        let (y, cb, cr) = rgb_to_ycbcr(255, 0, 0);
+        assert_eq!((y, cb, cr), (76, 85, 255));
+    }
+}
