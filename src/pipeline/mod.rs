@@ -12,7 +12,7 @@ pub mod source;
 pub mod stats;
 
 use crate::decode::{Backend, DecodeError, Decoder, Yuyv};
-use crate::frame::{self, DumpWriter};
+use crate::frame::{self, DumpError, DumpWriter};
 use crate::sink::placeholder::Placeholder;
 use crate::sink::record::{RecordError, Recorder};
 use crate::sink::{FrameSink, Picture, SinkError};
@@ -91,8 +91,8 @@ pub enum PipelineError {
     Record(#[from] RecordError),
     #[error(transparent)]
     Sink(#[from] SinkError),
-    #[error("cannot write the object dump: {0}")]
-    Dump(std::io::Error),
+    #[error(transparent)]
+    Dump(#[from] DumpError),
     #[error("cannot write the stats file {path}: {err}")]
     StatsFile { path: PathBuf, err: std::io::Error },
     #[error("the {0} thread panicked")]
@@ -325,7 +325,7 @@ fn capture_loop(
         let complete = Instant::now();
         if let Some(d) = dumper.as_mut() {
             if let Err(e) = d.write(&buf) {
-                result = Err(PipelineError::Dump(e));
+                result = Err(e.into());
                 break;
             }
         }

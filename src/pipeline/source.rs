@@ -3,7 +3,7 @@
 //! capture thread calls `connect` again after the camera went away.
 
 use crate::camera::{CameraError, ConnectOptions, SonyCamera};
-use crate::frame::replay::{Replay, ReplayError, ReplayKind};
+use crate::frame::{Replay, ReplayError, ReplayKind};
 use crate::transport::{Transport, TransportError};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
