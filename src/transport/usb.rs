@@ -348,7 +348,7 @@ impl UsbDeviceInfo {
 
 /// Which device `open` takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeviceSelector {
+pub enum Selector {
     /// The first Sony device (in bus order) that offers the wanted interface.
     First,
     /// By USB serial string (case-insensitive; a Sony DeviceInfo serial that ends with the
@@ -358,7 +358,7 @@ pub enum DeviceSelector {
     BusAddress { bus: u8, address: u8 },
 }
 
-impl FromStr for DeviceSelector {
+impl FromStr for Selector {
     type Err = std::convert::Infallible;
 
     /// `first`/`auto`/empty; `BUS:ADDR` or `usb:BUS:ADDR` (decimal, as lsusb prints);
@@ -366,27 +366,27 @@ impl FromStr for DeviceSelector {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         if s.is_empty() || s.eq_ignore_ascii_case("first") || s.eq_ignore_ascii_case("auto") {
-            return Ok(DeviceSelector::First);
+            return Ok(Selector::First);
         }
         if let Some(serial) = s.strip_prefix("serial:") {
-            return Ok(DeviceSelector::Serial(serial.to_string()));
+            return Ok(Selector::Serial(serial.to_string()));
         }
         let rest = s.strip_prefix("usb:").unwrap_or(s);
         if let Some((b, a)) = rest.split_once(':').or_else(|| rest.split_once('/')) {
             if let (Ok(bus), Ok(address)) = (b.parse::<u8>(), a.parse::<u8>()) {
-                return Ok(DeviceSelector::BusAddress { bus, address });
+                return Ok(Selector::BusAddress { bus, address });
             }
         }
-        Ok(DeviceSelector::Serial(s.to_string()))
+        Ok(Selector::Serial(s.to_string()))
     }
 }
 
-impl fmt::Display for DeviceSelector {
+impl fmt::Display for Selector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DeviceSelector::First => f.write_str("first"),
-            DeviceSelector::Serial(s) => write!(f, "serial {s}"),
-            DeviceSelector::BusAddress { bus, address } => {
+            Selector::First => f.write_str("first"),
+            Selector::Serial(s) => write!(f, "serial {s}"),
+            Selector::BusAddress { bus, address } => {
                 write!(f, "bus {bus:03} device {address:03}")
             }
         }
@@ -403,18 +403,14 @@ pub fn serial_matches(wanted: &str, have: &str) -> bool {
     w == h || w.ends_with(&h) || h.ends_with(&w)
 }
 
-impl DeviceSelector {
+impl Selector {
     /// Whether `info` is the device this selector names (for `First`, any device that
     /// offers `class`).
     pub fn matches(&self, info: &UsbDeviceInfo, class: InterfaceClass) -> bool {
         match self {
-            DeviceSelector::First => info.offers(class),
-            DeviceSelector::Serial(s) => {
-                info.serial.as_deref().is_some_and(|h| serial_matches(s, h))
-            }
-            DeviceSelector::BusAddress { bus, address } => {
-                info.bus == *bus && info.address == *address
-            }
+            Selector::First => info.offers(class),
+            Selector::Serial(s) => info.serial.as_deref().is_some_and(|h| serial_matches(s, h)),
+            Selector::BusAddress { bus, address } => info.bus == *bus && info.address == *address,
         }
     }
 }
@@ -605,21 +601,39 @@ fn usb_error(e: rusb::Error, loc: Loc<'_>) -> TransportError {
     err
 }
 
+/// Where libusb opens devices on Linux.
+const USBFS: &str = "/dev/bus/usb";
+
+const NO_USBFS_HINT: &str = "/dev/bus/usb does not exist (no usbfs: in a container pass the \
+host's USB devices, e.g. `--device /dev/bus/usb`); to try without a camera use \
+`alpha-bridge webcam --camera emulated`";
+
 /// A fresh libusb context, or a clear "no USB access" error (never a panic).
 fn context() -> Result<rusb::Context, TransportError> {
     rusb::Context::new().map_err(|e| {
-        let hint = if Path::new("/dev/bus/usb").exists() {
+        let hint = if Path::new(USBFS).exists() {
             "check that /dev/bus/usb is readable"
         } else {
-            "/dev/bus/usb does not exist (no usbfs: in a container pass the host's USB devices, \
-             e.g. `--device /dev/bus/usb`); to try without a camera use \
-             `alpha-bridge webcam --camera emulated`"
+            NO_USBFS_HINT
         };
         TransportError::new(
             ErrorKind::Unsupported,
             format!("no USB access: libusb could not start ({e}); {hint}"),
         )
     })
+}
+
+/// libusb 1.0.26 starts even without usbfs (it assumes /dev/bus/usb under udev) and then
+/// finds nothing; an empty list there would read as "no camera" when the truth is "this
+/// system cannot see USB at all".
+fn check_usbfs(found_any: bool, usbfs_exists: bool) -> Result<(), TransportError> {
+    if found_any || usbfs_exists {
+        return Ok(());
+    }
+    Err(TransportError::new(
+        ErrorKind::Unsupported,
+        format!("no USB access: {NO_USBFS_HINT}"),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -764,9 +778,13 @@ fn list_with(ctx: &rusb::Context) -> Result<Vec<UsbDeviceInfo>, TransportError> 
 
 /// Every device with Sony's vendor id, in bus/address order. Permission problems with a
 /// single device are recorded in its `open_error`, not returned.
+///
+/// Fails with "no USB access" when libusb cannot start or the system has no usbfs at all.
 pub fn list_sony() -> Result<Vec<UsbDeviceInfo>, TransportError> {
     let ctx = context()?;
-    list_with(&ctx)
+    let list = list_with(&ctx)?;
+    check_usbfs(!list.is_empty(), Path::new(USBFS).exists())?;
+    Ok(list)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -797,12 +815,10 @@ impl fmt::Debug for UsbTransport {
 }
 
 /// Opens the device `selector` names and claims its `class` interface.
-pub fn open(
-    selector: &DeviceSelector,
-    class: InterfaceClass,
-) -> Result<UsbTransport, TransportError> {
+pub fn open(selector: &Selector, class: InterfaceClass) -> Result<UsbTransport, TransportError> {
     let ctx = context()?;
     let devices = list_with(&ctx)?;
+    check_usbfs(!devices.is_empty(), Path::new(USBFS).exists())?;
     let Some(info) = devices.iter().find(|i| selector.matches(i, class)) else {
         return Err(not_found(selector, class, &devices));
     };
@@ -932,7 +948,7 @@ pub fn open(
             .map_or("none".to_string(), |a| format!("{a:#04x}")),
         endpoints.interrupt_packet_size.unwrap_or(0)
     );
-    log::info!(
+    log::debug!(
         "opened {} {} at {} ({})",
         info.display_name(),
         info.serial.as_deref().unwrap_or("(no serial)"),
@@ -950,7 +966,7 @@ pub fn open(
 }
 
 fn not_found(
-    selector: &DeviceSelector,
+    selector: &Selector,
     class: InterfaceClass,
     devices: &[UsbDeviceInfo],
 ) -> TransportError {
@@ -958,7 +974,7 @@ fn not_found(
         "no Sony camera found on USB: check the cable and that the camera is on; \
          to try without a camera use `alpha-bridge webcam --camera emulated`"
             .to_string()
-    } else if *selector == DeviceSelector::First {
+    } else if *selector == Selector::First {
         let seen: Vec<String> = devices
             .iter()
             .map(|d| format!("{} in {} mode", d.display_name(), d.mode))
@@ -1621,25 +1637,22 @@ mod tests {
 
     #[test]
     fn selectors() {
-        let p = |s: &str| s.parse::<DeviceSelector>().unwrap();
-        assert_eq!(p("auto"), DeviceSelector::First);
-        assert_eq!(p(""), DeviceSelector::First);
-        assert_eq!(p("first"), DeviceSelector::First);
-        assert_eq!(p("1:5"), DeviceSelector::BusAddress { bus: 1, address: 5 });
+        let p = |s: &str| s.parse::<Selector>().unwrap();
+        assert_eq!(p("auto"), Selector::First);
+        assert_eq!(p(""), Selector::First);
+        assert_eq!(p("first"), Selector::First);
+        assert_eq!(p("1:5"), Selector::BusAddress { bus: 1, address: 5 });
         assert_eq!(
             p("usb:001:012"),
-            DeviceSelector::BusAddress {
+            Selector::BusAddress {
                 bus: 1,
                 address: 12
             }
         );
-        assert_eq!(p("3/7"), DeviceSelector::BusAddress { bus: 3, address: 7 });
-        assert_eq!(
-            p("D0123456789"),
-            DeviceSelector::Serial("D0123456789".into())
-        );
-        assert_eq!(p("serial:1:5"), DeviceSelector::Serial("1:5".into()));
-        assert_eq!(p("999:1"), DeviceSelector::Serial("999:1".into()));
+        assert_eq!(p("3/7"), Selector::BusAddress { bus: 3, address: 7 });
+        assert_eq!(p("D0123456789"), Selector::Serial("D0123456789".into()));
+        assert_eq!(p("serial:1:5"), Selector::Serial("1:5".into()));
+        assert_eq!(p("999:1"), Selector::Serial("999:1".into()));
 
         let ptp = info(
             1,
@@ -1648,9 +1661,9 @@ mod tests {
             vec![iface(1, 0, (0x06, 0x01, 0x01), ptp_eps())],
         );
         let msc = info(1, 6, 0x0C02, vec![iface(1, 0, (0x08, 0x06, 0x50), vec![])]);
-        assert!(DeviceSelector::First.matches(&ptp, InterfaceClass::Ptp));
-        assert!(!DeviceSelector::First.matches(&msc, InterfaceClass::Ptp));
-        assert!(DeviceSelector::First.matches(&msc, InterfaceClass::MassStorage));
+        assert!(Selector::First.matches(&ptp, InterfaceClass::Ptp));
+        assert!(!Selector::First.matches(&msc, InterfaceClass::Ptp));
+        assert!(Selector::First.matches(&msc, InterfaceClass::MassStorage));
         assert!(p("1:6").matches(&msc, InterfaceClass::Ptp));
         assert!(p("d0123456789").matches(&ptp, InterfaceClass::Ptp));
         assert!(p("00000000D0123456789").matches(&ptp, InterfaceClass::Ptp));
@@ -1830,6 +1843,18 @@ mod tests {
     }
 
     #[test]
+    fn missing_usbfs_is_no_usb_access() {
+        assert!(check_usbfs(true, false).is_ok());
+        assert!(check_usbfs(false, true).is_ok());
+        let e = check_usbfs(false, false).unwrap_err();
+        assert!(e
+            .message
+            .starts_with("no USB access: /dev/bus/usb does not exist"));
+        assert!(e.message.contains("alpha-bridge webcam --camera emulated"));
+        assert!(!e.message.contains('\n'));
+    }
+
+    #[test]
     fn no_usb_is_an_error_not_a_panic() {
         // On machines without usbfs (this CI), these must fail cleanly; with USB they work.
         match list_sony() {
@@ -1837,7 +1862,7 @@ mod tests {
             Err(e) => assert!(e.message.starts_with("no USB access"), "{}", e.message),
         }
         let _ = hotplug_supported();
-        if let Err(e) = open(&DeviceSelector::First, InterfaceClass::Ptp) {
+        if let Err(e) = open(&Selector::First, InterfaceClass::Ptp) {
             assert!(!e.message.is_empty());
         }
     }
