@@ -238,6 +238,18 @@ pub fn find_interface(
         })
 }
 
+/// The distinct interface numbers of configuration `config_value`.
+fn interfaces_of(interfaces: &[InterfaceSummary], config_value: u8) -> Vec<u8> {
+    let mut n: Vec<u8> = interfaces
+        .iter()
+        .filter(|i| i.config_value == config_value)
+        .map(|i| i.number)
+        .collect();
+    n.sort_unstable();
+    n.dedup();
+    n
+}
+
 /// The endpoints a bulk-only interface is driven through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoints {
@@ -546,7 +558,12 @@ struct Loc<'a> {
 /// only matters for `Busy` (see [`find_holders`]).
 fn map_error(e: rusb::Error, loc: Loc<'_>, holders: &[Holder]) -> TransportError {
     let Loc { what, bus, address } = loc;
-    let dev = format!("usb bus {bus:03} device {address:03}");
+    // Bus numbers start at 1; 0 marks errors not tied to one device (listing).
+    let dev = if bus == 0 {
+        "usb".to_string()
+    } else {
+        format!("usb bus {bus:03} device {address:03}")
+    };
     match e {
         rusb::Error::NoDevice => TransportError::new(
             ErrorKind::Disconnected,
@@ -871,6 +888,16 @@ pub fn open(selector: &Selector, class: InterfaceClass) -> Result<UsbTransport, 
             info.address,
             iface.config_value
         );
+        // Linux refuses SET_CONFIGURATION while a kernel driver holds an interface of the
+        // current one; the kernel rebinds drivers itself after the switch, so no re-attach.
+        if let Some(current) = active {
+            for n in interfaces_of(&info.interfaces, current) {
+                if handle.kernel_driver_active(n).unwrap_or(false) {
+                    log::debug!("usb: detaching kernel driver from interface {n} of configuration {current}");
+                    let _ = handle.detach_kernel_driver(n);
+                }
+            }
+        }
         handle
             .set_active_configuration(iface.config_value)
             .map_err(|e| {
@@ -1542,6 +1569,12 @@ mod tests {
         );
         let hid = vec![iface(1, 0, (0x03, 0, 0), vec![])];
         assert!(find_interface(&hid, InterfaceClass::MassStorage, Some(1)).is_none());
+        let mut alt = iface(3, 1, (0x06, 0x01, 0x01), vec![]);
+        alt.alt_setting = 1;
+        let mut with_alt = ifaces.clone();
+        with_alt.push(alt);
+        assert_eq!(interfaces_of(&with_alt, 3), vec![1]);
+        assert_eq!(interfaces_of(&with_alt, 9), Vec::<u8>::new());
     }
 
     #[test]
