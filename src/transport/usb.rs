@@ -1876,6 +1876,23 @@ mod tests {
     }
 
     #[test]
+    fn watcher_starts_and_stops() {
+        // Without USB it either refuses to start with a message or watches an empty bus;
+        // either way dropping it joins its thread.
+        match UsbWatcher::start() {
+            Ok(w) => {
+                let _ = w.uses_hotplug();
+                match w.recv_timeout(Duration::from_millis(20)) {
+                    Ok(None) | Ok(Some(UsbEvent::Arrived(_))) => {}
+                    other => panic!("unexpected {other:?}"),
+                }
+                drop(w);
+            }
+            Err(e) => assert!(e.message.starts_with("no USB access"), "{}", e.message),
+        }
+    }
+
+    #[test]
     fn missing_usbfs_is_no_usb_access() {
         assert!(check_usbfs(true, false).is_ok());
         assert!(check_usbfs(false, true).is_ok());
