@@ -701,13 +701,21 @@ fn summarize_interfaces(dev: &rusb::Device<rusb::Context>, n_configs: u8) -> Vec
     out
 }
 
-/// Builds the info for one device; `None` when it is not Sony's.
-fn describe(dev: &rusb::Device<rusb::Context>) -> Option<UsbDeviceInfo> {
+/// Builds the info for one device; `None` when it is not Sony's. A device already in
+/// `known` (same bus, address and product id) is taken from there, so a watcher polling
+/// every second does not send string requests to a camera that is streaming.
+fn describe(dev: &rusb::Device<rusb::Context>, known: &[UsbDeviceInfo]) -> Option<UsbDeviceInfo> {
     let desc = dev.device_descriptor().ok()?;
     if desc.vendor_id() != SONY_VID {
         return None;
     }
     let (bus, address) = (dev.bus_number(), dev.address());
+    if let Some(k) = known
+        .iter()
+        .find(|k| k.bus == bus && k.address == address && k.product_id == desc.product_id())
+    {
+        return Some(k.clone());
+    }
     let port = port_path(bus, &dev.port_numbers().unwrap_or_default());
     let interfaces = summarize_interfaces(dev, desc.num_configurations());
     let active_config = dev.active_config_descriptor().ok().map(|c| c.number());
@@ -777,7 +785,10 @@ fn describe(dev: &rusb::Device<rusb::Context>) -> Option<UsbDeviceInfo> {
     Some(info)
 }
 
-fn list_with(ctx: &rusb::Context) -> Result<Vec<UsbDeviceInfo>, TransportError> {
+fn list_with(
+    ctx: &rusb::Context,
+    known: &[UsbDeviceInfo],
+) -> Result<Vec<UsbDeviceInfo>, TransportError> {
     let devices = ctx.devices().map_err(|e| {
         usb_error(
             e,
@@ -788,7 +799,7 @@ fn list_with(ctx: &rusb::Context) -> Result<Vec<UsbDeviceInfo>, TransportError> 
             },
         )
     })?;
-    let mut out: Vec<UsbDeviceInfo> = devices.iter().filter_map(|d| describe(&d)).collect();
+    let mut out: Vec<UsbDeviceInfo> = devices.iter().filter_map(|d| describe(&d, known)).collect();
     out.sort_by_key(|i| (i.bus, i.address));
     Ok(out)
 }
@@ -799,7 +810,7 @@ fn list_with(ctx: &rusb::Context) -> Result<Vec<UsbDeviceInfo>, TransportError> 
 /// Fails with "no USB access" when libusb cannot start or the system has no usbfs at all.
 pub fn list_sony() -> Result<Vec<UsbDeviceInfo>, TransportError> {
     let ctx = context()?;
-    let list = list_with(&ctx)?;
+    let list = list_with(&ctx, &[])?;
     check_usbfs(!list.is_empty(), Path::new(USBFS).exists())?;
     Ok(list)
 }
@@ -834,7 +845,7 @@ impl fmt::Debug for UsbTransport {
 /// Opens the device `selector` names and claims its `class` interface.
 pub fn open(selector: &Selector, class: InterfaceClass) -> Result<UsbTransport, TransportError> {
     let ctx = context()?;
-    let devices = list_with(&ctx)?;
+    let devices = list_with(&ctx, &[])?;
     check_usbfs(!devices.is_empty(), Path::new(USBFS).exists())?;
     let Some(info) = devices.iter().find(|i| selector.matches(i, class)) else {
         return Err(not_found(selector, class, &devices));
@@ -1035,6 +1046,12 @@ impl UsbTransport {
 
     pub fn endpoints(&self) -> Endpoints {
         self.endpoints
+    }
+
+    /// Whether a kernel driver (usb-storage for mass storage) was detached to claim the
+    /// interface; it is re-attached on drop.
+    pub fn kernel_driver_detached(&self) -> bool {
+        self.reattach
     }
 
     /// USB port reset (re-enumeration may follow; the transport is then unusable).
@@ -1272,8 +1289,10 @@ pub fn diff_devices(before: &[UsbDeviceInfo], after: &[UsbDeviceInfo]) -> Vec<Us
 }
 
 /// Watches for Sony devices coming and going, on its own thread (`usb-watch`). Devices
-/// present at start are reported as `Arrived` first. Uses libusb hotplug when available,
-/// otherwise lists the bus every second.
+/// present at start are reported as `Arrived` first. It rescans every second with a
+/// fresh libusb context (a long-lived context only learns of changes through udev
+/// events, which containers and minimal systems lack) and earlier when libusb hotplug
+/// reports a change.
 pub struct UsbWatcher {
     rx: Receiver<UsbEvent>,
     stop: Arc<AtomicBool>,
@@ -1296,36 +1315,42 @@ impl rusb::Hotplug<rusb::Context> for HotplugFlag {
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 const WAKE_INTERVAL: Duration = Duration::from_millis(200);
 
+/// One rescan with a fresh context.
+fn scan(known: &[UsbDeviceInfo]) -> Result<Vec<UsbDeviceInfo>, TransportError> {
+    let ctx = context()?;
+    list_with(&ctx, known)
+}
+
 impl UsbWatcher {
     /// Starts watching; fails only when there is no USB access at all.
     pub fn start() -> Result<UsbWatcher, TransportError> {
-        let ctx = context()?;
-        let initial = list_with(&ctx)?;
+        let initial = scan(&[])?;
         let stop = Arc::new(AtomicBool::new(false));
         let dirty = Arc::new(AtomicBool::new(false));
         let cap = unsafe {
             rusb::ffi::libusb_has_capability(rusb::constants::LIBUSB_CAP_HAS_HOTPLUG) != 0
         };
-        let registration = if cap {
+        let hotplug_ctx = if cap {
+            let ctx = context()?;
             let mut b = rusb::HotplugBuilder::new();
             b.vendor_id(SONY_VID);
             match b.register(&ctx, Box::new(HotplugFlag(dirty.clone()))) {
-                Ok(r) => Some(r),
+                Ok(r) => Some((ctx, r)),
                 Err(e) => {
-                    log::debug!("usb: hotplug registration failed ({e}); polling instead");
+                    log::debug!("usb: hotplug registration failed ({e}); polling only");
                     None
                 }
             }
         } else {
             None
         };
-        let hotplug = registration.is_some();
+        let hotplug = hotplug_ctx.is_some();
         log::debug!(
-            "usb watcher: {}",
+            "usb watcher: polling every second{}",
             if hotplug {
-                "libusb hotplug"
+                ", woken by libusb hotplug"
             } else {
-                "polling every second"
+                ""
             }
         );
         let (tx, rx) = bounded(64);
@@ -1333,7 +1358,6 @@ impl UsbWatcher {
         let thread = std::thread::Builder::new()
             .name("usb-watch".into())
             .spawn(move || {
-                let _registration = registration;
                 let send = |ev: UsbEvent| -> bool {
                     let mut ev = ev;
                     loop {
@@ -1357,19 +1381,19 @@ impl UsbWatcher {
                     let now = match pending.take() {
                         Some(list) => Some(list),
                         None => {
-                            let due = if hotplug {
-                                if let Err(e) = ctx.handle_events(Some(WAKE_INTERVAL)) {
-                                    log::debug!("usb watcher: handle_events: {e}");
-                                    std::thread::sleep(WAKE_INTERVAL);
+                            match &hotplug_ctx {
+                                Some((ctx, _registration)) => {
+                                    if let Err(e) = ctx.handle_events(Some(WAKE_INTERVAL)) {
+                                        log::debug!("usb watcher: handle_events: {e}");
+                                        std::thread::sleep(WAKE_INTERVAL);
+                                    }
                                 }
-                                dirty.swap(false, Ordering::SeqCst)
-                            } else {
-                                std::thread::sleep(WAKE_INTERVAL);
-                                last_scan.elapsed() >= POLL_INTERVAL
-                            };
-                            if due {
+                                None => std::thread::sleep(WAKE_INTERVAL),
+                            }
+                            let woken = dirty.swap(false, Ordering::SeqCst);
+                            if woken || last_scan.elapsed() >= POLL_INTERVAL {
                                 last_scan = Instant::now();
-                                match list_with(&ctx) {
+                                match scan(&known) {
                                     Ok(l) => {
                                         warned = false;
                                         Some(l)
@@ -1409,7 +1433,7 @@ impl UsbWatcher {
         })
     }
 
-    /// Whether libusb hotplug drives this watcher (else it polls).
+    /// Whether libusb hotplug wakes this watcher early (it polls every second anyway).
     pub fn uses_hotplug(&self) -> bool {
         self.hotplug
     }
