@@ -3,6 +3,7 @@
 //! clap, anyhow, env_logger and ctrlc.
 
 mod emulate;
+mod list;
 mod webcam;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// List Sony cameras on USB, their USB mode and what to change on the camera.
+    List(list::ListArgs),
     /// Use the camera's live view as a webcam (v4l2loopback) and/or record it.
     Webcam(webcam::WebcamArgs),
     /// Run an emulated Sony body (USB gadget, Wi-Fi) for tests and demos.
@@ -44,6 +47,7 @@ pub fn main() -> i32 {
         .format_timestamp_millis()
         .init();
     let result = match &cli.command {
+        Command::List(a) => list::run(a),
         Command::Webcam(a) => webcam::run(a),
         Command::Emulate(a) => emulate::run(a),
     };

@@ -238,6 +238,18 @@ pub fn find_interface(
         })
 }
 
+/// The distinct interface numbers of configuration `config_value`.
+fn interfaces_of(interfaces: &[InterfaceSummary], config_value: u8) -> Vec<u8> {
+    let mut n: Vec<u8> = interfaces
+        .iter()
+        .filter(|i| i.config_value == config_value)
+        .map(|i| i.number)
+        .collect();
+    n.sort_unstable();
+    n.dedup();
+    n
+}
+
 /// The endpoints a bulk-only interface is driven through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoints {
@@ -348,7 +360,7 @@ impl UsbDeviceInfo {
 
 /// Which device `open` takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeviceSelector {
+pub enum Selector {
     /// The first Sony device (in bus order) that offers the wanted interface.
     First,
     /// By USB serial string (case-insensitive; a Sony DeviceInfo serial that ends with the
@@ -358,7 +370,7 @@ pub enum DeviceSelector {
     BusAddress { bus: u8, address: u8 },
 }
 
-impl FromStr for DeviceSelector {
+impl FromStr for Selector {
     type Err = std::convert::Infallible;
 
     /// `first`/`auto`/empty; `BUS:ADDR` or `usb:BUS:ADDR` (decimal, as lsusb prints);
@@ -366,27 +378,27 @@ impl FromStr for DeviceSelector {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         if s.is_empty() || s.eq_ignore_ascii_case("first") || s.eq_ignore_ascii_case("auto") {
-            return Ok(DeviceSelector::First);
+            return Ok(Selector::First);
         }
         if let Some(serial) = s.strip_prefix("serial:") {
-            return Ok(DeviceSelector::Serial(serial.to_string()));
+            return Ok(Selector::Serial(serial.to_string()));
         }
         let rest = s.strip_prefix("usb:").unwrap_or(s);
         if let Some((b, a)) = rest.split_once(':').or_else(|| rest.split_once('/')) {
             if let (Ok(bus), Ok(address)) = (b.parse::<u8>(), a.parse::<u8>()) {
-                return Ok(DeviceSelector::BusAddress { bus, address });
+                return Ok(Selector::BusAddress { bus, address });
             }
         }
-        Ok(DeviceSelector::Serial(s.to_string()))
+        Ok(Selector::Serial(s.to_string()))
     }
 }
 
-impl fmt::Display for DeviceSelector {
+impl fmt::Display for Selector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DeviceSelector::First => f.write_str("first"),
-            DeviceSelector::Serial(s) => write!(f, "serial {s}"),
-            DeviceSelector::BusAddress { bus, address } => {
+            Selector::First => f.write_str("first"),
+            Selector::Serial(s) => write!(f, "serial {s}"),
+            Selector::BusAddress { bus, address } => {
                 write!(f, "bus {bus:03} device {address:03}")
             }
         }
@@ -403,18 +415,14 @@ pub fn serial_matches(wanted: &str, have: &str) -> bool {
     w == h || w.ends_with(&h) || h.ends_with(&w)
 }
 
-impl DeviceSelector {
+impl Selector {
     /// Whether `info` is the device this selector names (for `First`, any device that
     /// offers `class`).
     pub fn matches(&self, info: &UsbDeviceInfo, class: InterfaceClass) -> bool {
         match self {
-            DeviceSelector::First => info.offers(class),
-            DeviceSelector::Serial(s) => {
-                info.serial.as_deref().is_some_and(|h| serial_matches(s, h))
-            }
-            DeviceSelector::BusAddress { bus, address } => {
-                info.bus == *bus && info.address == *address
-            }
+            Selector::First => info.offers(class),
+            Selector::Serial(s) => info.serial.as_deref().is_some_and(|h| serial_matches(s, h)),
+            Selector::BusAddress { bus, address } => info.bus == *bus && info.address == *address,
         }
     }
 }
@@ -550,7 +558,12 @@ struct Loc<'a> {
 /// only matters for `Busy` (see [`find_holders`]).
 fn map_error(e: rusb::Error, loc: Loc<'_>, holders: &[Holder]) -> TransportError {
     let Loc { what, bus, address } = loc;
-    let dev = format!("usb bus {bus:03} device {address:03}");
+    // Bus numbers start at 1; 0 marks errors not tied to one device (listing).
+    let dev = if bus == 0 {
+        "usb".to_string()
+    } else {
+        format!("usb bus {bus:03} device {address:03}")
+    };
     match e {
         rusb::Error::NoDevice => TransportError::new(
             ErrorKind::Disconnected,
@@ -605,21 +618,39 @@ fn usb_error(e: rusb::Error, loc: Loc<'_>) -> TransportError {
     err
 }
 
+/// Where libusb opens devices on Linux.
+const USBFS: &str = "/dev/bus/usb";
+
+const NO_USBFS_HINT: &str = "/dev/bus/usb does not exist (no usbfs: in a container pass the \
+host's USB devices, e.g. `--device /dev/bus/usb`); to try without a camera use \
+`alpha-bridge webcam --camera emulated`";
+
 /// A fresh libusb context, or a clear "no USB access" error (never a panic).
 fn context() -> Result<rusb::Context, TransportError> {
     rusb::Context::new().map_err(|e| {
-        let hint = if Path::new("/dev/bus/usb").exists() {
+        let hint = if Path::new(USBFS).exists() {
             "check that /dev/bus/usb is readable"
         } else {
-            "/dev/bus/usb does not exist (no usbfs: in a container pass the host's USB devices, \
-             e.g. `--device /dev/bus/usb`); to try without a camera use \
-             `alpha-bridge webcam --camera emulated`"
+            NO_USBFS_HINT
         };
         TransportError::new(
             ErrorKind::Unsupported,
             format!("no USB access: libusb could not start ({e}); {hint}"),
         )
     })
+}
+
+/// libusb 1.0.26 starts even without usbfs (it assumes /dev/bus/usb under udev) and then
+/// finds nothing; an empty list there would read as "no camera" when the truth is "this
+/// system cannot see USB at all".
+fn check_usbfs(found_any: bool, usbfs_exists: bool) -> Result<(), TransportError> {
+    if found_any || usbfs_exists {
+        return Ok(());
+    }
+    Err(TransportError::new(
+        ErrorKind::Unsupported,
+        format!("no USB access: {NO_USBFS_HINT}"),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -670,13 +701,21 @@ fn summarize_interfaces(dev: &rusb::Device<rusb::Context>, n_configs: u8) -> Vec
     out
 }
 
-/// Builds the info for one device; `None` when it is not Sony's.
-fn describe(dev: &rusb::Device<rusb::Context>) -> Option<UsbDeviceInfo> {
+/// Builds the info for one device; `None` when it is not Sony's. A device already in
+/// `known` (same bus, address and product id) is taken from there, so a watcher polling
+/// every second does not send string requests to a camera that is streaming.
+fn describe(dev: &rusb::Device<rusb::Context>, known: &[UsbDeviceInfo]) -> Option<UsbDeviceInfo> {
     let desc = dev.device_descriptor().ok()?;
     if desc.vendor_id() != SONY_VID {
         return None;
     }
     let (bus, address) = (dev.bus_number(), dev.address());
+    if let Some(k) = known
+        .iter()
+        .find(|k| k.bus == bus && k.address == address && k.product_id == desc.product_id())
+    {
+        return Some(k.clone());
+    }
     let port = port_path(bus, &dev.port_numbers().unwrap_or_default());
     let interfaces = summarize_interfaces(dev, desc.num_configurations());
     let active_config = dev.active_config_descriptor().ok().map(|c| c.number());
@@ -746,7 +785,10 @@ fn describe(dev: &rusb::Device<rusb::Context>) -> Option<UsbDeviceInfo> {
     Some(info)
 }
 
-fn list_with(ctx: &rusb::Context) -> Result<Vec<UsbDeviceInfo>, TransportError> {
+fn list_with(
+    ctx: &rusb::Context,
+    known: &[UsbDeviceInfo],
+) -> Result<Vec<UsbDeviceInfo>, TransportError> {
     let devices = ctx.devices().map_err(|e| {
         usb_error(
             e,
@@ -757,16 +799,20 @@ fn list_with(ctx: &rusb::Context) -> Result<Vec<UsbDeviceInfo>, TransportError> 
             },
         )
     })?;
-    let mut out: Vec<UsbDeviceInfo> = devices.iter().filter_map(|d| describe(&d)).collect();
+    let mut out: Vec<UsbDeviceInfo> = devices.iter().filter_map(|d| describe(&d, known)).collect();
     out.sort_by_key(|i| (i.bus, i.address));
     Ok(out)
 }
 
 /// Every device with Sony's vendor id, in bus/address order. Permission problems with a
 /// single device are recorded in its `open_error`, not returned.
+///
+/// Fails with "no USB access" when libusb cannot start or the system has no usbfs at all.
 pub fn list_sony() -> Result<Vec<UsbDeviceInfo>, TransportError> {
     let ctx = context()?;
-    list_with(&ctx)
+    let list = list_with(&ctx, &[])?;
+    check_usbfs(!list.is_empty(), Path::new(USBFS).exists())?;
+    Ok(list)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -797,12 +843,10 @@ impl fmt::Debug for UsbTransport {
 }
 
 /// Opens the device `selector` names and claims its `class` interface.
-pub fn open(
-    selector: &DeviceSelector,
-    class: InterfaceClass,
-) -> Result<UsbTransport, TransportError> {
+pub fn open(selector: &Selector, class: InterfaceClass) -> Result<UsbTransport, TransportError> {
     let ctx = context()?;
-    let devices = list_with(&ctx)?;
+    let devices = list_with(&ctx, &[])?;
+    check_usbfs(!devices.is_empty(), Path::new(USBFS).exists())?;
     let Some(info) = devices.iter().find(|i| selector.matches(i, class)) else {
         return Err(not_found(selector, class, &devices));
     };
@@ -855,6 +899,16 @@ pub fn open(
             info.address,
             iface.config_value
         );
+        // Linux refuses SET_CONFIGURATION while a kernel driver holds an interface of the
+        // current one; the kernel rebinds drivers itself after the switch, so no re-attach.
+        if let Some(current) = active {
+            for n in interfaces_of(&info.interfaces, current) {
+                if handle.kernel_driver_active(n).unwrap_or(false) {
+                    log::debug!("usb: detaching kernel driver from interface {n} of configuration {current}");
+                    let _ = handle.detach_kernel_driver(n);
+                }
+            }
+        }
         handle
             .set_active_configuration(iface.config_value)
             .map_err(|e| {
@@ -932,7 +986,7 @@ pub fn open(
             .map_or("none".to_string(), |a| format!("{a:#04x}")),
         endpoints.interrupt_packet_size.unwrap_or(0)
     );
-    log::info!(
+    log::debug!(
         "opened {} {} at {} ({})",
         info.display_name(),
         info.serial.as_deref().unwrap_or("(no serial)"),
@@ -950,7 +1004,7 @@ pub fn open(
 }
 
 fn not_found(
-    selector: &DeviceSelector,
+    selector: &Selector,
     class: InterfaceClass,
     devices: &[UsbDeviceInfo],
 ) -> TransportError {
@@ -958,7 +1012,7 @@ fn not_found(
         "no Sony camera found on USB: check the cable and that the camera is on; \
          to try without a camera use `alpha-bridge webcam --camera emulated`"
             .to_string()
-    } else if *selector == DeviceSelector::First {
+    } else if *selector == Selector::First {
         let seen: Vec<String> = devices
             .iter()
             .map(|d| format!("{} in {} mode", d.display_name(), d.mode))
@@ -992,6 +1046,12 @@ impl UsbTransport {
 
     pub fn endpoints(&self) -> Endpoints {
         self.endpoints
+    }
+
+    /// Whether a kernel driver (usb-storage for mass storage) was detached to claim the
+    /// interface; it is re-attached on drop.
+    pub fn kernel_driver_detached(&self) -> bool {
+        self.reattach
     }
 
     /// USB port reset (re-enumeration may follow; the transport is then unusable).
@@ -1229,8 +1289,10 @@ pub fn diff_devices(before: &[UsbDeviceInfo], after: &[UsbDeviceInfo]) -> Vec<Us
 }
 
 /// Watches for Sony devices coming and going, on its own thread (`usb-watch`). Devices
-/// present at start are reported as `Arrived` first. Uses libusb hotplug when available,
-/// otherwise lists the bus every second.
+/// present at start are reported as `Arrived` first. It rescans every second with a
+/// fresh libusb context (a long-lived context only learns of changes through udev
+/// events, which containers and minimal systems lack) and earlier when libusb hotplug
+/// reports a change.
 pub struct UsbWatcher {
     rx: Receiver<UsbEvent>,
     stop: Arc<AtomicBool>,
@@ -1253,36 +1315,42 @@ impl rusb::Hotplug<rusb::Context> for HotplugFlag {
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 const WAKE_INTERVAL: Duration = Duration::from_millis(200);
 
+/// One rescan with a fresh context.
+fn scan(known: &[UsbDeviceInfo]) -> Result<Vec<UsbDeviceInfo>, TransportError> {
+    let ctx = context()?;
+    list_with(&ctx, known)
+}
+
 impl UsbWatcher {
     /// Starts watching; fails only when there is no USB access at all.
     pub fn start() -> Result<UsbWatcher, TransportError> {
-        let ctx = context()?;
-        let initial = list_with(&ctx)?;
+        let initial = scan(&[])?;
         let stop = Arc::new(AtomicBool::new(false));
         let dirty = Arc::new(AtomicBool::new(false));
         let cap = unsafe {
             rusb::ffi::libusb_has_capability(rusb::constants::LIBUSB_CAP_HAS_HOTPLUG) != 0
         };
-        let registration = if cap {
+        let hotplug_ctx = if cap {
+            let ctx = context()?;
             let mut b = rusb::HotplugBuilder::new();
             b.vendor_id(SONY_VID);
             match b.register(&ctx, Box::new(HotplugFlag(dirty.clone()))) {
-                Ok(r) => Some(r),
+                Ok(r) => Some((ctx, r)),
                 Err(e) => {
-                    log::debug!("usb: hotplug registration failed ({e}); polling instead");
+                    log::debug!("usb: hotplug registration failed ({e}); polling only");
                     None
                 }
             }
         } else {
             None
         };
-        let hotplug = registration.is_some();
+        let hotplug = hotplug_ctx.is_some();
         log::debug!(
-            "usb watcher: {}",
+            "usb watcher: polling every second{}",
             if hotplug {
-                "libusb hotplug"
+                ", woken by libusb hotplug"
             } else {
-                "polling every second"
+                ""
             }
         );
         let (tx, rx) = bounded(64);
@@ -1290,7 +1358,6 @@ impl UsbWatcher {
         let thread = std::thread::Builder::new()
             .name("usb-watch".into())
             .spawn(move || {
-                let _registration = registration;
                 let send = |ev: UsbEvent| -> bool {
                     let mut ev = ev;
                     loop {
@@ -1314,19 +1381,19 @@ impl UsbWatcher {
                     let now = match pending.take() {
                         Some(list) => Some(list),
                         None => {
-                            let due = if hotplug {
-                                if let Err(e) = ctx.handle_events(Some(WAKE_INTERVAL)) {
-                                    log::debug!("usb watcher: handle_events: {e}");
-                                    std::thread::sleep(WAKE_INTERVAL);
+                            match &hotplug_ctx {
+                                Some((ctx, _registration)) => {
+                                    if let Err(e) = ctx.handle_events(Some(WAKE_INTERVAL)) {
+                                        log::debug!("usb watcher: handle_events: {e}");
+                                        std::thread::sleep(WAKE_INTERVAL);
+                                    }
                                 }
-                                dirty.swap(false, Ordering::SeqCst)
-                            } else {
-                                std::thread::sleep(WAKE_INTERVAL);
-                                last_scan.elapsed() >= POLL_INTERVAL
-                            };
-                            if due {
+                                None => std::thread::sleep(WAKE_INTERVAL),
+                            }
+                            let woken = dirty.swap(false, Ordering::SeqCst);
+                            if woken || last_scan.elapsed() >= POLL_INTERVAL {
                                 last_scan = Instant::now();
-                                match list_with(&ctx) {
+                                match scan(&known) {
                                     Ok(l) => {
                                         warned = false;
                                         Some(l)
@@ -1366,7 +1433,7 @@ impl UsbWatcher {
         })
     }
 
-    /// Whether libusb hotplug drives this watcher (else it polls).
+    /// Whether libusb hotplug wakes this watcher early (it polls every second anyway).
     pub fn uses_hotplug(&self) -> bool {
         self.hotplug
     }
@@ -1526,6 +1593,12 @@ mod tests {
         );
         let hid = vec![iface(1, 0, (0x03, 0, 0), vec![])];
         assert!(find_interface(&hid, InterfaceClass::MassStorage, Some(1)).is_none());
+        let mut alt = iface(3, 1, (0x06, 0x01, 0x01), vec![]);
+        alt.alt_setting = 1;
+        let mut with_alt = ifaces.clone();
+        with_alt.push(alt);
+        assert_eq!(interfaces_of(&with_alt, 3), vec![1]);
+        assert_eq!(interfaces_of(&with_alt, 9), Vec::<u8>::new());
     }
 
     #[test]
@@ -1621,25 +1694,22 @@ mod tests {
 
     #[test]
     fn selectors() {
-        let p = |s: &str| s.parse::<DeviceSelector>().unwrap();
-        assert_eq!(p("auto"), DeviceSelector::First);
-        assert_eq!(p(""), DeviceSelector::First);
-        assert_eq!(p("first"), DeviceSelector::First);
-        assert_eq!(p("1:5"), DeviceSelector::BusAddress { bus: 1, address: 5 });
+        let p = |s: &str| s.parse::<Selector>().unwrap();
+        assert_eq!(p("auto"), Selector::First);
+        assert_eq!(p(""), Selector::First);
+        assert_eq!(p("first"), Selector::First);
+        assert_eq!(p("1:5"), Selector::BusAddress { bus: 1, address: 5 });
         assert_eq!(
             p("usb:001:012"),
-            DeviceSelector::BusAddress {
+            Selector::BusAddress {
                 bus: 1,
                 address: 12
             }
         );
-        assert_eq!(p("3/7"), DeviceSelector::BusAddress { bus: 3, address: 7 });
-        assert_eq!(
-            p("D0123456789"),
-            DeviceSelector::Serial("D0123456789".into())
-        );
-        assert_eq!(p("serial:1:5"), DeviceSelector::Serial("1:5".into()));
-        assert_eq!(p("999:1"), DeviceSelector::Serial("999:1".into()));
+        assert_eq!(p("3/7"), Selector::BusAddress { bus: 3, address: 7 });
+        assert_eq!(p("D0123456789"), Selector::Serial("D0123456789".into()));
+        assert_eq!(p("serial:1:5"), Selector::Serial("1:5".into()));
+        assert_eq!(p("999:1"), Selector::Serial("999:1".into()));
 
         let ptp = info(
             1,
@@ -1648,9 +1718,9 @@ mod tests {
             vec![iface(1, 0, (0x06, 0x01, 0x01), ptp_eps())],
         );
         let msc = info(1, 6, 0x0C02, vec![iface(1, 0, (0x08, 0x06, 0x50), vec![])]);
-        assert!(DeviceSelector::First.matches(&ptp, InterfaceClass::Ptp));
-        assert!(!DeviceSelector::First.matches(&msc, InterfaceClass::Ptp));
-        assert!(DeviceSelector::First.matches(&msc, InterfaceClass::MassStorage));
+        assert!(Selector::First.matches(&ptp, InterfaceClass::Ptp));
+        assert!(!Selector::First.matches(&msc, InterfaceClass::Ptp));
+        assert!(Selector::First.matches(&msc, InterfaceClass::MassStorage));
         assert!(p("1:6").matches(&msc, InterfaceClass::Ptp));
         assert!(p("d0123456789").matches(&ptp, InterfaceClass::Ptp));
         assert!(p("00000000D0123456789").matches(&ptp, InterfaceClass::Ptp));
@@ -1830,6 +1900,35 @@ mod tests {
     }
 
     #[test]
+    fn watcher_starts_and_stops() {
+        // Without USB it either refuses to start with a message or watches an empty bus;
+        // either way dropping it joins its thread.
+        match UsbWatcher::start() {
+            Ok(w) => {
+                let _ = w.uses_hotplug();
+                match w.recv_timeout(Duration::from_millis(20)) {
+                    Ok(None) | Ok(Some(UsbEvent::Arrived(_))) => {}
+                    other => panic!("unexpected {other:?}"),
+                }
+                drop(w);
+            }
+            Err(e) => assert!(e.message.starts_with("no USB access"), "{}", e.message),
+        }
+    }
+
+    #[test]
+    fn missing_usbfs_is_no_usb_access() {
+        assert!(check_usbfs(true, false).is_ok());
+        assert!(check_usbfs(false, true).is_ok());
+        let e = check_usbfs(false, false).unwrap_err();
+        assert!(e
+            .message
+            .starts_with("no USB access: /dev/bus/usb does not exist"));
+        assert!(e.message.contains("alpha-bridge webcam --camera emulated"));
+        assert!(!e.message.contains('\n'));
+    }
+
+    #[test]
     fn no_usb_is_an_error_not_a_panic() {
         // On machines without usbfs (this CI), these must fail cleanly; with USB they work.
         match list_sony() {
@@ -1837,7 +1936,7 @@ mod tests {
             Err(e) => assert!(e.message.starts_with("no USB access"), "{}", e.message),
         }
         let _ = hotplug_supported();
-        if let Err(e) = open(&DeviceSelector::First, InterfaceClass::Ptp) {
+        if let Err(e) = open(&Selector::First, InterfaceClass::Ptp) {
             assert!(!e.message.is_empty());
         }
     }
