@@ -12,6 +12,7 @@
 //! sleeping.
 
 pub mod body;
+pub mod gadget;
 pub mod liveview;
 pub mod testcard;
 pub mod usb_camera;

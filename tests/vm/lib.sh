@@ -1,0 +1,97 @@
+# Sourced by every scenario (runs inside the VM). Provides: $AB (the alpha-bridge
+# binary), $O (this scenario's output dir, on the shared 9p dir), step/die/wait_for,
+# start (a background process whose output is logged and which is stopped with SIGINT
+# at exit), and helpers for the emulated camera and the loopback device.
+set -euo pipefail
+SCENARIO=$(basename "$0" .sh)
+O=$OUT/$SCENARIO
+mkdir -p "$O"
+AB=$BIN/alpha-bridge
+EXAMPLE_GADGET=$BIN/examples/usb_gadget
+VIDEO=/dev/video10
+G=/sys/kernel/config/usb_gadget
+export RUST_LOG=${RUST_LOG:-info}
+
+up() { cut -d' ' -f1 /proc/uptime; }
+step() { echo "--- [$(up)] $*"; }
+die() { echo "FAIL: $*"; exit 1; }
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds
+wait_for() {
+	local n=$(($1 * 10)); shift
+	while ! "$@" >/dev/null 2>&1; do
+		n=$((n - 1)); [ "$n" -gt 0 ] || return 1; sleep 0.1
+	done
+}
+
+declare -A PIDS=()
+# start NAME COMMAND...: runs COMMAND in the background, output in $O/NAME.log
+start() {
+	local name=$1; shift
+	"$@" >"$O/$name.log" 2>&1 &
+	PIDS[$name]=$!
+	step "started $name (pid $!): $*"
+}
+pid_of() { echo "${PIDS[$1]}"; }
+# stop NAME [SIGNAL]: signals (INT by default), waits up to 10 s; exit code in $STOP_RC
+STOP_RC=0
+stop() {
+	local name=$1 sig=${2:-INT} pid=${PIDS[$1]} n=100 rc=0
+	kill -s "$sig" "$pid" 2>/dev/null || true
+	while kill -0 "$pid" 2>/dev/null && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+	if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; echo "FAIL: $name ignored SIG$sig for 10 s" >&2; fi
+	wait "$pid" || rc=$?
+	unset "PIDS[$name]"
+	STOP_RC=$rc
+}
+cleanup() {
+	local n
+	for n in "${!PIDS[@]}"; do stop "$n" || true; done
+	for n in "$O"/*.log; do [ -f "$n" ] && { echo "=== $n"; tail -n 30 "$n"; }; done
+}
+trap cleanup EXIT
+
+# need_cli SUBCOMMAND [FLAG]: fails clearly when the binary lacks a subcommand/flag
+need_cli() {
+	[ -x "$AB" ] || die "$AB is missing: build with cargo build --bins"
+	local help
+	help=$("$AB" "$1" --help 2>&1) || die "alpha-bridge has no '$1' subcommand yet"
+	if [ -n "${2:-}" ]; then
+		grep -q -- "$2" <<<"$help" || die "alpha-bridge $1 has no $2 option yet"
+	fi
+}
+
+sony_dev() { # sysfs dir of the enumerated Sony device
+	local v
+	for v in /sys/bus/usb/devices/*/idVendor; do
+		[ "$(cat "$v")" = 054c ] && { dirname "$v"; return 0; }
+	done
+	return 1
+}
+
+# emulate [ARGS...]: starts the emulated body as a USB gadget (the real CLI, or the
+# gadget test bench with VM_GADGET=example) and waits until the host enumerated it
+emulate() {
+	if [ "${VM_GADGET:-cli}" = example ]; then
+		local mode=ptp
+		[ "${1:-}" = --mode ] && mode=$2
+		start gadget "$EXAMPLE_GADGET" --mode "$mode"
+	else
+		need_cli emulate --usb-gadget
+		start gadget "$AB" emulate --usb-gadget "$@"
+	fi
+	wait_for 30 sony_dev || die "the emulated camera did not enumerate: $(tail -n 5 "$O/gadget.log")"
+	local d; d=$(sony_dev)
+	wait_for 10 test -e "$d:1.0/bInterfaceClass" || die "no interface on $d"
+	step "enumerated $d: $(cat "$d/idVendor"):$(cat "$d/idProduct") '$(cat "$d/manufacturer")' '$(cat "$d/product")' speed $(cat "$d/speed")"
+}
+
+gadget_udc_file() { ls "$G"/*/UDC | head -1; }
+unplug() { local f; f=$(gadget_udc_file); cat "$f" >"$O/udc-name"; echo "" >"$f"; step "cable pulled ($f)"; }
+replug() { cat "$O/udc-name" >"$(gadget_udc_file)"; step "cable plugged back"; }
+
+# frames_ok FILE W H COUNT: FILE holds COUNT YUYV frames of W x H
+frames_ok() {
+	local size; size=$(stat -c %s "$1")
+	[ "$size" -eq $(($2 * $3 * 2 * $4)) ] || die "$1: $size bytes, expected $4 frames of $2x$3 YUYV"
+}
