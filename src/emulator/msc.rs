@@ -640,7 +640,8 @@ mod tests {
 
     #[test]
     fn bad_blocks_are_refused_with_sense() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+        type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+        let cases: Vec<(&str, Edit)> = vec![
             ("sub-command", Box::new(|b| b[4] = 9)),
             ("direction", Box::new(|b| b[6] = 1)),
             ("id length", Box::new(|b| b[177] = 8)),
