@@ -147,6 +147,8 @@ pub enum UsbMode {
     MassStorage,
     /// The placeholder while the camera asks which USB mode to use, or only charges.
     ModeChooser,
+    /// The body's own UVC "USB Streaming" webcam mode.
+    UvcStreaming,
 }
 
 impl UsbMode {
@@ -156,6 +158,7 @@ impl UsbMode {
             (0x08, 0x06, 0x50) => Some(UsbMode::MassStorage),
             (0x06, 0x01, 0x01) => Some(UsbMode::Ptp),
             (0x03, _, _) => Some(UsbMode::ModeChooser),
+            (0x0E, _, _) => Some(UsbMode::UvcStreaming),
             _ => None,
         }
     }
@@ -179,6 +182,10 @@ pub fn wrong_mode_advice(mode: UsbMode) -> Option<String> {
         UsbMode::Ptp => (
             "the camera is in PC Remote or MTP mode, but pairing needs Mass Storage",
             "set USB Connection back to what you had (PC Remote for the webcam, MTP for files)",
+        ),
+        UsbMode::UvcStreaming => (
+            "the camera is in USB Streaming mode, but pairing needs Mass Storage",
+            "set USB Connection back to what you had",
         ),
         UsbMode::ModeChooser => {
             return Some(

@@ -449,6 +449,7 @@ fn wrong_mode_advice_names_the_setting() {
         UsbMode::Mtp,
         UsbMode::Ptp,
         UsbMode::ModeChooser,
+        UsbMode::UvcStreaming,
     ] {
         let a = wrong_mode_advice(m).unwrap();
         assert!(a.contains("Mass Storage"), "{a}");
