@@ -9,7 +9,7 @@
 //! invalid CBW is counted and gets no CSW (a real device would stall both pipes until a
 //! Bulk-Only reset, which an in-process pipe cannot carry); a direction or length
 //! disagreement is a phase error. This is an independent implementation of the device
-//! side: it must not use `crate::pair` (nor `camera`, `pipeline`, `offload`), so a
+//! side: it must not use the host's pairing code (nor camera, pipeline, offload), so a
 //! misreading of the protocol on one side cannot hide the same misreading on the other.
 
 use super::registry::{Registry, RegistryError};
@@ -701,5 +701,48 @@ mod tests {
         assert_eq!(reg.hosts().len(), 1);
         drop(host);
         h.join().unwrap();
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_block_and_cbw_never_panic(
+            b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            at in 0usize..8192,
+        ) {
+            let _ = parse_cbw(&b);
+            // Splice the random bytes into a valid block at a random place.
+            let mut blk = sgs_block();
+            let n = b.len().min(8192 - at);
+            blk[at..at + n].copy_from_slice(&b[..n]);
+            let _ = parse_regist_block(&blk, 8192);
+            let _ = parse_regist_block(&b, b.len());
+        }
+    }
+
+    #[test]
+    fn garbage_transfers_do_not_stop_the_emulator() {
+        let (mut host, h, _) = start(MscConfig::default());
+        let mut x = 0x9E37_79B9u32;
+        for i in 0..200usize {
+            let len = [0, 1, 13, 30, 31, 32, 511, 512, 4096][i % 9];
+            let v: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            // Random bytes that happen to be a valid CBW would expect an answer;
+            // make sure they never start with the signature.
+            if v.starts_with(b"USBC") {
+                continue;
+            }
+            host.write(&v, T).unwrap();
+        }
+        host.write(&cbw(9, 0, false, 0, &[0; 6]), T).unwrap();
+        assert_eq!(read_csw(&mut host), csw(9, 0, 0));
+        drop(host);
+        assert_eq!(h.join().unwrap().commands, 1);
     }
 }

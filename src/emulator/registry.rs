@@ -6,8 +6,8 @@
 //! A cheap clonable handle; optionally backed by a file in a state directory, written
 //! atomically (temp + rename) and re-read on every query, so a registration made by
 //! one process (say the USB gadget) is seen by another (the Wi-Fi emulator). Names come
-//! from a USB host and are sanitized before they reach the file. No `crate::pair`,
-//! `crate::config` or host logic here: the emulator is an independent implementation.
+//! from a USB host and are sanitized before they reach the file. Nothing from the host's
+//! pairing or config modules here: the emulator is an independent implementation.
 
 use std::fs;
 use std::io::{Read, Write};

@@ -375,23 +375,40 @@ mod tests {
         }
     }
 
-    #[test]
-    fn random_bytes_never_panic() {
-        // A cheap deterministic sweep in place of a fuzzer.
-        let mut x = 0x1234_5678u32;
-        for len in 0..40usize {
-            for _ in 0..200 {
-                let v: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 17;
-                        x ^= x << 5;
-                        x as u8
-                    })
-                    .collect();
-                let _ = Cbw::decode(&v);
-                let _ = Csw::decode(&v);
+    proptest::proptest! {
+        #[test]
+        fn cbw_round_trips(
+            tag: u32,
+            len: u32,
+            din: bool,
+            lun in 0u8..=15,
+            cdb in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..=16),
+        ) {
+            let dir = if din { Direction::In } else { Direction::Out };
+            let c = Cbw::new(tag, len, dir, lun, &cdb).unwrap();
+            let back = Cbw::decode(&c.encode()).unwrap();
+            proptest::prop_assert_eq!(back, c);
+            proptest::prop_assert_eq!(back.cdb(), &cdb[..]);
+        }
+
+        #[test]
+        fn csw_round_trips(tag: u32, residue: u32, st in 0u8..3) {
+            let status = [CswStatus::Passed, CswStatus::Failed, CswStatus::PhaseError][st as usize];
+            let c = Csw { tag, residue, status };
+            proptest::prop_assert_eq!(Csw::decode(&c.encode()).unwrap(), c);
+        }
+
+        #[test]
+        fn random_bytes_never_panic(
+            b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let _ = Cbw::decode(&b);
+            if let Ok(c) = Csw::decode(&b) {
+                let cbw = Cbw::new(1, 0, Direction::Out, 0, &[0]).unwrap();
+                let _ = c.check(&cbw);
             }
+            let _ = crate::pair::scsi::Sense::parse(&b);
+            let _ = crate::pair::scsi::Inquiry::parse(&b);
         }
     }
 }
