@@ -4,6 +4,7 @@
 
 mod emulate;
 mod list;
+mod pair;
 mod webcam;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     /// List Sony cameras on USB, their USB mode and what to change on the camera.
     List(list::ListArgs),
+    /// Register this computer with the camera over USB (camera in Mass Storage mode).
+    Pair(pair::PairArgs),
     /// Use the camera's live view as a webcam (v4l2loopback) and/or record it.
     Webcam(webcam::WebcamArgs),
     /// Run an emulated Sony body (USB gadget, Wi-Fi) for tests and demos.
@@ -48,6 +51,7 @@ pub fn main() -> i32 {
         .init();
     let result = match &cli.command {
         Command::List(a) => list::run(a),
+        Command::Pair(a) => pair::run(a),
         Command::Webcam(a) => webcam::run(a),
         Command::Emulate(a) => emulate::run(a),
     };

@@ -14,6 +14,8 @@
 pub mod body;
 pub mod gadget;
 pub mod liveview;
+pub mod msc;
+pub mod registry;
 pub mod testcard;
 pub mod usb_camera;
 
