@@ -1,1 +1,372 @@
-//! (being built)
+//! Wi-Fi offload (ptpip.md §4–§6, issue 5): wait for a Sony body in "Send to Computer"
+//! (SSDP), run one PTP/IP session with it, download what is new into the store, end
+//! with the Sony power-off, go back to listening.
+//!
+//! One session at a time: the daemon loop is sequential and ignores announcements that
+//! arrive while a session runs or right after it (the camera accepts only one session
+//! per activation and re-announces after a finished transfer). Progress goes through
+//! the [`Progress`] trait; this module never prints. Never used over USB.
+
+pub mod session;
+pub mod store;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::ptp::ptpip;
+use crate::ptp::{OpCode, ResponseCode};
+use crate::ssdp::listener::{Listener, ListenerConfig};
+use crate::transport::tcp::{TcpConfig, TcpError};
+use crate::transport::ErrorKind;
+pub use session::Session;
+pub use store::{Plan, Skip, Store};
+
+/// Why an offload failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OffloadError {
+    #[error("this camera is not paired with this computer: run `alpha-bridge pair`")]
+    NotPaired,
+    #[error("the device at this address is not a sony camera (manufacturer {0:?})")]
+    NotSony(String),
+    #[error("the camera refused {op}: {code}")]
+    Refused { op: OpCode, code: ResponseCode },
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error("malformed data from the camera: {0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Connection(#[from] TcpError),
+    #[error(
+        "the disk is full (writing {0}): finished files were kept and the partial file \
+         was removed; free some space and choose send to computer again"
+    )]
+    DiskFull(PathBuf),
+    #[error("{0}")]
+    Io(String),
+    #[error("discovery failed: {0}")]
+    Discovery(String),
+    #[error("stopped by the user; the interrupted download resumes next time")]
+    Interrupted,
+}
+
+impl OffloadError {
+    /// True when the connection dropped or timed out (the temp file is kept for resume).
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, OffloadError::Connection(e) if matches!(
+            e.kind(),
+            Some(ErrorKind::Disconnected | ErrorKind::Timeout)
+        ))
+    }
+}
+
+/// Totals of one session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub downloaded: usize,
+    pub skipped: usize,
+    pub bytes: u64,
+    /// Files saved, in order.
+    pub files: Vec<PathBuf>,
+}
+
+/// Where progress goes (the CLI draws bars; tests count).
+pub trait Progress {
+    fn waiting(&mut self) {}
+    fn connected(&mut self, _model: &str, _addr: SocketAddr) {}
+    /// `size` is `None` for objects of 4 GiB or more until their data arrives.
+    fn file_started(&mut self, _name: &str, _size: Option<u64>, _resumed_from: u64) {}
+    /// Bytes of the current file now on disk.
+    fn file_progress(&mut self, _done: u64) {}
+    fn file_done(&mut self, _path: &Path) {}
+    fn file_skipped(&mut self, _name: &str, _why: &str) {}
+    fn session_done(&mut self, _summary: &Summary) {}
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Default)]
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Bounds of the GetPartialObject chunk.
+pub const MIN_CHUNK: u32 = 1 << 20;
+pub const MAX_CHUNK: u32 = 8 << 20;
+
+/// How long announcements from a camera are ignored after its session ended.
+pub const COOLDOWN: Duration = Duration::from_secs(20);
+
+/// Everything an offload run needs.
+#[derive(Debug, Clone)]
+pub struct OffloadConfig {
+    pub dest: PathBuf,
+    /// The initiator GUID the camera was paired with.
+    pub guid: [u8; 16],
+    /// Shown on the camera ("Connecting… <name>").
+    pub host_name: String,
+    pub tcp: TcpConfig,
+    /// GetPartialObject chunk, clamped to [`MIN_CHUNK`]..=[`MAX_CHUNK`].
+    pub chunk: u32,
+    pub ssdp: ListenerConfig,
+    /// PTP/IP port of the camera (15740; tests use others).
+    pub ptpip_port: u16,
+    /// Stop after one session.
+    pub once: bool,
+    /// Skip discovery and connect here.
+    pub camera: Option<SocketAddr>,
+}
+
+impl OffloadConfig {
+    pub fn new(dest: PathBuf, guid: [u8; 16], host_name: String) -> OffloadConfig {
+        OffloadConfig {
+            dest,
+            guid,
+            host_name,
+            tcp: TcpConfig::default(),
+            chunk: MAX_CHUNK,
+            ssdp: ListenerConfig::default(),
+            ptpip_port: ptpip::PORT,
+            once: false,
+            camera: None,
+        }
+    }
+}
+
+/// Runs one session with the camera at `addr`: everything new is downloaded, then the
+/// camera is told to finish (it powers off).
+pub fn offload_camera(
+    addr: SocketAddr,
+    cfg: &OffloadConfig,
+    progress: &mut dyn Progress,
+    stop: &AtomicBool,
+) -> Result<Summary, OffloadError> {
+    let mut store = Store::open(&cfg.dest)?;
+    let mut s = Session::open(addr, cfg.guid, &cfg.host_name, cfg.tcp)?;
+    progress.connected(&s.device().model, addr);
+    let r = transfer_all(&mut s, &mut store, cfg, progress, stop);
+    match r {
+        Ok(summary) => {
+            s.finish()?;
+            log::info!(
+                "session done: {} downloaded ({} bytes), {} skipped",
+                summary.downloaded,
+                summary.bytes,
+                summary.skipped
+            );
+            progress.session_done(&summary);
+            Ok(summary)
+        }
+        Err(e @ OffloadError::DiskFull(_)) => {
+            // Nothing more can be stored; let the camera finish cleanly.
+            if let Err(e2) = s.finish() {
+                log::warn!("ending the session after a full disk: {e2}");
+            }
+            Err(e)
+        }
+        Err(e) => {
+            if !e.is_connection_lost() {
+                s.close_quietly();
+            }
+            Err(e)
+        }
+    }
+}
+
+fn transfer_all(
+    s: &mut Session,
+    store: &mut Store,
+    cfg: &OffloadConfig,
+    progress: &mut dyn Progress,
+    stop: &AtomicBool,
+) -> Result<Summary, OffloadError> {
+    let serial = match s.device().serial_number.trim() {
+        "" => s.device().model.clone(),
+        x => x.to_string(),
+    };
+    let mut sum = Summary::default();
+    for storage in s.storage_ids()? {
+        let handles = s.object_handles(storage)?;
+        log::info!("storage {storage:#010x}: {} objects", handles.len());
+        for h in handles {
+            if stop.load(Ordering::Relaxed) {
+                return Err(OffloadError::Interrupted);
+            }
+            let info = s.object_info(h)?;
+            match store.plan(&serial, &info)? {
+                Plan::Skip(Skip::Folder) => {}
+                Plan::Skip(why) => {
+                    log::info!("skip {:?}: {why}", info.filename);
+                    progress.file_skipped(&info.filename, &why.to_string());
+                    sum.skipped += 1;
+                }
+                Plan::Fetch(t) => {
+                    let (path, n) = fetch(s, store, &t, h, &info.filename, cfg, progress, stop)?;
+                    log::info!("saved {} ({n} bytes)", path.display());
+                    progress.file_done(&path);
+                    sum.downloaded += 1;
+                    sum.bytes += n;
+                    sum.files.push(path);
+                }
+            }
+        }
+    }
+    Ok(sum)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fetch(
+    s: &mut Session,
+    store: &mut Store,
+    t: &store::Target,
+    handle: u32,
+    name: &str,
+    cfg: &OffloadConfig,
+    progress: &mut dyn Progress,
+    stop: &AtomicBool,
+) -> Result<(PathBuf, u64), OffloadError> {
+    let chunking = t.expected.is_some() && s.supports_partial();
+    let resume = if chunking { t.resume_from } else { 0 };
+    if resume > 0 {
+        log::info!("resuming {name:?} at byte {resume}");
+    }
+    progress.file_started(name, t.expected, resume);
+    let mut f = store.begin(t, resume)?;
+    let r = (|| -> Result<u64, OffloadError> {
+        match t.expected {
+            Some(size) if chunking => {
+                let chunk = cfg.chunk.clamp(MIN_CHUNK, MAX_CHUNK);
+                let mut off = resume;
+                while off < size {
+                    if stop.load(Ordering::Relaxed) {
+                        f.sync()?;
+                        return Err(OffloadError::Interrupted);
+                    }
+                    let want = (size - off).min(chunk as u64) as u32;
+                    // size < 4 GiB here, so the offset fits the u32 parameter.
+                    let n = s.read_partial(handle, off as u32, want, &mut |b| {
+                        f.write(b)?;
+                        progress.file_progress(f.written());
+                        Ok(())
+                    })?;
+                    if n == 0 {
+                        return Err(OffloadError::Protocol(format!(
+                            "GetPartialObject returned no data at offset {off} of {size}"
+                        )));
+                    }
+                    off += n;
+                }
+                Ok(size)
+            }
+            _ => {
+                // One data phase; its Start Data gives a 64-bit total, so objects of
+                // 4 GiB and more work too (not resumable: u32 offsets).
+                let n = s.read_object(handle, &mut |b| {
+                    f.write(b)?;
+                    progress.file_progress(f.written());
+                    Ok(())
+                })?;
+                if let Some(sz) = t.expected {
+                    if sz != n {
+                        return Err(OffloadError::Protocol(format!(
+                            "{name:?}: the camera declared {sz} bytes but sent {n}"
+                        )));
+                    }
+                }
+                Ok(n)
+            }
+        }
+    })();
+    match r {
+        Ok(size) => {
+            let p = store.commit(t, f, size)?;
+            Ok((p, size - resume))
+        }
+        Err(e) => {
+            match &e {
+                OffloadError::DiskFull(_) | OffloadError::Protocol(_) => {
+                    drop(f);
+                    store.discard(t);
+                }
+                _ if !chunking => {
+                    // Nothing to resume from without GetPartialObject.
+                    drop(f);
+                    store.discard(t);
+                }
+                _ => {
+                    // Keep what arrived for the next activation.
+                    let _ = f.sync();
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The daemon: listen, run one session per activation, go back to listening, until
+/// `stop` is set (or after one session with `once`). Session errors are logged and the
+/// daemon keeps listening, except with `once`, where the error is returned.
+pub fn run(
+    cfg: &OffloadConfig,
+    progress: &mut dyn Progress,
+    stop: &AtomicBool,
+) -> Result<Summary, OffloadError> {
+    if let Some(addr) = cfg.camera {
+        return offload_camera(addr, cfg, progress, stop);
+    }
+    let listener =
+        Listener::start(cfg.ssdp.clone()).map_err(|e| OffloadError::Discovery(e.to_string()))?;
+    let mut total = Summary::default();
+    let mut last_done: Vec<(IpAddr, Instant)> = Vec::new();
+    progress.waiting();
+    while !stop.load(Ordering::Relaxed) {
+        let Some(found) = listener.recv_timeout(Duration::from_millis(500)) else {
+            continue;
+        };
+        last_done.retain(|(_, t)| t.elapsed() < COOLDOWN);
+        if last_done.iter().any(|(a, _)| *a == found.addr) {
+            log::debug!("ignoring a repeated announcement from {}", found.addr);
+            continue;
+        }
+        let addr = SocketAddr::new(found.addr, cfg.ptpip_port);
+        log::info!("camera announced at {} ({})", found.addr, found.location);
+        let r = offload_camera(addr, cfg, progress, stop);
+        last_done.push((found.addr, Instant::now()));
+        // Announcements queued during the session are stale.
+        while listener.recv_timeout(Duration::ZERO).is_some() {}
+        match r {
+            Ok(s) => {
+                total.downloaded += s.downloaded;
+                total.skipped += s.skipped;
+                total.bytes += s.bytes;
+                total.files.extend(s.files);
+            }
+            Err(e) if cfg.once => return Err(e),
+            Err(OffloadError::Interrupted) => break,
+            Err(e) => log::error!("offload from {}: {e}", found.addr),
+        }
+        if cfg.once {
+            break;
+        }
+        progress.waiting();
+    }
+    Ok(total)
+}
+
+/// A GUID from text: 32 hex digits (dashes allowed) or, as rocc's iPhone sends, 16
+/// ASCII characters taken as raw bytes.
+pub fn parse_guid(s: &str) -> Option<[u8; 16]> {
+    let hex: String = s.chars().filter(|c| *c != '-' && *c != ':').collect();
+    let mut g = [0u8; 16];
+    if hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        for (i, b) in g.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        return Some(g);
+    }
+    if s.len() == 16 && s.is_ascii() {
+        g.copy_from_slice(s.as_bytes());
+        return Some(g);
+    }
+    None
+}

@@ -6,6 +6,7 @@
 //! emulator. Errors carry a [`ErrorKind`] so the CLI can give advice.
 
 pub mod memory;
+pub mod tcp;
 pub mod usb;
 
 use std::time::Duration;
