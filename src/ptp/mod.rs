@@ -6,6 +6,7 @@ pub mod codec;
 pub mod codes;
 pub mod container;
 pub mod dataset;
+pub mod ptpip;
 pub mod sony;
 
 pub use codes::{DataType, EventCode, ObjectFormat, OpCode, PropCode, ResponseCode};
