@@ -10,8 +10,8 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::ssdp::{NT_DEVICE, NT_SERVICE};
 use super::Shared;
+use crate::ssdp::message::{MTP_DEVICE as NT_DEVICE, MTP_NULL_SERVICE as NT_SERVICE};
 
 const MAX_HEAD: usize = 8192;
 

@@ -14,15 +14,15 @@ use std::time::{Duration, Instant};
 use crate::ptp::codes::{OpCode, ResponseCode};
 
 use super::session::{self, After, DataIn, Session};
-use super::wire::{self, Packet};
+use super::wire::{self, Packet, PacketReader};
 use super::{Activation, DataInStyle, Shared, MAX_LOGGED_OPS};
+use crate::ptp::container::Params;
+use crate::ptp::ptpip::{fail_reason, PROTOCOL_VERSION};
 
 /// Largest packet accepted from the initiator (libgphoto2 sends 64 KiB data chunks).
-const MAX_PACKET: usize = 16 << 20;
+const MAX_PACKET: u32 = 16 << 20;
 /// Largest data-out payload kept; more is drained and refused.
 const MAX_DATA_OUT: usize = 1 << 20;
-/// Init packets are small; a bigger one is not PTP/IP.
-const MAX_INIT_PACKET: usize = 4096;
 
 pub(super) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     for conn in listener.incoming() {
@@ -64,17 +64,18 @@ fn serve(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
         }
         st.conns.push(stream.try_clone()?);
     }
+    let mut reader = PacketReader::new(MAX_PACKET);
     loop {
-        let Some(first) = wire::read_packet(&mut stream, MAX_INIT_PACKET)? else {
+        let Some(first) = reader.read(&mut stream)? else {
             return Ok(());
         };
         match first {
             Packet::ProbeRequest => wire::write_packet(&mut stream, &Packet::ProbeResponse)?,
             Packet::InitCommandRequest { guid, name, .. } => {
-                return command_connection(shared, stream, guid, &name)
+                return command_connection(shared, stream, reader, guid, &name)
             }
             Packet::InitEventRequest { connection } => {
-                return event_connection(shared, stream, connection)
+                return event_connection(shared, stream, reader, connection)
             }
             other => {
                 log::warn!("emulator: expected an init request, got {other:?}; closing");
@@ -95,6 +96,7 @@ fn hold_silently(mut stream: TcpStream) -> io::Result<()> {
 fn command_connection(
     shared: &Shared,
     mut stream: TcpStream,
+    mut reader: PacketReader,
     guid: [u8; 16],
     name: &str,
 ) -> io::Result<()> {
@@ -102,7 +104,12 @@ fn command_connection(
     if !(shared.accept)(&guid) {
         log::info!("emulator: rejecting unregistered initiator {name:?} ({guid:02x?})");
         shared.bump(|s| s.init_fails += 1);
-        return wire::write_packet(&mut stream, &Packet::InitFail { reason: 1 });
+        return wire::write_packet(
+            &mut stream,
+            &Packet::InitFail {
+                reason: fail_reason::REJECTED_INITIATOR,
+            },
+        );
     }
     let connection = {
         let mut st = shared.lock();
@@ -128,10 +135,10 @@ fn command_connection(
         connection,
         guid: shared.responder_guid,
         name: shared.identity.model.clone(),
-        version: shared.ack_with_version.then_some(0x0001_0000),
+        version: shared.ack_with_version.then_some(PROTOCOL_VERSION),
     };
-    let result =
-        wire::write_packet(&mut stream, &ack).and_then(|()| run_session(shared, &mut stream));
+    let result = wire::write_packet(&mut stream, &ack)
+        .and_then(|()| run_session(shared, &mut stream, &mut reader));
     // Whatever ended the session, this activation is spent.
     let mut st = shared.lock();
     if st.current_connection == Some(connection) {
@@ -148,7 +155,12 @@ fn command_connection(
     result
 }
 
-fn event_connection(shared: &Shared, mut stream: TcpStream, connection: u32) -> io::Result<()> {
+fn event_connection(
+    shared: &Shared,
+    mut stream: TcpStream,
+    mut reader: PacketReader,
+    connection: u32,
+) -> io::Result<()> {
     {
         let mut st = shared.lock();
         let ok = st.activation == Activation::InSession
@@ -157,13 +169,18 @@ fn event_connection(shared: &Shared, mut stream: TcpStream, connection: u32) -> 
         if !ok {
             drop(st);
             log::info!("emulator: init event request for unknown connection {connection}");
-            return wire::write_packet(&mut stream, &Packet::InitFail { reason: 3 });
+            return wire::write_packet(
+                &mut stream,
+                &Packet::InitFail {
+                    reason: fail_reason::UNSPECIFIED,
+                },
+            );
         }
         st.event_attached = true;
         st.session_conns.push(stream.try_clone()?);
     }
     wire::write_packet(&mut stream, &Packet::InitEventAck)?;
-    while let Some(p) = wire::read_packet(&mut stream, MAX_INIT_PACKET)? {
+    while let Some(p) = reader.read(&mut stream)? {
         match p {
             Packet::ProbeRequest => wire::write_packet(&mut stream, &Packet::ProbeResponse)?,
             Packet::ProbeResponse => {}
@@ -173,20 +190,24 @@ fn event_connection(shared: &Shared, mut stream: TcpStream, connection: u32) -> 
     Ok(())
 }
 
-fn run_session(shared: &Shared, stream: &mut TcpStream) -> io::Result<()> {
+fn run_session(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    reader: &mut PacketReader,
+) -> io::Result<()> {
     let mut session = Session::new();
     let mut buf = Vec::new();
     loop {
-        let Some(p) = wire::read_packet(stream, MAX_PACKET)? else {
+        let Some(p) = reader.read(stream)? else {
             return Ok(());
         };
         let (data_phase, op, tid, params) = match p {
             Packet::OperationRequest {
                 data_phase,
-                op,
+                code,
                 tid,
                 params,
-            } => (data_phase, op, tid, params),
+            } => (data_phase, code, tid, params),
             Packet::ProbeRequest => {
                 wire::write_packet(stream, &Packet::ProbeResponse)?;
                 continue;
@@ -201,7 +222,6 @@ fn run_session(shared: &Shared, stream: &mut TcpStream) -> io::Result<()> {
                 ))
             }
         };
-        let op = OpCode(op);
         log::debug!("emulator: {op} {params:x?} tid {tid}");
         {
             let mut st = shared.lock();
@@ -211,7 +231,7 @@ fn run_session(shared: &Shared, stream: &mut TcpStream) -> io::Result<()> {
         }
         shared.notify();
         let data_out = if session::expects_data_out(op.0, data_phase) {
-            Some(receive_data_out(stream, tid)?)
+            Some(receive_data_out(stream, reader, tid)?)
         } else {
             None
         };
@@ -229,10 +249,16 @@ fn run_session(shared: &Shared, stream: &mut TcpStream) -> io::Result<()> {
                 &shared.storage,
                 &shared.identity,
                 op,
-                &params,
+                params.as_slice(),
                 Some(d.as_slice()),
             ),
-            None => session.handle(&shared.storage, &shared.identity, op, &params, None),
+            None => session.handle(
+                &shared.storage,
+                &shared.identity,
+                op,
+                params.as_slice(),
+                None,
+            ),
         };
         if op == OpCode::SONY_EXT_CMD_READ && session.started() {
             shared.bump(|s| s.started = true);
@@ -272,9 +298,9 @@ fn run_session(shared: &Shared, stream: &mut TcpStream) -> io::Result<()> {
         wire::write_packet(
             stream,
             &Packet::OperationResponse {
-                code: reply.code.0,
+                code: reply.code,
                 tid,
-                params: reply.params,
+                params: Params::new(&reply.params).unwrap_or_default(),
             },
         )?;
         match reply.after {
@@ -294,9 +320,13 @@ fn run_session(shared: &Shared, stream: &mut TcpStream) -> io::Result<()> {
 
 /// Receives a data-out phase in either style (Data packets + empty End Data, or the last
 /// chunk inside End Data). `Ok(Err(n))` = the payload exceeded the cap and was drained.
-fn receive_data_out(stream: &mut TcpStream, tid: u32) -> io::Result<Result<Vec<u8>, u64>> {
+fn receive_data_out(
+    stream: &mut TcpStream,
+    reader: &mut PacketReader,
+    tid: u32,
+) -> io::Result<Result<Vec<u8>, u64>> {
     let total = loop {
-        match wire::read_packet(stream, MAX_PACKET)? {
+        match reader.read(stream)? {
             Some(Packet::StartData { tid: t, total }) => {
                 if t != tid {
                     log::warn!("emulator: Start Data for tid {t} during tid {tid}");
@@ -316,7 +346,7 @@ fn receive_data_out(stream: &mut TcpStream, tid: u32) -> io::Result<Result<Vec<u
     let mut data = Vec::with_capacity(usize::try_from(total).unwrap_or(0).min(MAX_DATA_OUT));
     let mut received: u64 = 0;
     loop {
-        let (payload, end) = match wire::read_packet(stream, MAX_PACKET)? {
+        let (payload, end) = match reader.read(stream)? {
             Some(Packet::Data { payload, .. }) => (payload, false),
             Some(Packet::EndData { payload, .. }) => (payload, true),
             Some(Packet::ProbeRequest) => {

@@ -5,8 +5,8 @@
 //! Multicast leaves only through the bind address's interface (IP_MULTICAST_IF, TTL 1),
 //! and M-SEARCHes are only answered when they come from that address's scope (a
 //! loopback-bound emulator never answers a LAN host), so no packet leaves through a
-//! real interface unless the user bound one. The message text here is a PRIVATE
-//! STAND-IN for `crate::ssdp::message` (being written on the `wifi` branch).
+//! real interface unless the user bound one. Message text comes from
+//! `crate::ssdp::message`.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
@@ -17,12 +17,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::{Activation, Error, Shared, SsdpConfig};
 
-pub const MULTICAST_ADDR: Ipv4Addr = Ipv4Addr::new(239, 255, 255, 250);
+pub use crate::ssdp::message::MULTICAST_ADDR;
+use crate::ssdp::message::{Kind, Message, MTP_DEVICE, MTP_NULL_SERVICE, ROOT_DEVICE};
+
 /// What an A7S sends (ptpip.md §6.1).
 const SERVER: &str = "FedoraCore/2 UPnP/1.0 MINT-X/1.8.1";
-pub const NT_ROOT: &str = "upnp:rootdevice";
-pub const NT_DEVICE: &str = "urn:microsoft-com:device:mtp:1";
-pub const NT_SERVICE: &str = "urn:microsoft-com:service:MtpNullService:1";
 
 /// Creates the UDP socket (bound, group joined, multicast interface set).
 pub(super) fn socket(bind: IpAddr, cfg: &SsdpConfig) -> Result<UdpSocket, Error> {
@@ -66,54 +65,22 @@ pub(super) fn socket(bind: IpAddr, cfg: &SsdpConfig) -> Result<UdpSocket, Error>
 fn nts(uuid: &str) -> [(String, String); 4] {
     [
         (uuid.to_string(), uuid.to_string()),
-        (NT_ROOT.into(), format!("{uuid}::{NT_ROOT}")),
-        (NT_DEVICE.into(), format!("{uuid}::{NT_DEVICE}")),
-        (NT_SERVICE.into(), format!("{uuid}::{NT_SERVICE}")),
+        (ROOT_DEVICE.into(), format!("{uuid}::{ROOT_DEVICE}")),
+        (MTP_DEVICE.into(), format!("{uuid}::{MTP_DEVICE}")),
+        (
+            MTP_NULL_SERVICE.into(),
+            format!("{uuid}::{MTP_NULL_SERVICE}"),
+        ),
     ]
 }
 
-pub(crate) fn alive(location: &str, nt: &str, usn: &str) -> String {
-    format!(
-        "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=1800\r\n\
-         LOCATION: {location}\r\nNT: {nt}\r\nNTS: ssdp:alive\r\nSERVER: {SERVER}\r\nUSN: {usn}\r\n\r\n"
-    )
-}
-
-pub(crate) fn byebye(nt: &str, usn: &str) -> String {
-    format!(
-        "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: {nt}\r\nNTS: ssdp:byebye\r\nUSN: {usn}\r\n\r\n"
-    )
-}
-
-pub(crate) fn search_response(location: &str, st: &str, usn: &str) -> String {
-    format!(
-        "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nEXT:\r\nLOCATION: {location}\r\n\
-         SERVER: {SERVER}\r\nST: {st}\r\nUSN: {usn}\r\n\r\n"
-    )
-}
-
-/// The ST of an M-SEARCH, or `None` when the datagram is not one.
+/// The ST of an M-SEARCH (which must carry `MAN: "ssdp:discover"`), or `None`.
 pub(crate) fn search_target(datagram: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(datagram).ok()?;
-    let mut lines = text.split("\r\n");
-    let first = lines.next()?;
-    if !first.to_ascii_uppercase().starts_with("M-SEARCH * HTTP/1.") {
+    let m = Message::parse(datagram).ok()?;
+    if m.kind != Kind::Search || m.get("MAN")?.trim().trim_matches('"') != "ssdp:discover" {
         return None;
     }
-    let mut st = None;
-    let mut man_ok = false;
-    for l in lines {
-        let Some((k, v)) = l.split_once(':') else {
-            continue;
-        };
-        let v = v.trim();
-        match k.trim().to_ascii_uppercase().as_str() {
-            "ST" => st = Some(v.to_string()),
-            "MAN" => man_ok = v.trim_matches('"') == "ssdp:discover",
-            _ => {}
-        }
-    }
-    st.filter(|_| man_ok)
+    m.st().map(|s| s.trim().to_string())
 }
 
 /// Same scope as the bind address: loopback answers loopback only.
@@ -152,10 +119,13 @@ pub(super) fn run(shared: Arc<Shared>, sock: UdpSocket) {
         }
         n
     };
-    let byes: Vec<String> = pairs.iter().map(|(nt, usn)| byebye(nt, usn)).collect();
+    let byes: Vec<String> = pairs
+        .iter()
+        .map(|(nt, usn)| Message::notify_byebye(nt, usn).format())
+        .collect();
     let alives: Vec<String> = pairs
         .iter()
-        .map(|(nt, usn)| alive(&shared.location, nt, usn))
+        .map(|(nt, usn)| Message::notify_alive(&shared.location, nt, usn, SERVER).format())
         .collect();
     let mut last_alive: Option<Instant> = None;
     let mut announced = false;
@@ -215,7 +185,7 @@ pub(super) fn run(shared: Arc<Shared>, sock: UdpSocket) {
         let mut answered = 0;
         for (nt, usn) in &pairs {
             if st == "ssdp:all" || st == *nt {
-                let msg = search_response(&shared.location, nt, usn);
+                let msg = Message::search_response(&shared.location, nt, usn, SERVER).format();
                 if sock.send_to(msg.as_bytes(), from).is_ok() {
                     answered += 1;
                 }
@@ -235,7 +205,7 @@ mod tests {
     #[test]
     fn search_parsing() {
         let m = b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nST: urn:microsoft-com:service:MtpNullService:1\r\nMX: 1\r\n\r\n";
-        assert_eq!(search_target(m).as_deref(), Some(NT_SERVICE));
+        assert_eq!(search_target(m).as_deref(), Some(MTP_NULL_SERVICE));
         assert_eq!(search_target(b"NOTIFY * HTTP/1.1\r\nST: x\r\n\r\n"), None);
         assert_eq!(
             search_target(b"M-SEARCH * HTTP/1.1\r\nST: ssdp:all\r\n\r\n"),
@@ -247,11 +217,13 @@ mod tests {
 
     #[test]
     fn alive_matches_the_captured_layout() {
-        let a = alive(
+        let a = Message::notify_alive(
             "http://192.168.1.209:1900/DeviceDescription.xml",
-            NT_SERVICE,
+            MTP_NULL_SERVICE,
             "uuid:00000000-0001-0010-8000-98f17039c6fc::urn:microsoft-com:service:MtpNullService:1",
-        );
+            SERVER,
+        )
+        .format();
         assert_eq!(
             a,
             "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=1800\r\n\
