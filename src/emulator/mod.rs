@@ -18,6 +18,7 @@ pub mod msc;
 pub mod registry;
 pub mod testcard;
 pub mod usb_camera;
+pub mod wifi;
 
 #[cfg(test)]
 mod tests;
