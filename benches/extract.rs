@@ -25,7 +25,7 @@ fn synthetic_dataset(w: u16, h: u16) -> Vec<u8> {
     let mut enc = Encoder::new(&mut jpg, 80);
     enc.set_sampling_factor(SamplingFactor::R_4_2_2);
     enc.encode(&px, w, h, ColorType::Rgb).unwrap();
-    let padded = (jpg.len() + 127) / 128 * 128;
+    let padded = jpg.len().div_ceil(128) * 128;
     let mut d = Vec::new();
     for v in [136u32, padded as u32, 16, 120] {
         d.extend_from_slice(&v.to_le_bytes());
