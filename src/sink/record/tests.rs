@@ -323,3 +323,40 @@ fn avi_goes_on_in_opendml_riffs() {
         .collect();
     assert_eq!(pts, expect_slots);
 }
+
+#[test]
+fn real_sony_frames_record_and_probe_as_yuvj422p() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/liveview");
+    let names = [
+        "rx100m7_multi.ds0",
+        "rx100m7_multi.ds1",
+        "a9ii.ds0",
+        "a9ii.ds1",
+        "a9ii.ds2",
+    ];
+    let Ok(jpgs) = names
+        .iter()
+        .map(|n| std::fs::read(format!("{dir}/{n}.jpg")))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        eprintln!("skipping: vectors missing");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["sony.avi", "sony.mjpeg"] {
+        let path = tmp.path().join(name);
+        let mut rec = Recorder::create(&path).unwrap();
+        for (i, j) in jpgs.iter().enumerate() {
+            rec.write(j, Duration::from_millis(40 * i as u64)).unwrap();
+        }
+        assert_eq!(rec.finish().unwrap().frames, 5);
+        if !(have("ffmpeg") && have("ffprobe")) {
+            return;
+        }
+        let fmt = name.ends_with(".mjpeg").then_some("mjpeg");
+        ffmpeg_decodes(&path, fmt);
+        assert_eq!(frames_read(&path, fmt), 5);
+        let info = ffprobe(&path, fmt, "stream=codec_name,width,height,pix_fmt", &[]);
+        assert_eq!(info.trim(), "mjpeg,640,424,yuvj422p", "{name}");
+    }
+}
