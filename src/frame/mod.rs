@@ -98,6 +98,23 @@ pub enum ExtractError {
     },
 }
 
+impl ExtractError {
+    /// The offset an error points at, if any.
+    fn offset(&self) -> Option<usize> {
+        match *self {
+            ExtractError::Truncated { offset }
+            | ExtractError::BadMarker { offset, .. }
+            | ExtractError::BadSegment { offset, .. }
+            | ExtractError::UnsupportedCoding { offset, .. }
+            | ExtractError::MissingFrameHeader { offset }
+            | ExtractError::NoScan { offset }
+            | ExtractError::BadHeader { offset, .. }
+            | ExtractError::Incomplete { offset, .. } => Some(offset),
+            ExtractError::Empty | ExtractError::NoImageDeclared | ExtractError::NoImage => None,
+        }
+    }
+}
+
 /// The four header fields of a live-view dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DatasetHeader {
@@ -187,10 +204,13 @@ fn fallback(object: &[u8]) -> Result<Frame<'_>, ExtractError> {
         match frame_at(object, at) {
             Ok(f) => return Ok(f),
             Err(e) => {
+                // Everything before the failure point belonged to this candidate's
+                // segments (an EXIF thumbnail, say): a later SOI in there is not a frame.
+                // A truncated candidate ran to the end, so the search ends with it.
+                from = e.offset().unwrap_or(0).max(at + 2);
                 first_err.get_or_insert(e);
             }
         }
-        from = at + 2;
     }
     Err(first_err.unwrap_or(ExtractError::NoImage))
 }

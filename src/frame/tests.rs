@@ -579,6 +579,37 @@ fn fallback_skips_a_bad_candidate() {
 }
 
 #[test]
+fn fallback_never_returns_a_thumbnail_of_a_broken_jpeg() {
+    let thumb = Jpeg {
+        w: 8,
+        h: 8,
+        ..Jpeg::default()
+    }
+    .encode();
+    let mut exif = b"Exif\0\0".to_vec();
+    exif.extend_from_slice(&thumb);
+    let jpg = Jpeg {
+        app1: Some(exif),
+        ..Jpeg::default()
+    }
+    .encode();
+    // Header unusable (a bare JPEG), main image cut in its scan: no frame at all.
+    let cut = &jpg[..jpg.len() - 40];
+    assert!(matches!(extract(cut), Err(ExtractError::Truncated { .. })));
+    // Main image corrupt after its APP1 segment: still no thumbnail.
+    let app1 = jpg.windows(4).position(|w| w == b"Exif").unwrap() - 4;
+    assert_eq!(jpg[app1..app1 + 2], [0xFF, 0xE1]);
+    let app1_end = app1 + 2 + usize::from(u16::from_be_bytes([jpg[app1 + 2], jpg[app1 + 3]]));
+    let mut bad = jpg.clone();
+    bad[app1_end] = 0x00;
+    let r = extract(&bad);
+    assert!(
+        matches!(r, Err(ExtractError::BadMarker { offset, .. }) if offset == app1_end),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn split_table() {
     let jpg = small_jpeg();
     let a = dataset(&jpg, &[0; 120], &[0xFF, 0xD9, 0]);

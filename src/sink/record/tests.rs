@@ -176,7 +176,8 @@ fn avi_stops_cleanly_at_its_size_limit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cap.avi");
     let opts = RecordOptions {
-        avi_max_bytes: 60_000,
+        avi_riff_bytes: 60_000,
+        avi_opendml: false,
         ..RecordOptions::default()
     };
     let mut rec = Recorder::create_with(&path, opts).unwrap();
@@ -185,8 +186,8 @@ fn avi_stops_cleanly_at_its_size_limit() {
     for i in 0..40u64 {
         match rec.write(&jpeg(160, 106, i as u32), Duration::from_millis(i * 33)) {
             Ok(()) => accepted += 1,
-            Err(RecordError::AviLimit { limit }) => {
-                assert_eq!(limit, 60_000);
+            Err(e @ RecordError::AviLimit { .. }) => {
+                assert!(e.to_string().contains("AVI 1.0"), "{e}");
                 refused += 1;
             }
             Err(e) => panic!("{e}"),
@@ -263,4 +264,99 @@ fn existing_files_are_not_replaced_unless_asked() {
         ),
         Err(RecordError::BadFps(0))
     ));
+}
+
+/// Walks the top-level RIFF chunks: they must tile the file exactly.
+fn riff_chain(bytes: &[u8]) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        assert_eq!(&bytes[pos..pos + 4], b"RIFF", "at {pos}");
+        let size = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        out.push((
+            String::from_utf8_lossy(&bytes[pos + 8..pos + 12]).into_owned(),
+            size + 8,
+        ));
+        pos += 8 + size + size % 2;
+    }
+    assert_eq!(pos, bytes.len());
+    out
+}
+
+#[test]
+fn avi_goes_on_in_opendml_riffs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.avi");
+    let opts = RecordOptions {
+        avi_riff_bytes: 50_000,
+        ..RecordOptions::default()
+    };
+    let mut rec = Recorder::create_with(&path, opts).unwrap();
+    let mut expect_slots = Vec::new();
+    let mut next = 0u64;
+    for i in 0..30u64 {
+        // ~30 fps with a 2 s stall in the middle.
+        let t = Duration::from_millis(i * 34 + if i >= 15 { 2000 } else { 0 });
+        rec.write(&jpeg(160, 106, i as u32), t).unwrap();
+        let slot = ((t.as_nanos() * 30 / 1_000_000_000) as u64).max(next);
+        expect_slots.push(slot);
+        next = slot + 1;
+    }
+    let sum = rec.finish().unwrap();
+    assert_eq!((sum.frames, sum.slots), (30, next));
+    let bytes = std::fs::read(&path).unwrap();
+    let riffs = riff_chain(&bytes);
+    assert_eq!(riffs[0].0, "AVI ");
+    assert!(riffs.len() >= 4, "{riffs:?}");
+    for (tag, size) in &riffs {
+        assert!(*size <= 50_000, "{riffs:?}");
+        assert!(tag == "AVI " || tag == "AVIX");
+    }
+    if !(have("ffmpeg") && have("ffprobe")) {
+        return;
+    }
+    ffmpeg_decodes(&path, None);
+    assert_eq!(frames_read(&path, None), 30);
+    let pts: Vec<u64> = ffprobe(&path, None, "packet=pts", &[])
+        .lines()
+        .map(|l| l.trim_end_matches(',').parse().unwrap())
+        .collect();
+    assert_eq!(pts, expect_slots);
+}
+
+#[test]
+fn real_sony_frames_record_and_probe_as_yuvj422p() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/liveview");
+    let names = [
+        "rx100m7_multi.ds0",
+        "rx100m7_multi.ds1",
+        "a9ii.ds0",
+        "a9ii.ds1",
+        "a9ii.ds2",
+    ];
+    let Ok(jpgs) = names
+        .iter()
+        .map(|n| std::fs::read(format!("{dir}/{n}.jpg")))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        eprintln!("skipping: vectors missing");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["sony.avi", "sony.mjpeg"] {
+        let path = tmp.path().join(name);
+        let mut rec = Recorder::create(&path).unwrap();
+        for (i, j) in jpgs.iter().enumerate() {
+            rec.write(j, Duration::from_millis(40 * i as u64)).unwrap();
+        }
+        assert_eq!(rec.finish().unwrap().frames, 5);
+        if !(have("ffmpeg") && have("ffprobe")) {
+            return;
+        }
+        let fmt = name.ends_with(".mjpeg").then_some("mjpeg");
+        ffmpeg_decodes(&path, fmt);
+        assert_eq!(frames_read(&path, fmt), 5);
+        let info = ffprobe(&path, fmt, "stream=codec_name,width,height,pix_fmt", &[]);
+        assert_eq!(info.trim(), "mjpeg,640,424,yuvj422p", "{name}");
+    }
 }
