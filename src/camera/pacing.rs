@@ -55,7 +55,7 @@ impl Pacer {
     pub fn frame(&mut self, requested_at: Instant) {
         // Ask a little early so a frame that becomes ready on time is not missed by a
         // whole interval; the 33 ms window still bounds the rate.
-        self.next_after_frame = Some(requested_at + self.frame_interval.mul_f32(0.8));
+        self.next_after_frame = Some(requested_at + self.frame_interval.mul_f32(1.0));
         self.backoff = MIN_BACKOFF;
     }
 

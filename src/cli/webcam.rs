@@ -2,11 +2,9 @@
 
 use alpha_bridge::camera::ConnectOptions;
 use alpha_bridge::decode::Backend;
-use alpha_bridge::emulator::usb_camera::{Body, UsbEmulator};
+use alpha_bridge::emulator::{Body, UsbEmulator};
 use alpha_bridge::pipeline::source::{CameraSource, FrameSource, ReplaySource};
 use alpha_bridge::pipeline::{self, Aspect, Options, Output};
-use alpha_bridge::sink::v4l2::{OutputFormat, V4l2Sink};
-use alpha_bridge::sink::FrameSink;
 use alpha_bridge::transport::{usb, Transport};
 use anyhow::{bail, Context};
 use std::path::PathBuf;
@@ -31,6 +29,9 @@ pub struct WebcamArgs {
     /// Write the live view to FILE: MJPEG stream, or MJPEG-in-AVI if FILE ends in .avi.
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
+    /// Replace the --record file if it exists.
+    #[arg(long, short = 'y')]
+    overwrite: bool,
     /// Save every raw live-view object in DIR (for bug reports; replay with --camera replay:DIR).
     #[arg(long, value_name = "DIR")]
     dump_objects: Option<PathBuf>,
@@ -67,6 +68,7 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
     let opts = Options {
         output,
         record: a.record.clone(),
+        overwrite: a.overwrite,
         dump_objects: a.dump_objects.clone(),
         max_frames: a.frames,
         duration: a.duration,
@@ -107,7 +109,7 @@ fn open_source(camera: &str) -> anyhow::Result<Box<dyn FrameSource>> {
         return Ok(Box::new(ReplaySource::new(PathBuf::from(path), 30, false)));
     }
     if camera == "emulated" {
-        let emu = Arc::new(UsbEmulator::new(Body::default()));
+        let emu = Arc::new(UsbEmulator::new(Body::ilce_6400()));
         log::info!("using the built-in emulated camera");
         let open = Box::new(move || emu.connect().map(|h| Box::new(h) as Box<dyn Transport>));
         return Ok(Box::new(CameraSource::new(
@@ -142,29 +144,13 @@ fn open_source(camera: &str) -> anyhow::Result<Box<dyn FrameSource>> {
 }
 
 fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
-    let format = if a.format == "mjpeg" {
-        OutputFormat::Mjpeg
-    } else {
-        OutputFormat::Yuyv
-    };
-    let sink: Box<dyn FrameSink> = match a.device.as_str() {
-        "none" => return Ok(Output::None),
-        "auto" => match V4l2Sink::open(None, format, a.fps) {
-            Ok(s) => Box::new(s),
-            // Recording alone is a complete job; say what is missing for the webcam part.
-            Err(e) if a.record.is_some() || a.dump_objects.is_some() => {
-                log::warn!("no video device, recording only: {e}");
-                return Ok(Output::None);
-            }
-            Err(e) => return Err(e).context("cannot open a v4l2loopback device"),
-        },
-        path => Box::new(
-            V4l2Sink::open(Some(std::path::Path::new(path)), format, a.fps)
-                .context("cannot open the video device")?,
-        ),
-    };
-    Ok(match format {
-        OutputFormat::Mjpeg => Output::Mjpeg(sink),
-        _ => Output::Yuyv(sink),
-    })
+    // TEMPORARY until the v4l2 sink lands from the decode branch.
+    match a.device.as_str() {
+        "none" => Ok(Output::None),
+        _ if a.record.is_some() => {
+            log::warn!("no video device support in this build yet; recording only");
+            Ok(Output::None)
+        }
+        _ => bail!("v4l2 output is not in this build yet"),
+    }
 }

@@ -14,7 +14,7 @@ pub mod stats;
 use crate::decode::{Backend, DecodeError, Decoder, Yuyv};
 use crate::frame::{self, DumpError, DumpWriter};
 use crate::sink::placeholder::Placeholder;
-use crate::sink::record::{RecordError, Recorder};
+use crate::sink::record::{RecordError, RecordOptions, Recorder};
 use crate::sink::{FrameSink, Picture, SinkError};
 use lossy::{lossy, LossySender, Pool};
 use source::{FrameSource, Item, SourceError};
@@ -50,6 +50,8 @@ pub enum Aspect {
 pub struct Options {
     pub output: Output,
     pub record: Option<PathBuf>,
+    /// Replace an existing recording file.
+    pub overwrite: bool,
     pub dump_objects: Option<PathBuf>,
     pub max_frames: Option<u64>,
     pub duration: Option<Duration>,
@@ -68,6 +70,7 @@ impl Default for Options {
         Options {
             output: Output::None,
             record: None,
+            overwrite: false,
             dump_objects: None,
             max_frames: None,
             duration: None,
@@ -165,7 +168,8 @@ pub fn run(
     };
     let has_sink = sink.is_some();
 
-    let recorder = opts.record.as_deref().map(Recorder::create).transpose()?;
+    let rec_opts = RecordOptions { overwrite: opts.overwrite, avi_fps: opts.fps.max(1), ..RecordOptions::default() };
+    let recorder = opts.record.as_deref().map(|p| Recorder::create_with(p, rec_opts.clone())).transpose()?;
     let dumper = opts
         .dump_objects
         .as_deref()
