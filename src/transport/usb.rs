@@ -1122,7 +1122,7 @@ impl Transport for UsbTransport {
         let timeout = timeout.max(MIN_TIMEOUT);
         let len = buf.len().min(MAX_TRANSFER);
         if len % usize::from(self.endpoints.in_packet_size) != 0 {
-            log::debug!(
+            log::trace!(
                 "usb: bulk IN read of {len} bytes is not a multiple of {}; the camera may overflow it",
                 self.endpoints.in_packet_size
             );
