@@ -78,6 +78,17 @@ fn real_ptp_transfers() {
     assert!(mps == 512 || mps == 64, "{mps}");
     assert!(!t.kernel_driver_detached());
 
+    // The rig's gadget blocks until its last event is read; `alpha-bridge list` probes
+    // before this test and leaves events behind.
+    let mut ev = [0u8; 64];
+    for _ in 0..8 {
+        match t.read_event(&mut ev, Duration::from_millis(300)) {
+            Ok(_) => continue,
+            Err(e) if e.kind == ErrorKind::Timeout => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     // GetDeviceInfo: data, response, event.
     t.write(&container(1, 0x1001, 1, 12), T).unwrap();
     let mut buf = vec![0u8; 64 * mps];
@@ -87,34 +98,29 @@ fn real_ptp_transfers() {
     assert!(buf[12..n].starts_with(b"FAKE-PTP-CAMERA"));
     let n = t.read(&mut buf, T).unwrap();
     assert_eq!(header(&buf[..n]), (12, 3, 0x2001, 1));
-    let mut ev = [0u8; 64];
     let n = t.read_event(&mut ev, T).unwrap();
     assert_eq!(header(&ev[..n]), (12, 4, 0x4002, 1));
 
-    // A command of exactly one packet is followed by a ZLP: the gadget reads 512, then 0
-    // (it logs "short command (0 bytes)"), and answers the first.
-    t.write(&container(1, 0x1002, 2, mps), T).unwrap();
-    let n = t.read(&mut buf, T).unwrap();
-    assert_eq!(header(&buf[..n]).3, 2);
-    let n = t.read(&mut buf, T).unwrap();
-    assert_eq!(header(&buf[..n]), (12, 3, 0x2001, 2));
-    let _ = t.read_event(&mut ev, T).unwrap();
+    // (The ZLP after a write of a multiple of wMaxPacketSize is not checked here: this
+    // single-threaded gadget only reads bulk OUT again after its event was taken, so the
+    // ZLP would wait behind its data phase. The emulator's gadget reads OUT continuously.)
 
     // Nothing pending: a timeout, not a hang.
     let e = t.read(&mut buf, Duration::from_millis(300)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Timeout, "{e}");
 
-    // The gadget stalls class requests: Get Device Status maps to Stall, and the
-    // control pipe recovers by itself.
+    // Class requests reach the gadget (it logs them); the rig's gadget answers them with
+    // zero bytes rather than a stall, and a stall would map to `Stall`. Either way the
+    // control pipe stays usable.
     let mut st = [0u8; 16];
-    let e = t
-        .class_in(usb::request::PTP_GET_DEVICE_STATUS, 0, &mut st, T)
-        .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Stall, "{e}");
-    let e = t
-        .class_out(usb::request::PTP_DEVICE_RESET, 0, &[], T)
-        .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Stall, "{e}");
+    match t.class_in(usb::request::PTP_GET_DEVICE_STATUS, 0, &mut st, T) {
+        Ok(n) => assert!(n <= st.len()),
+        Err(e) => assert_eq!(e.kind, ErrorKind::Stall, "{e}"),
+    }
+    match t.class_out(usb::request::PTP_DEVICE_RESET, 0, &[], T) {
+        Ok(()) => {}
+        Err(e) => assert_eq!(e.kind, ErrorKind::Stall, "{e}"),
+    }
     t.clear_halt(Pipe::BulkIn).unwrap();
     t.clear_halt(Pipe::BulkOut).unwrap();
 
@@ -141,18 +147,63 @@ fn real_mass_storage() {
         .class_in(usb::request::MSC_GET_MAX_LUN, 0, &mut lun, T)
         .unwrap();
     assert_eq!((n, lun[0]), (1, 0));
-    // TEST UNIT READY: CBW out, no data, CSW in.
-    let mut cbw = vec![0u8; 31];
-    cbw[0..4].copy_from_slice(b"USBC");
-    cbw[4..8].copy_from_slice(&7u32.to_le_bytes());
-    cbw[14] = 6; // CDB length; CDB all zero = TEST UNIT READY
-    t.write(&cbw, T).unwrap();
-    let mut csw = vec![0u8; t.max_packet_size()];
-    let n = t.read(&mut csw, T).unwrap();
-    assert_eq!(n, 13);
-    assert_eq!(&csw[0..4], b"USBS");
-    assert_eq!(u32::from_le_bytes(csw[4..8].try_into().unwrap()), 7);
-    assert_eq!(csw[12], 0, "status passed");
+    let mut tag = 0u32;
+    // One Bulk-Only command: CBW out, optional data phase, CSW in; returns the status.
+    let mut command =
+        |t: &mut usb::UsbTransport, cdb: &[u8], out: Option<&[u8]>, inn: Option<&mut [u8]>| {
+            tag += 1;
+            let mut cbw = vec![0u8; 31];
+            cbw[0..4].copy_from_slice(b"USBC");
+            cbw[4..8].copy_from_slice(&tag.to_le_bytes());
+            let len = out
+                .map(|d| d.len())
+                .or(inn.as_ref().map(|b| b.len()))
+                .unwrap_or(0);
+            cbw[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+            cbw[12] = if inn.is_some() { 0x80 } else { 0 };
+            cbw[14] = cdb.len() as u8;
+            cbw[15..15 + cdb.len()].copy_from_slice(cdb);
+            t.write(&cbw, T).unwrap();
+            if let Some(d) = out {
+                t.write(d, T).unwrap();
+            }
+            if let Some(b) = inn {
+                let n = t.read(b, T).unwrap();
+                assert_eq!(n, b.len());
+            }
+            let mut csw = vec![0u8; t.max_packet_size()];
+            let n = t.read(&mut csw, T).unwrap();
+            assert_eq!(n, 13);
+            assert_eq!(&csw[0..4], b"USBS");
+            assert_eq!(u32::from_le_bytes(csw[4..8].try_into().unwrap()), tag);
+            csw[12]
+        };
+    // TEST UNIT READY; the first may report a unit attention (power-on), cleared by
+    // REQUEST SENSE.
+    let tur = [0u8; 6];
+    if command(&mut t, &tur, None, None) == 1 {
+        let mut sense = [0u8; 18];
+        assert_eq!(
+            command(&mut t, &[0x03, 0, 0, 0, 18, 0], None, Some(&mut sense)),
+            0
+        );
+        eprintln!(
+            "sense key {:#x} asc {:#x} ascq {:#x}",
+            sense[2] & 0xF,
+            sense[12],
+            sense[13]
+        );
+    }
+    assert_eq!(command(&mut t, &tur, None, None), 0);
+    // WRITE(10) of one 512-byte block: a data-out of exactly one packet. A ZLP after it
+    // would be taken as the next CBW and break the READ below.
+    let block: Vec<u8> = (0..512u32).map(|i| (i * 7 + 3) as u8).collect();
+    let write10 = [0x2A, 0, 0, 0, 0, 1, 0, 0, 1, 0];
+    assert_eq!(command(&mut t, &write10, Some(&block), None), 0);
+    let mut back = vec![0u8; 512];
+    let read10 = [0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0];
+    assert_eq!(command(&mut t, &read10, None, Some(&mut back)), 0);
+    assert_eq!(back, block);
 }
 
 /// Holds the PTP interface for `HOLD_SECS` so `real_busy` can be run from another process.

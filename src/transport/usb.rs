@@ -303,6 +303,20 @@ pub fn needs_zlp(len: usize, packet_size: u16) -> bool {
     packet_size != 0 && len != 0 && len % usize::from(packet_size) == 0
 }
 
+impl InterfaceClass {
+    /// Whether writes end with a ZLP when their length is a multiple of the packet size.
+    /// PTP delimits containers by short packets, so yes. Bulk-Only mass storage delimits
+    /// by the CBW's length and never sends one: a ZLP after an 8192-byte data-out (the
+    /// pairing block) would be read by the device as a (bad) next CBW, as Linux's
+    /// usb-storage and sony-guid-setter never send it either.
+    pub fn ends_writes_with_zlp(self) -> bool {
+        match self {
+            InterfaceClass::Ptp => true,
+            InterfaceClass::MassStorage => false,
+        }
+    }
+}
+
 /// The Linux sysfs name of a device: `B-P.P.P`, or `usbB` for a root hub.
 pub fn port_path(bus: u8, ports: &[u8]) -> String {
     if ports.is_empty() {
@@ -819,7 +833,9 @@ pub fn list_sony() -> Result<Vec<UsbDeviceInfo>, TransportError> {
 // The transport
 // ---------------------------------------------------------------------------------------
 
-/// A claimed PTP or mass-storage interface of a Sony body.
+/// A claimed PTP or mass-storage interface of a Sony body. Writes on a PTP interface end
+/// with a zero-length packet when their length is a multiple of wMaxPacketSize; on a
+/// mass-storage interface they never do (see [`InterfaceClass::ends_writes_with_zlp`]).
 pub struct UsbTransport {
     handle: rusb::DeviceHandle<rusb::Context>,
     info: UsbDeviceInfo,
@@ -1075,7 +1091,9 @@ impl Transport for UsbTransport {
         let timeout = timeout.max(MIN_TIMEOUT);
         let ep = self.endpoints.bulk_out;
         let mut pieces: Vec<&[u8]> = data.chunks(MAX_TRANSFER).collect();
-        if needs_zlp(data.len(), self.endpoints.out_packet_size) || data.is_empty() {
+        let zlp = self.class.ends_writes_with_zlp()
+            && needs_zlp(data.len(), self.endpoints.out_packet_size);
+        if zlp || data.is_empty() {
             pieces.push(&[]);
         }
         let mut sent = 0usize;
@@ -1104,7 +1122,7 @@ impl Transport for UsbTransport {
         let timeout = timeout.max(MIN_TIMEOUT);
         let len = buf.len().min(MAX_TRANSFER);
         if len % usize::from(self.endpoints.in_packet_size) != 0 {
-            log::debug!(
+            log::trace!(
                 "usb: bulk IN read of {len} bytes is not a multiple of {}; the camera may overflow it",
                 self.endpoints.in_packet_size
             );
@@ -1679,6 +1697,8 @@ mod tests {
         assert!(!needs_zlp(0, 512));
         assert!(needs_zlp(64, 64));
         assert!(!needs_zlp(512, 0));
+        assert!(InterfaceClass::Ptp.ends_writes_with_zlp());
+        assert!(!InterfaceClass::MassStorage.ends_writes_with_zlp());
         // Splitting writes at MAX_TRANSFER never makes a short packet mid-transfer.
         for mps in [64usize, 512, 1024] {
             assert_eq!(MAX_TRANSFER % mps, 0);
