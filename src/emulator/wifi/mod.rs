@@ -394,9 +394,23 @@ impl WifiEmulator {
     /// Waits until `pred` holds for the stats or `timeout` passes; returns the stats
     /// either way (tests assert on them; the timeout only bounds a hang).
     pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&WifiStats) -> bool) -> WifiStats {
+        self.wait_state(timeout, |st| pred(&st.stats)).stats.clone()
+    }
+
+    /// Waits until the activation is `want` or `timeout` passes; returns the activation.
+    pub fn wait_for_activation(&self, timeout: Duration, want: Activation) -> Activation {
+        self.wait_state(timeout, |st| st.activation == want)
+            .activation
+    }
+
+    fn wait_state(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&State) -> bool,
+    ) -> MutexGuard<'_, State> {
         let deadline = Instant::now() + timeout;
         let mut st = self.shared.lock();
-        while !pred(&st.stats) {
+        while !pred(&st) {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -408,7 +422,7 @@ impl WifiEmulator {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        st.stats.clone()
+        st
     }
 
     /// The user picks "Send to Computer" again: a new session is allowed and announcing
