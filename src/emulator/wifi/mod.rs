@@ -37,6 +37,21 @@ pub use storage::{format_for_name, FakeObject, STORAGE_ID};
 /// Decides whether an initiator GUID is registered with this body (Init Fail otherwise).
 pub type GuidCheck = Box<dyn Fn(&[u8; 16]) -> bool + Send + Sync>;
 
+/// Parses a GUID written as 32 hex digits, optionally separated by `:` or `-`
+/// (libgphoto2's `ptp2_ip=guid=` form is 16 colon-separated bytes).
+pub fn parse_guid(s: &str) -> Option<[u8; 16]> {
+    let hex: Vec<u8> = s.bytes().filter(|&b| b != b':' && b != b'-').collect();
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut g = [0u8; 16];
+    for (i, pair) in hex.chunks_exact(2).enumerate() {
+        let text = std::str::from_utf8(pair).ok()?;
+        g[i] = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(g)
+}
+
 /// Errors starting or stopping the emulator.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -216,7 +231,8 @@ pub(crate) struct State {
     activation: Activation,
     stats: WifiStats,
     /// Every accepted stream, so stop() can unblock their threads.
-    conns: Vec<TcpStream>,
+    conns: std::collections::HashMap<u64, TcpStream>,
+    next_conn_id: u64,
     /// The current session's command and event streams.
     session_conns: Vec<TcpStream>,
     next_connection: u32,
@@ -330,7 +346,8 @@ impl WifiEmulator {
             state: Mutex::new(State {
                 activation: Activation::Waiting,
                 stats: WifiStats::default(),
-                conns: Vec::new(),
+                conns: std::collections::HashMap::new(),
+                next_conn_id: 0,
                 session_conns: Vec::new(),
                 next_connection: 1,
                 current_connection: None,
@@ -452,7 +469,7 @@ impl WifiEmulator {
         }
         {
             let mut st = self.shared.lock();
-            for c in st.conns.drain(..) {
+            for (_, c) in st.conns.drain() {
                 let _ = c.shutdown(std::net::Shutdown::Both);
             }
             st.session_conns.clear();

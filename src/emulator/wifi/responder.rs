@@ -51,9 +51,22 @@ pub(super) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
+/// Forgets a connection's clone when its thread ends, so a long-running emulator does
+/// not accumulate file descriptors.
+struct Registered<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.shared.lock().conns.remove(&self.id);
+    }
+}
+
 fn serve(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    {
+    let _registered = {
         let mut st = shared.lock();
         if shared.stopping() {
             return Ok(());
@@ -62,8 +75,11 @@ fn serve(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
             // The body is off; nothing answers.
             return Ok(());
         }
-        st.conns.push(stream.try_clone()?);
-    }
+        let id = st.next_conn_id;
+        st.next_conn_id += 1;
+        st.conns.insert(id, stream.try_clone()?);
+        Registered { shared, id }
+    };
     let mut reader = PacketReader::new(MAX_PACKET);
     loop {
         let Some(first) = reader.read(&mut stream)? else {

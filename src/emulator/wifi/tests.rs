@@ -897,3 +897,144 @@ fn gphoto2_run(style: DataInStyle, with_version: bool) {
         assert!(g.1 == w.1, "{} differs\n{log}", g.0);
     }
 }
+
+#[test]
+fn garbage_from_initiators_never_takes_the_body_down() {
+    let (d, _) = card();
+    let emu = emulator(d.path(), |_| {});
+    let hostile: [&[u8]; 6] = [
+        &[0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0],
+        &[3, 0, 0, 0, 1, 0, 0, 0],
+        &[8, 0, 0, 0, 99, 0, 0, 0],
+        &[12, 0, 0, 0, 6, 0, 0, 0, 1, 2, 3, 4],
+        &[0x2c, 0, 0, 0, 1, 0, 0, 0, 1, 2],
+        b"GET / HTTP/1.1\r\n\r\n",
+    ];
+    for (i, bytes) in hostile.iter().enumerate() {
+        let mut s = TcpStream::connect(emu.ptpip_addr()).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        s.write_all(bytes).unwrap();
+        if i != 4 {
+            // Complete junk is dropped by the body; the truncated one waits for us.
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink);
+        }
+    }
+    // A session with an out-of-session garbage packet mid-way ends that session only.
+    let mut c = Client::connect(emu.ptpip_addr(), GUID);
+    assert_eq!(c.op(0x1002, &[1]).0, ResponseCode::OK);
+    send(&mut c.cmd, &Packet::StartData { tid: 5, total: 1 });
+    let mut x = [0u8; 1];
+    assert_eq!(c.cmd.read(&mut x).unwrap_or(0), 0);
+    assert_eq!(
+        emu.wait_for_activation(PATIENCE, Activation::Used),
+        Activation::Used
+    );
+    emu.reactivate();
+    let mut c = Client::connect(emu.ptpip_addr(), GUID);
+    c.open_and_start();
+    assert_eq!(c.handles(0xFFFF_FFFF).len(), 2);
+    // Finished connections are forgotten (no descriptor leak).
+    drop(c);
+    let ok = emu.wait_state(PATIENCE, |st| st.conns.is_empty());
+    assert!(ok.conns.is_empty());
+}
+
+#[test]
+fn objects_of_4_gib_and_more() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("C0002.MP4");
+    let f = std::fs::File::create(&p).unwrap();
+    let size: u64 = (4 << 30) + 1000;
+    // Sparse: costs no disk.
+    f.set_len(size).unwrap();
+    drop(f);
+    let tail = b"the end";
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut f = std::fs::File::options().write(true).open(&p).unwrap();
+        f.seek(SeekFrom::Start(size - tail.len() as u64)).unwrap();
+        f.write_all(tail).unwrap();
+    }
+    let emu = emulator(d.path(), |_| {});
+    let mut c = Client::connect(emu.ptpip_addr(), GUID);
+    c.open_and_start();
+    let h = c.handles(0)[1];
+    let oi = c.info(h);
+    assert_eq!(
+        (oi.filename.as_str(), oi.compressed_size),
+        ("C0002.MP4", u32::MAX)
+    );
+    // u32 offsets reach only the first 4 GiB.
+    let (rc, p, data) = c.op(0x101B, &[h, u32::MAX - 9, 100]);
+    assert_eq!((rc, p), (ResponseCode::OK, vec![100]));
+    assert!(data.iter().all(|&b| b == 0));
+}
+
+#[test]
+fn guid_strings() {
+    assert_eq!(
+        parse_guid("00:00:00:00:00:00:00:00:ff:ff:08:00:27:f5:16:4f"),
+        Some(GUID)
+    );
+    assert_eq!(
+        parse_guid("00000000-0000-0000-ffff-080027f5164f"),
+        Some(GUID)
+    );
+    assert_eq!(parse_guid("00:11"), None);
+    assert_eq!(parse_guid("zz000000000000000000000000000000"), None);
+}
+
+/// Not a test of speed (nothing is asserted about time): prints the loopback rate and
+/// the peak memory for one 1 GiB GetObject. Run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput_1gib_getobject() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("BIG.MP4");
+    let data = pattern(1 << 20, 7);
+    {
+        let mut f = std::fs::File::create(&p).unwrap();
+        for _ in 0..1024 {
+            f.write_all(&data).unwrap();
+        }
+    }
+    let emu = emulator(d.path(), |c| c.chunk_size = 1 << 20);
+    let mut c = Client::connect(emu.ptpip_addr(), GUID);
+    c.open_and_start();
+    let h = c.handles(0)[1];
+    let t = std::time::Instant::now();
+    // Stream it without keeping it (the test initiator would hold 1 GiB otherwise).
+    let tid = c.tid;
+    c.tid += 1;
+    send(
+        &mut c.cmd,
+        &Packet::OperationRequest {
+            data_phase: 1,
+            code: OpCode(0x1009),
+            tid,
+            params: Params::new(&[h]).unwrap(),
+        },
+    );
+    let mut n = 0u64;
+    loop {
+        match read_packet(&mut c.cmd, &mut c.dec).unwrap().unwrap() {
+            Packet::Data { payload, .. } | Packet::EndData { payload, .. } => {
+                n += payload.len() as u64
+            }
+            Packet::OperationResponse { .. } => break,
+            _ => {}
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("");
+    eprintln!(
+        "1 GiB GetObject over loopback: {n} bytes in {secs:.2} s = {:.0} MiB/s; {hwm} (whole test process)",
+        n as f64 / secs / (1 << 20) as f64
+    );
+    assert_eq!(n, 1 << 30);
+}
