@@ -1038,3 +1038,80 @@ fn throughput_1gib_getobject() {
     );
     assert_eq!(n, 1 << 30);
 }
+
+fn vector(name: &str) -> Option<Vec<u8>> {
+    let p = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/vectors/ptpip-sony"
+    ))
+    .join(name);
+    match std::fs::read(&p) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            eprintln!("skipping: {} is absent", p.display());
+            None
+        }
+    }
+}
+
+/// Reads raw bytes until the Operation Response for `tid`; returns how many bytes the
+/// body sent for the transaction and the response code.
+fn raw_until_response(c: &mut Client, tid: u32) -> (usize, ResponseCode) {
+    let mut n = 0;
+    loop {
+        let p = read_packet(&mut c.cmd, &mut c.dec).unwrap().unwrap();
+        let mut v = Vec::new();
+        p.encode(&mut v);
+        n += v.len();
+        if let Packet::OperationResponse { code, tid: t, .. } = p {
+            assert_eq!(t, tid);
+            return (n, code);
+        }
+    }
+}
+
+/// PlayMemories Home's captured bytes (init, start with DataPhaseInfo 0 and an empty End
+/// Data, the end in read-then-write order) are understood, and the 0x9281 answer has the
+/// captured size: 8250 bytes.
+#[test]
+fn playmemories_captured_bytes() {
+    let (Some(init), Some(start), Some(stop), Some(devinfo)) = (
+        vector("pmh_init_cmd_req.bin"),
+        vector("start_sequence_host_to_camera.bin"),
+        vector("stop_sequence_host_to_camera_pmh_order.bin"),
+        vector("pmh_getdeviceinfo_opreq.bin"),
+    ) else {
+        return;
+    };
+    let (d, _) = card();
+    let emu = emulator(d.path(), |_| {});
+    // The captured Init Command Request carries GUID, which we registered.
+    assert_eq!(
+        Packet::parse(&init).unwrap(),
+        Packet::InitCommandRequest {
+            guid: GUID,
+            name: "WIN7-VM".into(),
+            version: Some(PROTOCOL_VERSION)
+        }
+    );
+    let mut c = Client::connect(emu.ptpip_addr(), GUID);
+    assert_eq!(c.op(0x1002, &[1]).0, ResponseCode::OK);
+    c.cmd.write_all(&devinfo).unwrap();
+    assert_eq!(raw_until_response(&mut c, 1).1, ResponseCode::OK);
+    c.cmd.write_all(&start).unwrap();
+    assert_eq!(raw_until_response(&mut c, 0x23).1, ResponseCode::OK);
+    c.tid = 0x24;
+    let (rc, _, block) = c.op(0x9281, &[4]);
+    assert_eq!((rc, block.len()), (ResponseCode::OK, 8192));
+    assert_eq!(c.op(0x1004, &[]).0, ResponseCode::OK);
+    // The end, PlayMemories order: read (8250 bytes back), then write sub-command 5.
+    c.cmd.write_all(&stop[..22]).unwrap();
+    assert_eq!(raw_until_response(&mut c, 0x2c6), (8250, ResponseCode::OK));
+    c.cmd.write_all(&stop[22..]).unwrap();
+    assert_eq!(raw_until_response(&mut c, 0x2c7).1, ResponseCode::OK);
+    assert!(!emu.stats().powered_off);
+    c.tid = 0x2c8;
+    assert_eq!(c.op(0x1003, &[]).0, ResponseCode::OK);
+    let st = emu.wait_for(PATIENCE, |s| s.powered_off);
+    assert!(st.powered_off);
+}
