@@ -835,11 +835,31 @@ fn gphoto2_downloads_identical_files() {
         (DataInStyle::EmptyEndData, false),
         (DataInStyle::LastChunkInEndData, true),
     ] {
-        gphoto2_run(style, with_version);
+        gphoto2_run(style, with_version, true);
     }
+    // An unregistered computer: Init Fail, gphoto2 gives up, nothing is written.
+    gphoto2_run(DataInStyle::EmptyEndData, false, false);
 }
 
-fn gphoto2_run(style: DataInStyle, with_version: bool) {
+/// Runs a child to completion, killing it if it outlives `PATIENCE` (a hang guard).
+fn run_bounded(mut cmd: std::process::Command) -> std::process::Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + PATIENCE * 3;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn gphoto2_run(style: DataInStyle, with_version: bool, registered: bool) {
     let (d, want) = card();
     let dir = d.path().to_path_buf();
     let result = in_netns(move || {
@@ -852,19 +872,23 @@ fn gphoto2_run(style: DataInStyle, with_version: bool) {
         )
         .unwrap();
         let out = tempfile::tempdir().unwrap();
-        let mut cfg = WifiConfig::new(&dir).accept_guids(vec![GUID]);
+        let accepted = if registered {
+            vec![GUID]
+        } else {
+            vec![OTHER_GUID]
+        };
+        let mut cfg = WifiConfig::new(&dir).accept_guids(accepted);
         cfg.http_port = 0;
         cfg.ssdp.enabled = false;
         cfg.data_in_style = style;
         cfg.ack_with_version = with_version;
         let emu = WifiEmulator::start(cfg).unwrap();
-        let o = std::process::Command::new("gphoto2")
-            .args(["--port", "ptpip:127.0.0.1", "--get-all-files", "--quiet"])
+        let mut cmd = std::process::Command::new("gphoto2");
+        cmd.args(["--port", "ptpip:127.0.0.1", "--get-all-files", "--quiet"])
             .env("HOME", home.path())
             .env("LANG", "C")
-            .current_dir(out.path())
-            .output()
-            .unwrap();
+            .current_dir(out.path());
+        let o = run_bounded(cmd);
         let stats = emu.stop();
         let mut got = Vec::new();
         for e in std::fs::read_dir(out.path()).unwrap() {
@@ -888,6 +912,13 @@ fn gphoto2_run(style: DataInStyle, with_version: bool) {
         stats.ops
     );
     eprintln!("{log}");
+    if !registered {
+        assert!(!o.status.success(), "{log}");
+        assert_eq!((stats.init_fails, stats.sessions), (1, 0), "{log}");
+        assert!(got.is_empty(), "{log}");
+        return;
+    }
+    assert!(o.status.success(), "{log}");
     assert!(stats.started, "gphoto2 never sent the Sony start\n{log}");
     let mut want: Vec<(String, Vec<u8>)> = want.into_iter().map(|w| (w.1, w.2)).collect();
     want.sort();
