@@ -95,6 +95,9 @@ pub struct Faults {
     pub rate_limit: Option<u64>,
     /// Extra objects in the first date folder: hostile names, lying sizes.
     pub fake_objects: Vec<FakeObject>,
+    /// Close both connections right after the power-off reply, without waiting for
+    /// CloseSession (by default the body answers a CloseSession sent within 2 s).
+    pub abrupt_power_off: bool,
 }
 
 /// SSDP announcer settings.
@@ -248,6 +251,7 @@ pub(crate) struct Shared {
     pub style: DataInStyle,
     pub chunk_size: usize,
     pub rate_limit: Option<u64>,
+    pub abrupt_power_off: bool,
     pub accept: GuidCheck,
     pub storage: storage::Storage,
     pub uuid: String,
@@ -338,6 +342,7 @@ impl WifiEmulator {
             style: cfg.data_in_style,
             chunk_size: cfg.chunk_size.clamp(1, 16 << 20),
             rate_limit: cfg.faults.rate_limit.filter(|&r| r > 0),
+            abrupt_power_off: cfg.faults.abrupt_power_off,
             accept: cfg.accept,
             storage,
             uuid: uuid_for(&cfg.responder_guid),
@@ -370,8 +375,9 @@ impl WifiEmulator {
         let s = Arc::clone(&shared);
         threads.push(spawn("emu-wifi-http", move || http::serve(s, http))?);
         if let Some(u) = udp {
+            let first = ssdp::announce_now(&shared, &u);
             let s = Arc::clone(&shared);
-            threads.push(spawn("emu-wifi-ssdp", move || ssdp::run(s, u))?);
+            threads.push(spawn("emu-wifi-ssdp", move || ssdp::run(s, u, first))?);
         }
         Ok(WifiEmulator {
             shared,

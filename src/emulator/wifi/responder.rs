@@ -23,6 +23,8 @@ use crate::ptp::ptpip::{fail_reason, PROTOCOL_VERSION};
 const MAX_PACKET: u32 = 16 << 20;
 /// Largest data-out payload kept; more is drained and refused.
 const MAX_DATA_OUT: usize = 1 << 20;
+/// How long a powered-off body still waits for CloseSession.
+const POWER_OFF_GRACE: Duration = Duration::from_secs(2);
 
 pub(super) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     for conn in listener.incoming() {
@@ -61,6 +63,7 @@ struct Registered<'a> {
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
         self.shared.lock().conns.remove(&self.id);
+        self.shared.notify();
     }
 }
 
@@ -328,7 +331,49 @@ fn run_session(
                 st.stats.powered_off = true;
                 drop(st);
                 shared.notify();
+                if !shared.abrupt_power_off && op != OpCode::CLOSE_SESSION {
+                    linger_for_close_session(shared, stream, reader)?;
+                }
                 return Ok(());
+            }
+        }
+    }
+}
+
+/// After the power-off reply the body still takes the host's CloseSession (ptpip.md
+/// §4.4 step 3) and lets the host hang up first, for a moment, then goes dark; the event
+/// channel stays open until then. `Faults::abrupt_power_off` skips this.
+fn linger_for_close_session(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    reader: &mut PacketReader,
+) -> io::Result<()> {
+    let deadline = Instant::now() + POWER_OFF_GRACE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        stream.set_read_timeout(Some(left))?;
+        let Ok(Some(p)) = reader.read(stream) else {
+            // End of stream, timeout or garbage: either way the body is off now.
+            return Ok(());
+        };
+        if let Packet::OperationRequest { code, tid, .. } = p {
+            shared.bump(|s| {
+                if s.ops.len() < MAX_LOGGED_OPS {
+                    s.ops.push(code)
+                }
+            });
+            if code == OpCode::CLOSE_SESSION {
+                wire::write_packet(
+                    stream,
+                    &Packet::OperationResponse {
+                        code: ResponseCode::OK,
+                        tid,
+                        params: Params::default(),
+                    },
+                )?;
             }
         }
     }

@@ -62,10 +62,14 @@ fn read_packet(s: &mut TcpStream, dec: &mut Decoder) -> std::io::Result<Option<P
     }
 }
 
-fn send(s: &mut TcpStream, p: &Packet) {
+fn try_send(s: &mut TcpStream, p: &Packet) -> std::io::Result<()> {
     let mut v = Vec::new();
     p.encode(&mut v);
-    s.write_all(&v).unwrap();
+    s.write_all(&v)
+}
+
+fn send(s: &mut TcpStream, p: &Packet) {
+    try_send(s, p).unwrap();
 }
 
 fn init_command(addr: SocketAddr, guid: [u8; 16]) -> (TcpStream, Decoder, Option<Packet>) {
@@ -130,41 +134,41 @@ impl Client {
             tid,
             params: Params::new(params).unwrap(),
         };
-        send(&mut self.cmd, &p);
+        try_send(&mut self.cmd, &p)?;
         if let Some(d) = data_out {
-            send(
+            try_send(
                 &mut self.cmd,
                 &Packet::StartData {
                     tid,
                     total: d.len() as u64,
                 },
-            );
+            )?;
             match self.out_style {
                 OutStyle::EmptyEnd => {
                     for c in d.chunks(7) {
-                        send(
+                        try_send(
                             &mut self.cmd,
                             &Packet::Data {
                                 tid,
                                 payload: c.to_vec(),
                             },
-                        );
+                        )?;
                     }
-                    send(
+                    try_send(
                         &mut self.cmd,
                         &Packet::EndData {
                             tid,
                             payload: vec![],
                         },
-                    );
+                    )?;
                 }
-                OutStyle::LastInEnd => send(
+                OutStyle::LastInEnd => try_send(
                     &mut self.cmd,
                     &Packet::EndData {
                         tid,
                         payload: d.to_vec(),
                     },
-                ),
+                )?,
             }
         }
         let mut data = Vec::new();
@@ -550,13 +554,14 @@ fn power_off_ends_the_session_and_the_activation() {
     assert_eq!(c.ext(5, &[]), ResponseCode::OK);
     let (rc, _, block) = c.op(0x9281, &[4]);
     assert_eq!((rc, block.len()), (ResponseCode::OK, 8192));
-    // The body closes the connection.
+    // It still takes CloseSession, then closes the connection.
+    assert_eq!(c.op(0x1003, &[]).0, ResponseCode::OK);
     let mut x = [0u8; 1];
     assert_eq!(c.cmd.read(&mut x).unwrap(), 0);
     let st = emu.wait_for(PATIENCE, |s| s.powered_off && s.byebyes_sent == 4);
     assert!(st.powered_off);
     assert_eq!(emu.activation(), Activation::PoweredOff);
-    assert_eq!(st.byebyes_sent, 4);
+    assert_eq!(st.byebyes_sent, 4, "{st:?}");
     // The NOTIFYs seen: four alive, then four byebye.
     let mut seen = Vec::new();
     let mut buf = [0u8; 2048];
@@ -572,6 +577,18 @@ fn power_off_ends_the_session_and_the_activation() {
     s.set_read_timeout(Some(PATIENCE)).unwrap();
     let _ = s.write_all(&[0; 8]);
     assert_eq!(s.read(&mut x).unwrap_or(0), 0);
+}
+
+#[test]
+fn abrupt_power_off_closes_at_once() {
+    let (d, _) = card();
+    let emu = emulator(d.path(), |c| c.faults.abrupt_power_off = true);
+    let mut c = Client::connect(emu.ptpip_addr(), GUID);
+    c.open_and_start();
+    assert_eq!(c.ext(5, &[]), ResponseCode::OK);
+    assert_eq!(c.op(0x9281, &[4]).0, ResponseCode::OK);
+    assert!(c.try_op(0x1003, &[], None).is_err());
+    assert!(emu.stats().powered_off);
 }
 
 #[test]
