@@ -303,15 +303,25 @@ fn run_session(
                 len,
                 total,
             } => {
-                let obj = shared
-                    .storage
-                    .get(handle)
-                    .ok_or_else(|| io::Error::other("object vanished"))?;
                 // Start Data always tells the truth; only ObjectInfo lies for a fake
                 // object with a declared size (the host must trust the data phase).
-                let declared = total;
-                let mut r = obj.open_range(offset, len)?;
-                send_data_in(shared, stream, tid, declared, len, &mut r, true, &mut buf)?;
+                let opened = shared
+                    .storage
+                    .get(handle)
+                    .ok_or_else(|| io::Error::other("no such object"))
+                    .and_then(|o| o.open_range(offset, len));
+                match opened {
+                    Ok(mut r) => {
+                        send_data_in(shared, stream, tid, total, len, &mut r, true, &mut buf)?
+                    }
+                    Err(e) => {
+                        // A file removed behind the emulator's back: refuse before any
+                        // data phase, as a body with an unreadable card would.
+                        log::warn!("emulator: cannot read object {handle}: {e}");
+                        reply.code = ResponseCode::GENERAL_ERROR;
+                        reply.params.clear();
+                    }
+                }
             }
         }
         wire::write_packet(

@@ -1017,6 +1017,11 @@ fn objects_of_4_gib_and_more() {
     let (rc, p, data) = c.op(0x101B, &[h, u32::MAX - 9, 100]);
     assert_eq!((rc, p), (ResponseCode::OK, vec![100]));
     assert!(data.iter().all(|&b| b == 0));
+    // A file deleted behind the body's back is refused without a data phase.
+    std::fs::remove_file(d.path().join("C0002.MP4")).unwrap();
+    let (rc, _, data) = c.op(0x101B, &[h, 0, 100]);
+    assert_eq!((rc, data.len()), (ResponseCode::GENERAL_ERROR, 0));
+    assert_eq!(c.op(0x1004, &[]).0, ResponseCode::OK);
 }
 
 #[test]
