@@ -486,11 +486,13 @@ fn send_data_in(
             DataInStyle::LastChunkInEndData => last,
         };
         if n > 0 || end_packet {
-            buf.clear();
-            buf.resize(12 + n, 0);
-            src.read_exact(&mut buf[12..])?;
+            // The buffer only grows (to one chunk), so nothing is re-zeroed per packet.
+            if buf.len() < 12 + n {
+                buf.resize(12 + n, 0);
+            }
+            src.read_exact(&mut buf[12..12 + n])?;
             buf[..12].copy_from_slice(&wire::data_head(end_packet, tid, n)?);
-            let mut write_len = buf.len();
+            let mut write_len = 12 + n;
             let mut cut = false;
             if object {
                 let mut st = shared.lock();
