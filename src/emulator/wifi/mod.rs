@@ -37,6 +37,21 @@ pub use storage::{format_for_name, FakeObject, STORAGE_ID};
 /// Decides whether an initiator GUID is registered with this body (Init Fail otherwise).
 pub type GuidCheck = Box<dyn Fn(&[u8; 16]) -> bool + Send + Sync>;
 
+/// Parses a GUID written as 32 hex digits, optionally separated by `:` or `-`
+/// (libgphoto2's `ptp2_ip=guid=` form is 16 colon-separated bytes).
+pub fn parse_guid(s: &str) -> Option<[u8; 16]> {
+    let hex: Vec<u8> = s.bytes().filter(|&b| b != b':' && b != b'-').collect();
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut g = [0u8; 16];
+    for (i, pair) in hex.chunks_exact(2).enumerate() {
+        let text = std::str::from_utf8(pair).ok()?;
+        g[i] = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(g)
+}
+
 /// Errors starting or stopping the emulator.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -80,6 +95,9 @@ pub struct Faults {
     pub rate_limit: Option<u64>,
     /// Extra objects in the first date folder: hostile names, lying sizes.
     pub fake_objects: Vec<FakeObject>,
+    /// Close both connections right after the power-off reply, without waiting for
+    /// CloseSession (by default the body answers a CloseSession sent within 2 s).
+    pub abrupt_power_off: bool,
 }
 
 /// SSDP announcer settings.
@@ -216,7 +234,8 @@ pub(crate) struct State {
     activation: Activation,
     stats: WifiStats,
     /// Every accepted stream, so stop() can unblock their threads.
-    conns: Vec<TcpStream>,
+    conns: std::collections::HashMap<u64, TcpStream>,
+    next_conn_id: u64,
     /// The current session's command and event streams.
     session_conns: Vec<TcpStream>,
     next_connection: u32,
@@ -232,6 +251,7 @@ pub(crate) struct Shared {
     pub style: DataInStyle,
     pub chunk_size: usize,
     pub rate_limit: Option<u64>,
+    pub abrupt_power_off: bool,
     pub accept: GuidCheck,
     pub storage: storage::Storage,
     pub uuid: String,
@@ -322,6 +342,7 @@ impl WifiEmulator {
             style: cfg.data_in_style,
             chunk_size: cfg.chunk_size.clamp(1, 16 << 20),
             rate_limit: cfg.faults.rate_limit.filter(|&r| r > 0),
+            abrupt_power_off: cfg.faults.abrupt_power_off,
             accept: cfg.accept,
             storage,
             uuid: uuid_for(&cfg.responder_guid),
@@ -330,7 +351,8 @@ impl WifiEmulator {
             state: Mutex::new(State {
                 activation: Activation::Waiting,
                 stats: WifiStats::default(),
-                conns: Vec::new(),
+                conns: std::collections::HashMap::new(),
+                next_conn_id: 0,
                 session_conns: Vec::new(),
                 next_connection: 1,
                 current_connection: None,
@@ -353,8 +375,9 @@ impl WifiEmulator {
         let s = Arc::clone(&shared);
         threads.push(spawn("emu-wifi-http", move || http::serve(s, http))?);
         if let Some(u) = udp {
+            let first = ssdp::announce_now(&shared, &u);
             let s = Arc::clone(&shared);
-            threads.push(spawn("emu-wifi-ssdp", move || ssdp::run(s, u))?);
+            threads.push(spawn("emu-wifi-ssdp", move || ssdp::run(s, u, first))?);
         }
         Ok(WifiEmulator {
             shared,
@@ -394,9 +417,23 @@ impl WifiEmulator {
     /// Waits until `pred` holds for the stats or `timeout` passes; returns the stats
     /// either way (tests assert on them; the timeout only bounds a hang).
     pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&WifiStats) -> bool) -> WifiStats {
+        self.wait_state(timeout, |st| pred(&st.stats)).stats.clone()
+    }
+
+    /// Waits until the activation is `want` or `timeout` passes; returns the activation.
+    pub fn wait_for_activation(&self, timeout: Duration, want: Activation) -> Activation {
+        self.wait_state(timeout, |st| st.activation == want)
+            .activation
+    }
+
+    fn wait_state(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&State) -> bool,
+    ) -> MutexGuard<'_, State> {
         let deadline = Instant::now() + timeout;
         let mut st = self.shared.lock();
-        while !pred(&st.stats) {
+        while !pred(&st) {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -408,7 +445,7 @@ impl WifiEmulator {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        st.stats.clone()
+        st
     }
 
     /// The user picks "Send to Computer" again: a new session is allowed and announcing
@@ -438,7 +475,7 @@ impl WifiEmulator {
         }
         {
             let mut st = self.shared.lock();
-            for c in st.conns.drain(..) {
+            for (_, c) in st.conns.drain() {
                 let _ = c.shutdown(std::net::Shutdown::Both);
             }
             st.session_conns.clear();

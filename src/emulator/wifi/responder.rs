@@ -23,6 +23,8 @@ use crate::ptp::ptpip::{fail_reason, PROTOCOL_VERSION};
 const MAX_PACKET: u32 = 16 << 20;
 /// Largest data-out payload kept; more is drained and refused.
 const MAX_DATA_OUT: usize = 1 << 20;
+/// How long a powered-off body still waits for CloseSession.
+const POWER_OFF_GRACE: Duration = Duration::from_secs(2);
 
 pub(super) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     for conn in listener.incoming() {
@@ -51,9 +53,23 @@ pub(super) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
+/// Forgets a connection's clone when its thread ends, so a long-running emulator does
+/// not accumulate file descriptors.
+struct Registered<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.shared.lock().conns.remove(&self.id);
+        self.shared.notify();
+    }
+}
+
 fn serve(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    {
+    let _registered = {
         let mut st = shared.lock();
         if shared.stopping() {
             return Ok(());
@@ -62,8 +78,11 @@ fn serve(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
             // The body is off; nothing answers.
             return Ok(());
         }
-        st.conns.push(stream.try_clone()?);
-    }
+        let id = st.next_conn_id;
+        st.next_conn_id += 1;
+        st.conns.insert(id, stream.try_clone()?);
+        Registered { shared, id }
+    };
     let mut reader = PacketReader::new(MAX_PACKET);
     loop {
         let Some(first) = reader.read(&mut stream)? else {
@@ -284,15 +303,25 @@ fn run_session(
                 len,
                 total,
             } => {
-                let obj = shared
-                    .storage
-                    .get(handle)
-                    .ok_or_else(|| io::Error::other("object vanished"))?;
                 // Start Data always tells the truth; only ObjectInfo lies for a fake
                 // object with a declared size (the host must trust the data phase).
-                let declared = total;
-                let mut r = obj.open_range(offset, len)?;
-                send_data_in(shared, stream, tid, declared, len, &mut r, true, &mut buf)?;
+                let opened = shared
+                    .storage
+                    .get(handle)
+                    .ok_or_else(|| io::Error::other("no such object"))
+                    .and_then(|o| o.open_range(offset, len));
+                match opened {
+                    Ok(mut r) => {
+                        send_data_in(shared, stream, tid, total, len, &mut r, true, &mut buf)?
+                    }
+                    Err(e) => {
+                        // A file removed behind the emulator's back: refuse before any
+                        // data phase, as a body with an unreadable card would.
+                        log::warn!("emulator: cannot read object {handle}: {e}");
+                        reply.code = ResponseCode::GENERAL_ERROR;
+                        reply.params.clear();
+                    }
+                }
             }
         }
         wire::write_packet(
@@ -312,7 +341,49 @@ fn run_session(
                 st.stats.powered_off = true;
                 drop(st);
                 shared.notify();
+                if !shared.abrupt_power_off && op != OpCode::CLOSE_SESSION {
+                    linger_for_close_session(shared, stream, reader)?;
+                }
                 return Ok(());
+            }
+        }
+    }
+}
+
+/// After the power-off reply the body still takes the host's CloseSession (ptpip.md
+/// §4.4 step 3) and lets the host hang up first, for a moment, then goes dark; the event
+/// channel stays open until then. `Faults::abrupt_power_off` skips this.
+fn linger_for_close_session(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    reader: &mut PacketReader,
+) -> io::Result<()> {
+    let deadline = Instant::now() + POWER_OFF_GRACE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        stream.set_read_timeout(Some(left))?;
+        let Ok(Some(p)) = reader.read(stream) else {
+            // End of stream, timeout or garbage: either way the body is off now.
+            return Ok(());
+        };
+        if let Packet::OperationRequest { code, tid, .. } = p {
+            shared.bump(|s| {
+                if s.ops.len() < MAX_LOGGED_OPS {
+                    s.ops.push(code)
+                }
+            });
+            if code == OpCode::CLOSE_SESSION {
+                wire::write_packet(
+                    stream,
+                    &Packet::OperationResponse {
+                        code: ResponseCode::OK,
+                        tid,
+                        params: Params::default(),
+                    },
+                )?;
             }
         }
     }
@@ -415,11 +486,13 @@ fn send_data_in(
             DataInStyle::LastChunkInEndData => last,
         };
         if n > 0 || end_packet {
-            buf.clear();
-            buf.resize(12 + n, 0);
-            src.read_exact(&mut buf[12..])?;
+            // The buffer only grows (to one chunk), so nothing is re-zeroed per packet.
+            if buf.len() < 12 + n {
+                buf.resize(12 + n, 0);
+            }
+            src.read_exact(&mut buf[12..12 + n])?;
             buf[..12].copy_from_slice(&wire::data_head(end_packet, tid, n)?);
-            let mut write_len = buf.len();
+            let mut write_len = 12 + n;
             let mut cut = false;
             if object {
                 let mut st = shared.lock();

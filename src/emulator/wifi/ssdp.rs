@@ -92,7 +92,22 @@ fn in_scope(bind: IpAddr, from: IpAddr) -> bool {
     }
 }
 
-pub(super) fn run(shared: Arc<Shared>, sock: UdpSocket) {
+/// The first ssdp:alive burst, sent before `start` returns so that an initiator can
+/// never reach the body before it has announced itself.
+pub(super) fn announce_now(shared: &Shared, sock: &UdpSocket) -> Instant {
+    let mut n = 0;
+    for (nt, usn) in nts(&shared.uuid) {
+        let m = Message::notify_alive(&shared.location, &nt, &usn, SERVER).format();
+        match sock.send_to(m.as_bytes(), shared.ssdp.target) {
+            Ok(_) => n += 1,
+            Err(e) => log::debug!("emulator: ssdp send to {} failed: {e}", shared.ssdp.target),
+        }
+    }
+    shared.bump(|s| s.notifies_sent += n);
+    Instant::now()
+}
+
+pub(super) fn run(shared: Arc<Shared>, sock: UdpSocket, first_alive: Instant) {
     let bind = sock
         .local_addr()
         .map(|a| a.ip())
@@ -127,8 +142,8 @@ pub(super) fn run(shared: Arc<Shared>, sock: UdpSocket) {
         .iter()
         .map(|(nt, usn)| Message::notify_alive(&shared.location, nt, usn, SERVER).format())
         .collect();
-    let mut last_alive: Option<Instant> = None;
-    let mut announced = false;
+    let mut last_alive: Option<Instant> = Some(first_alive);
+    let mut announced = true;
     let mut buf = [0u8; 2048];
     loop {
         let act = shared.lock().activation;
