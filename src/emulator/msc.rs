@@ -335,7 +335,11 @@ impl MscEmulator {
         match (&want, cbw.data_in, len) {
             (_, _, 0) => {
                 // Hn: the host expects no data. If we wanted some, that's case 2/3.
-                phase_error = !matches!(want, Want::None);
+                phase_error = match &want {
+                    Want::None => false,
+                    Want::In(d) => !d.is_empty(),
+                    Want::Out => true,
+                };
             }
             (Want::In(d), true, _) => {
                 let n = d.len().min(len);
