@@ -84,6 +84,12 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// The identity in the default config directory, created on first use: what
+    /// `pair` registers and `offload` must send.
+    pub fn load_default() -> Result<Identity, ConfigError> {
+        load_or_create(&default_config_dir()?)
+    }
+
     /// 32 lowercase hex digits, no separators.
     pub fn guid_hex(&self) -> String {
         guid_hex(&self.guid)
@@ -572,6 +578,9 @@ pub fn load_or_create(dir: &Path) -> Result<Identity, ConfigError> {
         host_name: default_host_name(),
     };
     save(dir, &id)?;
+    // Two first runs at once each write a GUID; re-read so this process uses the one
+    // that won the rename.
+    let id = load(dir)?.unwrap_or(id);
     log::info!(
         "created this computer's camera identity {} in {}",
         id.guid_hex(),

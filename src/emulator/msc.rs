@@ -1,7 +1,8 @@
 //! An emulated Sony body in USB Mass Storage mode (interface 08/06/50), device side of
 //! Bulk-Only Transport over a [`DevicePipe`]: it answers the SCSI commands a pairing
-//! host sends (TEST UNIT READY, INQUIRY, REQUEST SENSE, READ CAPACITY on a tiny fake
-//! disk) and Sony's vendor command `0x7A` with ExtCmd plugin 4 / sub-command 8
+//! host sends (TEST UNIT READY, INQUIRY, REQUEST SENSE, READ CAPACITY and READ(10) of
+//! a tiny blank read-only disk, plus the few commands a kernel host probes with in
+//! gadget mode) and Sony's vendor command `0x7A` with ExtCmd plugin 4 / sub-command 8
 //! (ForceRegistHostNetInfo), storing the GUID and host name in a [`Registry`]
 //! (sony-pairing.md §3–§5; USB MSC BOT 1.0 §6).
 //!
@@ -23,6 +24,9 @@ const MAX_OUT_TRANSFER: usize = 64 * 1024;
 /// The part of an OUT data phase we keep; the rest is read and dropped.
 const MAX_KEPT_DATA: usize = 0x2000;
 const POLL: Duration = Duration::from_millis(100);
+const BLOCK_SIZE: u32 = 512;
+/// Largest fake disk (in blocks) a READ(10) may be served from: 8 MiB.
+const MAX_BLOCKS: u32 = 16 * 1024;
 
 /// What the emulated body says about itself, and test switches.
 #[derive(Debug, Clone)]
@@ -32,7 +36,7 @@ pub struct MscConfig {
     /// INQUIRY product (16 characters max); real bodies say "DSC".
     pub product: String,
     pub revision: String,
-    /// Size of the fake disk in 512-byte blocks.
+    /// Size of the blank fake disk in 512-byte blocks (capped at 16384, 8 MiB).
     pub blocks: u32,
     /// Answer this many pairing commands with Sony's "busy" sense before accepting one.
     pub busy_pairing_commands: u32,
@@ -149,6 +153,11 @@ const LUN_NOT_SUPPORTED: Sense = Sense {
     asc: 0x25,
     ascq: 0,
 };
+const LBA_OUT_OF_RANGE: Sense = Sense {
+    key: 0x5,
+    asc: 0x21,
+    ascq: 0,
+};
 const INVALID_PARAMETER: Sense = Sense {
     key: 0x5,
     asc: 0x26,
@@ -180,7 +189,8 @@ pub struct MscEmulator {
 }
 
 impl MscEmulator {
-    pub fn new(config: MscConfig, registry: Registry) -> MscEmulator {
+    pub fn new(mut config: MscConfig, registry: Registry) -> MscEmulator {
+        config.blocks = config.blocks.min(MAX_BLOCKS);
         MscEmulator {
             busy_left: config.busy_pairing_commands,
             config,
@@ -291,9 +301,27 @@ impl MscEmulator {
                 0x25 => {
                     let mut d = Vec::with_capacity(8);
                     d.extend_from_slice(&self.config.blocks.saturating_sub(1).to_be_bytes());
-                    d.extend_from_slice(&512u32.to_be_bytes());
+                    d.extend_from_slice(&BLOCK_SIZE.to_be_bytes());
                     (Want::In(d), Ok(()))
                 }
+                // READ(10) of the blank fake disk: what a kernel host reads when it
+                // probes for a partition table (gadget mode).
+                0x28 if cdb.len() >= 10 => {
+                    let lba = u32::from_be_bytes([cdb[2], cdb[3], cdb[4], cdb[5]]) as u64;
+                    let count = u16::from_be_bytes([cdb[7], cdb[8]]) as u64;
+                    if lba + count > self.config.blocks as u64 {
+                        (Want::None, Err(LBA_OUT_OF_RANGE))
+                    } else {
+                        // At most the whole disk (MscConfig::blocks is capped) and never
+                        // more than the host asked for.
+                        let n = (count * BLOCK_SIZE as u64).min(len as u64) as usize;
+                        (Want::In(vec![0u8; n]), Ok(()))
+                    }
+                }
+                // MODE SENSE(6): a bare header, write-protected (WRITE is not emulated).
+                0x1A => (Want::In(vec![3, 0, 0x80, 0]), Ok(())),
+                // PREVENT/ALLOW MEDIUM REMOVAL, START STOP UNIT, SYNCHRONIZE CACHE(10).
+                0x1E | 0x1B | 0x35 => (Want::None, Ok(())),
                 0x7A if !cbw.data_in && len > 0 => (Want::Out, Ok(())),
                 0x7A => (Want::None, Err(INVALID_CDB_FIELD)),
                 _ => (Want::None, Err(ILLEGAL_OPCODE)),
@@ -307,7 +335,11 @@ impl MscEmulator {
         match (&want, cbw.data_in, len) {
             (_, _, 0) => {
                 // Hn: the host expects no data. If we wanted some, that's case 2/3.
-                phase_error = !matches!(want, Want::None);
+                phase_error = match &want {
+                    Want::None => false,
+                    Want::In(d) => !d.is_empty(),
+                    Want::Out => true,
+                };
             }
             (Want::In(d), true, _) => {
                 let n = d.len().min(len);
@@ -610,9 +642,31 @@ mod tests {
         assert_eq!((b[2], b[12]), (0x5, 0x25));
         assert_eq!(read_csw(&mut host), csw(4, 0, 0));
 
+        // READ(10) of block 2047 (the last): 512 zero bytes.
+        let mut blk = vec![0xAAu8; 1024];
+        host.write(
+            &cbw(6, 512, true, 0, &[0x28, 0, 0, 0, 0x07, 0xFF, 0, 0, 1, 0]),
+            T,
+        )
+        .unwrap();
+        assert_eq!(host.read(&mut blk, T).unwrap(), 512);
+        assert!(blk[..512].iter().all(|&b| b == 0));
+        assert_eq!(read_csw(&mut host), csw(6, 0, 0));
+        // ... and one past the end is refused.
+        host.write(
+            &cbw(7, 1024, true, 0, &[0x28, 0, 0, 0, 0x07, 0xFF, 0, 0, 2, 0]),
+            T,
+        )
+        .unwrap();
+        assert_eq!(host.read(&mut blk, T).unwrap(), 0);
+        assert_eq!(read_csw(&mut host), csw(7, 1024, 1));
+
         // Unknown opcode with a data-in phase: empty data, failed, full residue.
-        host.write(&cbw(5, 64, true, 0, &[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0]), T)
-            .unwrap();
+        host.write(
+            &cbw(5, 64, true, 0, &[0xA8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]),
+            T,
+        )
+        .unwrap();
         assert_eq!(host.read(&mut b[..36], T).unwrap(), 0);
         assert_eq!(read_csw(&mut host), csw(5, 64, 1));
         drop(host);
