@@ -218,6 +218,7 @@ impl Session {
             }
         };
         let mut got: u64 = 0;
+        let mut sink_err = None;
         loop {
             let (payload, end) = match self.conn.recv()? {
                 Packet::Data { tid: t, payload } if t == tid => (payload, false),
@@ -237,12 +238,20 @@ impl Session {
                         "{op}: the camera sent more data than the {total} bytes it announced"
                     ))
                 })?;
-            if !payload.is_empty() {
-                sink(&payload)?;
+            // A failing sink (disk full) must not leave the rest of the data phase
+            // in the socket: drain it, take the response, then report the failure.
+            if !payload.is_empty() && sink_err.is_none() {
+                if let Err(e) = sink(&payload) {
+                    sink_err = Some(e);
+                }
             }
             if end {
                 break;
             }
+        }
+        if let Some(e) = sink_err {
+            let _ = self.response(op, tid);
+            return Err(e);
         }
         if total != u64::MAX && got != total {
             return Err(OffloadError::Protocol(format!(
