@@ -196,25 +196,23 @@ impl Session {
         sink: &mut dyn FnMut(&[u8]) -> Result<(), OffloadError>,
     ) -> Result<(Params, u64), OffloadError> {
         let tid = self.request(op, params, data_phase::NO_DATA_OR_IN)?;
-        let total = loop {
-            match self.conn.recv()? {
-                Packet::StartData { tid: t, total } if t == tid => break total,
-                Packet::OperationResponse {
-                    code,
-                    tid: t,
-                    params,
-                } if t == tid => {
-                    if code != ResponseCode::OK {
-                        return Err(refused(op, code));
-                    }
-                    return Ok((params, 0));
+        let total = match self.conn.recv()? {
+            Packet::StartData { tid: t, total } if t == tid => total,
+            Packet::OperationResponse {
+                code,
+                tid: t,
+                params,
+            } if t == tid => {
+                if code != ResponseCode::OK {
+                    return Err(refused(op, code));
                 }
-                other => {
-                    return Err(OffloadError::Protocol(format!(
-                        "{} while waiting for the data of {op}",
-                        other.packet_type()
-                    )))
-                }
+                return Ok((params, 0));
+            }
+            other => {
+                return Err(OffloadError::Protocol(format!(
+                    "{} while waiting for the data of {op}",
+                    other.packet_type()
+                )))
             }
         };
         let mut got: u64 = 0;

@@ -185,7 +185,7 @@ impl State {
         while !stop.load(Ordering::Relaxed) {
             if self
                 .last_scan
-                .is_none_or(|t| t.elapsed() >= self.cfg.rescan_interval)
+                .map_or(true, |t| t.elapsed() >= self.cfg.rescan_interval)
             {
                 let before = self.joined.len();
                 self.rescan();

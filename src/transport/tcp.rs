@@ -42,7 +42,7 @@ impl Default for TcpConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TcpError {
-    #[error("{0}")]
+    #[error(transparent)]
     Transport(#[from] TransportError),
     /// The camera answered Init Command/Event Request with Init Fail.
     #[error("the camera refused the connection (init fail, reason {reason})")]
@@ -115,10 +115,12 @@ fn connect(addr: SocketAddr, cfg: &TcpConfig, what: &str) -> Result<TcpStream, T
             Err(e) => return Err(io_error(e, &format!("{what} to {addr}"))),
         }
     }
-    let e = last.unwrap_or_else(|| std::io::Error::from(IoKind::ConnectionRefused));
+    log::debug!("{what} to {addr}: {last:?}");
     Err(TransportError::new(
         ErrorKind::NotFound,
-        format!("{what} to {addr} refused ({e}): is the camera still in send to computer mode?"),
+        format!(
+            "the camera at {addr} refused the connection: is it still in send to computer mode?"
+        ),
     ))
 }
 
