@@ -5,6 +5,7 @@
 mod emulate;
 mod list;
 mod pair;
+mod offload;
 mod webcam;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,8 @@ enum Command {
     List(list::ListArgs),
     /// Register this computer with the camera over USB (camera in Mass Storage mode).
     Pair(pair::PairArgs),
+    /// Receive new photos and videos over Wi-Fi when the camera does Send to Computer.
+    Offload(offload::OffloadArgs),
     /// Use the camera's live view as a webcam (v4l2loopback) and/or record it.
     Webcam(webcam::WebcamArgs),
     /// Run an emulated Sony body (USB gadget, Wi-Fi) for tests and demos.
@@ -52,6 +55,7 @@ pub fn main() -> i32 {
     let result = match &cli.command {
         Command::List(a) => list::run(a),
         Command::Pair(a) => pair::run(a),
+        Command::Offload(a) => offload::run(a),
         Command::Webcam(a) => webcam::run(a),
         Command::Emulate(a) => emulate::run(a),
     };

@@ -37,7 +37,7 @@ pub enum OffloadError {
     Protocol(String),
     #[error("malformed data from the camera: {0}")]
     Malformed(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Connection(#[from] TcpError),
     #[error(
         "the disk is full (writing {0}): finished files were kept and the partial file \

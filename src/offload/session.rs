@@ -196,28 +196,27 @@ impl Session {
         sink: &mut dyn FnMut(&[u8]) -> Result<(), OffloadError>,
     ) -> Result<(Params, u64), OffloadError> {
         let tid = self.request(op, params, data_phase::NO_DATA_OR_IN)?;
-        let total = loop {
-            match self.conn.recv()? {
-                Packet::StartData { tid: t, total } if t == tid => break total,
-                Packet::OperationResponse {
-                    code,
-                    tid: t,
-                    params,
-                } if t == tid => {
-                    if code != ResponseCode::OK {
-                        return Err(refused(op, code));
-                    }
-                    return Ok((params, 0));
+        let total = match self.conn.recv()? {
+            Packet::StartData { tid: t, total } if t == tid => total,
+            Packet::OperationResponse {
+                code,
+                tid: t,
+                params,
+            } if t == tid => {
+                if code != ResponseCode::OK {
+                    return Err(refused(op, code));
                 }
-                other => {
-                    return Err(OffloadError::Protocol(format!(
-                        "{} while waiting for the data of {op}",
-                        other.packet_type()
-                    )))
-                }
+                return Ok((params, 0));
+            }
+            other => {
+                return Err(OffloadError::Protocol(format!(
+                    "{} while waiting for the data of {op}",
+                    other.packet_type()
+                )))
             }
         };
         let mut got: u64 = 0;
+        let mut sink_err = None;
         loop {
             let (payload, end) = match self.conn.recv()? {
                 Packet::Data { tid: t, payload } if t == tid => (payload, false),
@@ -237,12 +236,20 @@ impl Session {
                         "{op}: the camera sent more data than the {total} bytes it announced"
                     ))
                 })?;
-            if !payload.is_empty() {
-                sink(&payload)?;
+            // A failing sink (disk full) must not leave the rest of the data phase
+            // in the socket: drain it, take the response, then report the failure.
+            if !payload.is_empty() && sink_err.is_none() {
+                if let Err(e) = sink(&payload) {
+                    sink_err = Some(e);
+                }
             }
             if end {
                 break;
             }
+        }
+        if let Some(e) = sink_err {
+            let _ = self.response(op, tid);
+            return Err(e);
         }
         if total != u64::MAX && got != total {
             return Err(OffloadError::Protocol(format!(

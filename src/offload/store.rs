@@ -257,30 +257,25 @@ impl Store {
         // Same name: same size means the same file; another size is another photo
         // (counter wrapped, second card) and gets a suffixed name.
         let mut n = 1;
-        loop {
-            match std::fs::symlink_metadata(&final_path) {
-                Ok(m) => {
-                    let same = match expected {
-                        Some(sz) => m.is_file() && m.len() == sz,
-                        None => m.is_file() && m.len() >= 1 << 32,
-                    };
-                    if same {
-                        return Ok(Plan::Skip(Skip::Exists(final_path)));
-                    }
-                    n += 1;
-                    if n > 1000 {
-                        return Err(OffloadError::Io(format!(
-                            "too many files named like {name} in {folder}"
-                        )));
-                    }
-                    let (stem, ext) = match name.rfind('.') {
-                        Some(i) if i > 0 => (&name[..i], &name[i..]),
-                        _ => (name.as_str(), ""),
-                    };
-                    final_path = self.under_root(&folder, &format!("{stem}_{n}{ext}"))?;
-                }
-                Err(_) => break,
+        while let Ok(m) = std::fs::symlink_metadata(&final_path) {
+            let same = match expected {
+                Some(sz) => m.is_file() && m.len() == sz,
+                None => m.is_file() && m.len() >= 1 << 32,
+            };
+            if same {
+                return Ok(Plan::Skip(Skip::Exists(final_path)));
             }
+            n += 1;
+            if n > 1000 {
+                return Err(OffloadError::Io(format!(
+                    "too many files named like {name} in {folder}"
+                )));
+            }
+            let (stem, ext) = match name.rfind('.') {
+                Some(i) if i > 0 => (&name[..i], &name[i..]),
+                _ => (name.as_str(), ""),
+            };
+            final_path = self.under_root(&folder, &format!("{stem}_{n}{ext}"))?;
         }
         let fname = final_path
             .file_name()

@@ -174,7 +174,7 @@ struct State {
     cfg: ListenerConfig,
     joined: HashSet<Ipv4Addr>,
     last_scan: Option<Instant>,
-    recent: Vec<(IpAddr, Instant)>,
+    recent: Vec<(IpAddr, String, Instant)>,
     tx: Sender<Found>,
 }
 
@@ -185,7 +185,7 @@ impl State {
         while !stop.load(Ordering::Relaxed) {
             if self
                 .last_scan
-                .is_none_or(|t| t.elapsed() >= self.cfg.rescan_interval)
+                .map_or(true, |t| t.elapsed() >= self.cfg.rescan_interval)
             {
                 let before = self.joined.len();
                 self.rescan();
@@ -230,13 +230,18 @@ impl State {
             return;
         }
         let ip = from.ip();
+        let location = msg.location().unwrap_or_default().to_string();
+        // One description fetch per (source, location) and window: cameras repeat.
         self.recent
-            .retain(|(_, t)| t.elapsed() < self.cfg.repeat_window);
-        if self.recent.iter().any(|(a, _)| *a == ip) {
+            .retain(|(_, _, t)| t.elapsed() < self.cfg.repeat_window);
+        if self
+            .recent
+            .iter()
+            .any(|(a, l, _)| *a == ip && *l == location)
+        {
             return;
         }
-        self.recent.push((ip, Instant::now()));
-        let location = msg.location().unwrap_or_default().to_string();
+        self.recent.push((ip, location.clone(), Instant::now()));
         let Some(url) = HttpUrl::parse(&location) else {
             log::warn!("ssdp: {from} announced an unusable location {location:?}");
             return;

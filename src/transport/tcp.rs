@@ -42,7 +42,7 @@ impl Default for TcpConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TcpError {
-    #[error("{0}")]
+    #[error(transparent)]
     Transport(#[from] TransportError),
     /// The camera answered Init Command/Event Request with Init Fail.
     #[error("the camera refused the connection (init fail, reason {reason})")]
@@ -115,10 +115,12 @@ fn connect(addr: SocketAddr, cfg: &TcpConfig, what: &str) -> Result<TcpStream, T
             Err(e) => return Err(io_error(e, &format!("{what} to {addr}"))),
         }
     }
-    let e = last.unwrap_or_else(|| std::io::Error::from(IoKind::ConnectionRefused));
+    log::debug!("{what} to {addr}: {last:?}");
     Err(TransportError::new(
         ErrorKind::NotFound,
-        format!("{what} to {addr} refused ({e}): is the camera still in send to computer mode?"),
+        format!(
+            "the camera at {addr} refused the connection: is it still in send to computer mode?"
+        ),
     ))
 }
 
@@ -154,7 +156,7 @@ pub struct PtpIpConnection {
     wbuf: Vec<u8>,
     rbuf: Vec<u8>,
     responder: Responder,
-    closed: bool,
+    event_closed: bool,
 }
 
 impl PtpIpConnection {
@@ -264,7 +266,7 @@ impl PtpIpConnection {
             wbuf,
             rbuf,
             responder,
-            closed: false,
+            event_closed: false,
         })
     }
 
@@ -321,26 +323,29 @@ impl PtpIpConnection {
     }
 
     /// Reads whatever the event channel has without blocking: events are queued,
-    /// Probe Requests answered. A closed event channel is a disconnect.
+    /// Probe Requests answered. A closed event channel is logged, not an error: the
+    /// camera closes it right after answering CloseSession, and the command channel
+    /// reports a real disconnect on its own.
     pub fn poll_events(&mut self) -> Result<(), TcpError> {
-        if self.closed {
-            return Err(TransportError::disconnected().into());
+        if self.event_closed {
+            return Ok(());
         }
         let mut tmp = [0u8; 1024];
         loop {
             match self.event.read(&mut tmp) {
                 Ok(0) => {
-                    self.closed = true;
-                    return Err(TransportError::new(
-                        ErrorKind::Disconnected,
-                        "the camera closed the event channel",
-                    )
-                    .into());
+                    log::debug!("ptp/ip: the camera closed the event channel");
+                    self.event_closed = true;
+                    return Ok(());
                 }
                 Ok(n) => self.event_decoder.feed(&tmp[..n]),
                 Err(e) if e.kind() == IoKind::WouldBlock => break,
                 Err(e) if e.kind() == IoKind::Interrupted => continue,
-                Err(e) => return Err(io_error(e, "reading the event channel").into()),
+                Err(e) => {
+                    log::debug!("ptp/ip: event channel: {e}");
+                    self.event_closed = true;
+                    return Ok(());
+                }
             }
         }
         loop {
@@ -370,7 +375,11 @@ impl PtpIpConnection {
                         other.packet_type()
                     )
                 }
-                Err(e) if self.event_decoder.is_failed() => return Err(e.into()),
+                Err(e) if self.event_decoder.is_failed() => {
+                    log::warn!("ptp/ip: event channel out of sync ({e}); ignoring it");
+                    self.event_closed = true;
+                    break;
+                }
                 Err(e) => log::warn!("ptp/ip: bad packet on the event channel: {e}"),
             }
         }
@@ -386,7 +395,7 @@ impl PtpIpConnection {
     pub fn shutdown(&mut self) {
         let _ = self.cmd.shutdown(Shutdown::Both);
         let _ = self.event.shutdown(Shutdown::Both);
-        self.closed = true;
+        self.event_closed = true;
     }
 }
 

@@ -1,0 +1,230 @@
+//! `alpha-bridge offload`: wait for a camera in "Send to Computer", download what is
+//! new, let the camera power off, wait again (issue 5 §6). Draws indicatif bars on a
+//! terminal and plain log lines otherwise; Ctrl-C stops between chunks and the
+//! interrupted file resumes next time.
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use alpha_bridge::offload::{self, OffloadConfig, OffloadError, Progress, Summary};
+use alpha_bridge::ptp::ptpip;
+
+/// The GUID used until the pairing helper's identity lands on main: PlayMemories
+/// Home's from the public capture (ptpip.md §2).
+// TODO(lead): once `crate::config::Identity` is on main, replace this default with
+// `Identity::load_default()?` (guid + host_name) and keep `--guid` as an override.
+pub const DEFAULT_TEST_GUID: &str = "0000000000000000ffff080027f5164f";
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct OffloadArgs {
+    /// Folder for the pictures (default: ~/Pictures/alpha-bridge); files go to
+    /// DIR/YYYY-MM-DD/NAME
+    #[arg(long, value_name = "DIR")]
+    pub dest: Option<PathBuf>,
+    /// Stop after one camera session instead of waiting for the next
+    #[arg(long)]
+    pub once: bool,
+    /// Initiator GUID the camera was paired with (32 hex digits)
+    #[arg(long, value_name = "G")]
+    pub guid: Option<String>,
+    /// Connect to this camera (IP or IP:PORT) instead of waiting for its announcement
+    #[arg(long, value_name = "ADDR")]
+    pub camera: Option<String>,
+}
+
+fn default_dest() -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("HOME is not set: pass --dest DIR")?;
+    Ok(Path::new(&home).join("Pictures").join("alpha-bridge"))
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "alpha-bridge".into())
+}
+
+fn parse_camera(s: &str) -> anyhow::Result<SocketAddr> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let ip: IpAddr = s
+        .parse()
+        .with_context(|| format!("--camera {s:?}: expected an IP address or IP:PORT"))?;
+    Ok(SocketAddr::new(ip, ptpip::PORT))
+}
+
+pub fn run(args: &OffloadArgs) -> anyhow::Result<()> {
+    let dest = match &args.dest {
+        Some(d) => d.clone(),
+        None => default_dest()?,
+    };
+    let guid_text = args.guid.as_deref().unwrap_or(DEFAULT_TEST_GUID);
+    let Some(guid) = offload::parse_guid(guid_text) else {
+        bail!("--guid {guid_text:?}: expected 32 hex digits (dashes or colons allowed)");
+    };
+    let mut cfg = OffloadConfig::new(dest.clone(), guid, host_name());
+    cfg.once = args.once;
+    cfg.camera = args.camera.as_deref().map(parse_camera).transpose()?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed))
+            .context("cannot install the ctrl-c handler")?;
+    }
+    log::info!("saving to {}", dest.display());
+    let mut progress: Box<dyn Progress> = if std::io::stderr().is_terminal() {
+        Box::new(Bars::default())
+    } else {
+        Box::new(Lines::default())
+    };
+    match offload::run(&cfg, progress.as_mut(), &stop) {
+        Ok(s) => {
+            log::info!(
+                "done: {} files ({}) downloaded, {} skipped",
+                s.downloaded,
+                human(s.bytes),
+                s.skipped
+            );
+            Ok(())
+        }
+        Err(OffloadError::Interrupted) => {
+            log::info!("stopped; an interrupted download resumes next time");
+            Ok(())
+        }
+        Err(e) => Err(e).context("offload failed"),
+    }
+}
+
+fn human(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+/// indicatif: a spinner while waiting, one bar per file, a totals line per session.
+#[derive(Default)]
+struct Bars {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress for Bars {
+    fn waiting(&mut self) {
+        let b = ProgressBar::new_spinner();
+        b.set_message("waiting for a camera in send to computer mode…");
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
+        if let Some(old) = self.bar.replace(b) {
+            old.finish_and_clear();
+        }
+    }
+    fn connected(&mut self, model: &str, addr: SocketAddr) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+        eprintln!("connected to {model} at {}", addr.ip());
+    }
+    fn file_started(&mut self, name: &str, size: Option<u64>, resumed_from: u64) {
+        let b = match size {
+            Some(n) => ProgressBar::new(n),
+            None => ProgressBar::new_spinner(),
+        };
+        b.set_style(
+            ProgressStyle::with_template(
+                "{msg:24!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b.set_message(name.to_string());
+        b.set_position(resumed_from);
+        self.bar = Some(b);
+    }
+    fn file_progress(&mut self, done: u64) {
+        if let Some(b) = &self.bar {
+            b.set_position(done);
+        }
+    }
+    fn file_done(&mut self, path: &Path) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+        eprintln!("saved {}", path.display());
+    }
+    fn file_skipped(&mut self, name: &str, why: &str) {
+        eprintln!("skipped {name}: {why}");
+    }
+    fn session_done(&mut self, s: &Summary) {
+        eprintln!(
+            "session done: {} downloaded ({}), {} skipped; the camera powers off",
+            s.downloaded,
+            human(s.bytes),
+            s.skipped
+        );
+    }
+}
+
+/// Plain log lines (journald, pipes): start, every 25 %, done.
+#[derive(Default)]
+struct Lines {
+    name: String,
+    size: Option<u64>,
+    next_mark: u64,
+}
+
+impl Progress for Lines {
+    fn waiting(&mut self) {
+        log::info!("waiting for a camera in send to computer mode");
+    }
+    fn connected(&mut self, model: &str, addr: SocketAddr) {
+        log::info!("connected to {model} at {}", addr.ip());
+    }
+    fn file_started(&mut self, name: &str, size: Option<u64>, resumed_from: u64) {
+        self.name = name.to_string();
+        self.size = size;
+        self.next_mark = 25;
+        match size {
+            Some(n) if resumed_from > 0 => {
+                log::info!(
+                    "{name}: resuming at {} of {}",
+                    human(resumed_from),
+                    human(n)
+                )
+            }
+            Some(n) => log::info!("{name}: {}", human(n)),
+            None => log::info!("{name}: 4 GiB or more"),
+        }
+    }
+    fn file_progress(&mut self, done: u64) {
+        if let Some(n) = self.size.filter(|&n| n > 0) {
+            let pct = done.saturating_mul(100) / n;
+            if pct >= self.next_mark && pct < 100 {
+                log::info!("{}: {pct}%", self.name);
+                self.next_mark = (pct / 25 + 1) * 25;
+            }
+        }
+    }
+    fn file_skipped(&mut self, name: &str, why: &str) {
+        log::info!("skipped {name}: {why}");
+    }
+    fn session_done(&mut self, s: &Summary) {
+        log::info!(
+            "session done: {} downloaded ({}), {} skipped",
+            s.downloaded,
+            human(s.bytes),
+            s.skipped
+        );
+    }
+}
