@@ -458,29 +458,34 @@ impl Gadget {
                 continue;
             }
             let n = self.enable_count();
-            if n == last {
-                // the previous session ended but the host kept the device: don't spin
-                std::thread::sleep(TICK);
-                if !self.is_enabled() || self.enable_count() == last {
-                    continue;
+            if n != last {
+                // a new plug-in or host reset: forget the previous session's leftovers
+                last = n;
+                pipe.reset();
+                match self.endpoints() {
+                    Ok((i, o, e)) => {
+                        log::info!(
+                            "host enabled the device: bulk in {:#04x} out {:#04x} (mps {}){}",
+                            i.address,
+                            o.address,
+                            i.max_packet_size,
+                            e.map(|e| format!(", interrupt in {:#04x}", e.address))
+                                .unwrap_or_default()
+                        );
+                        pipe.mps = usize::from(i.max_packet_size).max(1);
+                    }
+                    Err(e) => log::info!("host enabled the device (endpoints: {e})"),
                 }
             }
-            last = self.enable_count();
-            pipe.reset();
-            if let Ok((i, o, e)) = self.endpoints() {
-                log::info!(
-                    "host enabled the device: bulk in {:#04x} out {:#04x} (mps {}){}",
-                    i.address,
-                    o.address,
-                    i.max_packet_size,
-                    e.map(|e| format!(", interrupt in {:#04x}", e.address))
-                        .unwrap_or_default()
-                );
-                pipe.mps = usize::from(i.max_packet_size).max(1);
-            }
+            // A session that ends while the device stays enabled (CloseSession, a
+            // host program exiting) is followed by the next one on the same device.
+            let started = Instant::now();
             match session(&mut pipe) {
                 Ok(()) => log::info!("session ended"),
                 Err(e) => log::info!("session ended: {e}"),
+            }
+            if started.elapsed() < TICK {
+                std::thread::sleep(TICK); // no busy loop on a session that fails at once
             }
         }
         Ok(())
@@ -1179,9 +1184,9 @@ mod tests {
         assert_eq!(&d[20..29], &[9, 4, 0, 0, 3, 6, 1, 1, 1]);
         // full-speed bulk IN 64, high-speed bulk IN 512
         assert_eq!(&d[29..36], &[7, 5, 0x81, 2, 64, 0, 0]);
-        assert_eq!(&d[50..57], &[9, 4, 0, 0, 3, 6, 1, 1, 1]);
-        assert_eq!(&d[57..64], &[7, 5, 0x81, 2, 0, 2, 0]);
-        assert_eq!(&d[71..78], &[7, 5, 0x83, 3, 64, 0, 8]);
+        assert_eq!(&d[50..59], &[9, 4, 0, 0, 3, 6, 1, 1, 1]);
+        assert_eq!(&d[59..66], &[7, 5, 0x81, 2, 0, 2, 0]);
+        assert_eq!(&d[73..80], &[7, 5, 0x83, 3, 64, 0, 8]);
     }
 
     #[test]
@@ -1211,6 +1216,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::unnecessary_cast)] // c_ulong is u32 on 32-bit targets
     fn ioctl_numbers_match_the_kernel_macros() {
         // _IOR('g', 130, 9-byte struct) and _IO('g', 3)
         let ior = (2u64 << 30) | (9 << 16) | (u64::from(b'g') << 8) | 130;
