@@ -386,6 +386,20 @@ impl Gadget {
         l.enabled
     }
 
+    /// Waits until the enable count moves past `seen` (or stop).
+    fn wait_enable_after(&self, seen: u64, stop: &AtomicBool) {
+        let mut l = self.shared.link();
+        while l.enables == seen
+            && !stop.load(Ordering::SeqCst)
+            && !self.shared.stop.load(Ordering::SeqCst)
+        {
+            l = match self.shared.changed.wait_timeout(l, TICK) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
     /// Number of times the host has enabled the endpoints (one per plug-in or reset).
     pub fn enable_count(&self) -> u64 {
         self.shared.link().enables
@@ -439,6 +453,7 @@ impl Gadget {
             gadget: self,
             pending: None,
             mps,
+            lost: false,
         })
     }
 
@@ -484,7 +499,12 @@ impl Gadget {
                 Ok(()) => log::info!("session ended"),
                 Err(e) => log::info!("session ended: {e}"),
             }
-            if started.elapsed() < TICK {
+            if pipe.lost {
+                // The endpoints were disabled under the session; the ep0 thread may not
+                // have seen the DISABLE yet, so wait for the next ENABLE explicitly.
+                pipe.lost = false;
+                self.wait_enable_after(last, stop);
+            } else if started.elapsed() < TICK {
                 std::thread::sleep(TICK); // no busy loop on a session that fails at once
             }
         }
@@ -513,6 +533,8 @@ pub struct GadgetPipe<'a> {
     /// The rest of an OUT chunk a smaller `read_out` buffer could not take.
     pending: Option<(Vec<u8>, usize)>,
     mps: usize,
+    /// Set when an operation found the endpoints disabled (cable out, host reset).
+    lost: bool,
 }
 
 impl GadgetPipe<'_> {
@@ -542,8 +564,19 @@ impl Drop for GadgetPipe<'_> {
     }
 }
 
-impl DevicePipe for GadgetPipe<'_> {
-    fn read_out(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+impl GadgetPipe<'_> {
+    fn note<T>(&mut self, r: Result<T, TransportError>) -> Result<T, TransportError> {
+        if matches!(&r, Err(e) if e.kind == ErrorKind::Disconnected) {
+            self.lost = true;
+        }
+        r
+    }
+
+    fn read_out_inner(
+        &mut self,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> Result<usize, TransportError> {
         if self.pending.is_none() {
             match self.gadget.out_rx.recv_timeout(timeout) {
                 Ok(OutItem::Data(d)) => {
@@ -571,7 +604,7 @@ impl DevicePipe for GadgetPipe<'_> {
         Ok(n)
     }
 
-    fn write_in(&mut self, data: &[u8]) -> Result<(), TransportError> {
+    fn write_in_inner(&mut self, data: &[u8]) -> Result<(), TransportError> {
         write_all(&self.gadget.ep_in, data, "bulk IN")?;
         // FunctionFS does not set `zero` on requests: a transfer that fills its last
         // packet needs an explicit zero-length write, or the host keeps waiting.
@@ -579,6 +612,18 @@ impl DevicePipe for GadgetPipe<'_> {
             write_once(&self.gadget.ep_in, &[], "bulk IN")?;
         }
         Ok(())
+    }
+}
+
+impl DevicePipe for GadgetPipe<'_> {
+    fn read_out(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+        let r = self.read_out_inner(buf, timeout);
+        self.note(r)
+    }
+
+    fn write_in(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        let r = self.write_in_inner(data);
+        self.note(r)
     }
 
     fn write_event(&mut self, data: &[u8]) -> Result<(), TransportError> {

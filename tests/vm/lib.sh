@@ -77,7 +77,8 @@ emulate() {
 	if [ "${VM_GADGET:-cli}" = example ]; then
 		local mode=ptp
 		[ "${1:-}" = --mode ] && mode=$2
-		start gadget "$EXAMPLE_GADGET" --mode "$mode"
+		# shellcheck disable=SC2086
+		start gadget "$EXAMPLE_GADGET" --mode "$mode" ${EXAMPLE_ARGS:-}
 	else
 		need_cli emulate --usb-gadget
 		start gadget "$AB" emulate --usb-gadget "$@"

@@ -5,7 +5,9 @@
 # generic PTP driver), the cable can be pulled and plugged back, SIGINT removes it.
 . "$(dirname "$0")/../lib.sh"
 [ -x "$EXAMPLE_GADGET" ] || die "$EXAMPLE_GADGET missing: cargo build --examples"
-VM_GADGET=example emulate --mode ptp
+# DeviceInfo padded to one 512-byte packet: the host only sees its end through the
+# zero-length packet the gadget must add
+VM_GADGET=example EXAMPLE_ARGS="--device-info-len 512" emulate --mode ptp
 D=$(sony_dev)
 [ "$(cat "$D/idProduct")" = 0caa ] || die "idProduct $(cat "$D/idProduct")"
 [ "$(cat "$D/manufacturer")" = Sony ] || die "manufacturer $(cat "$D/manufacturer")"
