@@ -12,6 +12,19 @@ VIDEO=/dev/video10
 G=/sys/kernel/config/usb_gadget
 export RUST_LOG=${RUST_LOG:-info}
 
+# libgphoto2 opens every camera and port driver at start; under TCG over 9p that is
+# seconds per call. Its Sony and generic PTP code is all in ptp2, the port is usb1.
+gp_libs() {
+	local cam port
+	cam=$(ls -d /usr/lib/*/libgphoto2/*/ 2>/dev/null | head -1)
+	port=$(ls -d /usr/lib/*/libgphoto2_port/*/ 2>/dev/null | head -1)
+	[ -f "$cam/ptp2.so" ] && [ -f "$port/usb1.so" ] || return 0
+	mkdir -p /tmp/gp/cam /tmp/gp/port
+	ln -sf "$cam/ptp2.so" /tmp/gp/cam/ && ln -sf "$port/usb1.so" /tmp/gp/port/
+	export CAMLIBS=/tmp/gp/cam IOLIBS=/tmp/gp/port
+}
+gp_libs
+
 up() { cut -d' ' -f1 /proc/uptime; }
 step() { echo "--- [$(up)] $*"; }
 die() { echo "FAIL: $*"; exit 1; }

@@ -27,7 +27,7 @@ increasing "$O/ffmpeg.yuv"
 step "Ctrl-C"
 stop webcam INT
 [ "$STOP_RC" = 0 ] || die "webcam exited $STOP_RC on SIGINT (want 0)"
-wait_for 5 grep -qiE 'close.?session' "$O/gadget.log" || die "the gadget log shows no CloseSession"
+wait_for 5 grep -qiE 'close.?session|session closed' "$O/gadget.log" || die "the gadget log shows no CloseSession"
 mjpeg_clean "$O/rec.mjpeg"
 step "recorded $(stat -c %s "$O/rec.mjpeg") bytes, decodes cleanly"
 
