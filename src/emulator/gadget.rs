@@ -74,6 +74,8 @@ const MSC_GET_MAX_LUN: u8 = 0xFE;
 /// One OUT read: a multiple of every packet size, small enough for the kernel's
 /// contiguous buffer. A host transfer longer than this arrives as several reads.
 const OUT_CHUNK: usize = 64 * 1024;
+/// Largest single IN request; a multiple of every packet size (see [`write_all`]).
+const IN_CHUNK: usize = 64 * 1024;
 /// Events waiting for the host to poll the interrupt endpoint; the oldest is dropped
 /// beyond this (a host that never polls must not block the responder).
 const EVENT_QUEUE: usize = 16;
@@ -459,8 +461,19 @@ impl Gadget {
 
     /// Runs `session` each time the host enables the device, until `stop` is set:
     /// the loop a CLI needs so that unplugging and re-plugging starts a new session.
-    /// A session that returns (error or not) is logged; the loop waits for the next
-    /// enable.
+    /// A session that returns (error or not) is logged; a session that ended because
+    /// the endpoints went away is followed by one after the next enable, any other by
+    /// the next session on the same device (a host may close and reopen).
+    ///
+    /// ```no_run
+    /// # use alpha_bridge::emulator::gadget::{Gadget, GadgetConfig};
+    /// # use std::sync::atomic::AtomicBool;
+    /// # fn respond(_: &mut dyn alpha_bridge::transport::DevicePipe, _: &AtomicBool) -> Result<(), String> { Ok(()) }
+    /// let stop = AtomicBool::new(false); // set from a Ctrl-C handler
+    /// let gadget = Gadget::create(GadgetConfig::default())?;
+    /// gadget.serve(&stop, |pipe| respond(pipe, &stop))?;
+    /// # Ok::<(), alpha_bridge::emulator::gadget::GadgetError>(())
+    /// ```
     pub fn serve<E: std::fmt::Display>(
         &self,
         stop: &AtomicBool,
@@ -690,16 +703,28 @@ fn write_once(f: &File, data: &[u8], what: &str) -> Result<usize, TransportError
     }
 }
 
+/// Writes one IN transfer. Large transfers go as several requests of `IN_CHUNK`
+/// bytes: each is a whole number of packets, so the host still sees one transfer (it
+/// ends only at the short or zero-length packet), and the kernel never needs a large
+/// contiguous buffer.
 fn write_all(f: &File, data: &[u8], what: &str) -> Result<(), TransportError> {
-    // One write is one USB request; FunctionFS takes it whole, but guard anyway.
-    let mut pos = 0;
-    loop {
-        let n = write_once(f, &data[pos..], what)?;
-        pos += n;
-        if pos >= data.len() || n == 0 {
-            return Ok(());
-        }
+    if data.is_empty() {
+        write_once(f, data, what)?;
+        return Ok(());
     }
+    let mut pos = 0;
+    while pos < data.len() {
+        let end = data.len().min(pos + IN_CHUNK);
+        let n = write_once(f, &data[pos..end], what)?;
+        if n == 0 {
+            return Err(TransportError::new(
+                ErrorKind::Other,
+                format!("{what}: the kernel accepted no bytes"),
+            ));
+        }
+        pos += n;
+    }
+    Ok(())
 }
 
 fn endpoint_desc(f: &File) -> Result<Endpoint, TransportError> {
