@@ -7,7 +7,9 @@
 //! refuses the rest with OperationNotSupported; MSC mode answers INQUIRY and REQUEST
 //! SENSE and reports "no medium" otherwise. It is not the emulated camera.
 //!
-//! Usage: usb_gadget [--mode ptp|msc] [--pid 0x0caa] [--model ILCE-6400]
+//! Usage: usb_gadget [--mode ptp|msc] [--pid 0x0caa] [--model ILCE-6400] [--device-info-len N]
+//! (`--device-info-len 512` pads the GetDeviceInfo data container to exactly one
+//! high-speed packet, so the host only sees its end through the zero-length packet.)
 //! Stops on SIGINT/SIGTERM, removing the gadget.
 
 use alpha_bridge::emulator::gadget::{Function, Gadget, GadgetConfig, GadgetPipe};
@@ -22,6 +24,7 @@ use std::time::Duration;
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let mut cfg = GadgetConfig::default();
+    let mut info_len = 0usize;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_default();
@@ -32,6 +35,7 @@ fn main() {
                 cfg.pid = u16::from_str_radix(v.trim_start_matches("0x"), 16).unwrap_or(cfg.pid)
             }
             "--model" => cfg.product = v,
+            "--device-info-len" => info_len = v.parse().unwrap_or(0).min(65536),
             _ => {
                 eprintln!("usage: usb_gadget [--mode ptp|msc] [--pid 0xNNNN] [--model NAME]");
                 std::process::exit(2);
@@ -54,7 +58,7 @@ fn main() {
     };
     println!("READY {}", gadget.configfs_dir().display());
     let r = gadget.serve(&stop, |pipe| match function {
-        Function::Ptp => serve_ptp(pipe, &model, &stop),
+        Function::Ptp => serve_ptp(pipe, &model, info_len, &stop),
         Function::MassStorage => serve_msc(pipe, &stop),
     });
     if let Err(e) = r {
@@ -85,6 +89,7 @@ fn read_cmd(
 fn serve_ptp(
     pipe: &mut GadgetPipe<'_>,
     model: &str,
+    info_len: usize,
     stop: &AtomicBool,
 ) -> Result<(), TransportError> {
     let mut buf = vec![0u8; 1024];
@@ -114,6 +119,10 @@ fn serve_ptp(
                 };
                 let mut d = Vec::new();
                 info.encode(&mut d);
+                // trailing bytes after the dataset are ignored by parsers
+                if info_len > d.len() + 12 {
+                    d.resize(info_len - 12, 0);
+                }
                 data = Some(d);
                 ResponseCode::OK
             }

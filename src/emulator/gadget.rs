@@ -74,6 +74,8 @@ const MSC_GET_MAX_LUN: u8 = 0xFE;
 /// One OUT read: a multiple of every packet size, small enough for the kernel's
 /// contiguous buffer. A host transfer longer than this arrives as several reads.
 const OUT_CHUNK: usize = 64 * 1024;
+/// Largest single IN request; a multiple of every packet size (see [`write_all`]).
+const IN_CHUNK: usize = 64 * 1024;
 /// Events waiting for the host to poll the interrupt endpoint; the oldest is dropped
 /// beyond this (a host that never polls must not block the responder).
 const EVENT_QUEUE: usize = 16;
@@ -386,6 +388,20 @@ impl Gadget {
         l.enabled
     }
 
+    /// Waits until the enable count moves past `seen` (or stop).
+    fn wait_enable_after(&self, seen: u64, stop: &AtomicBool) {
+        let mut l = self.shared.link();
+        while l.enables == seen
+            && !stop.load(Ordering::SeqCst)
+            && !self.shared.stop.load(Ordering::SeqCst)
+        {
+            l = match self.shared.changed.wait_timeout(l, TICK) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
     /// Number of times the host has enabled the endpoints (one per plug-in or reset).
     pub fn enable_count(&self) -> u64 {
         self.shared.link().enables
@@ -439,13 +455,25 @@ impl Gadget {
             gadget: self,
             pending: None,
             mps,
+            lost: false,
         })
     }
 
     /// Runs `session` each time the host enables the device, until `stop` is set:
     /// the loop a CLI needs so that unplugging and re-plugging starts a new session.
-    /// A session that returns (error or not) is logged; the loop waits for the next
-    /// enable.
+    /// A session that returns (error or not) is logged; a session that ended because
+    /// the endpoints went away is followed by one after the next enable, any other by
+    /// the next session on the same device (a host may close and reopen).
+    ///
+    /// ```no_run
+    /// # use alpha_bridge::emulator::gadget::{Gadget, GadgetConfig};
+    /// # use std::sync::atomic::AtomicBool;
+    /// # fn respond(_: &mut dyn alpha_bridge::transport::DevicePipe, _: &AtomicBool) -> Result<(), String> { Ok(()) }
+    /// let stop = AtomicBool::new(false); // set from a Ctrl-C handler
+    /// let gadget = Gadget::create(GadgetConfig::default())?;
+    /// gadget.serve(&stop, |pipe| respond(pipe, &stop))?;
+    /// # Ok::<(), alpha_bridge::emulator::gadget::GadgetError>(())
+    /// ```
     pub fn serve<E: std::fmt::Display>(
         &self,
         stop: &AtomicBool,
@@ -458,29 +486,39 @@ impl Gadget {
                 continue;
             }
             let n = self.enable_count();
-            if n == last {
-                // the previous session ended but the host kept the device: don't spin
-                std::thread::sleep(TICK);
-                if !self.is_enabled() || self.enable_count() == last {
-                    continue;
+            if n != last {
+                // a new plug-in or host reset: forget the previous session's leftovers
+                last = n;
+                pipe.reset();
+                match self.endpoints() {
+                    Ok((i, o, e)) => {
+                        log::info!(
+                            "host enabled the device: bulk in {:#04x} out {:#04x} (mps {}){}",
+                            i.address,
+                            o.address,
+                            i.max_packet_size,
+                            e.map(|e| format!(", interrupt in {:#04x}", e.address))
+                                .unwrap_or_default()
+                        );
+                        pipe.mps = usize::from(i.max_packet_size).max(1);
+                    }
+                    Err(e) => log::info!("host enabled the device (endpoints: {e})"),
                 }
             }
-            last = self.enable_count();
-            pipe.reset();
-            if let Ok((i, o, e)) = self.endpoints() {
-                log::info!(
-                    "host enabled the device: bulk in {:#04x} out {:#04x} (mps {}){}",
-                    i.address,
-                    o.address,
-                    i.max_packet_size,
-                    e.map(|e| format!(", interrupt in {:#04x}", e.address))
-                        .unwrap_or_default()
-                );
-                pipe.mps = usize::from(i.max_packet_size).max(1);
-            }
+            // A session that ends while the device stays enabled (CloseSession, a
+            // host program exiting) is followed by the next one on the same device.
+            let started = Instant::now();
             match session(&mut pipe) {
                 Ok(()) => log::info!("session ended"),
                 Err(e) => log::info!("session ended: {e}"),
+            }
+            if pipe.lost {
+                // The endpoints were disabled under the session; the ep0 thread may not
+                // have seen the DISABLE yet, so wait for the next ENABLE explicitly.
+                pipe.lost = false;
+                self.wait_enable_after(last, stop);
+            } else if started.elapsed() < TICK {
+                std::thread::sleep(TICK); // no busy loop on a session that fails at once
             }
         }
         Ok(())
@@ -508,6 +546,8 @@ pub struct GadgetPipe<'a> {
     /// The rest of an OUT chunk a smaller `read_out` buffer could not take.
     pending: Option<(Vec<u8>, usize)>,
     mps: usize,
+    /// Set when an operation found the endpoints disabled (cable out, host reset).
+    lost: bool,
 }
 
 impl GadgetPipe<'_> {
@@ -537,8 +577,19 @@ impl Drop for GadgetPipe<'_> {
     }
 }
 
-impl DevicePipe for GadgetPipe<'_> {
-    fn read_out(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+impl GadgetPipe<'_> {
+    fn note<T>(&mut self, r: Result<T, TransportError>) -> Result<T, TransportError> {
+        if matches!(&r, Err(e) if e.kind == ErrorKind::Disconnected) {
+            self.lost = true;
+        }
+        r
+    }
+
+    fn read_out_inner(
+        &mut self,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> Result<usize, TransportError> {
         if self.pending.is_none() {
             match self.gadget.out_rx.recv_timeout(timeout) {
                 Ok(OutItem::Data(d)) => {
@@ -566,7 +617,7 @@ impl DevicePipe for GadgetPipe<'_> {
         Ok(n)
     }
 
-    fn write_in(&mut self, data: &[u8]) -> Result<(), TransportError> {
+    fn write_in_inner(&mut self, data: &[u8]) -> Result<(), TransportError> {
         write_all(&self.gadget.ep_in, data, "bulk IN")?;
         // FunctionFS does not set `zero` on requests: a transfer that fills its last
         // packet needs an explicit zero-length write, or the host keeps waiting.
@@ -574,6 +625,18 @@ impl DevicePipe for GadgetPipe<'_> {
             write_once(&self.gadget.ep_in, &[], "bulk IN")?;
         }
         Ok(())
+    }
+}
+
+impl DevicePipe for GadgetPipe<'_> {
+    fn read_out(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+        let r = self.read_out_inner(buf, timeout);
+        self.note(r)
+    }
+
+    fn write_in(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        let r = self.write_in_inner(data);
+        self.note(r)
     }
 
     fn write_event(&mut self, data: &[u8]) -> Result<(), TransportError> {
@@ -640,16 +703,28 @@ fn write_once(f: &File, data: &[u8], what: &str) -> Result<usize, TransportError
     }
 }
 
+/// Writes one IN transfer. Large transfers go as several requests of `IN_CHUNK`
+/// bytes: each is a whole number of packets, so the host still sees one transfer (it
+/// ends only at the short or zero-length packet), and the kernel never needs a large
+/// contiguous buffer.
 fn write_all(f: &File, data: &[u8], what: &str) -> Result<(), TransportError> {
-    // One write is one USB request; FunctionFS takes it whole, but guard anyway.
-    let mut pos = 0;
-    loop {
-        let n = write_once(f, &data[pos..], what)?;
-        pos += n;
-        if pos >= data.len() || n == 0 {
-            return Ok(());
-        }
+    if data.is_empty() {
+        write_once(f, data, what)?;
+        return Ok(());
     }
+    let mut pos = 0;
+    while pos < data.len() {
+        let end = data.len().min(pos + IN_CHUNK);
+        let n = write_once(f, &data[pos..end], what)?;
+        if n == 0 {
+            return Err(TransportError::new(
+                ErrorKind::Other,
+                format!("{what}: the kernel accepted no bytes"),
+            ));
+        }
+        pos += n;
+    }
+    Ok(())
 }
 
 fn endpoint_desc(f: &File) -> Result<Endpoint, TransportError> {
@@ -1179,9 +1254,9 @@ mod tests {
         assert_eq!(&d[20..29], &[9, 4, 0, 0, 3, 6, 1, 1, 1]);
         // full-speed bulk IN 64, high-speed bulk IN 512
         assert_eq!(&d[29..36], &[7, 5, 0x81, 2, 64, 0, 0]);
-        assert_eq!(&d[50..57], &[9, 4, 0, 0, 3, 6, 1, 1, 1]);
-        assert_eq!(&d[57..64], &[7, 5, 0x81, 2, 0, 2, 0]);
-        assert_eq!(&d[71..78], &[7, 5, 0x83, 3, 64, 0, 8]);
+        assert_eq!(&d[50..59], &[9, 4, 0, 0, 3, 6, 1, 1, 1]);
+        assert_eq!(&d[59..66], &[7, 5, 0x81, 2, 0, 2, 0]);
+        assert_eq!(&d[73..80], &[7, 5, 0x83, 3, 64, 0, 8]);
     }
 
     #[test]
@@ -1211,6 +1286,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::unnecessary_cast)] // c_ulong is u32 on 32-bit targets
     fn ioctl_numbers_match_the_kernel_macros() {
         // _IOR('g', 130, 9-byte struct) and _IO('g', 3)
         let ior = (2u64 << 30) | (9 << 16) | (u64::from(b'g') << 8) | 130;

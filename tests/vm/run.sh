@@ -178,7 +178,7 @@ mkdir -p "$OUT"
 printf '%s\n' "${scenarios[@]}" >"$OUT/scenarios.list"
 cat >"$OUT/env" <<ENV
 REPO=$REPO
-BIN=$REPO/target/$VM_PROFILE
+BIN=${CARGO_TARGET_DIR:-$REPO/target}/$VM_PROFILE
 VM_DIR=$VM_DIR
 SCENARIO_TIMEOUT=$SCENARIO_TIMEOUT
 ENV

@@ -47,8 +47,8 @@ while read -r s; do
 	# own session, so everything the scenario started can be stopped as one group
 	setsid bash "$s" >"$log" 2>&1 &
 	pid=$!
-	ticks=$((SCENARIO_TIMEOUT * 10))
-	while kill -0 "$pid" 2>/dev/null && [ $ticks -gt 0 ]; do sleep 0.1; ticks=$((ticks - 1)); done
+	deadline=$((SECONDS + SCENARIO_TIMEOUT))
+	while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
 	if kill -0 "$pid" 2>/dev/null; then
 		echo "FAIL: scenario timed out after $SCENARIO_TIMEOUT s" >>"$log"
 		kill -KILL -- -"$pid" 2>/dev/null

@@ -1,0 +1,36 @@
+#!/bin/bash
+# Pulling the cable while the webcam runs: /dev/video10 keeps delivering frames (the
+# placeholder), and live frames come back after re-plugging without restarting the
+# bridge.
+. "$(dirname "$0")/../lib.sh"
+need_cli webcam
+emulate
+start webcam "$AB" webcam --camera auto --device "$VIDEO"
+wait_for 40 capture_ready || die "$VIDEO never offered capture: $(tail -n 5 "$O/webcam.log")"
+timeout 30 v4l2-ctl -d "$VIDEO" --stream-mmap --stream-count=3 --stream-to="$O/before.yuv" || die "no frames before unplugging"
+increasing "$O/before.yuv"
+WEBCAM=$(pid_of webcam)
+
+unplug
+wait_for 10 sh -c '! grep -qx 054c /sys/bus/usb/devices/*/idVendor' || die "the device is still on the bus"
+sleep 1
+step "frames while unplugged"
+timeout 30 v4l2-ctl -d "$VIDEO" --stream-mmap --stream-count=5 --stream-to="$O/unplugged.yuv" ||
+	die "$VIDEO stopped delivering frames while the camera was unplugged"
+frames_ok "$O/unplugged.yuv" 1024 680 5
+counters "$O/unplugged.yuv" >"$O/unplugged.counters"
+step "counters while unplugged (placeholder): $(tr '\n' ' ' <"$O/unplugged.counters")"
+
+replug
+wait_for 30 sony_dev || die "the device did not come back"
+live_again() {
+	timeout 20 v4l2-ctl -d "$VIDEO" --stream-mmap --stream-count=4 --stream-to="$O/after.yuv" >/dev/null 2>&1 &&
+		counters "$O/after.yuv" | awk '!/^[0-9]+$/ { bad = 1 } END { exit bad }'
+}
+wait_for 60 live_again || die "live frames did not resume after re-plugging: $(tail -n 5 "$O/webcam.log")"
+increasing "$O/after.yuv"
+kill -0 "$WEBCAM" || die "the bridge exited"
+[ "$(pid_of webcam)" = "$WEBCAM" ] || die "the bridge was restarted"
+stop webcam INT
+[ "$STOP_RC" = 0 ] || die "webcam exited $STOP_RC on SIGINT"
+step "ok"
