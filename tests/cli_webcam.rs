@@ -11,19 +11,35 @@ fn bin() -> Command {
 }
 
 fn have(tool: &str) -> bool {
-    Command::new(tool).arg("-version").output().is_ok_and(|o| o.status.success())
+    Command::new(tool)
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Frames ffmpeg decodes from `path` with every error fatal; panics on any error.
 fn ffmpeg_strict_frames(path: &Path, demuxer: &str) -> u64 {
     let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-v", "error", "-xerror", "-err_detect", "explode", "-f", demuxer, "-i"])
+        .args([
+            "-hide_banner",
+            "-v",
+            "error",
+            "-xerror",
+            "-err_detect",
+            "explode",
+            "-f",
+            demuxer,
+            "-i",
+        ])
         .arg(path)
         .args(["-f", "null", "-", "-progress", "pipe:1", "-nostats"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stderr.trim().is_empty(), "ffmpeg reported errors: {stderr}");
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "ffmpeg reported errors: {stderr}"
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.strip_prefix("frame="))
@@ -35,7 +51,10 @@ fn ffmpeg_strict_frames(path: &Path, demuxer: &str) -> u64 {
 fn recorded_count(stdout: &str) -> u64 {
     stdout
         .lines()
-        .find_map(|l| l.strip_prefix("recorded ").and_then(|r| r.split_whitespace().next()?.parse().ok()))
+        .find_map(|l| {
+            l.strip_prefix("recorded ")
+                .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        })
         .unwrap_or_else(|| panic!("no 'recorded N frames' line in: {stdout}"))
 }
 
@@ -44,14 +63,24 @@ fn webcam_records_the_emulated_camera_and_ffmpeg_decodes_every_frame() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("out.mjpeg");
     let out = bin()
-        .args(["webcam", "--camera", "emulated", "--device", "none", "--frames", "45", "--record"])
+        .args([
+            "webcam", "--camera", "emulated", "--device", "none", "--frames", "45", "--record",
+        ])
         .arg(&file)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "exit {:?}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(recorded_count(&stdout), 45);
-    assert!(!dir.path().join("out.mjpeg.partial").exists(), "no partial file is left behind");
+    assert!(
+        !dir.path().join("out.mjpeg.partial").exists(),
+        "no partial file is left behind"
+    );
     if !have("ffmpeg") {
         eprintln!("ffmpeg missing: skipping the decode check");
         return;
@@ -68,21 +97,33 @@ fn webcam_records_avi_that_ffmpeg_reads() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("out.avi");
     let out = bin()
-        .args(["webcam", "--camera", "emulated", "--device", "none", "--frames", "20", "--record"])
+        .args([
+            "webcam", "--camera", "emulated", "--device", "none", "--frames", "20", "--record",
+        ])
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(recorded_count(&String::from_utf8_lossy(&out.stdout)), 20);
     assert!(ffmpeg_strict_frames(&file, "avi") >= 20);
 }
 
 #[test]
 fn no_camera_says_how_to_try_the_emulator() {
-    let out = bin().args(["webcam", "--device", "none", "--record", "/dev/null"]).output().unwrap();
+    let out = bin()
+        .args(["webcam", "--device", "none", "--record", "/dev/null"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--camera emulated") || err.contains("USB"), "{err}");
+    assert!(
+        err.contains("--camera emulated") || err.contains("USB"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -97,15 +138,32 @@ fn stats_json_is_written_with_real_figures() {
     let dir = tempfile::tempdir().unwrap();
     let stats = dir.path().join("stats.json");
     let out = bin()
-        .args(["webcam", "--camera", "emulated", "--device", "none", "--frames", "30", "--record"])
+        .args([
+            "webcam", "--camera", "emulated", "--device", "none", "--frames", "30", "--record",
+        ])
         .arg(dir.path().join("x.mjpeg"))
         .arg("--stats-json")
         .arg(&stats)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j = std::fs::read_to_string(&stats).unwrap();
     assert!(j.contains("\"captured\":30"), "{j}");
-    let fps: f64 = j.split("\"fps_in\":").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
-    assert!(fps > 0.5 && fps < 40.0, "live view is never polled past the camera's 30 fps, got {fps}");
+    let fps: f64 = j
+        .split("\"fps_in\":")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        fps > 0.5 && fps < 40.0,
+        "live view is never polled past the camera's 30 fps, got {fps}"
+    );
 }

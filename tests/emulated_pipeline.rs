@@ -24,10 +24,19 @@ struct CapturingSink(Arc<Mutex<Seen>>);
 
 impl FrameSink for CapturingSink {
     fn write(&mut self, pic: &Picture<'_>) -> Result<(), SinkError> {
-        if let Picture::Yuyv { width, height, data } = pic {
+        if let Picture::Yuyv {
+            width,
+            height,
+            data,
+        } = pic
+        {
             assert_eq!(data.len(), (*width * *height * 2) as usize);
             let counter = read_counter_yuyv(data, *width, *height);
-            self.0.lock().unwrap().frames.push((counter, *width, *height));
+            self.0
+                .lock()
+                .unwrap()
+                .frames
+                .push((counter, *width, *height));
         }
         Ok(())
     }
@@ -39,7 +48,11 @@ impl FrameSink for CapturingSink {
 
 fn source(emu: Arc<UsbEmulator>) -> Box<CameraSource> {
     let open = Box::new(move || emu.connect().map(|h| Box::new(h) as Box<dyn Transport>));
-    Box::new(CameraSource::new("emulated", open, ConnectOptions::default()))
+    Box::new(CameraSource::new(
+        "emulated",
+        open,
+        ConnectOptions::default(),
+    ))
 }
 
 #[test]
@@ -51,16 +64,31 @@ fn counters_arrive_in_order_and_every_frame_is_written_or_counted() {
         max_frames: Some(40),
         ..Options::default()
     };
-    let summary = pipeline::run(source(emu.clone()), opts, Arc::new(AtomicBool::new(false))).unwrap();
+    let summary =
+        pipeline::run(source(emu.clone()), opts, Arc::new(AtomicBool::new(false))).unwrap();
     let seen = seen.lock().unwrap();
-    let counters: Vec<u32> = seen.frames.iter().map(|f| f.0.expect("counter readable in every live frame")).collect();
-    assert!(counters.windows(2).all(|w| w[0] < w[1]), "counters strictly increase: {counters:?}");
+    let counters: Vec<u32> = seen
+        .frames
+        .iter()
+        .map(|f| f.0.expect("counter readable in every live frame"))
+        .collect();
+    assert!(
+        counters.windows(2).all(|w| w[0] < w[1]),
+        "counters strictly increase: {counters:?}"
+    );
     assert!(seen.frames.iter().all(|f| (f.1, f.2) == (1024, 680)));
     let s = summary.stats;
     assert_eq!(s.captured, 40);
-    assert_eq!(s.written + s.dropped, 40, "every frame is either written or counted as dropped");
+    assert_eq!(
+        s.written + s.dropped,
+        40,
+        "every frame is either written or counted as dropped"
+    );
     assert_eq!(s.bad_frames, 0);
-    assert!(emu.stats().sessions_closed() >= 1, "the session was closed at the end");
+    assert!(
+        emu.stats().sessions_closed() >= 1,
+        "the session was closed at the end"
+    );
 }
 
 #[test]
@@ -76,7 +104,15 @@ fn placeholder_frames_while_the_camera_is_away_then_live_frames_again() {
         let (emu, stop) = (emu.clone(), stop.clone());
         std::thread::spawn(move || pipeline::run(source(emu), opts, stop))
     };
-    let live = |n: usize| seen.lock().unwrap().frames.iter().filter(|f| f.0.is_some()).count() >= n;
+    let live = |n: usize| {
+        seen.lock()
+            .unwrap()
+            .frames
+            .iter()
+            .filter(|f| f.0.is_some())
+            .count()
+            >= n
+    };
     let wait_for = |cond: &dyn Fn() -> bool| {
         for _ in 0..400 {
             if cond() {
@@ -92,7 +128,13 @@ fn placeholder_frames_while_the_camera_is_away_then_live_frames_again() {
     // The video device keeps getting pictures while the camera is away.
     wait_for(&|| seen.lock().unwrap().frames.len() >= before + 5);
     emu.plug();
-    let live_before = seen.lock().unwrap().frames.iter().filter(|f| f.0.is_some()).count();
+    let live_before = seen
+        .lock()
+        .unwrap()
+        .frames
+        .iter()
+        .filter(|f| f.0.is_some())
+        .count();
     wait_for(&|| live(live_before + 10));
     stop.store(true, Ordering::SeqCst);
     let summary = run.join().unwrap().unwrap();

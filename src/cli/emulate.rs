@@ -1,9 +1,153 @@
-//! `alpha-bridge emulate`: an emulated Sony body as a real USB gadget (PTP or mass
-//! storage) and/or a Wi-Fi (SSDP + PTP/IP) peer.
+//! `alpha-bridge emulate`: an emulated Sony body as a real USB gadget (PC Remote PTP or
+//! Mass Storage for pairing) or as a Wi-Fi "Send to Computer" peer (SSDP + PTP/IP).
+//! The in-process body behind `webcam --camera emulated` needs no command.
+
+use alpha_bridge::emulator::gadget::{Function, Gadget, GadgetConfig};
+use alpha_bridge::emulator::msc::{MscConfig, MscEmulator};
+use alpha_bridge::emulator::registry::Registry;
+use alpha_bridge::emulator::wifi::{WifiConfig, WifiEmulator};
+use alpha_bridge::emulator::{serve, Body};
+use anyhow::{bail, Context};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
-pub struct EmulateArgs {}
+pub struct EmulateArgs {
+    /// Appear as a real USB device (configfs + FunctionFS; needs root, a UDC such as
+    /// dummy_hcd, and the usb_f_fs module).
+    #[arg(long, conflicts_with = "wifi")]
+    usb_gadget: bool,
+    /// With --usb-gadget: ptp (PC Remote, live view) or msc (Mass Storage, for pairing).
+    #[arg(long, default_value = "ptp", value_parser = ["ptp", "msc"])]
+    mode: String,
+    /// The body to emulate: ILCE-6400, ZV-E10, or ILCE-6000 (no USB live view).
+    #[arg(long, default_value = "ILCE-6400")]
+    model: String,
+    /// Announce over SSDP and serve PTP/IP like a camera doing "Send to Computer".
+    #[arg(long)]
+    wifi: bool,
+    /// With --wifi: the folder whose files the camera offers.
+    #[arg(long, value_name = "DIR", required_if_eq("wifi", "true"))]
+    files: Option<PathBuf>,
+    /// With --wifi: the address to serve and announce on (default loopback).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// With --wifi: accept this computer GUID (repeatable); default: the GUIDs paired
+    /// through the emulated Mass Storage body (--state), or any GUID if there is none.
+    #[arg(long = "guid", value_name = "GUID")]
+    guids: Vec<String>,
+    /// Where the emulated body keeps its paired computers (shared by msc and --wifi).
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+}
 
-pub fn run(_a: &EmulateArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not wired yet")
+pub fn run(a: &EmulateArgs) -> anyhow::Result<()> {
+    if a.usb_gadget {
+        usb_gadget(a)
+    } else if a.wifi {
+        wifi(a)
+    } else {
+        bail!("choose --usb-gadget or --wifi (the in-process body is `webcam --camera emulated`)")
+    }
+}
+
+fn body(model: &str) -> anyhow::Result<(Body, u16)> {
+    // Product ids of each body in PC Remote mode (sony-usb.md §8).
+    Ok(match model.to_ascii_uppercase().as_str() {
+        "ILCE-6400" => (Body::ilce_6400(), 0x0CAA),
+        "ZV-E10" => (Body::zv_e10(), 0x0D97),
+        "ILCE-6000" => (Body::ilce_6000(), 0x094E),
+        m => bail!("unknown model {m}: choose ILCE-6400, ZV-E10 or ILCE-6000"),
+    })
+}
+
+fn registry(state: Option<&PathBuf>) -> anyhow::Result<Option<Registry>> {
+    state
+        .map(|d| {
+            Registry::open(d)
+                .with_context(|| format!("cannot open the emulator state in {}", d.display()))
+        })
+        .transpose()
+}
+
+fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
+    let stop = super::stop_flag()?;
+    let (body, pid) = body(&a.model)?;
+    let msc = a.mode == "msc";
+    let cfg = GadgetConfig {
+        pid: if msc { 0x0C02 } else { pid },
+        product: body.model.clone(),
+        function: if msc {
+            Function::MassStorage
+        } else {
+            Function::Ptp
+        },
+        ..GadgetConfig::default()
+    };
+    let gadget = Gadget::create(cfg).context("cannot create the USB gadget")?;
+    println!(
+        "emulating a {} ({}) as a USB device on {}",
+        a.model,
+        a.mode,
+        gadget.udc()
+    );
+    if msc {
+        let reg = registry(a.state.as_ref())?.unwrap_or_else(Registry::in_memory);
+        gadget.serve(&stop, |pipe| {
+            let mut m = MscEmulator::new(MscConfig::default(), reg.clone());
+            let r = m.serve_until(pipe, &stop);
+            for h in reg.hosts() {
+                log::info!(
+                    "registered host {} ({})",
+                    alpha_bridge::config::guid_hex(&h.guid),
+                    h.host_name
+                );
+            }
+            r.map(|_| ())
+        })?;
+    } else {
+        gadget.serve(&stop, |pipe| {
+            serve(pipe, &body, &stop).map(|end| log::info!("host session ended: {end:?}"))
+        })?;
+    }
+    log::info!("stopped");
+    Ok(())
+}
+
+fn wifi(a: &EmulateArgs) -> anyhow::Result<()> {
+    let stop = super::stop_flag()?;
+    let files = a.files.clone().context("--wifi needs --files DIR")?;
+    let mut cfg = WifiConfig::new(files);
+    cfg.bind = a.bind;
+    cfg.model = body(&a.model)?.0.model.clone();
+    if !a.guids.is_empty() {
+        let guids = a
+            .guids
+            .iter()
+            .map(|g| {
+                alpha_bridge::config::parse_guid(g)
+                    .with_context(|| format!("--guid {g}: expected 32 hex digits"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        cfg = cfg.accept_guids(guids);
+    } else if let Some(reg) = registry(a.state.as_ref())? {
+        cfg.accept = Box::new(move |g| reg.is_registered(g));
+    }
+    let emu = WifiEmulator::start(cfg).context("cannot start the Wi-Fi emulator")?;
+    println!(
+        "camera waiting for its computer: PTP/IP on {}, description at {}",
+        emu.ptpip_addr(),
+        emu.location()
+    );
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stats = emu.stop();
+    println!(
+        "{} sessions, powered off: {}",
+        stats.sessions, stats.powered_off
+    );
+    Ok(())
 }

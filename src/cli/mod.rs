@@ -4,8 +4,8 @@
 
 mod emulate;
 mod list;
-mod pair;
 mod offload;
+mod pair;
 mod webcam;
 
 use clap::{Parser, Subcommand};

@@ -6,20 +6,13 @@
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use alpha_bridge::config::{self, Identity};
 use alpha_bridge::offload::{self, OffloadConfig, OffloadError, Progress, Summary};
 use alpha_bridge::ptp::ptpip;
-
-/// The GUID used until the pairing helper's identity lands on main: PlayMemories
-/// Home's from the public capture (ptpip.md §2).
-// TODO(lead): once `crate::config::Identity` is on main, replace this default with
-// `Identity::load_default()?` (guid + host_name) and keep `--guid` as an override.
-pub const DEFAULT_TEST_GUID: &str = "0000000000000000ffff080027f5164f";
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct OffloadArgs {
@@ -30,7 +23,8 @@ pub struct OffloadArgs {
     /// Stop after one camera session instead of waiting for the next
     #[arg(long)]
     pub once: bool,
-    /// Initiator GUID the camera was paired with (32 hex digits)
+    /// Initiator GUID the camera was paired with (32 hex digits); default: this
+    /// computer's GUID from the config file, the one `alpha-bridge pair` registered
     #[arg(long, value_name = "G")]
     pub guid: Option<String>,
     /// Connect to this camera (IP or IP:PORT) instead of waiting for its announcement
@@ -43,14 +37,6 @@ fn default_dest() -> anyhow::Result<PathBuf> {
         .filter(|h| !h.is_empty())
         .context("HOME is not set: pass --dest DIR")?;
     Ok(Path::new(&home).join("Pictures").join("alpha-bridge"))
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "alpha-bridge".into())
 }
 
 fn parse_camera(s: &str) -> anyhow::Result<SocketAddr> {
@@ -68,20 +54,16 @@ pub fn run(args: &OffloadArgs) -> anyhow::Result<()> {
         Some(d) => d.clone(),
         None => default_dest()?,
     };
-    let guid_text = args.guid.as_deref().unwrap_or(DEFAULT_TEST_GUID);
-    let Some(guid) = offload::parse_guid(guid_text) else {
-        bail!("--guid {guid_text:?}: expected 32 hex digits (dashes or colons allowed)");
+    let id = Identity::load_default().context("cannot read this computer's identity")?;
+    let guid = match &args.guid {
+        Some(g) => config::parse_guid(g).map_err(|e| anyhow::anyhow!("--guid {g:?}: {e}"))?,
+        None => id.guid,
     };
-    let mut cfg = OffloadConfig::new(dest.clone(), guid, host_name());
+    let mut cfg = OffloadConfig::new(dest.clone(), guid, id.host_name.clone());
     cfg.once = args.once;
     cfg.camera = args.camera.as_deref().map(parse_camera).transpose()?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed))
-            .context("cannot install the ctrl-c handler")?;
-    }
+    let stop = super::stop_flag()?;
     log::info!("saving to {}", dest.display());
     let mut progress: Box<dyn Progress> = if std::io::stderr().is_terminal() {
         Box::new(Bars::default())

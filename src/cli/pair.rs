@@ -10,7 +10,7 @@ use alpha_bridge::config::{self, Identity};
 use alpha_bridge::emulator::msc::{MscConfig, MscEmulator};
 use alpha_bridge::emulator::registry::Registry;
 use alpha_bridge::pair::{self, PairError, PairOutcome};
-use alpha_bridge::transport::{memory, ErrorKind};
+use alpha_bridge::transport::{memory, usb, ErrorKind};
 use anyhow::{anyhow, bail, Context};
 use std::path::{Path, PathBuf};
 
@@ -95,15 +95,34 @@ fn print_identity(id: &Identity, dir: &Path) {
 }
 
 /// Pairs a real camera over USB.
-fn pair_usb(_id: &Identity, camera: Option<&str>) -> anyhow::Result<PairOutcome> {
-    // The rusb transport (`transport::usb::open(selector, InterfaceClass::MassStorage)`)
-    // is built on its own branch; once merged this opens it, maps a camera in another
-    // mode to `pair::wrong_mode_advice`, and calls `pair::pair`.
-    let which = camera.map(|s| format!(" ({s})")).unwrap_or_default();
-    bail!(
-        "USB access is not available in this build, so the camera{which} cannot be paired yet; \
-         update alpha-bridge to a version with USB support"
-    )
+fn pair_usb(id: &Identity, camera: Option<&str>) -> anyhow::Result<PairOutcome> {
+    let selector: usb::Selector = camera
+        .unwrap_or("first")
+        .parse()
+        .unwrap_or(usb::Selector::First);
+    match usb::open(&selector, usb::InterfaceClass::MassStorage) {
+        Ok(mut t) => pair::pair(&mut t, id).map_err(advise),
+        Err(e) if e.kind == ErrorKind::NotFound => {
+            // A Sony body in another USB mode: say exactly what to switch.
+            let devices = usb::list_sony().unwrap_or_default();
+            for d in &devices {
+                let mode = match d.mode {
+                    usb::UsbMode::Ptp => pair::UsbMode::Ptp,
+                    usb::UsbMode::SelectMode => pair::UsbMode::ModeChooser,
+                    usb::UsbMode::UvcStreaming => pair::UsbMode::UvcStreaming,
+                    _ => continue,
+                };
+                if let Some(advice) = pair::wrong_mode_advice(mode) {
+                    bail!(
+                        "the {} is connected, but not in Mass Storage mode: {advice}",
+                        d.display_name()
+                    );
+                }
+            }
+            Err(anyhow!(e))
+        }
+        Err(e) => Err(anyhow!(e)),
+    }
 }
 
 /// Plain advice for a failed pairing, by what failed.

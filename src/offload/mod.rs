@@ -352,21 +352,3 @@ pub fn run(
     }
     Ok(total)
 }
-
-/// A GUID from text: 32 hex digits (dashes allowed) or, as rocc's iPhone sends, 16
-/// ASCII characters taken as raw bytes.
-pub fn parse_guid(s: &str) -> Option<[u8; 16]> {
-    let hex: String = s.chars().filter(|c| *c != '-' && *c != ':').collect();
-    let mut g = [0u8; 16];
-    if hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        for (i, b) in g.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-        }
-        return Some(g);
-    }
-    if s.len() == 16 && s.is_ascii() {
-        g.copy_from_slice(s.as_bytes());
-        return Some(g);
-    }
-    None
-}

@@ -168,8 +168,16 @@ pub fn run(
     };
     let has_sink = sink.is_some();
 
-    let rec_opts = RecordOptions { overwrite: opts.overwrite, avi_fps: opts.fps.max(1), ..RecordOptions::default() };
-    let recorder = opts.record.as_deref().map(|p| Recorder::create_with(p, rec_opts.clone())).transpose()?;
+    let rec_opts = RecordOptions {
+        overwrite: opts.overwrite,
+        avi_fps: opts.fps.max(1),
+        ..RecordOptions::default()
+    };
+    let recorder = opts
+        .record
+        .as_deref()
+        .map(|p| Recorder::create_with(p, rec_opts.clone()))
+        .transpose()?;
     let dumper = opts
         .dump_objects
         .as_deref()

@@ -9,9 +9,17 @@ pub mod record;
 #[derive(Debug, Clone, Copy)]
 pub enum Picture<'a> {
     /// Packed YUYV 4:2:2, limited range, `width * height * 2` bytes.
-    Yuyv { width: u32, height: u32, data: &'a [u8] },
+    Yuyv {
+        width: u32,
+        height: u32,
+        data: &'a [u8],
+    },
     /// A whole JPEG (SOI..EOI), for MJPEG pass-through.
-    Jpeg { width: u32, height: u32, data: &'a [u8] },
+    Jpeg {
+        width: u32,
+        height: u32,
+        data: &'a [u8],
+    },
 }
 
 /// Why a sink could not take a frame.

@@ -53,9 +53,11 @@ impl Placeholder {
         self.out.width = self.last.width;
         self.out.height = self.last.height;
         self.out.data.clear();
-        self.out.data.extend(self.last.data.chunks_exact(2).flat_map(|p| {
-            let y = 16 + (u16::from(p[0].saturating_sub(16)) * 2 / 5) as u8;
-            [y, 128]
-        }));
+        self.out
+            .data
+            .extend(self.last.data.chunks_exact(2).flat_map(|p| {
+                let y = 16 + (u16::from(p[0].saturating_sub(16)) * 2 / 5) as u8;
+                [y, 128]
+            }));
     }
 }

@@ -37,19 +37,10 @@ pub use storage::{format_for_name, FakeObject, STORAGE_ID};
 /// Decides whether an initiator GUID is registered with this body (Init Fail otherwise).
 pub type GuidCheck = Box<dyn Fn(&[u8; 16]) -> bool + Send + Sync>;
 
-/// Parses a GUID written as 32 hex digits, optionally separated by `:` or `-`
+/// Parses a GUID written as 32 hex digits, optionally separated by `:`, `-` or spaces
 /// (libgphoto2's `ptp2_ip=guid=` form is 16 colon-separated bytes).
 pub fn parse_guid(s: &str) -> Option<[u8; 16]> {
-    let hex: Vec<u8> = s.bytes().filter(|&b| b != b':' && b != b'-').collect();
-    if hex.len() != 32 {
-        return None;
-    }
-    let mut g = [0u8; 16];
-    for (i, pair) in hex.chunks_exact(2).enumerate() {
-        let text = std::str::from_utf8(pair).ok()?;
-        g[i] = u8::from_str_radix(text, 16).ok()?;
-    }
-    Some(g)
+    crate::config::parse_guid(s).ok()
 }
 
 /// Errors starting or stopping the emulator.
