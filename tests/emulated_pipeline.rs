@@ -4,7 +4,7 @@
 
 use alpha_bridge::camera::ConnectOptions;
 use alpha_bridge::emulator::testcard::read_counter_yuyv;
-use alpha_bridge::emulator::usb_camera::{Body, UsbEmulator};
+use alpha_bridge::emulator::{Body, UsbEmulator};
 use alpha_bridge::pipeline::source::CameraSource;
 use alpha_bridge::pipeline::{self, Options, Output};
 use alpha_bridge::sink::{FrameSink, Picture, SinkError};
