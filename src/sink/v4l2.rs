@@ -506,12 +506,12 @@ impl<D: LoopbackIo> Writer<D> {
                 .io
                 .reopen()
                 .and_then(|()| self.program(w, h))
-                .or_else(|e| {
+                .map_err(|e| {
                     // The old format may be gone after a reopen; put it back.
                     if let Some((ow, oh)) = self.negotiated {
                         let _ = self.program(ow, oh);
                     }
-                    Err(e)
+                    e
                 });
         }
         match result {
