@@ -506,12 +506,11 @@ impl<D: LoopbackIo> Writer<D> {
                 .io
                 .reopen()
                 .and_then(|()| self.program(w, h))
-                .map_err(|e| {
+                .inspect_err(|_| {
                     // The old format may be gone after a reopen; put it back.
                     if let Some((ow, oh)) = self.negotiated {
                         let _ = self.program(ow, oh);
                     }
-                    e
                 });
         }
         match result {
