@@ -6,7 +6,9 @@
 //! The pipeline writes these at a low rate so a video call never sees the device stop or
 //! vanish. Text uses a built-in 5x7 bitmap font (no font crate, no files). Must not
 //! allocate once warmed up: the output buffer is reused, resized only when the frame size
-//! changes, and the card is drawn once and then returned as is.
+//! changes, and the card is drawn once and then returned as is. For `--format mjpeg`,
+//! [`Placeholder::render_jpeg`] encodes the same picture (it allocates inside the JPEG
+//! encoder, which is acceptable at a placeholder's low frame rate).
 
 use crate::decode::Yuyv;
 
@@ -33,6 +35,12 @@ pub struct Placeholder {
     card_ready: bool,
     dim_y: [u8; 256],
     dim_c: [u8; 256],
+    /// Full-range interleaved YCbCr staging for the JPEG encoder.
+    ycc: Vec<u8>,
+    jpeg: Vec<u8>,
+    /// `jpeg` holds the encoded card.
+    jpeg_card_ready: bool,
+    jpeg_size: (u32, u32),
 }
 
 impl Default for Placeholder {
@@ -56,7 +64,45 @@ impl Placeholder {
             card_ready: false,
             dim_y,
             dim_c,
+            ycc: Vec::new(),
+            jpeg: Vec::new(),
+            jpeg_card_ready: false,
+            jpeg_size: (0, 0),
         }
+    }
+
+    /// [`render`](Self::render) encoded as a baseline JPEG (4:2:2, quality 80), for
+    /// sinks in MJPEG pass-through mode. `last` is the last good frame decoded once.
+    pub fn render_jpeg(&mut self, last: Option<&Yuyv>) -> Result<Picture<'_>, super::SinkError> {
+        let card = last.is_none();
+        if !(card && self.jpeg_card_ready) {
+            self.render(last);
+            let (w, h) = (self.out.width, self.out.height);
+            // JPEG stores full-range YCbCr: undo the limited-range mapping.
+            self.ycc.clear();
+            for px in self.out.data.chunks_exact(4) {
+                let (cb, cr) = (full_c(px[1]), full_c(px[3]));
+                self.ycc
+                    .extend_from_slice(&[full_y(px[0]), cb, cr, full_y(px[2]), cb, cr]);
+            }
+            self.jpeg.clear();
+            let mut enc = jpeg_encoder::Encoder::new(&mut self.jpeg, 80);
+            enc.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_2);
+            enc.encode(
+                &self.ycc,
+                u16::try_from(w).unwrap_or(u16::MAX),
+                u16::try_from(h).unwrap_or(u16::MAX),
+                jpeg_encoder::ColorType::Ycbcr,
+            )
+            .map_err(|e| super::SinkError::BadPicture(format!("placeholder jpeg: {e}")))?;
+            self.jpeg_card_ready = card;
+            self.jpeg_size = (w, h);
+        }
+        Ok(Picture::Jpeg {
+            width: self.jpeg_size.0,
+            height: self.jpeg_size.1,
+            data: &self.jpeg,
+        })
     }
 
     /// The placeholder for `last` (the last good frame), or the card when `None` or
@@ -102,6 +148,14 @@ impl Placeholder {
     pub fn picture(&mut self, last: Option<&Yuyv>) -> Picture<'_> {
         Picture::from_yuyv(self.render(last))
     }
+}
+
+fn full_y(v: u8) -> u8 {
+    ((v.clamp(16, 235) as u32 - 16) * 255 / 219) as u8
+}
+
+fn full_c(v: u8) -> u8 {
+    (128 + (v.clamp(16, 240) as i32 - 128) * 255 / 224).clamp(0, 255) as u8
 }
 
 /// A dark band across the middle with the banner text, as large as fits 80 % of the
@@ -306,6 +360,44 @@ mod tests {
             let img = p.render(Some(&f));
             assert_eq!(img.data.len(), (w * h * 2) as usize);
         }
+    }
+
+    #[test]
+    fn jpeg_placeholder_decodes_to_the_same_picture() {
+        let mut p = Placeholder::new();
+        let want = p.render(None).clone();
+        let pic = p.render_jpeg(None).unwrap();
+        assert_eq!((pic.width(), pic.height()), DEFAULT_SIZE);
+        let jpeg = pic.data().to_vec();
+        let mut dec = crate::decode::Decoder::new(crate::decode::Backend::Zune);
+        let mut got = Yuyv::new();
+        dec.decode(&jpeg, &mut got).unwrap();
+        assert_eq!((got.width, got.height), DEFAULT_SIZE);
+        // lossy, but the banner must survive: mean luma error small
+        let err: u64 = got
+            .data
+            .iter()
+            .zip(&want.data)
+            .step_by(2)
+            .map(|(a, b)| (*a as i64 - *b as i64).unsigned_abs())
+            .sum();
+        assert!(
+            err / (1024 * 680) < 3,
+            "mean luma error {}",
+            err / (1024 * 680)
+        );
+        // the cached card is returned again without re-encoding
+        let small = Yuyv {
+            width: 64,
+            height: 48,
+            data: vec![100; 64 * 48 * 2],
+        };
+        p.render(Some(&small));
+        let again = p.render_jpeg(None).unwrap();
+        assert_eq!((again.width(), again.height()), DEFAULT_SIZE);
+        assert_eq!(again.data(), &jpeg[..]);
+        let dimmed = p.render_jpeg(Some(&small)).unwrap();
+        assert_eq!((dimmed.width(), dimmed.height()), (64, 48));
     }
 
     #[test]
