@@ -244,3 +244,45 @@ fn backends_agree_with_each_other() {
         eprintln!("{w}x{h} {}: backends differ by at most {worst}", s.name());
     }
 }
+
+mod fuzzish {
+    use super::*;
+    use alpha_bridge::decode::DecodeError;
+    use proptest::prelude::*;
+
+    fn base() -> &'static [u8] {
+        use std::sync::OnceLock;
+        static B: OnceLock<Vec<u8>> = OnceLock::new();
+        B.get_or_init(|| synth::jpeg(96, 64, Sampling::S422, 85, 7))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        /// Corrupted frames (bytes flipped, cut short, garbage appended) either decode or
+        /// fail with an error; no backend may panic (a caught panic would show up as
+        /// `BackendPanic`, which this test rejects so we learn about it).
+        #[test]
+        fn corrupted_frames_never_panic(
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+            cut in any::<prop::sample::Index>(),
+            tail in proptest::collection::vec(any::<u8>(), 0..16),
+        ) {
+            let mut data = base().to_vec();
+            for (i, v) in flips {
+                let at = i.index(data.len());
+                data[at] = v;
+            }
+            let keep = 2 + cut.index(data.len() - 1);
+            data.truncate(keep);
+            data.extend_from_slice(&tail);
+            for &backend in Backend::available() {
+                let mut out = Yuyv::new();
+                let r = Decoder::new(backend).decode(&data, &mut out);
+                prop_assert!(!matches!(r, Err(DecodeError::BackendPanic(_))), "{backend} panicked");
+                if r.is_ok() {
+                    prop_assert_eq!(out.data.len(), out.width as usize * out.height as usize * 2);
+                }
+            }
+        }
+    }
+}

@@ -19,6 +19,24 @@
 //! the logic is unit-tested without a kernel; the real device is tested in a VM.
 //! Spec: V4L2 API (VIDIOC_QUERYCAP, VIDIOC_S_FMT, VIDIOC_S_PARM, write()), v4l2loopback
 //! README (exclusive_caps, card_label, video_nr).
+//!
+//! ```no_run
+//! use alpha_bridge::decode::{Backend, Decoder, Yuyv};
+//! use alpha_bridge::sink::v4l2::{OutputFormat, V4l2Sink};
+//! use alpha_bridge::sink::{FrameSink, Picture};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // None: the first v4l2loopback output node (logged); or Some(Path::new("/dev/video10"))
+//! let mut sink = V4l2Sink::open(None, OutputFormat::Yuyv, 30)?;
+//! let mut dec = Decoder::new(Backend::Zune);
+//! let mut frame = Yuyv::new();
+//! let jpeg = std::fs::read("frame.jpg")?;
+//! dec.decode(&jpeg, &mut frame)?;
+//! sink.write(&Picture::from_yuyv(&frame))?; // sets YUYV WxH + 30 fps, then writes
+//! println!("{} now shows {:?}", sink.path().display(), sink.negotiated());
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::fs;
