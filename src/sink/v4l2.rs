@@ -165,14 +165,42 @@ impl DeviceProbe for SystemProbe {
 
     fn query(&self, path: &Path) -> io::Result<DeviceInfo> {
         let dev = v4l::Device::with_path(path)?;
-        let caps = dev.query_caps()?;
-        Ok(DeviceInfo {
-            path: path.to_path_buf(),
-            driver: caps.driver,
-            card: caps.card,
-            caps: caps.capabilities.bits(),
-        })
+        query_caps(&dev, path)
     }
+}
+
+/// VIDIOC_QUERYCAP with lossy string decoding. `v4l::Device::query_caps` unwraps UTF-8,
+/// and a card label the driver truncated to 31 bytes can end inside a multi-byte
+/// character; a user's label must not crash the scan.
+fn query_caps(dev: &v4l::Device, path: &Path) -> io::Result<DeviceInfo> {
+    // SAFETY: v4l2_capability is plain old data, zero is a valid value; the ioctl writes
+    // at most size_of::<v4l2_capability>() bytes into it.
+    let caps: v4l::v4l_sys::v4l2_capability = unsafe {
+        let mut caps: v4l::v4l_sys::v4l2_capability = std::mem::zeroed();
+        v4l::v4l2::ioctl(
+            dev.handle().fd(),
+            v4l::v4l2::vidioc::VIDIOC_QUERYCAP,
+            &mut caps as *mut _ as *mut std::os::raw::c_void,
+        )?;
+        caps
+    };
+    let text = |b: &[u8]| {
+        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+        String::from_utf8_lossy(&b[..end]).into_owned()
+    };
+    // device_caps is only valid when V4L2_CAP_DEVICE_CAPS is set (every driver since 3.3).
+    const CAP_DEVICE_CAPS: u32 = 0x8000_0000;
+    let flags = if caps.capabilities & CAP_DEVICE_CAPS != 0 {
+        caps.device_caps
+    } else {
+        caps.capabilities
+    };
+    Ok(DeviceInfo {
+        path: path.to_path_buf(),
+        driver: text(&caps.driver),
+        card: text(&caps.card),
+        caps: flags,
+    })
 }
 
 /// Picks the first v4l2loopback node that accepts output. On failure, says why in the
@@ -382,21 +410,40 @@ impl LoopbackIo for V4lNode {
         height: u32,
         size: u32,
     ) -> io::Result<(u32, u32, [u8; 4])> {
-        use v4l::format::{Colorspace, FieldOrder, Quantization};
-        use v4l::video::Output;
-        let mut fmt = v4l::Format::new(width, height, v4l::FourCC::new(&fourcc));
-        fmt.field_order = FieldOrder::Progressive;
-        fmt.size = size;
-        if &fourcc == b"YUYV" {
-            fmt.stride = width * 2;
-            // What the decoder produces: BT.601, limited range.
-            fmt.colorspace = Colorspace::SMPTE170M;
-            fmt.quantization = Quantization::LimitedRange;
-        } else {
-            fmt.colorspace = Colorspace::JPEG;
-        }
-        let got = self.dev()?.set_format(&fmt)?;
-        Ok((got.width, got.height, got.fourcc.repr))
+        // Raw S_FMT rather than `v4l::video::Output::set_format`: that one converts the
+        // driver's answer with `expect` on every enum field, and a value newer than the
+        // crate would panic the writer thread.
+        use v4l::v4l_sys::*;
+        let fd = self.dev()?.handle().fd();
+        let yuyv = &fourcc == b"YUYV";
+        // SAFETY: v4l2_format is plain old data; zero is valid; we write the `pix` member
+        // of the union and S_FMT fills the same member for an OUTPUT buffer type.
+        let pix = unsafe {
+            let mut f: v4l2_format = std::mem::zeroed();
+            f.type_ = v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_OUTPUT;
+            f.fmt.pix.width = width;
+            f.fmt.pix.height = height;
+            f.fmt.pix.pixelformat = u32::from_le_bytes(fourcc);
+            f.fmt.pix.field = v4l2_field_V4L2_FIELD_NONE;
+            f.fmt.pix.bytesperline = if yuyv { width * 2 } else { 0 };
+            f.fmt.pix.sizeimage = size;
+            // What the decoder produces: BT.601 limited range; MJPG carries JFIF.
+            f.fmt.pix.colorspace = if yuyv {
+                v4l2_colorspace_V4L2_COLORSPACE_SMPTE170M
+            } else {
+                v4l2_colorspace_V4L2_COLORSPACE_JPEG
+            };
+            if yuyv {
+                f.fmt.pix.quantization = v4l2_quantization_V4L2_QUANTIZATION_LIM_RANGE;
+            }
+            v4l::v4l2::ioctl(
+                fd,
+                v4l::v4l2::vidioc::VIDIOC_S_FMT,
+                &mut f as *mut _ as *mut std::os::raw::c_void,
+            )?;
+            f.fmt.pix
+        };
+        Ok((pix.width, pix.height, pix.pixelformat.to_le_bytes()))
     }
 
     fn set_fps(&mut self, fps: u32) -> io::Result<()> {
