@@ -78,8 +78,28 @@ pub fn scene_rgb(width: u32, height: u32, seed: u32) -> Vec<u8> {
     px
 }
 
+/// JPEG coding options beyond the chroma layout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Coding {
+    pub progressive: bool,
+    pub restart_interval: Option<u16>,
+    pub optimized_huffman: bool,
+}
+
 /// A synthetic frame as a baseline JPEG at `quality` with the given chroma layout.
 pub fn jpeg(width: u32, height: u32, sampling: Sampling, quality: u8, seed: u32) -> Vec<u8> {
+    jpeg_with(width, height, sampling, quality, seed, Coding::default())
+}
+
+/// A synthetic frame with explicit coding options.
+pub fn jpeg_with(
+    width: u32,
+    height: u32,
+    sampling: Sampling,
+    quality: u8,
+    seed: u32,
+    coding: Coding,
+) -> Vec<u8> {
     let rgb = scene_rgb(width, height, seed);
     let mut out = Vec::new();
     let mut enc = Encoder::new(&mut out, quality);
@@ -98,6 +118,11 @@ pub fn jpeg(width: u32, height: u32, sampling: Sampling, quality: u8, seed: u32)
         Sampling::S420 => SamplingFactor::R_4_2_0,
         Sampling::S444 | Sampling::Gray => SamplingFactor::R_4_4_4,
     });
+    enc.set_progressive(coding.progressive);
+    if let Some(n) = coding.restart_interval {
+        enc.set_restart_interval(n);
+    }
+    enc.set_optimized_huffman_tables(coding.optimized_huffman);
     enc.encode(&data, width as u16, height as u16, color)
         .expect("jpeg-encoder encodes a valid synthetic frame");
     out
