@@ -425,7 +425,7 @@ impl LoopbackIo for V4lNode {
             f.fmt.pix.height = height;
             f.fmt.pix.pixelformat = u32::from_le_bytes(fourcc);
             f.fmt.pix.field = v4l2_field_V4L2_FIELD_NONE;
-            f.fmt.pix.bytesperline = if yuyv { width * 2 } else { 0 };
+            f.fmt.pix.bytesperline = if yuyv { width.saturating_mul(2) } else { 0 };
             f.fmt.pix.sizeimage = size;
             // What the decoder produces: BT.601 limited range; MJPG carries JFIF.
             f.fmt.pix.colorspace = if yuyv {
@@ -434,6 +434,8 @@ impl LoopbackIo for V4lNode {
                 v4l2_colorspace_V4L2_COLORSPACE_JPEG
             };
             if yuyv {
+                // The extended fields (quantization) only count with the magic set.
+                f.fmt.pix.priv_ = V4L2_PIX_FMT_PRIV_MAGIC;
                 f.fmt.pix.quantization = v4l2_quantization_V4L2_QUANTIZATION_LIM_RANGE;
             }
             v4l::v4l2::ioctl(
@@ -482,6 +484,9 @@ struct Writer<D: LoopbackIo> {
     /// Size the device is programmed for.
     negotiated: Option<(u32, u32)>,
     /// Picture size we are fitting into `negotiated` because the device refused to change.
+    /// Not retried per frame: a retry needs a reopen, which a watching app would see as
+    /// a hiccup. It ends when pictures return to the negotiated size or the sink is
+    /// reopened (e.g. by the pipeline after the call).
     fitting: Option<(u32, u32)>,
     fit_buf: Vec<u8>,
     written: u64,
