@@ -4,7 +4,8 @@
 //! Pure functions over slices: no allocation, no I/O. Every function writes exactly
 //! `out_w * 2` bytes per output row and reads only inside the slices it is given (callers
 //! size the slices; the loops use `chunks_exact` so a short slice ends the row early rather
-//! than panicking).
+//! than panicking). Spec: ITU-R BT.601 (limited-range levels), JFIF 1.02 section 7
+//! (full-range YCbCr from RGB), V4L2 `V4L2_PIX_FMT_YUYV` (byte order Y0 Cb Y1 Cr).
 
 /// Full-range (JFIF, 0–255) to limited-range (BT.601 "studio swing") lookup tables.
 ///
