@@ -266,6 +266,8 @@ pub struct ModuleProbe {
     pub root: PathBuf,
     /// `uname -r`.
     pub kernel_release: String,
+    /// Ask `mokutil --sb-state` when the EFI variable cannot be read (off in tests).
+    pub use_mokutil: bool,
 }
 
 impl ModuleProbe {
@@ -276,6 +278,7 @@ impl ModuleProbe {
         ModuleProbe {
             root: PathBuf::from("/"),
             kernel_release: release,
+            use_mokutil: true,
         }
     }
 
@@ -343,6 +346,18 @@ impl ModuleProbe {
             _ => {}
         }
         SinkError::ModuleNotLoaded { detail }
+    }
+}
+
+/// Reads `mokutil --sb-state` output ("SecureBoot enabled" / "SecureBoot disabled").
+pub fn parse_sb_state(text: &str) -> Option<bool> {
+    let t = text.to_ascii_lowercase();
+    if t.contains("secureboot enabled") {
+        Some(true)
+    } else if t.contains("secureboot disabled") {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -887,6 +902,7 @@ mod tests {
         let m = ModuleProbe {
             root: root.to_path_buf(),
             kernel_release: "6.1.0-test".into(),
+            use_mokutil: false,
         };
         (dir, m)
     }
@@ -1000,6 +1016,19 @@ mod tests {
         assert!(
             e.to_string().contains("apt install v4l2loopback-dkms"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn mokutil_output_is_read() {
+        assert_eq!(parse_sb_state("SecureBoot enabled\n"), Some(true));
+        assert_eq!(
+            parse_sb_state("SecureBoot disabled\nPlatform is in Setup Mode\n"),
+            Some(false)
+        );
+        assert_eq!(
+            parse_sb_state("EFI variables are not supported on this system\n"),
+            None
         );
     }
 
