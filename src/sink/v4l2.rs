@@ -240,8 +240,9 @@ pub fn find_loopback_output(
             path: first.path.clone(),
             detail: format!(
                 "every v4l2loopback device already has a writer ({}); stop the other \
-                 program (a second alpha-bridge, OBS virtual camera, ffmpeg) or load more \
-                 devices with devices=2",
+                 program (a second alpha-bridge, OBS virtual camera, ffmpeg), or name the \
+                 device with --device if the writer was a previous alpha-bridge, or load \
+                 more devices with devices=2",
                 busy.iter()
                     .map(|d| d.path.display().to_string())
                     .collect::<Vec<_>>()
@@ -793,7 +794,10 @@ impl V4l2Sink {
     }
 }
 
-/// An explicitly named node must be a v4l2loopback node that takes output now.
+/// An explicitly named node must be a v4l2loopback node. One that shows capture only
+/// (`exclusive_caps=1` after a writer has produced frames) is still tried: a bridge
+/// restarted while an app keeps the camera open finds its own node in that state, and
+/// S_FMT/write will say if another writer really holds it.
 fn check_explicit(info: &DeviceInfo) -> Result<(), SinkError> {
     if !info.is_loopback() {
         return Err(SinkError::NotFound {
@@ -806,12 +810,10 @@ fn check_explicit(info: &DeviceInfo) -> Result<(), SinkError> {
         });
     }
     if !info.can_output() {
-        return Err(SinkError::Busy {
-            path: info.path.clone(),
-            detail: "it already has a writer (with exclusive_caps=1 a node shows only \
-                     capture while a program writes to it); stop the other writer"
-                .into(),
-        });
+        log::warn!(
+            "{} shows capture only (it had a writer before, or has one now); trying it",
+            info.path.display()
+        );
     }
     Ok(())
 }
@@ -1037,11 +1039,9 @@ mod tests {
         let (_, webcam) = info(0, "uvcvideo", CAP_VIDEO_CAPTURE);
         let e = check_explicit(&webcam.unwrap()).unwrap_err();
         assert_eq!(e.kind(), super::super::SinkErrorKind::NotFound);
-        let (_, busy) = info(10, LOOPBACK_DRIVER, CAP_VIDEO_CAPTURE);
-        assert_eq!(
-            check_explicit(&busy.unwrap()).unwrap_err().kind(),
-            super::super::SinkErrorKind::Busy
-        );
+        // capture-only (exclusive_caps after a previous writer) is tried, not refused
+        let (_, had_writer) = info(10, LOOPBACK_DRIVER, CAP_VIDEO_CAPTURE);
+        check_explicit(&had_writer.unwrap()).unwrap();
         let (_, ok) = info(10, LOOPBACK_DRIVER, CAP_VIDEO_OUTPUT);
         check_explicit(&ok.unwrap()).unwrap();
     }
