@@ -141,6 +141,9 @@ const CASES: &[(u32, u32, Sampling)] = &[
     (333, 217, Sampling::S422),
     (331, 215, Sampling::S420),
     (101, 77, Sampling::S444),
+    (320, 240, Sampling::S440),
+    (320, 240, Sampling::S411),
+    (331, 215, Sampling::S411),
 ];
 
 #[test]

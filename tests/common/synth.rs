@@ -15,6 +15,10 @@ pub enum Sampling {
     S422,
     S420,
     S444,
+    /// 1x2 chroma (rare; some phones)
+    S440,
+    /// 4x1 chroma (rare; old DV-style)
+    S411,
     Gray,
 }
 
@@ -24,6 +28,8 @@ impl Sampling {
             Sampling::S422 => "4:2:2",
             Sampling::S420 => "4:2:0",
             Sampling::S444 => "4:4:4",
+            Sampling::S440 => "4:4:0",
+            Sampling::S411 => "4:1:1",
             Sampling::Gray => "gray",
         }
     }
@@ -116,6 +122,8 @@ pub fn jpeg_with(
     enc.set_sampling_factor(match sampling {
         Sampling::S422 => SamplingFactor::R_4_2_2,
         Sampling::S420 => SamplingFactor::R_4_2_0,
+        Sampling::S440 => SamplingFactor::R_4_4_0,
+        Sampling::S411 => SamplingFactor::R_4_1_1,
         Sampling::S444 | Sampling::Gray => SamplingFactor::R_4_4_4,
     });
     enc.set_progressive(coding.progressive);
