@@ -141,6 +141,9 @@ const CASES: &[(u32, u32, Sampling)] = &[
     (333, 217, Sampling::S422),
     (331, 215, Sampling::S420),
     (101, 77, Sampling::S444),
+    (320, 240, Sampling::S440),
+    (320, 240, Sampling::S411),
+    (331, 215, Sampling::S411),
 ];
 
 #[test]
@@ -151,6 +154,62 @@ fn synthetic_frames_match_reference_within_2() {
             check(backend, &format!("{w}x{h} {}", s.name()), &jpeg, 2.0);
         }
     }
+}
+
+#[test]
+fn other_codings_match_reference_within_2() {
+    use synth::Coding;
+    let codings = [
+        (
+            "progressive",
+            Coding {
+                progressive: true,
+                ..Coding::default()
+            },
+        ),
+        (
+            "restart interval 4",
+            Coding {
+                restart_interval: Some(4),
+                ..Coding::default()
+            },
+        ),
+        (
+            "optimized huffman",
+            Coding {
+                optimized_huffman: true,
+                ..Coding::default()
+            },
+        ),
+    ];
+    for &backend in Backend::available() {
+        for (i, (name, coding)) in codings.iter().enumerate() {
+            for s in [Sampling::S422, Sampling::S420] {
+                let jpeg = synth::jpeg_with(322, 202, s, 85, 50 + i as u32, *coding);
+                // jpeg-encoder writes one scan per component when it optimizes Huffman
+                // tables; zune-jpeg 0.5.15 decodes such 4:2:0 frames with broken chroma,
+                // so that backend must refuse them rather than show garbage.
+                if backend == Backend::Zune && coding.optimized_huffman && s == Sampling::S420 {
+                    let r = Decoder::new(backend).decode(&jpeg, &mut Yuyv::new());
+                    assert!(
+                        matches!(r, Err(alpha_bridge::decode::DecodeError::Unsupported(_))),
+                        "{r:?}"
+                    );
+                    continue;
+                }
+                check(backend, &format!("322x202 {} {name}", s.name()), &jpeg, 2.0);
+            }
+        }
+    }
+}
+
+#[test]
+fn decoder_and_sinks_can_move_to_their_threads() {
+    fn send<T: Send>() {}
+    send::<Decoder>();
+    send::<alpha_bridge::sink::NullSink>();
+    send::<alpha_bridge::sink::v4l2::V4l2Sink>();
+    send::<alpha_bridge::sink::placeholder::Placeholder>();
 }
 
 #[test]
@@ -242,5 +301,47 @@ fn backends_agree_with_each_other() {
             .max()
             .unwrap();
         eprintln!("{w}x{h} {}: backends differ by at most {worst}", s.name());
+    }
+}
+
+mod fuzzish {
+    use super::*;
+    use alpha_bridge::decode::DecodeError;
+    use proptest::prelude::*;
+
+    fn base() -> &'static [u8] {
+        use std::sync::OnceLock;
+        static B: OnceLock<Vec<u8>> = OnceLock::new();
+        B.get_or_init(|| synth::jpeg(96, 64, Sampling::S422, 85, 7))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        /// Corrupted frames (bytes flipped, cut short, garbage appended) either decode or
+        /// fail with an error; no backend may panic (a caught panic would show up as
+        /// `BackendPanic`, which this test rejects so we learn about it).
+        #[test]
+        fn corrupted_frames_never_panic(
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+            cut in any::<prop::sample::Index>(),
+            tail in proptest::collection::vec(any::<u8>(), 0..16),
+        ) {
+            let mut data = base().to_vec();
+            for (i, v) in flips {
+                let at = i.index(data.len());
+                data[at] = v;
+            }
+            let keep = 2 + cut.index(data.len() - 1);
+            data.truncate(keep);
+            data.extend_from_slice(&tail);
+            for &backend in Backend::available() {
+                let mut out = Yuyv::new();
+                let r = Decoder::new(backend).decode(&data, &mut out);
+                prop_assert!(!matches!(r, Err(DecodeError::BackendPanic(_))), "{backend} panicked");
+                if r.is_ok() {
+                    prop_assert_eq!(out.data.len(), out.width as usize * out.height as usize * 2);
+                }
+            }
+        }
     }
 }

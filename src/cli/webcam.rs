@@ -5,9 +5,11 @@ use alpha_bridge::decode::Backend;
 use alpha_bridge::emulator::{Body, UsbEmulator};
 use alpha_bridge::pipeline::source::{CameraSource, FrameSource, ReplaySource};
 use alpha_bridge::pipeline::{self, Aspect, Options, Output};
+use alpha_bridge::sink::v4l2::{OutputFormat, V4l2Sink};
+use alpha_bridge::sink::FrameSink;
 use alpha_bridge::transport::{usb, Transport};
 use anyhow::{bail, Context};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -144,13 +146,29 @@ fn open_source(camera: &str) -> anyhow::Result<Box<dyn FrameSource>> {
 }
 
 fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
-    // TEMPORARY until the v4l2 sink lands from the decode branch.
-    match a.device.as_str() {
-        "none" => Ok(Output::None),
-        _ if a.record.is_some() => {
-            log::warn!("no video device support in this build yet; recording only");
-            Ok(Output::None)
-        }
-        _ => bail!("v4l2 output is not in this build yet"),
-    }
+    let format = if a.format == "mjpeg" {
+        OutputFormat::Mjpeg
+    } else {
+        OutputFormat::Yuyv
+    };
+    let sink: Box<dyn FrameSink> = match a.device.as_str() {
+        "none" => return Ok(Output::None),
+        "auto" => match V4l2Sink::open(None, format, a.fps) {
+            Ok(s) => Box::new(s),
+            // Recording alone is a whole job; say what the webcam part is missing.
+            Err(e) if a.record.is_some() || a.dump_objects.is_some() => {
+                log::warn!("no webcam device, recording only: {e}");
+                return Ok(Output::None);
+            }
+            Err(e) => return Err(e).context("cannot open a v4l2loopback device"),
+        },
+        path => Box::new(
+            V4l2Sink::open(Some(Path::new(path)), format, a.fps)
+                .context("cannot open the video device")?,
+        ),
+    };
+    Ok(match format {
+        OutputFormat::Mjpeg => Output::Mjpeg(sink),
+        OutputFormat::Yuyv => Output::Yuyv(sink),
+    })
 }

@@ -31,6 +31,7 @@
 //! at the coded chroma resolution and then packed). Spec: ITU-T T.81 (JPEG), JFIF 1.02
 //! (full-range YCbCr), ITU-R BT.601 (limited range).
 
+mod header;
 mod pack;
 #[cfg(feature = "turbojpeg")]
 mod turbo;
@@ -148,6 +149,10 @@ pub enum DecodeError {
     /// The backend rejected the data (truncated, corrupt, unsupported coding).
     #[error("corrupt or unsupported jpeg frame: {0}")]
     Corrupt(String),
+    /// A valid JPEG layout this backend is known to decode wrongly; refused rather than
+    /// shown with broken colours.
+    #[error("{0}")]
+    Unsupported(String),
     /// The backend panicked on this frame; caught so one frame cannot stop the webcam.
     #[error("jpeg decoder crashed on this frame (a bug in {0}); frame skipped")]
     BackendPanic(&'static str),

@@ -4,7 +4,8 @@
 //! Pure functions over slices: no allocation, no I/O. Every function writes exactly
 //! `out_w * 2` bytes per output row and reads only inside the slices it is given (callers
 //! size the slices; the loops use `chunks_exact` so a short slice ends the row early rather
-//! than panicking).
+//! than panicking). Spec: ITU-R BT.601 (limited-range levels), JFIF 1.02 section 7
+//! (full-range YCbCr from RGB), V4L2 `V4L2_PIX_FMT_YUYV` (byte order Y0 Cb Y1 Cr).
 
 /// Full-range (JFIF, 0–255) to limited-range (BT.601 "studio swing") lookup tables.
 ///
@@ -209,6 +210,11 @@ pub(crate) fn pack_planar(
     for (row, d_row) in dst.chunks_exact_mut(out_w * 2).take(out_h).enumerate() {
         let y_row = y.row(row);
         let y_row = &y_row[..out_w.min(y_row.len())];
+        if sx == 2 && sy == 1 {
+            // 4:2:2, what Sony sends: filter straight from the coded rows.
+            pack_row_422(y_row, cb.row(row), cr.row(row), c32, lut, d_row);
+            continue;
+        }
         if sy == 2 {
             let near = row / 2;
             let far = if row % 2 == 0 {
@@ -264,6 +270,55 @@ pub(crate) fn pack_planar(
                 }
             }
         }
+    }
+}
+
+/// One 4:2:2 row: chroma pair `i` is `(c[i-1] + 6 c[i] + c[i+1]) / 8` (edges repeat),
+/// the same value the general path computes, without staging rows.
+#[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
+fn pack_row_422(y_row: &[u8], cb: &[u8], cr: &[u8], c32: &[u8], lut: &RangeLut, d_row: &mut [u8]) {
+    let n = cb.len().min(cr.len());
+    let pairs = (y_row.len() / 2).min(d_row.len() / 4).min(n);
+    if pairs == 0 || c32.len() < 8161 {
+        return;
+    }
+    let c = |l: u8, m: u8, r: u8| c32[(l as usize + 6 * m as usize + r as usize) * 4];
+    let put = |d: &mut [u8], yy: &[u8], b: u8, r: u8| {
+        d[0] = lut.y[yy[0] as usize];
+        d[1] = b;
+        d[2] = lut.y[yy[1] as usize];
+        d[3] = r;
+    };
+    let last = n - 1;
+    let next = 1.min(last);
+    put(
+        &mut d_row[..4],
+        &y_row[..2],
+        c(cb[0], cb[0], cb[next]),
+        c(cr[0], cr[0], cr[next]),
+    );
+    // pairs 1..min(pairs, n - 1) have both neighbours
+    let mid = pairs.min(last);
+    for (((yy, d), wb), wr) in y_row[2..]
+        .chunks_exact(2)
+        .zip(d_row[4..].chunks_exact_mut(4))
+        .zip(cb.windows(3))
+        .zip(cr.windows(3))
+        .take(mid.saturating_sub(1))
+    {
+        put(d, yy, c(wb[0], wb[1], wb[2]), c(wr[0], wr[1], wr[2]));
+    }
+    if pairs == n && last > 0 {
+        let (yy, d) = (
+            &y_row[2 * last..2 * last + 2],
+            &mut d_row[4 * last..4 * last + 4],
+        );
+        put(
+            d,
+            yy,
+            c(cb[last - 1], cb[last], cb[last]),
+            c(cr[last - 1], cr[last], cr[last]),
+        );
     }
 }
 
@@ -366,6 +421,47 @@ mod tests {
                 c(78.75)
             ]
         );
+    }
+
+    #[test]
+    fn fast_422_row_matches_the_filter_definition_at_every_width() {
+        let lut = RangeLut::new();
+        let mut x = 0x2545_F491u32;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        };
+        for out_w in (2usize..40).step_by(2) {
+            for coded_w in [out_w, out_w + 1] {
+                let cw = coded_w.div_ceil(2);
+                let y: Vec<u8> = (0..coded_w + (coded_w & 1)).map(|_| rnd()).collect();
+                let cb: Vec<u8> = (0..cw).map(|_| rnd()).collect();
+                let cr: Vec<u8> = (0..cw).map(|_| rnd()).collect();
+                let mut dst = vec![0u8; out_w * 2];
+                pack_row_422(&y, &cb, &cr, &lut.c32, &lut, &mut dst);
+                for p in 0..out_w / 2 {
+                    let at = |s: &[u8], i: isize| s[i.clamp(0, cw as isize - 1) as usize] as usize;
+                    let f = |s: &[u8]| {
+                        lut.c32[(at(s, p as isize - 1)
+                            + 6 * at(s, p as isize)
+                            + at(s, p as isize + 1))
+                            * 4]
+                    };
+                    assert_eq!(
+                        &dst[p * 4..p * 4 + 4],
+                        &[
+                            lut.y[y[2 * p] as usize],
+                            f(&cb),
+                            lut.y[y[2 * p + 1] as usize],
+                            f(&cr)
+                        ],
+                        "out_w {out_w} coded_w {coded_w} pair {p}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -30,6 +30,19 @@ fn corrupt(e: zune_jpeg::errors::DecodeErrors) -> DecodeError {
 
 impl Decoder {
     pub(super) fn decode_zune(&mut self, jpeg: &[u8], out: &mut Yuyv) -> Result<(), DecodeError> {
+        if let Some(layout) = super::header::scan_layout(jpeg) {
+            if layout.non_interleaved_vertical_subsampling() {
+                // zune-jpeg 0.5.15 decodes these with zeroed or misplaced chroma and reports
+                // success (zune-image issues #419/#422, fixed after 0.5.15). Cameras write
+                // interleaved scans; refuse instead of showing garbage.
+                return Err(DecodeError::Unsupported(
+                    "jpeg with separate (non-interleaved) scans and vertically subsampled \
+                     chroma is decoded wrongly by zune-jpeg 0.5.15; build with \
+                     --features turbojpeg to decode it"
+                        .into(),
+                ));
+            }
+        }
         let mut dec = JpegDecoder::new_with_options(ZCursor::new(jpeg), options(ColorSpace::YCbCr));
         dec.decode_headers().map_err(corrupt)?;
         let (w, h) = dec

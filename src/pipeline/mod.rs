@@ -476,6 +476,10 @@ fn write_loop(
     let placeholder_interval = Duration::from_millis(200);
     let mut last_write: Option<Instant> = None;
     let mut placeholder = Placeholder::new();
+    // The last decoded frame stays out of the pool until a newer one replaces it, so
+    // the placeholder can be made from it without a copy per frame.
+    let mut last: Option<Yuyv> = None;
+    let mut passthrough = false;
     let mut shaped = Yuyv::default();
     log::info!("writing video to {}", sink.name());
     loop {
@@ -483,42 +487,50 @@ fn write_loop(
             Ok(ready) => {
                 let now = Instant::now();
                 let too_soon = last_write.is_some_and(|t| now < t + min_interval.mul_f32(0.9));
-                if !too_soon {
-                    match &ready.pic {
-                        ReadyPic::Yuyv(y) => {
-                            let out = shape(y, aspect, &mut shaped);
-                            sink.write(&Picture::Yuyv {
-                                width: out.width,
-                                height: out.height,
-                                data: &out.data,
-                            })?;
-                            placeholder.remember(out);
-                        }
-                        ReadyPic::Jpeg(c) => {
-                            sink.write(&Picture::Jpeg {
-                                width: c.width,
-                                height: c.height,
-                                data: &c.buf[c.jpeg.clone()],
-                            })?;
+                match ready.pic {
+                    ReadyPic::Yuyv(y) if !too_soon => {
+                        let out = shape(&y, aspect, &mut shaped);
+                        sink.write(&Picture::Yuyv {
+                            width: out.width,
+                            height: out.height,
+                            data: &out.data,
+                        })?;
+                        if let Some(old) = last.replace(y) {
+                            yuyv_pool.put(old);
                         }
                     }
-                    last_write = Some(now);
-                    shared.stats.written.fetch_add(1, Ordering::Relaxed);
-                    shared.stats.add_latency(ready.complete.elapsed());
+                    ReadyPic::Jpeg(c) if !too_soon => {
+                        passthrough = true;
+                        let res = sink.write(&Picture::Jpeg {
+                            width: c.width,
+                            height: c.height,
+                            data: &c.buf[c.jpeg.clone()],
+                        });
+                        jpeg_pool.put(c.buf);
+                        res?;
+                    }
+                    ReadyPic::Yuyv(y) => {
+                        yuyv_pool.put(y);
+                        continue;
+                    }
+                    ReadyPic::Jpeg(c) => {
+                        jpeg_pool.put(c.buf);
+                        continue;
+                    }
                 }
-                match ready.pic {
-                    ReadyPic::Yuyv(y) => yuyv_pool.put(y),
-                    ReadyPic::Jpeg(c) => jpeg_pool.put(c.buf),
-                }
+                last_write = Some(now);
+                shared.stats.written.fetch_add(1, Ordering::Relaxed);
+                shared.stats.add_latency(ready.complete.elapsed());
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 if !shared.live.load(Ordering::Relaxed) && !shared.stop.load(Ordering::Relaxed) {
-                    let pic = placeholder.picture();
-                    sink.write(&Picture::Yuyv {
-                        width: pic.width,
-                        height: pic.height,
-                        data: &pic.data,
-                    })?;
+                    if passthrough {
+                        let pic = placeholder.render_jpeg(None)?;
+                        sink.write(&pic)?;
+                    } else {
+                        let lastpic = last.as_ref().map(|y| shape(y, aspect, &mut shaped));
+                        sink.write(&placeholder.picture(lastpic))?;
+                    }
                     shared.stats.placeholders.fetch_add(1, Ordering::Relaxed);
                 }
             }

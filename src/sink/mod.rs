@@ -1,20 +1,35 @@
-//! Where frames go: a video sink ([`FrameSink`]: v4l2loopback, or a null sink), the
-//! recorder ([`record`]) and the "reconnecting" picture ([`placeholder`]). A sink is
-//! owned by exactly one thread.
+//! Where finished pictures go: the [`FrameSink`] trait, a [`NullSink`] for measuring the
+//! pipeline without a device, the v4l2loopback writer ([`v4l2`]) and the "camera
+//! reconnecting" picture ([`placeholder`]).
+//!
+//! A sink is owned by exactly one thread (the pipeline's writer) and is handed borrowed
+//! [`Picture`]s, so no frame is copied on the way in. Sinks must not block for long,
+//! panic on a bad picture, or print: errors are [`SinkError`]s whose [`SinkErrorKind`]
+//! lets the CLI give the fix, and the message itself says what to do.
 
 pub mod placeholder;
 pub mod record;
+pub mod v4l2;
 
-/// One picture for a sink, borrowed from the pipeline's buffers.
-#[derive(Debug, Clone, Copy)]
+use std::io;
+use std::path::PathBuf;
+
+/// The exact command that loads v4l2loopback the way alpha-bridge expects it: one device
+/// at /dev/video10, named for the camera, with `exclusive_caps=1` (Chrome and Zoom only
+/// list devices that advertise capture and not output at the same time).
+pub const MODPROBE_LINE: &str = "sudo modprobe v4l2loopback exclusive_caps=1 \
+     card_label=\"Sony Alpha (alpha-bridge)\" video_nr=10";
+
+/// One picture handed to a sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Picture<'a> {
-    /// Packed YUYV 4:2:2, limited range, `width * height * 2` bytes.
+    /// Packed YUYV 4:2:2, limited range, `width * height * 2` bytes, no row padding.
     Yuyv {
         width: u32,
         height: u32,
         data: &'a [u8],
     },
-    /// A whole JPEG (SOI..EOI), for MJPEG pass-through.
+    /// A complete JPEG (SOI..EOI), passed through untouched.
     Jpeg {
         width: u32,
         height: u32,
@@ -22,41 +37,282 @@ pub enum Picture<'a> {
     },
 }
 
-/// Why a sink could not take a frame.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SinkError {
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    /// A problem with advice for the user.
-    #[error("{0}")]
-    Setup(String),
+impl<'a> Picture<'a> {
+    pub fn width(&self) -> u32 {
+        match *self {
+            Picture::Yuyv { width, .. } | Picture::Jpeg { width, .. } => width,
+        }
+    }
+
+    pub fn height(&self) -> u32 {
+        match *self {
+            Picture::Yuyv { height, .. } | Picture::Jpeg { height, .. } => height,
+        }
+    }
+
+    pub fn data(&self) -> &'a [u8] {
+        match *self {
+            Picture::Yuyv { data, .. } | Picture::Jpeg { data, .. } => data,
+        }
+    }
+
+    /// Borrow a decoded frame as a picture.
+    pub fn from_yuyv(frame: &'a crate::decode::Yuyv) -> Picture<'a> {
+        Picture::Yuyv {
+            width: frame.width,
+            height: frame.height,
+            data: &frame.data,
+        }
+    }
+
+    /// Checks the size fields against the data, so a sink never reads past a buffer or
+    /// programs a device with a size that does not match what it writes.
+    pub fn validate(&self) -> Result<(), SinkError> {
+        let (w, h) = (self.width(), self.height());
+        if w == 0 || h == 0 {
+            return Err(SinkError::BadPicture(format!("empty picture {w}x{h}")));
+        }
+        match *self {
+            Picture::Yuyv { data, .. } => {
+                let want = (w as u64) * (h as u64) * 2;
+                if w % 2 != 0 {
+                    return Err(SinkError::BadPicture(format!(
+                        "yuyv width {w} is odd (yuyv needs pixel pairs)"
+                    )));
+                }
+                if data.len() as u64 != want {
+                    return Err(SinkError::BadPicture(format!(
+                        "yuyv {w}x{h} needs {want} bytes, got {}",
+                        data.len()
+                    )));
+                }
+            }
+            Picture::Jpeg { data, .. } => {
+                if data.len() < 4 || data[0] != 0xFF || data[1] != 0xD8 {
+                    return Err(SinkError::BadPicture("jpeg without start-of-image".into()));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-/// A consumer of pictures.
+/// A destination for pictures. One thread owns a sink; `write` is called once a frame.
 pub trait FrameSink: Send {
+    /// Deliver one picture. A picture the device cannot take right now (a full queue)
+    /// is dropped with `Ok(())`; `Err` means the sink needs attention.
     fn write(&mut self, pic: &Picture<'_>) -> Result<(), SinkError>;
-    /// For log lines: which device or file this is.
+    /// What this sink writes to, for logs ("v4l2loopback /dev/video10", "null").
     fn name(&self) -> String;
 }
 
-/// Counts what it gets and throws it away (`--device none` with a video pipeline,
-/// benchmarks).
-#[derive(Debug, Default)]
+impl<S: FrameSink + ?Sized> FrameSink for Box<S> {
+    fn write(&mut self, pic: &Picture<'_>) -> Result<(), SinkError> {
+        (**self).write(pic)
+    }
+    fn name(&self) -> String {
+        (**self).name()
+    }
+}
+
+/// Accepts everything and counts it (`--device none`): the whole pipeline runs and its
+/// statistics are real, with nothing written anywhere.
+#[derive(Debug, Default, Clone)]
 pub struct NullSink {
-    pub frames: u64,
-    pub bytes: u64,
+    frames: u64,
+    bytes: u64,
+    last_size: Option<(u32, u32)>,
+}
+
+impl NullSink {
+    pub fn new() -> NullSink {
+        NullSink::default()
+    }
+    /// Pictures accepted so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+    /// Bytes of picture data accepted so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+    /// Size of the last picture, if any.
+    pub fn last_size(&self) -> Option<(u32, u32)> {
+        self.last_size
+    }
 }
 
 impl FrameSink for NullSink {
     fn write(&mut self, pic: &Picture<'_>) -> Result<(), SinkError> {
-        let (Picture::Yuyv { data, .. } | Picture::Jpeg { data, .. }) = pic;
+        pic.validate()?;
         self.frames += 1;
-        self.bytes += data.len() as u64;
+        self.bytes += pic.data().len() as u64;
+        self.last_size = Some((pic.width(), pic.height()));
         Ok(())
     }
-
     fn name(&self) -> String {
-        "null sink".into()
+        "null".into()
+    }
+}
+
+/// What kind of problem a [`SinkError`] is, so the CLI can pick advice or an exit path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SinkErrorKind {
+    /// v4l2loopback is not loaded (or not installed).
+    ModuleNotLoaded,
+    /// The module is installed but the kernel refuses unsigned modules (Secure Boot).
+    SecureBoot,
+    /// The device node exists but we may not open it.
+    PermissionDenied,
+    /// Another program is writing to the device, or it refused the format while in use.
+    Busy,
+    /// The named device does not exist or is not a v4l2loopback output.
+    NotFound,
+    /// The device rejected the picture format or size.
+    Format,
+    /// The caller handed a picture whose fields do not match its data.
+    BadPicture,
+    /// Any other I/O failure on the device.
+    Io,
+}
+
+/// Errors from sinks. Messages are lowercase and name the fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    #[error(
+        "no v4l2loopback output device found ({detail}); load the module with:\n  {}",
+        MODPROBE_LINE
+    )]
+    ModuleNotLoaded { detail: String },
+    #[error(
+        "v4l2loopback is installed but the kernel refused to load it: Secure Boot only \
+         accepts signed modules ({detail}); either sign the module with a machine owner key \
+         (your distribution's dkms does this after `sudo mokutil --import` of its key and a \
+         reboot to enrol it), or disable Secure Boot in the firmware settings, then run:\n  {}",
+        MODPROBE_LINE
+    )]
+    SecureBoot { detail: String },
+    #[error(
+        "permission denied opening {path}; add yourself to the video group \
+         (`sudo usermod -aG video $USER`, then log out and back in) or install \
+         udev/60-alpha-bridge.rules"
+    )]
+    PermissionDenied { path: PathBuf },
+    #[error("{path} is busy: {detail}")]
+    Busy { path: PathBuf, detail: String },
+    #[error("{path} is not usable: {detail}")]
+    NotFound { path: PathBuf, detail: String },
+    #[error("{path} rejected the format: {detail}")]
+    Format { path: PathBuf, detail: String },
+    #[error("bad picture: {0}")]
+    BadPicture(String),
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl SinkError {
+    pub fn kind(&self) -> SinkErrorKind {
+        match self {
+            SinkError::ModuleNotLoaded { .. } => SinkErrorKind::ModuleNotLoaded,
+            SinkError::SecureBoot { .. } => SinkErrorKind::SecureBoot,
+            SinkError::PermissionDenied { .. } => SinkErrorKind::PermissionDenied,
+            SinkError::Busy { .. } => SinkErrorKind::Busy,
+            SinkError::NotFound { .. } => SinkErrorKind::NotFound,
+            SinkError::Format { .. } => SinkErrorKind::Format,
+            SinkError::BadPicture(_) => SinkErrorKind::BadPicture,
+            SinkError::Io { .. } => SinkErrorKind::Io,
+        }
+    }
+
+    /// Maps an `open`/`ioctl`/`write` failure on `path` to the variant with the right
+    /// advice.
+    pub(crate) fn from_io(path: &std::path::Path, e: io::Error) -> SinkError {
+        let path = path.to_path_buf();
+        match e.raw_os_error() {
+            Some(libc::EACCES) | Some(libc::EPERM) => SinkError::PermissionDenied { path },
+            Some(libc::EBUSY) => SinkError::Busy {
+                path,
+                detail: "another program holds the device (is a second alpha-bridge running?)"
+                    .into(),
+            },
+            Some(libc::ENOENT) | Some(libc::ENODEV) | Some(libc::ENXIO) => SinkError::NotFound {
+                path,
+                detail: format!("{e}; is v4l2loopback loaded? {MODPROBE_LINE}"),
+            },
+            _ => SinkError::Io { path, source: e },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_sink_counts_and_validates() {
+        let mut s = NullSink::new();
+        let data = vec![0u8; 4 * 2 * 2];
+        s.write(&Picture::Yuyv {
+            width: 4,
+            height: 2,
+            data: &data,
+        })
+        .unwrap();
+        s.write(&Picture::Jpeg {
+            width: 4,
+            height: 2,
+            data: &[0xFF, 0xD8, 0xFF, 0xD9],
+        })
+        .unwrap();
+        assert_eq!(
+            (s.frames(), s.bytes(), s.last_size()),
+            (2, 20, Some((4, 2)))
+        );
+        let e = s
+            .write(&Picture::Yuyv {
+                width: 4,
+                height: 3,
+                data: &data,
+            })
+            .unwrap_err();
+        assert_eq!(e.kind(), SinkErrorKind::BadPicture);
+        assert!(s
+            .write(&Picture::Yuyv {
+                width: 3,
+                height: 2,
+                data: &data[..12],
+            })
+            .is_err());
+        assert_eq!(s.frames(), 2);
+        assert_eq!(s.name(), "null");
+    }
+
+    #[test]
+    fn io_errors_map_to_advice() {
+        let p = std::path::Path::new("/dev/video10");
+        let e = SinkError::from_io(p, io::Error::from_raw_os_error(libc::EACCES));
+        assert_eq!(e.kind(), SinkErrorKind::PermissionDenied);
+        assert!(e.to_string().contains("video group"));
+        let e = SinkError::from_io(p, io::Error::from_raw_os_error(libc::EBUSY));
+        assert_eq!(e.kind(), SinkErrorKind::Busy);
+        let e = SinkError::from_io(p, io::Error::from_raw_os_error(libc::ENOENT));
+        assert_eq!(e.kind(), SinkErrorKind::NotFound);
+        assert!(e.to_string().contains(MODPROBE_LINE));
+    }
+
+    #[test]
+    fn module_advice_is_the_exact_modprobe_line() {
+        let e = SinkError::ModuleNotLoaded {
+            detail: "module not loaded".into(),
+        };
+        assert!(e.to_string().contains(
+            "sudo modprobe v4l2loopback exclusive_caps=1 card_label=\"Sony Alpha (alpha-bridge)\" video_nr=10"
+        ));
     }
 }

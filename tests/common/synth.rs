@@ -15,6 +15,10 @@ pub enum Sampling {
     S422,
     S420,
     S444,
+    /// 1x2 chroma (rare; some phones)
+    S440,
+    /// 4x1 chroma (rare; old DV-style)
+    S411,
     Gray,
 }
 
@@ -24,6 +28,8 @@ impl Sampling {
             Sampling::S422 => "4:2:2",
             Sampling::S420 => "4:2:0",
             Sampling::S444 => "4:4:4",
+            Sampling::S440 => "4:4:0",
+            Sampling::S411 => "4:1:1",
             Sampling::Gray => "gray",
         }
     }
@@ -67,7 +73,9 @@ pub fn scene_rgb(width: u32, height: u32, seed: u32) -> Vec<u8> {
             if fy > 0.85 && fy < 0.92 && ((xx / 6) + (yy / 6)) % 2 == 0 {
                 c = [30.0, 30.0, 30.0];
             }
-            let n = (rnd() % 17) as f32 - 8.0;
+            // ±3 of noise: with q85 this lands near 1.1 bits a pixel, like real live view
+            // (an RX100M7 640x424 frame is 1.14).
+            let n = (rnd() % 7) as f32 - 3.0;
             for v in c {
                 px.push((v + n).clamp(12.0, 243.0) as u8);
             }
@@ -76,8 +84,28 @@ pub fn scene_rgb(width: u32, height: u32, seed: u32) -> Vec<u8> {
     px
 }
 
+/// JPEG coding options beyond the chroma layout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Coding {
+    pub progressive: bool,
+    pub restart_interval: Option<u16>,
+    pub optimized_huffman: bool,
+}
+
 /// A synthetic frame as a baseline JPEG at `quality` with the given chroma layout.
 pub fn jpeg(width: u32, height: u32, sampling: Sampling, quality: u8, seed: u32) -> Vec<u8> {
+    jpeg_with(width, height, sampling, quality, seed, Coding::default())
+}
+
+/// A synthetic frame with explicit coding options.
+pub fn jpeg_with(
+    width: u32,
+    height: u32,
+    sampling: Sampling,
+    quality: u8,
+    seed: u32,
+    coding: Coding,
+) -> Vec<u8> {
     let rgb = scene_rgb(width, height, seed);
     let mut out = Vec::new();
     let mut enc = Encoder::new(&mut out, quality);
@@ -94,8 +122,15 @@ pub fn jpeg(width: u32, height: u32, sampling: Sampling, quality: u8, seed: u32)
     enc.set_sampling_factor(match sampling {
         Sampling::S422 => SamplingFactor::R_4_2_2,
         Sampling::S420 => SamplingFactor::R_4_2_0,
+        Sampling::S440 => SamplingFactor::R_4_4_0,
+        Sampling::S411 => SamplingFactor::R_4_1_1,
         Sampling::S444 | Sampling::Gray => SamplingFactor::R_4_4_4,
     });
+    enc.set_progressive(coding.progressive);
+    if let Some(n) = coding.restart_interval {
+        enc.set_restart_interval(n);
+    }
+    enc.set_optimized_huffman_tables(coding.optimized_huffman);
     enc.encode(&data, width as u16, height as u16, color)
         .expect("jpeg-encoder encodes a valid synthetic frame");
     out
