@@ -472,9 +472,8 @@ fn write_loop(
     aspect: Aspect,
     shared: &Shared,
 ) -> Result<(), PipelineError> {
-    let min_interval = Duration::from_secs(1) / fps.clamp(1, 120);
+    let mut cap = RateCap::new(fps);
     let placeholder_interval = Duration::from_millis(200);
-    let mut last_write: Option<Instant> = None;
     let mut placeholder = Placeholder::new();
     // The last decoded frame stays out of the pool until a newer one replaces it, so
     // the placeholder can be made from it without a copy per frame.
@@ -485,8 +484,11 @@ fn write_loop(
     loop {
         match rx.recv_timeout(placeholder_interval) {
             Ok(ready) => {
-                let now = Instant::now();
-                let too_soon = last_write.is_some_and(|t| now < t + min_interval.mul_f32(0.9));
+                let too_soon = !cap.admit(Instant::now());
+                if too_soon {
+                    // Skipped by --fps: counted with the drops, so every frame is accounted for.
+                    shared.stats.dropped_write.fetch_add(1, Ordering::Relaxed);
+                }
                 match ready.pic {
                     ReadyPic::Yuyv(y) if !too_soon => {
                         let out = shape(&y, aspect, &mut shaped);
@@ -518,7 +520,6 @@ fn write_loop(
                         continue;
                     }
                 }
-                last_write = Some(now);
                 shared.stats.written.fetch_add(1, Ordering::Relaxed);
                 shared.stats.add_latency(ready.complete.elapsed());
             }
@@ -535,6 +536,41 @@ fn write_loop(
                 }
             }
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+    }
+}
+
+/// Output frame-rate cap as a token bucket (one token per interval, at most two
+/// saved), so jitter in the camera's own pace costs no frames when the cap equals the
+/// camera's rate, while a lower cap still thins the stream evenly.
+struct RateCap {
+    interval: Duration,
+    tokens: f64,
+    last: Option<Instant>,
+}
+
+impl RateCap {
+    fn new(fps: u32) -> Self {
+        RateCap {
+            interval: Duration::from_secs(1) / fps.clamp(1, 120),
+            tokens: 2.0,
+            last: None,
+        }
+    }
+
+    /// Whether a frame arriving at `now` goes out.
+    fn admit(&mut self, now: Instant) -> bool {
+        if let Some(last) = self.last {
+            let earned =
+                now.saturating_duration_since(last).as_secs_f64() / self.interval.as_secs_f64();
+            self.tokens = (self.tokens + earned).min(2.0);
+        }
+        self.last = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
         }
     }
 }
@@ -588,4 +624,50 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     let tmp = path.with_extension("tmp-alpha-bridge");
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admitted(cap_fps: u32, input_fps: f64, jitter_ms: f64, n: usize) -> usize {
+        let t0 = Instant::now();
+        let mut cap = RateCap::new(cap_fps);
+        (0..n)
+            .filter(|&k| {
+                let j = if k % 2 == 0 { jitter_ms } else { -jitter_ms };
+                let at = t0 + Duration::from_secs_f64((k as f64 / input_fps + j / 1000.0).max(0.0));
+                cap.admit(at)
+            })
+            .count()
+    }
+
+    #[test]
+    fn rate_cap_keeps_every_frame_at_the_camera_rate_despite_jitter() {
+        assert_eq!(admitted(30, 30.0, 6.0, 300), 300);
+    }
+
+    #[test]
+    fn rate_cap_halves_a_30_fps_stream_to_15() {
+        let n = admitted(15, 30.0, 3.0, 300);
+        assert!((148..=152).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn aspect_crop_and_pad_keep_valid_yuyv() {
+        let y = Yuyv {
+            width: 1024,
+            height: 680,
+            data: vec![100; 1024 * 680 * 2],
+        };
+        let mut scratch = Yuyv::default();
+        let c = shape(&y, Aspect::Crop16x9, &mut scratch);
+        assert_eq!((c.width, c.height), (1024, 576));
+        assert_eq!(c.data.len(), 1024 * 576 * 2);
+        let mut scratch = Yuyv::default();
+        let p = shape(&y, Aspect::Pad16x9, &mut scratch);
+        assert_eq!((p.width, p.height), (1208, 680));
+        assert_eq!(p.data.len(), 1208 * 680 * 2);
+        assert_eq!(&p.data[..4], &[16, 128, 16, 128], "black bars");
+    }
 }
