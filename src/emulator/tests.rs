@@ -540,6 +540,16 @@ fn access_denied_bursts_and_empty_data_phases() {
             (ResponseCode::ACCESS_DENIED, true)
         );
     }
+    f.refuse_next(0x2019, 2);
+    for _ in 0..2 {
+        let d = h.get_lv();
+        assert_eq!(
+            (d.code(), d.data.is_none()),
+            (ResponseCode::DEVICE_BUSY, true)
+        );
+    }
+    f.refuse_next(0x2009, 1);
+    assert_eq!(h.get_lv().code(), ResponseCode::INVALID_OBJECT_HANDLE);
     f.empty_denied_next(2);
     for _ in 0..2 {
         let d = h.get_lv();
@@ -852,6 +862,16 @@ fn usb_emulator_connects_unplugs_and_replugs() {
         h.t.read(&mut [0u8; 512], T).unwrap_err().kind,
         ErrorKind::Disconnected
     );
+}
+
+#[test]
+fn models_by_name() {
+    let b = Body::for_model("ILCE-6000");
+    assert!(!b.usb_live_view);
+    assert_eq!(Body::for_model("ZV-E10").sdio_version, 0x012C);
+    let b = Body::for_model("ILCE-6400");
+    assert!(b.usb_live_view);
+    assert_eq!(b.sdio_version, 0x00C8);
 }
 
 #[test]

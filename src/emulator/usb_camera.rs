@@ -680,6 +680,12 @@ impl<'a> Responder<'a> {
         if faults.take_access_denied() {
             return self.denied();
         }
+        if let Some(code) = faults.take_refuse() {
+            if code == ResponseCode::ACCESS_DENIED.0 {
+                return self.denied();
+            }
+            return Answer::code(ResponseCode(code));
+        }
         if faults.take_empty_denied() {
             Stats::bump(&self.body.stats().live_view_denied);
             return Answer {
