@@ -48,6 +48,13 @@ pub trait FrameContent: Send {
     /// The JPEG for frame `index`; the slice lives until the next call.
     fn next_jpeg(&mut self, index: u64) -> Result<&[u8], EmulatorError>;
 
+    /// True when [`next_jpeg`](FrameContent::next_jpeg) returns whole live-view datasets
+    /// (a capture made with `--dump-objects`) that are to be sent exactly as they are,
+    /// instead of JPEGs for the body to wrap.
+    fn raw_datasets(&self) -> bool {
+        false
+    }
+
     /// Current picture size (for ObjectInfo); (0, 0) when unknown.
     fn size(&self) -> (u32, u32) {
         (0, 0)

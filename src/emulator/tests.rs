@@ -864,6 +864,76 @@ fn usb_emulator_connects_unplugs_and_replugs() {
     );
 }
 
+/// Replays fixed datasets as they are (what a `--dump-objects` replay source does).
+struct Raw(Vec<Vec<u8>>);
+
+impl FrameContent for Raw {
+    fn next_jpeg(&mut self, index: u64) -> Result<&[u8], EmulatorError> {
+        let n = self.0.len() as u64;
+        Ok(&self.0[(index % n) as usize])
+    }
+    fn raw_datasets(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn raw_dataset_content_is_sent_unchanged() {
+    let objs = vec![b"first raw object".to_vec(), vec![0xAB; 1024]];
+    let mut r = rig(Body::ilce_6400().with_content(Box::new(Raw(objs.clone()))));
+    r.host.handshake();
+    assert_eq!(r.host.get_lv().data(), &objs[0][..]);
+    r.clock.advance(FRAME);
+    assert_eq!(r.host.get_lv().data(), &objs[1][..]);
+    r.finish().unwrap();
+}
+
+/// ffmpeg, which we did not write, must accept the test card strictly and see 4:2:2.
+#[test]
+fn ffmpeg_accepts_the_test_card() {
+    let ok = std::process::Command::new("ffprobe")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("ffprobe not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.jpg");
+    let mut card = testcard::TestCard::default_size();
+    std::fs::write(&path, card.frame(42).unwrap()).unwrap();
+    let dec = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-xerror", "-err_detect", "explode", "-i"])
+        .arg(&path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        dec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
+    assert!(
+        dec.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,width,height,pix_fmt",
+        ])
+        .args(["-of", "csv=p=0"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&probe.stdout);
+    assert_eq!(out.trim(), "mjpeg,1024,680,yuvj422p");
+}
+
 #[test]
 fn models_by_name() {
     let b = Body::for_model("ILCE-6000");

@@ -740,9 +740,16 @@ impl<'a> Responder<'a> {
                 }
             }
         }
-        let wrapped = content
-            .next_jpeg(newest)
-            .and_then(|jpeg| liveview::wrap(jpeg, newest, &layout, &mut self.data));
+        let raw = content.raw_datasets();
+        let wrapped = content.next_jpeg(newest).and_then(|bytes| {
+            if raw {
+                self.data.clear();
+                self.data.extend_from_slice(bytes);
+                Ok(0)
+            } else {
+                liveview::wrap(bytes, newest, &layout, &mut self.data)
+            }
+        });
         drop(content);
         if let Err(e) = wrapped {
             log::warn!("emulated live view frame {newest}: {e}");
