@@ -462,6 +462,17 @@ mod tests {
     }
 
     #[test]
+    fn every_counter_bit_reads_back() {
+        let mut card = TestCard::new(640, 424).unwrap();
+        for bit in 0..24 {
+            let n = 1u64 << bit;
+            let jpeg = card.frame(n).unwrap().to_vec();
+            let (luma, w, h) = decode(&jpeg, ColorSpace::Luma);
+            assert_eq!(read_counter_luma(&luma, w, h), Some(n as u32), "bit {bit}");
+        }
+    }
+
+    #[test]
     fn counter_wraps_at_24_bits() {
         let mut card = TestCard::new(640, 424).unwrap();
         let jpeg = card.frame((1 << 24) + 5).unwrap().to_vec();

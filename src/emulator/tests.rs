@@ -934,6 +934,68 @@ fn ffmpeg_accepts_the_test_card() {
     assert_eq!(out.trim(), "mjpeg,1024,680,yuvj422p");
 }
 
+fn vector(name: &str) -> Option<Vec<u8>> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/usb-issues/");
+    std::fs::read(format!("{dir}{name}")).ok()
+}
+
+/// The libgphoto2 handshake as real hosts sent it (gphoto2 debug logs of several
+/// bodies), answered byte for byte the way real bodies answered.
+#[test]
+fn real_host_requests_get_the_answers_real_bodies_gave() {
+    let Some(open) = vector("a5100_opensession.bin") else {
+        eprintln!("shared/vectors absent; skipping");
+        return;
+    };
+    let v = |n: &str| vector(n).unwrap();
+    let mut r = rig(Body::ilce_6400());
+    let h = &mut r.host;
+    let mut exchange = |req: &[u8], out: Option<&[u8]>| -> Vec<Vec<u8>> {
+        h.t.write(req, T).unwrap();
+        if let Some(d) = out {
+            h.t.write(d, T).unwrap();
+        }
+        let mut got = vec![h.read_container().unwrap()];
+        if got[0].0.kind == Kind::Data {
+            got.push(h.read_container().unwrap());
+        }
+        got.into_iter().map(|(_, raw)| raw).collect()
+    };
+    let ok = |tid: u8| vec![0x0c, 0, 0, 0, 3, 0, 1, 0x20, tid, 0, 0, 0];
+
+    assert_eq!(exchange(&open, None), vec![ok(0)]);
+    let di = exchange(&v("a5100_getdeviceinfo.bin"), None);
+    assert_eq!(
+        DeviceInfo::parse(&di[0][12..]).unwrap().vendor_extension_id,
+        0x11
+    );
+    assert_eq!(
+        exchange(&v("a6400_9201_req.bin"), None),
+        vec![v("a6400_9201_data.bin"), v("a5000_9201_resp.bin")]
+    );
+    assert_eq!(
+        exchange(&v("a5000_9201_req_phase2.bin"), None),
+        vec![v("a5000_9201_data_phase2.bin"), ok(3)]
+    );
+    let ext = exchange(&v("lgp93_9202_req.bin"), None);
+    let real = v("a5100_9202_data.bin");
+    assert_eq!(&ext[0][4..12], &real[4..12], "data header type, code, tid");
+    assert_eq!(&ext[0][12..14], &real[12..14], "version 0x00C8 as asked");
+    assert_eq!(ext[1], v("a5100_9202_resp.bin"));
+    assert_eq!(
+        exchange(&v("a7r_9201_req_phase3.bin"), None),
+        vec![v("a7r_9201_data_phase3.bin"), ok(5)]
+    );
+    assert_eq!(
+        exchange(&v("zve10_9205_req.bin"), Some(&v("zve10_9205_data.bin"))),
+        vec![v("zve10_9205_resp.bin")]
+    );
+    let all = exchange(&v("a5100_9209_req.bin"), None);
+    assert!(sony::parse_all_props(&all[0][12..]).unwrap().len() > 10);
+    assert_eq!(all[1], ok(7));
+    r.finish().unwrap();
+}
+
 #[test]
 fn models_by_name() {
     let b = Body::for_model("ILCE-6000");
