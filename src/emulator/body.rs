@@ -21,6 +21,7 @@ pub const MAX_OP_LOG: usize = 1 << 16;
 pub struct Faults {
     ext_info_not_ready: AtomicU32,
     access_denied: AtomicU32,
+    refuse: AtomicU64,
     empty_denied: AtomicU32,
     empty_ok: AtomicU32,
     zero_size_denied: AtomicU32,
@@ -48,6 +49,13 @@ impl Faults {
     /// The next `n` live-view GetObject calls answer AccessDenied (0x200F) with no data.
     pub fn deny_next(&self, n: u32) {
         self.access_denied.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` live-view GetObject calls answer `code` with no data, e.g. DeviceBusy
+    /// (0x2019) or InvalidObjectHandle (0x2009), which hosts must also retry.
+    pub fn refuse_next(&self, code: u16, n: u32) {
+        self.refuse
+            .store(((code as u64) << 32) | n as u64, Ordering::SeqCst);
     }
 
     /// The next `n` live-view GetObject calls send a 12-byte data container (no payload)
@@ -106,6 +114,14 @@ impl Faults {
     }
     pub(crate) fn take_access_denied(&self) -> bool {
         take(&self.access_denied)
+    }
+    pub(crate) fn take_refuse(&self) -> Option<u16> {
+        self.refuse
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                (v & 0xFFFF_FFFF != 0).then(|| v - 1)
+            })
+            .ok()
+            .map(|v| (v >> 32) as u16)
     }
     pub(crate) fn take_empty_denied(&self) -> bool {
         take(&self.empty_denied)
@@ -281,6 +297,34 @@ impl Body {
     /// An a6000: PC Remote works but live view over USB does not.
     pub fn ilce_6000() -> Body {
         Body::new("ILCE-6000", SDIO_VERSION_2, false)
+    }
+
+    /// A body for a model name as DeviceInfo spells it: live view off for the bodies
+    /// libgphoto2 flags as having none over USB (ILCE-6000, ILCE-7, ILCE-7R), protocol
+    /// 3.00 for 2020+ bodies, 2.00 otherwise (sony-usb.md §3, §5.6).
+    pub fn for_model(model: &str) -> Body {
+        const NO_USB_LIVE_VIEW: &[&str] = &["ILCE-6000", "ILCE-7", "ILCE-7R"];
+        const VERSION_3: &[&str] = &[
+            "ZV-E10",
+            "ZV-E10M2",
+            "ZV-1",
+            "ILCE-7M4",
+            "ILCE-7SM3",
+            "ILCE-1",
+            "ILCE-7C",
+            "ILCE-7RM5",
+            "ILCE-7M5",
+            "ILCE-6700",
+            "ILCE-9M3",
+            "ILME-FX3",
+        ];
+        let live = !NO_USB_LIVE_VIEW.contains(&model);
+        let version = if VERSION_3.contains(&model) {
+            SDIO_VERSION_3
+        } else {
+            SDIO_VERSION_2
+        };
+        Body::new(model, version, live)
     }
 
     pub fn with_serial(mut self, serial: &str) -> Body {

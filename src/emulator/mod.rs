@@ -10,6 +10,20 @@
 //! protocol cannot hide by being made twice. It uses `ptp` (codes, containers, datasets)
 //! and `transport` only. Time comes from a [`Clock`], so tests drive pacing without
 //! sleeping.
+//!
+//! ```no_run
+//! use alpha_bridge::emulator::{Body, UsbEmulator};
+//! use alpha_bridge::transport::Transport;
+//!
+//! let emu = UsbEmulator::new(Body::ilce_6400());
+//! emu.faults().deny_next(5); // the first five live-view polls are refused
+//! let mut host = emu.connect()?; // a `Transport`, as if a camera were plugged in
+//! // ... drive a PTP session over `host` ...
+//! emu.unplug(); // `host` now fails with Disconnected, `connect` with NotFound
+//! println!("{} frames served", emu.stats().frames_served());
+//! # let _ = host.max_packet_size();
+//! # Ok::<(), alpha_bridge::transport::TransportError>(())
+//! ```
 
 pub mod body;
 pub mod gadget;
@@ -51,6 +65,13 @@ pub enum EmulatorError {
 pub trait FrameContent: Send {
     /// The JPEG for frame `index`; the slice lives until the next call.
     fn next_jpeg(&mut self, index: u64) -> Result<&[u8], EmulatorError>;
+
+    /// True when [`next_jpeg`](FrameContent::next_jpeg) returns whole live-view datasets
+    /// (a capture made with `--dump-objects`) that are to be sent exactly as they are,
+    /// instead of JPEGs for the body to wrap.
+    fn raw_datasets(&self) -> bool {
+        false
+    }
 
     /// Current picture size (for ObjectInfo); (0, 0) when unknown.
     fn size(&self) -> (u32, u32) {

@@ -176,6 +176,7 @@ pub struct TestCard {
     quality: u8,
     background: Vec<u8>,
     canvas: Vec<u8>,
+    row: Vec<u8>,
     jpeg: Vec<u8>,
 }
 
@@ -198,6 +199,7 @@ impl TestCard {
             quality: DEFAULT_QUALITY,
             background: Vec::new(),
             canvas: Vec::new(),
+            row: Vec::new(),
             jpeg: Vec::new(),
         };
         card.resize(width, height)?;
@@ -267,14 +269,21 @@ impl TestCard {
     }
 
     fn fill(&mut self, x: u32, y: u32, w: u32, h: u32, c: Ycc) {
-        let x1 = (x + w).min(self.width) as usize;
+        let x = x.min(self.width) as usize;
+        let x1 = (x as u32 + w).min(self.width) as usize;
         let y1 = (y + h).min(self.height) as usize;
+        if x1 <= x {
+            return;
+        }
+        // One row of the colour, then whole-row copies: a memcpy per row keeps even
+        // unoptimised (debug) builds fast.
+        self.row.clear();
+        for _ in x..x1 {
+            self.row.extend_from_slice(&c);
+        }
         let stride = self.width as usize * 3;
-        for row in y as usize..y1 {
-            let line = &mut self.canvas[row * stride + x as usize * 3..row * stride + x1 * 3];
-            for px in line.chunks_exact_mut(3) {
-                px.copy_from_slice(&c);
-            }
+        for r in y as usize..y1 {
+            self.canvas[r * stride + x * 3..r * stride + x1 * 3].copy_from_slice(&self.row);
         }
     }
 
@@ -450,6 +459,17 @@ mod tests {
         assert_eq!(read_counter_luma(&luma, w, h), Some(4));
         assert!(card.resize(100, 100).is_err());
         assert!(card.resize(100_000, 680).is_err());
+    }
+
+    #[test]
+    fn every_counter_bit_reads_back() {
+        let mut card = TestCard::new(640, 424).unwrap();
+        for bit in 0..24 {
+            let n = 1u64 << bit;
+            let jpeg = card.frame(n).unwrap().to_vec();
+            let (luma, w, h) = decode(&jpeg, ColorSpace::Luma);
+            assert_eq!(read_counter_luma(&luma, w, h), Some(n as u32), "bit {bit}");
+        }
     }
 
     #[test]

@@ -230,6 +230,10 @@ fn has_data_out(op: OpCode) -> bool {
         || op.0 == 0x100D // SendObject
 }
 
+fn is_whole_command(t: &[u8]) -> bool {
+    Header::parse(t).is_ok_and(|h| h.kind == Kind::Command && h.length as usize == t.len())
+}
+
 /// One container from bulk OUT, with its header parsed.
 struct Container {
     header: Header,
@@ -294,7 +298,23 @@ impl OutReader {
             }
             match pipe.read_out(&mut self.buf, POLL) {
                 Ok(0) => {} // a zero-length packet ending the previous transfer
-                Ok(n) => self.pending.extend_from_slice(&self.buf[..n]),
+                Ok(n) => {
+                    let t = &self.buf[..n];
+                    // Resynchronise: a transfer that is exactly one well-formed command
+                    // starts afresh, abandoning a container the host never finished
+                    // (otherwise one bad length would swallow every later command).
+                    if !self.pending.is_empty() && is_whole_command(t) {
+                        protocol_error(
+                            stats,
+                            format_args!(
+                                "abandoned an unfinished container ({} bytes)",
+                                self.pending.len()
+                            ),
+                        );
+                        self.pending.clear();
+                    }
+                    self.pending.extend_from_slice(t);
+                }
                 Err(e) => match e.kind {
                     ErrorKind::Timeout => {}
                     ErrorKind::Disconnected => return Ok(Next::Disconnected),
@@ -680,6 +700,12 @@ impl<'a> Responder<'a> {
         if faults.take_access_denied() {
             return self.denied();
         }
+        if let Some(code) = faults.take_refuse() {
+            if code == ResponseCode::ACCESS_DENIED.0 {
+                return self.denied();
+            }
+            return Answer::code(ResponseCode(code));
+        }
         if faults.take_empty_denied() {
             Stats::bump(&self.body.stats().live_view_denied);
             return Answer {
@@ -734,9 +760,16 @@ impl<'a> Responder<'a> {
                 }
             }
         }
-        let wrapped = content
-            .next_jpeg(newest)
-            .and_then(|jpeg| liveview::wrap(jpeg, newest, &layout, &mut self.data));
+        let raw = content.raw_datasets();
+        let wrapped = content.next_jpeg(newest).and_then(|bytes| {
+            if raw {
+                self.data.clear();
+                self.data.extend_from_slice(bytes);
+                Ok(0)
+            } else {
+                liveview::wrap(bytes, newest, &layout, &mut self.data)
+            }
+        });
         drop(content);
         if let Err(e) = wrapped {
             log::warn!("emulated live view frame {newest}: {e}");
