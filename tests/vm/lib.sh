@@ -47,6 +47,15 @@ start() {
 	step "started $name (pid $!): $*"
 }
 pid_of() { echo "${PIDS[$1]}"; }
+alive() { kill -0 "${PIDS[$1]}" 2>/dev/null; }
+# wait_alive SECONDS NAME COMMAND...: wait_for, but give up as soon as NAME has exited
+wait_alive() {
+	local end=$((SECONDS + $1)) name=$2; shift 2
+	while ! "$@" >/dev/null 2>&1; do
+		alive "$name" || { echo "FAIL: $name exited: $(tail -n 3 "$O/$name.log")"; return 1; }
+		[ "$SECONDS" -lt "$end" ] || return 1; sleep 0.1
+	done
+}
 # stop NAME [SIGNAL]: signals (INT by default), waits up to 10 s; exit code in $STOP_RC
 STOP_RC=0
 stop() {
@@ -96,7 +105,7 @@ emulate() {
 		need_cli emulate --usb-gadget
 		start gadget "$AB" emulate --usb-gadget "$@"
 	fi
-	wait_for 30 sony_dev || die "the emulated camera did not enumerate: $(tail -n 5 "$O/gadget.log")"
+	wait_alive 30 gadget sony_dev || die "the emulated camera did not enumerate: $(tail -n 5 "$O/gadget.log")"
 	local d; d=$(sony_dev)
 	wait_for 10 test -e "$d:1.0/bInterfaceClass" || die "no interface on $d"
 	step "enumerated $d: $(cat "$d/idVendor"):$(cat "$d/idProduct") '$(cat "$d/manufacturer")' '$(cat "$d/product")' speed $(cat "$d/speed")"

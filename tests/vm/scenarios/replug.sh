@@ -6,7 +6,7 @@
 need_cli webcam
 emulate
 start webcam "$AB" webcam --camera auto --device "$VIDEO"
-wait_for 40 capture_ready || die "$VIDEO never offered capture: $(tail -n 5 "$O/webcam.log")"
+wait_alive 60 webcam capture_ready || die "$VIDEO never offered capture: $(tail -n 5 "$O/webcam.log")"
 timeout 30 v4l2-ctl -d "$VIDEO" --stream-mmap --stream-count=3 --stream-to="$O/before.yuv" || die "no frames before unplugging"
 increasing "$O/before.yuv"
 WEBCAM=$(pid_of webcam)

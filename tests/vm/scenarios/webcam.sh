@@ -7,7 +7,7 @@
 need_cli webcam --record
 emulate
 start webcam "$AB" webcam --camera auto --device "$VIDEO" --record "$O/rec.mjpeg"
-wait_for 40 capture_ready || die "$VIDEO never offered 1024x680 YUYV capture: $(tail -n 5 "$O/webcam.log")"
+wait_alive 60 webcam capture_ready || die "$VIDEO never offered 1024x680 YUYV capture: $(tail -n 5 "$O/webcam.log")"
 v4l2-ctl -d "$VIDEO" --get-fmt-video | sed -n '1,6p'
 
 step "v4l2-ctl --stream-mmap"
