@@ -7,7 +7,7 @@ SCENARIO=$(basename "$0" .sh)
 O=$OUT/$SCENARIO
 mkdir -p "$O"
 AB=$BIN/alpha-bridge
-EXAMPLE_GADGET=$BIN/examples/usb_gadget
+EXAMPLE_GADGET=$EXAMPLES/usb_gadget
 VIDEO=/dev/video10
 G=/sys/kernel/config/usb_gadget
 export RUST_LOG=${RUST_LOG:-info}
