@@ -39,11 +39,13 @@ wait_for() {
 }
 
 declare -A PIDS=()
+ORDER=() # start order, so cleanup stops the last started first (the bridge before the body)
 # start NAME COMMAND...: runs COMMAND in the background, output in $O/NAME.log
 start() {
 	local name=$1; shift
 	"$@" >"$O/$name.log" 2>&1 &
 	PIDS[$name]=$!
+	ORDER=("$name" "${ORDER[@]}")
 	step "started $name (pid $!): $*"
 }
 pid_of() { echo "${PIDS[$1]}"; }
@@ -69,7 +71,7 @@ stop() {
 }
 cleanup() {
 	local n
-	for n in "${!PIDS[@]}"; do stop "$n" || true; done
+	for n in "${ORDER[@]}"; do [ -n "${PIDS[$n]:-}" ] && { stop "$n" || true; }; done
 	for n in "$O"/*.log; do [ -f "$n" ] && { echo "=== $n"; tail -n 30 "$n"; }; done
 }
 trap cleanup EXIT
