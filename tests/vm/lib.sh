@@ -139,16 +139,23 @@ counters() {
 		die "alpha-bridge has no working 'testcard-counter --size WxH FILE' helper yet"
 }
 
-# increasing FILE: counters present in every frame, never going back, and moving
+# increasing FILE [AFTER]: every frame of FILE carries a counter, counters never go
+# back, and the first is above AFTER (the last counter of an earlier capture) when
+# given. Live view under TCG runs at a few frames per second and the loopback device
+# may repeat a frame, so "moving" is judged between captures taken seconds apart.
+# Sets LAST_COUNTER.
+LAST_COUNTER=
 increasing() {
 	local c
 	counters "$1" >"$O/counters.txt"
 	c=$(tr '\n' ' ' <"$O/counters.txt")
 	step "counters in $(basename "$1"): $c"
-	awk -v c="$c" 'BEGIN { n = split(c, a, " "); if (n < 2) exit 1;
+	awk -v c="$c" -v after="${2:-}" 'BEGIN { n = split(c, a, " "); if (n < 1) exit 1;
 		for (i = 1; i <= n; i++) if (a[i] !~ /^[0-9]+$/) exit 1;
 		for (i = 2; i <= n; i++) if (a[i] + 0 < a[i-1] + 0) exit 1;
-		exit !(a[n] + 0 > a[1] + 0) }' || die "frame counters in $1 are not increasing: $c"
+		if (after != "" && a[1] + 0 <= after + 0) exit 1 }' ||
+		die "frame counters in $1 are missing or not increasing (after ${2:-nothing}): $c"
+	LAST_COUNTER=$(tail -n 1 "$O/counters.txt")
 }
 
 # mjpeg_clean FILE: ffmpeg decodes the recording with zero errors
