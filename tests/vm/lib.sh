@@ -7,7 +7,7 @@ SCENARIO=$(basename "$0" .sh)
 O=$OUT/$SCENARIO
 mkdir -p "$O"
 AB=$BIN/alpha-bridge
-EXAMPLE_GADGET=$BIN/examples/usb_gadget
+EXAMPLE_GADGET=$EXAMPLES/usb_gadget
 VIDEO=/dev/video10
 G=/sys/kernel/config/usb_gadget
 export RUST_LOG=${RUST_LOG:-info}
@@ -39,14 +39,25 @@ wait_for() {
 }
 
 declare -A PIDS=()
+ORDER=() # start order, so cleanup stops the last started first (the bridge before the body)
 # start NAME COMMAND...: runs COMMAND in the background, output in $O/NAME.log
 start() {
 	local name=$1; shift
 	"$@" >"$O/$name.log" 2>&1 &
 	PIDS[$name]=$!
+	ORDER=("$name" "${ORDER[@]}")
 	step "started $name (pid $!): $*"
 }
 pid_of() { echo "${PIDS[$1]}"; }
+alive() { kill -0 "${PIDS[$1]}" 2>/dev/null; }
+# wait_alive SECONDS NAME COMMAND...: wait_for, but give up as soon as NAME has exited
+wait_alive() {
+	local end=$((SECONDS + $1)) name=$2; shift 2
+	while ! "$@" >/dev/null 2>&1; do
+		alive "$name" || { echo "FAIL: $name exited: $(tail -n 3 "$O/$name.log")"; return 1; }
+		[ "$SECONDS" -lt "$end" ] || return 1; sleep 0.1
+	done
+}
 # stop NAME [SIGNAL]: signals (INT by default), waits up to 10 s; exit code in $STOP_RC
 STOP_RC=0
 stop() {
@@ -60,7 +71,7 @@ stop() {
 }
 cleanup() {
 	local n
-	for n in "${!PIDS[@]}"; do stop "$n" || true; done
+	for n in "${ORDER[@]}"; do [ -n "${PIDS[$n]:-}" ] && { stop "$n" || true; }; done
 	for n in "$O"/*.log; do [ -f "$n" ] && { echo "=== $n"; tail -n 30 "$n"; }; done
 }
 trap cleanup EXIT
@@ -96,7 +107,7 @@ emulate() {
 		need_cli emulate --usb-gadget
 		start gadget "$AB" emulate --usb-gadget "$@"
 	fi
-	wait_for 30 sony_dev || die "the emulated camera did not enumerate: $(tail -n 5 "$O/gadget.log")"
+	wait_alive 30 gadget sony_dev || die "the emulated camera did not enumerate: $(tail -n 5 "$O/gadget.log")"
 	local d; d=$(sony_dev)
 	wait_for 10 test -e "$d:1.0/bInterfaceClass" || die "no interface on $d"
 	step "enumerated $d: $(cat "$d/idVendor"):$(cat "$d/idProduct") '$(cat "$d/manufacturer")' '$(cat "$d/product")' speed $(cat "$d/speed")"
@@ -128,16 +139,23 @@ counters() {
 		die "alpha-bridge has no working 'testcard-counter --size WxH FILE' helper yet"
 }
 
-# increasing FILE: counters present in every frame, never going back, and moving
+# increasing FILE [AFTER]: every frame of FILE carries a counter, counters never go
+# back, and the first is above AFTER (the last counter of an earlier capture) when
+# given. Live view under TCG runs at a few frames per second and the loopback device
+# may repeat a frame, so "moving" is judged between captures taken seconds apart.
+# Sets LAST_COUNTER.
+LAST_COUNTER=
 increasing() {
 	local c
 	counters "$1" >"$O/counters.txt"
 	c=$(tr '\n' ' ' <"$O/counters.txt")
 	step "counters in $(basename "$1"): $c"
-	awk -v c="$c" 'BEGIN { n = split(c, a, " "); if (n < 2) exit 1;
+	awk -v c="$c" -v after="${2:-}" 'BEGIN { n = split(c, a, " "); if (n < 1) exit 1;
 		for (i = 1; i <= n; i++) if (a[i] !~ /^[0-9]+$/) exit 1;
 		for (i = 2; i <= n; i++) if (a[i] + 0 < a[i-1] + 0) exit 1;
-		exit !(a[n] + 0 > a[1] + 0) }' || die "frame counters in $1 are not increasing: $c"
+		if (after != "" && a[1] + 0 <= after + 0) exit 1 }' ||
+		die "frame counters in $1 are missing or not increasing (after ${2:-nothing}): $c"
+	LAST_COUNTER=$(tail -n 1 "$O/counters.txt")
 }
 
 # mjpeg_clean FILE: ffmpeg decodes the recording with zero errors

@@ -8,7 +8,7 @@ set -uo pipefail
 OUT=$VM_DIR/out
 # shellcheck disable=SC1091
 . "$OUT/env"
-export REPO BIN VM_DIR OUT
+export REPO BIN EXAMPLES VM_DIR OUT
 up() { cut -d' ' -f1 /proc/uptime; }
 up >"$OUT/boot-time"
 K=$(uname -r)

@@ -6,9 +6,10 @@
 need_cli webcam
 emulate
 start webcam "$AB" webcam --camera auto --device "$VIDEO"
-wait_for 40 capture_ready || die "$VIDEO never offered capture: $(tail -n 5 "$O/webcam.log")"
+wait_alive 60 webcam capture_ready || die "$VIDEO never offered capture: $(tail -n 5 "$O/webcam.log")"
 timeout 30 v4l2-ctl -d "$VIDEO" --stream-mmap --stream-count=3 --stream-to="$O/before.yuv" || die "no frames before unplugging"
 increasing "$O/before.yuv"
+before=$LAST_COUNTER
 WEBCAM=$(pid_of webcam)
 
 unplug
@@ -29,6 +30,10 @@ live_again() {
 }
 wait_for 60 live_again || die "live frames did not resume after re-plugging: $(tail -n 5 "$O/webcam.log")"
 increasing "$O/after.yuv"
+sleep 2
+timeout 30 v4l2-ctl -d "$VIDEO" --stream-mmap --stream-count=2 --stream-to="$O/later.yuv" || die "frames stopped after re-plugging"
+increasing "$O/later.yuv" "$LAST_COUNTER"
+step "counter before unplugging $before, after re-plugging $LAST_COUNTER"
 kill -0 "$WEBCAM" || die "the bridge exited"
 [ "$(pid_of webcam)" = "$WEBCAM" ] || die "the bridge was restarted"
 stop webcam INT

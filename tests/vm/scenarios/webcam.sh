@@ -7,7 +7,7 @@
 need_cli webcam --record
 emulate
 start webcam "$AB" webcam --camera auto --device "$VIDEO" --record "$O/rec.mjpeg"
-wait_for 40 capture_ready || die "$VIDEO never offered 1024x680 YUYV capture: $(tail -n 5 "$O/webcam.log")"
+wait_alive 60 webcam capture_ready || die "$VIDEO never offered 1024x680 YUYV capture: $(tail -n 5 "$O/webcam.log")"
 v4l2-ctl -d "$VIDEO" --get-fmt-video | sed -n '1,6p'
 
 step "v4l2-ctl --stream-mmap"
@@ -15,6 +15,7 @@ timeout 30 v4l2-ctl -d "$VIDEO" --stream-mmap --stream-count=5 --stream-to="$O/v
 	die "v4l2-ctl could not read 5 frames"
 frames_ok "$O/v4l2.yuv" 1024 680 5
 increasing "$O/v4l2.yuv"
+first=$LAST_COUNTER
 
 step "ffmpeg -f v4l2"
 timeout 60 ffmpeg -nostdin -hide_banner -f v4l2 -i "$VIDEO" -frames:v 5 -f rawvideo -y "$O/ffmpeg.yuv" 2>"$O/ffmpeg.err" ||
@@ -22,7 +23,7 @@ timeout 60 ffmpeg -nostdin -hide_banner -f v4l2 -i "$VIDEO" -frames:v 5 -f rawvi
 grep -E 'Stream #0:0.*Video' "$O/ffmpeg.err"
 grep -q 'yuyv422.*1024x680' "$O/ffmpeg.err" || die "ffmpeg does not see 1024x680 yuyv422"
 frames_ok "$O/ffmpeg.yuv" 1024 680 5
-increasing "$O/ffmpeg.yuv"
+increasing "$O/ffmpeg.yuv" "$first"
 
 step "Ctrl-C"
 stop webcam INT
