@@ -335,8 +335,9 @@ fn in_namespace(unshare_args: &[&str], setup: &str, test: &str, env: &[(&str, &s
         return false;
     }
     let exe = std::env::current_exe().unwrap();
-    let script =
-        format!("{setup} && exec \"$0\" --exact {test} --ignored --nocapture --test-threads=1");
+    let script = format!(
+        "{setup} && exec timeout 120 \"$0\" --exact {test} --ignored --nocapture --test-threads=1"
+    );
     let mut cmd = std::process::Command::new("unshare");
     cmd.args(unshare_args)
         .arg("sh")
@@ -512,8 +513,12 @@ fn ssdp_inner() {
         let mut buf = [0u8; 2048];
         let mut n = 0;
         while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
-            for d in &noise {
-                let _ = cam_udp.send_to(d, to);
+            // Noise now and then (the socket hears its own datagrams too, so not in
+            // every round or its queue would bury the host's M-SEARCH).
+            if n % 10 == 0 {
+                for d in &noise {
+                    let _ = cam_udp.send_to(d, to);
+                }
             }
             if mode2 == "notify" && n % 3 == 2 {
                 let m = Message::notify_alive(
@@ -525,7 +530,7 @@ fn ssdp_inner() {
                 let _ = cam_udp.send_to(m.format().as_bytes(), to);
             }
             n += 1;
-            if let Ok((k, from)) = cam_udp.recv_from(&mut buf) {
+            while let Ok((k, from)) = cam_udp.recv_from(&mut buf) {
                 if let Ok(m) = Message::parse(&buf[..k]) {
                     if m.kind == Kind::Search && mode2 == "search" {
                         let a = Message::search_response(&location, MTP_NULL_SERVICE, usn, "s");

@@ -139,9 +139,16 @@ fn read_packet(
         what: "PTP/IP packet",
         reason: "short header".into(),
     })?;
-    buf.resize(h.length as usize, 0);
-    s.read_exact(&mut buf[HEADER_LEN..])
+    // `take` + `read_to_end` fills spare capacity without zeroing it first.
+    let body = h.payload_len();
+    buf.reserve(body);
+    let n = (&mut *s)
+        .take(body as u64)
+        .read_to_end(buf)
         .map_err(|e| io_error(e, what))?;
+    if n != body {
+        return Err(io_error(std::io::Error::from(IoKind::UnexpectedEof), what).into());
+    }
     Ok(Packet::parse(buf)?)
 }
 
