@@ -133,7 +133,7 @@ fn full_download_is_byte_identical_in_both_data_styles_then_skipped() {
         );
         assert_eq!(all.len(), 5, "4 files + ledger: {all:?}");
 
-        let log = cam.log();
+        let log = cam.log_after(1);
         let pos = |needle: &str| log.iter().position(|l| l.starts_with(needle));
         let start = pos("ext 2 [01, 01]").expect("sony start");
         let storage = pos("op 0x1004").expect("GetStorageIDs");
@@ -142,9 +142,10 @@ fn full_download_is_byte_identical_in_both_data_styles_then_skipped() {
         assert!(pos("event-probe-answered").is_some(), "{log:?}");
         assert!(!log.iter().any(|l| l.starts_with("bad")), "{log:?}");
         let n = log.len();
-        assert_eq!(log[n - 4], "ext 5 []", "{log:?}");
-        assert_eq!(log[n - 3], "op 0x9281 [4]", "{log:?}");
-        assert_eq!(log[n - 2], "op 0x1003 []", "{log:?}");
+        assert_eq!(log[n - 5], "ext 5 []", "{log:?}");
+        assert_eq!(log[n - 4], "op 0x9281 [4]", "{log:?}");
+        assert_eq!(log[n - 3], "op 0x1003 []", "{log:?}");
+        assert_eq!(log[n - 2], "host closed", "{log:?}");
         // Chunked: the 3 MiB object took four GetPartialObject calls.
         assert_eq!(
             log.iter().filter(|l| l.starts_with("partial 3 ")).count(),
@@ -152,10 +153,10 @@ fn full_download_is_byte_identical_in_both_data_styles_then_skipped() {
         );
 
         // A second activation: everything is there already.
-        let before = cam.log().len();
+        let before = cam.log_after(1).len();
         let s = run(&cam, dir.path()).unwrap();
         assert_eq!((s.downloaded, s.skipped), (0, 4), "{s:?}");
-        let log = cam.log();
+        let log = cam.log_after(2);
         assert!(
             !log[before..].iter().any(|l| l.starts_with("partial")),
             "{log:?}"
@@ -312,6 +313,31 @@ fn without_get_partial_object_the_whole_object_is_fetched() {
     let s = run(&cam, dir.path()).unwrap();
     assert_eq!(s.downloaded, 4);
     check_downloaded(dir.path(), &objs);
+}
+
+#[test]
+fn a_session_left_open_is_closed_and_reopened() {
+    let objs = objects();
+    let cam = FakeCamera::start(FakeConfig {
+        objects: objs.clone(),
+        session_already_open: true,
+        ..FakeConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let s = run(&cam, dir.path()).unwrap();
+    assert_eq!(s.downloaded, 4);
+    let log = cam.log();
+    let ops: Vec<&str> = log
+        .iter()
+        .filter(|l| l.starts_with("op 0x100"))
+        .take(3)
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(
+        ops,
+        ["op 0x1002 [1]", "op 0x1003 []", "op 0x1002 [1]"],
+        "{log:?}"
+    );
 }
 
 fn is_root() -> bool {

@@ -33,7 +33,8 @@ pub struct OffloadArgs {
     /// Initiator GUID the camera was paired with (32 hex digits)
     #[arg(long, value_name = "G")]
     pub guid: Option<String>,
-    /// Connect to this camera (IP or IP:PORT) instead of waiting for its announcement
+    /// Connect to this camera (IP or IP:PORT) once, instead of waiting for its
+    /// announcement
     #[arg(long, value_name = "ADDR")]
     pub camera: Option<String>,
 }
