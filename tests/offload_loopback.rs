@@ -444,7 +444,7 @@ fn disk_full_inner() {
 
 #[test]
 fn discovery_by_notify_and_by_m_search_in_a_network_namespace() {
-    for mode in ["notify", "search"] {
+    for mode in ["notify", "search", "daemon"] {
         in_namespace(
             &["-n"],
             "ip link set lo up && ip route add 239.0.0.0/8 dev lo",
@@ -546,7 +546,7 @@ fn ssdp_inner() {
                     let _ = cam_udp.send_to(d, to);
                 }
             }
-            if mode2 == "notify" && n % 3 == 2 {
+            if mode2 != "search" && n % 3 == 2 {
                 let m = Message::notify_alive(
                     &location,
                     MTP_NULL_SERVICE,
@@ -571,12 +571,32 @@ fn ssdp_inner() {
     let mut cfg = config(dir.path());
     cfg.ssdp = ListenerConfig::loopback(ssdp_port);
     cfg.ptpip_port = cam.addr.port();
-    cfg.once = true;
-    let s = offload::run(&cfg, &mut NoProgress, &AtomicBool::new(false)).unwrap();
+    cfg.once = mode != "daemon";
+    // As a daemon: the camera keeps announcing during and after its session; it
+    // must get exactly one session. Stop 2 s (≈6 more announcements) after it.
+    struct StopLater(std::sync::Arc<AtomicBool>);
+    impl offload::Progress for StopLater {
+        fn session_done(&mut self, _: &Summary) {
+            let stop = self.0.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(2));
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+        }
+    }
+    let daemon_stop = std::sync::Arc::new(AtomicBool::new(false));
+    let mut progress = StopLater(daemon_stop.clone());
+    let s = offload::run(&cfg, &mut progress, &daemon_stop).unwrap();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     announcer.join().unwrap();
     assert_eq!(s.downloaded, 4, "{mode}: {s:?}");
     check_downloaded(dir.path(), &objs);
+    let inits = cam
+        .log_after(1)
+        .iter()
+        .filter(|l| l.starts_with("init "))
+        .count();
+    assert_eq!(inits, 1, "{mode}: one session per activation");
 }
 
 #[test]
