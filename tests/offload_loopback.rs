@@ -133,7 +133,7 @@ fn full_download_is_byte_identical_in_both_data_styles_then_skipped() {
         );
         assert_eq!(all.len(), 5, "4 files + ledger: {all:?}");
 
-        let log = cam.log();
+        let log = cam.log_after(1);
         let pos = |needle: &str| log.iter().position(|l| l.starts_with(needle));
         let start = pos("ext 2 [01, 01]").expect("sony start");
         let storage = pos("op 0x1004").expect("GetStorageIDs");
@@ -142,9 +142,10 @@ fn full_download_is_byte_identical_in_both_data_styles_then_skipped() {
         assert!(pos("event-probe-answered").is_some(), "{log:?}");
         assert!(!log.iter().any(|l| l.starts_with("bad")), "{log:?}");
         let n = log.len();
-        assert_eq!(log[n - 4], "ext 5 []", "{log:?}");
-        assert_eq!(log[n - 3], "op 0x9281 [4]", "{log:?}");
-        assert_eq!(log[n - 2], "op 0x1003 []", "{log:?}");
+        assert_eq!(log[n - 5], "ext 5 []", "{log:?}");
+        assert_eq!(log[n - 4], "op 0x9281 [4]", "{log:?}");
+        assert_eq!(log[n - 3], "op 0x1003 []", "{log:?}");
+        assert_eq!(log[n - 2], "host closed", "{log:?}");
         // Chunked: the 3 MiB object took four GetPartialObject calls.
         assert_eq!(
             log.iter().filter(|l| l.starts_with("partial 3 ")).count(),
@@ -152,10 +153,10 @@ fn full_download_is_byte_identical_in_both_data_styles_then_skipped() {
         );
 
         // A second activation: everything is there already.
-        let before = cam.log().len();
+        let before = cam.log_after(1).len();
         let s = run(&cam, dir.path()).unwrap();
         assert_eq!((s.downloaded, s.skipped), (0, 4), "{s:?}");
-        let log = cam.log();
+        let log = cam.log_after(2);
         assert!(
             !log[before..].iter().any(|l| l.starts_with("partial")),
             "{log:?}"
@@ -314,6 +315,31 @@ fn without_get_partial_object_the_whole_object_is_fetched() {
     check_downloaded(dir.path(), &objs);
 }
 
+#[test]
+fn a_session_left_open_is_closed_and_reopened() {
+    let objs = objects();
+    let cam = FakeCamera::start(FakeConfig {
+        objects: objs.clone(),
+        session_already_open: true,
+        ..FakeConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let s = run(&cam, dir.path()).unwrap();
+    assert_eq!(s.downloaded, 4);
+    let log = cam.log();
+    let ops: Vec<&str> = log
+        .iter()
+        .filter(|l| l.starts_with("op 0x100"))
+        .take(3)
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(
+        ops,
+        ["op 0x1002 [1]", "op 0x1003 []", "op 0x1002 [1]"],
+        "{log:?}"
+    );
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
@@ -335,8 +361,9 @@ fn in_namespace(unshare_args: &[&str], setup: &str, test: &str, env: &[(&str, &s
         return false;
     }
     let exe = std::env::current_exe().unwrap();
-    let script =
-        format!("{setup} && exec \"$0\" --exact {test} --ignored --nocapture --test-threads=1");
+    let script = format!(
+        "{setup} && exec timeout 120 \"$0\" --exact {test} --ignored --nocapture --test-threads=1"
+    );
     let mut cmd = std::process::Command::new("unshare");
     cmd.args(unshare_args)
         .arg("sh")
@@ -417,7 +444,7 @@ fn disk_full_inner() {
 
 #[test]
 fn discovery_by_notify_and_by_m_search_in_a_network_namespace() {
-    for mode in ["notify", "search"] {
+    for mode in ["notify", "search", "daemon"] {
         in_namespace(
             &["-n"],
             "ip link set lo up && ip route add 239.0.0.0/8 dev lo",
@@ -512,10 +539,14 @@ fn ssdp_inner() {
         let mut buf = [0u8; 2048];
         let mut n = 0;
         while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
-            for d in &noise {
-                let _ = cam_udp.send_to(d, to);
+            // Noise now and then (the socket hears its own datagrams too, so not in
+            // every round or its queue would bury the host's M-SEARCH).
+            if n % 10 == 0 {
+                for d in &noise {
+                    let _ = cam_udp.send_to(d, to);
+                }
             }
-            if mode2 == "notify" && n % 3 == 2 {
+            if mode2 != "search" && n % 3 == 2 {
                 let m = Message::notify_alive(
                     &location,
                     MTP_NULL_SERVICE,
@@ -525,7 +556,7 @@ fn ssdp_inner() {
                 let _ = cam_udp.send_to(m.format().as_bytes(), to);
             }
             n += 1;
-            if let Ok((k, from)) = cam_udp.recv_from(&mut buf) {
+            while let Ok((k, from)) = cam_udp.recv_from(&mut buf) {
                 if let Ok(m) = Message::parse(&buf[..k]) {
                     if m.kind == Kind::Search && mode2 == "search" {
                         let a = Message::search_response(&location, MTP_NULL_SERVICE, usn, "s");
@@ -540,12 +571,32 @@ fn ssdp_inner() {
     let mut cfg = config(dir.path());
     cfg.ssdp = ListenerConfig::loopback(ssdp_port);
     cfg.ptpip_port = cam.addr.port();
-    cfg.once = true;
-    let s = offload::run(&cfg, &mut NoProgress, &AtomicBool::new(false)).unwrap();
+    cfg.once = mode != "daemon";
+    // As a daemon: the camera keeps announcing during and after its session; it
+    // must get exactly one session. Stop 2 s (≈6 more announcements) after it.
+    struct StopLater(std::sync::Arc<AtomicBool>);
+    impl offload::Progress for StopLater {
+        fn session_done(&mut self, _: &Summary) {
+            let stop = self.0.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(2));
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+        }
+    }
+    let daemon_stop = std::sync::Arc::new(AtomicBool::new(false));
+    let mut progress = StopLater(daemon_stop.clone());
+    let s = offload::run(&cfg, &mut progress, &daemon_stop).unwrap();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     announcer.join().unwrap();
     assert_eq!(s.downloaded, 4, "{mode}: {s:?}");
     check_downloaded(dir.path(), &objs);
+    let inits = cam
+        .log_after(1)
+        .iter()
+        .filter(|l| l.starts_with("init "))
+        .count();
+    assert_eq!(inits, 1, "{mode}: one session per activation");
 }
 
 #[test]

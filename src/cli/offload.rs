@@ -27,7 +27,8 @@ pub struct OffloadArgs {
     /// computer's GUID from the config file, the one `alpha-bridge pair` registered
     #[arg(long, value_name = "G")]
     pub guid: Option<String>,
-    /// Connect to this camera (IP or IP:PORT) instead of waiting for its announcement
+    /// Connect to this camera (IP or IP:PORT) once, instead of waiting for its
+    /// announcement
     #[arg(long, value_name = "ADDR")]
     pub camera: Option<String>,
 }

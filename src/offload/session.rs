@@ -63,7 +63,19 @@ impl Session {
             device: DeviceInfo::default(),
             started: false,
         };
-        s.simple(OpCode::OPEN_SESSION, &[1])?;
+        match s.simple(OpCode::OPEN_SESSION, &[1]) {
+            // Left open by an earlier, interrupted client: close and open again.
+            Err(OffloadError::Refused { code, .. })
+                if code == ResponseCode::SESSION_ALREADY_OPEN =>
+            {
+                log::info!("a session was still open; reopening it");
+                s.simple(OpCode::CLOSE_SESSION, &[])?;
+                s.simple(OpCode::OPEN_SESSION, &[1])?;
+            }
+            r => {
+                r?;
+            }
+        }
         let raw = s.data_in(OpCode::GET_DEVICE_INFO, &[], MAX_SMALL_DATA)?;
         s.device = DeviceInfo::parse(&raw).map_err(|e| OffloadError::Malformed(e.to_string()))?;
         if s.device.manufacturer != SONY_MANUFACTURER {

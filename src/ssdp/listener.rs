@@ -24,6 +24,10 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::message::{HttpUrl, Message, MAX_MESSAGE, MTP_NULL_SERVICE, MULTICAST_ADDR, PORT};
 
+/// M-SEARCH rounds after the first one, and the gap between them.
+const SEARCH_REPEATS: u32 = 2;
+const SEARCH_INTERVAL: Duration = Duration::from_secs(2);
+
 /// What the description must contain for the announcer to count as a Sony body.
 pub const SONY_MARKER: &str = "Sony Corporation";
 /// Largest device description read.
@@ -125,6 +129,8 @@ impl Listener {
             last_scan: None,
             recent: Vec::new(),
             tx,
+            searches_left: 0,
+            next_search: Instant::now(),
         };
         state.rescan();
         if state.joined.is_empty() {
@@ -132,6 +138,8 @@ impl Listener {
         }
         if state.cfg.search_on_start {
             state.search();
+            state.searches_left = SEARCH_REPEATS;
+            state.next_search = Instant::now() + SEARCH_INTERVAL;
         }
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
@@ -176,6 +184,9 @@ struct State {
     last_scan: Option<Instant>,
     recent: Vec<(IpAddr, String, Instant)>,
     tx: Sender<Found>,
+    /// Further M-SEARCH rounds (UDP may drop one; airnef sends three).
+    searches_left: u32,
+    next_search: Instant,
 }
 
 impl State {
@@ -192,6 +203,11 @@ impl State {
                 if before == 0 && !self.joined.is_empty() && self.cfg.search_on_start {
                     self.search();
                 }
+            }
+            if self.searches_left > 0 && Instant::now() >= self.next_search {
+                self.searches_left -= 1;
+                self.next_search = Instant::now() + SEARCH_INTERVAL;
+                self.search();
             }
             match self.sock.recv_from(&mut buf) {
                 Ok((n, from)) => {

@@ -139,9 +139,16 @@ fn read_packet(
         what: "PTP/IP packet",
         reason: "short header".into(),
     })?;
-    buf.resize(h.length as usize, 0);
-    s.read_exact(&mut buf[HEADER_LEN..])
+    // `take` + `read_to_end` fills spare capacity without zeroing it first.
+    let body = h.payload_len();
+    buf.reserve(body);
+    let n = (&mut *s)
+        .take(body as u64)
+        .read_to_end(buf)
         .map_err(|e| io_error(e, what))?;
+    if n != body {
+        return Err(io_error(std::io::Error::from(IoKind::UnexpectedEof), what).into());
+    }
     Ok(Packet::parse(buf)?)
 }
 
@@ -402,5 +409,67 @@ impl PtpIpConnection {
 impl Drop for PtpIpConnection {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn cfg() -> TcpConfig {
+        TcpConfig {
+            connect_timeout: Duration::from_secs(2),
+            io_timeout: Duration::from_millis(300),
+            max_packet: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn a_silent_camera_times_out_instead_of_hanging() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let h = std::thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            std::thread::sleep(Duration::from_millis(1000));
+            drop(s);
+        });
+        let e = PtpIpConnection::connect(addr, [1; 16], "h", cfg()).unwrap_err();
+        assert_eq!(e.kind(), Some(ErrorKind::Timeout), "{e}");
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn init_fail_and_hostile_lengths_are_errors() {
+        for answer in [
+            hex_packet(&Packet::InitFail { reason: 1 }),
+            // An "Init Command Ack" declaring 1 MiB: refused before reading it.
+            vec![0, 0, 0x10, 0, 2, 0, 0, 0],
+        ] {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = l.local_addr().unwrap();
+            let h = std::thread::spawn(move || {
+                let (mut s, _) = l.accept().unwrap();
+                let mut b = [0u8; 256];
+                let _ = s.read(&mut b);
+                s.write_all(&answer).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+            });
+            let e = PtpIpConnection::connect(addr, [1; 16], "h", cfg()).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    TcpError::InitFail { reason: 1 } | TcpError::Parse(ParseError::TooLarge { .. })
+                ),
+                "{e}"
+            );
+            h.join().unwrap();
+        }
+    }
+
+    fn hex_packet(p: &Packet) -> Vec<u8> {
+        let mut v = Vec::new();
+        p.encode(&mut v);
+        v
     }
 }

@@ -160,6 +160,8 @@ pub struct FakeConfig {
     pub data_packet: usize,
     pub list_partial: bool,
     pub serial: String,
+    /// Answer the first OpenSession with SessionAlreadyOpen (0x201E).
+    pub session_already_open: bool,
 }
 
 impl Default for FakeConfig {
@@ -172,6 +174,7 @@ impl Default for FakeConfig {
             data_packet: 256 << 10,
             list_partial: true,
             serial: "00000000000000003282933003547562".into(),
+            session_already_open: false,
         }
     }
 }
@@ -179,6 +182,7 @@ impl Default for FakeConfig {
 pub struct FakeCamera {
     pub addr: SocketAddr,
     pub log: Arc<Mutex<Vec<String>>>,
+    done: Arc<std::sync::atomic::AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -191,6 +195,8 @@ impl FakeCamera {
         let log = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (log2, stop2) = (log.clone(), stop.clone());
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let done2 = done.clone();
         let thread = std::thread::Builder::new()
             .name("fake-camera".into())
             .spawn(move || {
@@ -207,6 +213,7 @@ impl FakeCamera {
                         Ok((s, _)) => {
                             s.set_nonblocking(false).unwrap();
                             cam.activation(s, &l, &stop2);
+                            done2.fetch_add(1, Ordering::SeqCst);
                         }
                         Err(_) => std::thread::sleep(Duration::from_millis(5)),
                     }
@@ -216,9 +223,22 @@ impl FakeCamera {
         FakeCamera {
             addr,
             log,
+            done,
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// The log, once `n` activations have ended (the camera notices the host's
+    /// close a moment after the host returns; waits at most 20 s).
+    pub fn log_after(&self, n: usize) -> Vec<String> {
+        for _ in 0..2000 {
+            if self.done.load(Ordering::SeqCst) >= n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.log()
     }
 
     pub fn log(&self) -> Vec<String> {
@@ -421,13 +441,13 @@ impl Cam {
             return Flow::Go;
         }
         match code.0 {
-            0x1002 | 0x1003 => {
-                let f = ok(self, s, &[]);
-                if code.0 == 0x1003 {
-                    return Flow::End;
-                }
-                f
+            0x1002 if self.cfg.session_already_open => {
+                self.cfg.session_already_open = false;
+                self.send(s, &resp(ResponseCode(0x201E), tid, &[]));
+                Flow::Go
             }
+            // The activation ends when the host closes the connection.
+            0x1002 | 0x1003 => ok(self, s, &[]),
             0x1001 => {
                 let d = self.device_info();
                 self.data_in(s, tid, &Content::Bytes(d), 0, None)
