@@ -370,6 +370,12 @@ impl Session {
             // Write first, then read: the camera powers off only after the reply to
             // 0x9281 was taken (PR #1220).
             self.ext_cmd(ext_cmd::FORCE_POWER_OFF, &[])?;
+            // A body that switches off right after that reply drops the connection
+            // before CloseSession: the job is done, so that is not an error.
+            if let Err(e) = self.simple(OpCode::CLOSE_SESSION, &[]) {
+                log::debug!("CloseSession after power-off: {e} (the camera is already off)");
+            }
+            return Ok(());
         }
         self.simple(OpCode::CLOSE_SESSION, &[])?;
         Ok(())
