@@ -19,19 +19,24 @@ fn sources() -> Vec<(String, String)> {
     rust_files(&root.join("src"), &mut files);
     files
         .into_iter()
+        // Test modules may use anything: skip `tests.rs` files and keep only the code
+        // above an inline `mod tests`; comments (doc examples included) are not code.
+        .filter(|p| p.file_name().is_none_or(|n| n != "tests.rs"))
         .map(|p| {
             let rel = p
                 .strip_prefix(root)
                 .unwrap()
                 .to_string_lossy()
                 .replace('\\', "/");
-            // Test modules may use anything; check only the code above `mod tests`.
             let text = std::fs::read_to_string(&p).unwrap();
-            let code = text
+            let code: String = text
                 .split("#[cfg(test)]\nmod tests")
                 .next()
                 .unwrap()
-                .to_string();
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .map(|l| format!("{l}\n"))
+                .collect();
             (rel, code)
         })
         .collect()

@@ -535,9 +535,12 @@ impl<'a> Responder<'a> {
         if !(1..=3).contains(&phase) {
             return Answer::code(ResponseCode::PARAMETER_NOT_SUPPORTED);
         }
-        // Phases go 1, 2, 3 once per session; anything else is refused the way an RX100M7
-        // refused a repeated phase 1 (rocc PTPFlow_Sony_Connect_Already_Open).
-        if phase != self.phase as u32 + 1 {
+        // Phases go 1, 2, 3. Phase 1 may restart the handshake within a session:
+        // libgphoto2 re-runs it after re-reading DeviceInfo (fixup_cached_deviceinfo)
+        // and real USB bodies accept that. Out-of-order phases are refused with Sony's
+        // AuthenticationFailed (the answer an RX100M7 gave in rocc's
+        // PTPFlow_Sony_Connect_Already_Open, a PTP/IP flow).
+        if phase != 1 && phase != self.phase as u32 + 1 {
             return Answer::code(ResponseCode::SONY_AUTHENTICATION_FAILED);
         }
         self.phase = phase as u8;
