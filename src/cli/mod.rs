@@ -6,6 +6,7 @@ mod emulate;
 mod list;
 mod offload;
 mod pair;
+mod testcard;
 mod webcam;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,9 @@ enum Command {
     Pair(pair::PairArgs),
     /// Receive new photos and videos over Wi-Fi when the camera does Send to Computer.
     Offload(offload::OffloadArgs),
+    /// Read the emulated body's frame counters back from raw YUYV frames (for tests).
+    #[command(hide = true)]
+    TestcardCounter(testcard::TestcardArgs),
     /// Use the camera's live view as a webcam (v4l2loopback) and/or record it.
     Webcam(webcam::WebcamArgs),
     /// Run an emulated Sony body (USB gadget, Wi-Fi) for tests and demos.
@@ -56,6 +60,7 @@ pub fn main() -> i32 {
         Command::List(a) => list::run(a),
         Command::Pair(a) => pair::run(a),
         Command::Offload(a) => offload::run(a),
+        Command::TestcardCounter(a) => testcard::run(a),
         Command::Webcam(a) => webcam::run(a),
         Command::Emulate(a) => emulate::run(a),
     };

@@ -6,6 +6,8 @@
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -51,6 +53,36 @@ fn parse_camera(s: &str) -> anyhow::Result<SocketAddr> {
 }
 
 pub fn run(args: &OffloadArgs) -> anyhow::Result<()> {
+    let cfg = config_from(args)?;
+    let stop = super::stop_flag()?;
+    let progress: Box<dyn Progress> = if std::io::stderr().is_terminal() {
+        Box::new(Bars::default())
+    } else {
+        Box::new(Lines::default())
+    };
+    run_with(&cfg, progress, &stop)
+}
+
+/// `webcam --offload`: the offload daemon as a side task next to the webcam, with plain
+/// log lines, stopping with the same Ctrl-C.
+pub fn side_task(
+    dest: Option<PathBuf>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
+    let args = OffloadArgs {
+        dest,
+        once: false,
+        guid: None,
+        camera: None,
+    };
+    let cfg = config_from(&args)?;
+    std::thread::Builder::new()
+        .name("offload".into())
+        .spawn(move || run_with(&cfg, Box::new(Lines::default()), &stop))
+        .context("cannot start the offload thread")
+}
+
+fn config_from(args: &OffloadArgs) -> anyhow::Result<OffloadConfig> {
     let dest = match &args.dest {
         Some(d) => d.clone(),
         None => default_dest()?,
@@ -63,15 +95,19 @@ pub fn run(args: &OffloadArgs) -> anyhow::Result<()> {
     let mut cfg = OffloadConfig::new(dest.clone(), guid, id.host_name.clone());
     cfg.once = args.once;
     cfg.camera = args.camera.as_deref().map(parse_camera).transpose()?;
+    Ok(cfg)
+}
 
-    let stop = super::stop_flag()?;
-    log::info!("saving to {}", dest.display());
-    let mut progress: Box<dyn Progress> = if std::io::stderr().is_terminal() {
-        Box::new(Bars::default())
-    } else {
-        Box::new(Lines::default())
-    };
-    match offload::run(&cfg, progress.as_mut(), &stop) {
+fn run_with(
+    cfg: &OffloadConfig,
+    mut progress: Box<dyn Progress>,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    log::info!(
+        "offload: waiting for a camera; pictures go to {}",
+        cfg.dest.display()
+    );
+    match offload::run(cfg, progress.as_mut(), stop) {
         Ok(s) => {
             log::info!(
                 "done: {} files ({}) downloaded, {} skipped",

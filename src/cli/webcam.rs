@@ -55,6 +55,12 @@ pub struct WebcamArgs {
     /// JPEG decoder: zune (pure Rust) or turbojpeg (needs the turbojpeg build feature).
     #[arg(long, default_value = "zune", value_parser = ["zune", "turbojpeg"])]
     decoder: String,
+    /// Also run the Wi-Fi offload daemon (see `alpha-bridge offload`) next to the webcam.
+    #[arg(long)]
+    offload: bool,
+    /// With --offload: where pictures go (default ~/Pictures/alpha-bridge).
+    #[arg(long, value_name = "DIR", requires = "offload")]
+    dest: Option<PathBuf>,
     /// Write the final statistics as JSON to FILE at exit.
     #[arg(long, value_name = "FILE")]
     stats_json: Option<PathBuf>,
@@ -85,7 +91,21 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         reconnect: !a.camera.starts_with("replay:"),
         ..Options::default()
     };
-    let summary = pipeline::run(source, opts, stop)?;
+    let offload = a
+        .offload
+        .then(|| super::offload::side_task(a.dest.clone(), stop.clone()))
+        .transpose()?;
+    let result = pipeline::run(source, opts, stop.clone());
+    if let Some(task) = offload {
+        // The webcam ended (Ctrl-C, limits or an error): the side task stops too.
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        match task.join() {
+            Ok(Err(e)) => log::error!("offload: {e:#}"),
+            Err(_) => log::error!("offload: the thread panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+    let summary = result?;
     let s = &summary.stats;
     println!(
         "{} frames captured, {} written, {} dropped, {} bad in {:.1} s ({:.1} fps)",

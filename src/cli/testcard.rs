@@ -1,0 +1,62 @@
+//! `alpha-bridge testcard-counter` (hidden): reads the frame counter the emulated body
+//! renders into its test card back from raw YUYV frames, one line per frame. The VM
+//! tests use it to prove that frames read from /dev/videoN are live and in order.
+
+use anyhow::{bail, Context};
+use std::io::Read;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct TestcardArgs {
+    /// Frame size, WxH.
+    #[arg(long, default_value = "1024x680")]
+    size: String,
+    /// A file of back-to-back YUYV frames (as `v4l2-ctl --stream-to` or
+    /// `ffmpeg -f rawvideo` write them).
+    file: PathBuf,
+}
+
+pub fn run(a: &TestcardArgs) -> anyhow::Result<()> {
+    let (w, h) = a
+        .size
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .filter(|&(w, h)| w > 0 && h > 0 && w <= 8192 && h <= 8192)
+        .with_context(|| format!("--size {}: expected WxH, e.g. 1024x680", a.size))?;
+    let frame_len = (w * h * 2) as usize;
+    let mut f = std::fs::File::open(&a.file)
+        .with_context(|| format!("cannot open {}", a.file.display()))?;
+    let mut buf = vec![0u8; frame_len];
+    let mut frames = 0;
+    loop {
+        match read_full(&mut f, &mut buf)? {
+            0 => break,
+            n if n < frame_len => bail!(
+                "{} ends in a partial frame ({n} of {frame_len} bytes)",
+                a.file.display()
+            ),
+            _ => {}
+        }
+        frames += 1;
+        match alpha_bridge::emulator::testcard::read_counter_yuyv(&buf, w, h) {
+            Some(c) => println!("{c}"),
+            None => println!("none"),
+        }
+    }
+    if frames == 0 {
+        bail!("{} holds no frame", a.file.display());
+    }
+    Ok(())
+}
+
+fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> anyhow::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        let n = f.read(&mut buf[got..])?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    Ok(got)
+}
