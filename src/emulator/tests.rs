@@ -1001,6 +1001,46 @@ fn real_host_requests_get_the_answers_real_bodies_gave() {
     r.finish().unwrap();
 }
 
+/// A device pipe without an interrupt endpoint (like a gadget configured without one).
+struct NoEvents(memory::DeviceEnd);
+
+impl crate::transport::DevicePipe for NoEvents {
+    fn read_out(
+        &mut self,
+        buf: &mut [u8],
+        t: Duration,
+    ) -> Result<usize, crate::transport::TransportError> {
+        self.0.read_out(buf, t)
+    }
+    fn write_in(&mut self, data: &[u8]) -> Result<(), crate::transport::TransportError> {
+        self.0.write_in(data)
+    }
+    fn write_event(&mut self, _: &[u8]) -> Result<(), crate::transport::TransportError> {
+        Err(crate::transport::TransportError::new(
+            ErrorKind::Unsupported,
+            "no interrupt endpoint",
+        ))
+    }
+    fn max_packet_size(&self) -> usize {
+        self.0.max_packet_size()
+    }
+}
+
+#[test]
+fn a_pipe_without_events_does_not_end_the_session() {
+    let body = Arc::new(Body::ilce_6400());
+    let (t, dev, _) = memory::pair(512);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (b, s) = (body.clone(), stop.clone());
+    let thread = std::thread::spawn(move || serve(&mut NoEvents(dev), &b, &s));
+    let mut h = Host::new(t);
+    h.handshake();
+    assert_eq!(h.tx(0x9205, &[0xD25A], Some(&[1])).code(), ResponseCode::OK);
+    assert_eq!(h.tx(0x9209, &[], None).code(), ResponseCode::OK);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(thread.join().unwrap().unwrap(), ServeEnd::Stopped);
+}
+
 #[test]
 fn models_by_name() {
     let b = Body::for_model("ILCE-6000");

@@ -193,8 +193,14 @@ pub fn serve_with_hook(
                 params: Params::new(&[prop as u32]).unwrap_or_default(),
             }
             .encode(&mut ev);
-            if let Some(end) = write_result(pipe.write_event(&ev))? {
-                return Ok(end);
+            // Events are best effort: a pipe without an interrupt endpoint (or a host
+            // that never polls it) must not end the session.
+            match pipe.write_event(&ev) {
+                Ok(()) => {}
+                Err(e) if e.kind == ErrorKind::Disconnected => {
+                    return Ok(ServeEnd::HostDisconnected)
+                }
+                Err(e) => log::debug!("event {prop:#06x} not sent: {e}"),
             }
         }
     }
