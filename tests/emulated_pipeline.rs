@@ -142,3 +142,31 @@ fn placeholder_frames_while_the_camera_is_away_then_live_frames_again() {
     assert!(summary.stats.placeholders >= 3);
     assert!(emu.stats().sessions_closed() >= 1);
 }
+
+struct FailingSink;
+
+impl FrameSink for FailingSink {
+    fn write(&mut self, _: &Picture<'_>) -> Result<(), SinkError> {
+        Err(SinkError::BadPicture(
+            "the device refused the format".into(),
+        ))
+    }
+
+    fn name(&self) -> String {
+        "failing sink".into()
+    }
+}
+
+#[test]
+fn a_failing_video_device_stops_the_run_with_its_error_and_closes_the_session() {
+    let emu = Arc::new(UsbEmulator::new(Body::ilce_6400()));
+    let opts = Options {
+        output: Output::Yuyv(Box::new(FailingSink)),
+        ..Options::default()
+    };
+    // No frame or time limit: only the sink's failure can end this run.
+    let err =
+        pipeline::run(source(emu.clone()), opts, Arc::new(AtomicBool::new(false))).unwrap_err();
+    assert!(err.to_string().contains("refused the format"), "{err}");
+    assert!(emu.stats().sessions_closed() >= 1);
+}

@@ -74,6 +74,8 @@ const MSC_GET_MAX_LUN: u8 = 0xFE;
 /// One OUT read: a multiple of every packet size, small enough for the kernel's
 /// contiguous buffer. A host transfer longer than this arrives as several reads.
 const OUT_CHUNK: usize = 64 * 1024;
+/// Mass storage OUT reads: one high-speed packet (a multiple of every bulk packet size).
+const MSC_OUT_CHUNK: usize = 512;
 /// Largest single IN request; a multiple of every packet size (see [`write_all`]).
 const IN_CHUNK: usize = 64 * 1024;
 /// Events waiting for the host to poll the interrupt endpoint; the oldest is dropped
@@ -297,7 +299,17 @@ impl Gadget {
         }
         {
             let (ep, shared) = (ep_out.clone(), shared.clone());
-            threads.push(spawn("ffs-out", move || out_loop(&ep, &shared, &out_tx)));
+            // Bulk-Only Transport sends a data phase that fills its last packet with no
+            // zero-length packet after it, so a read must never ask for more than the
+            // host will send: read mass storage a packet's worth at a time. PTP hosts end
+            // such transfers with a ZLP, so big reads are safe there.
+            let chunk = match function {
+                Function::MassStorage => MSC_OUT_CHUNK,
+                Function::Ptp => OUT_CHUNK,
+            };
+            threads.push(spawn("ffs-out", move || {
+                out_loop(&ep, &shared, &out_tx, chunk)
+            }));
         }
         if let Some(ep) = &ep_int {
             let (ep, shared, rx) = (ep.clone(), shared.clone(), event_rx.clone());
@@ -866,10 +878,10 @@ fn setup(ep0: &File, shared: &Shared, function: Function, s: &[u8; 8]) {
     }
 }
 
-fn out_loop(ep: &File, shared: &Shared, tx: &Sender<OutItem>) {
+fn out_loop(ep: &File, shared: &Shared, tx: &Sender<OutItem>, chunk: usize) {
     let mut was_up = false;
     while !shared.stop.load(Ordering::SeqCst) {
-        let mut buf = vec![0u8; OUT_CHUNK];
+        let mut buf = vec![0u8; chunk];
         match (&*ep).read(&mut buf) {
             Ok(n) => {
                 was_up = true;

@@ -195,7 +195,8 @@ pub fn run(
             forward: has_sink,
         };
         spawn("capture", move || {
-            capture_loop(source, recorder, dumper, to_decode, pool, &shared, cfg)
+            let r = capture_loop(source, recorder, dumper, to_decode, pool, &shared, cfg);
+            stop_on_error(&shared, r)
         })
     };
     let decode = {
@@ -203,7 +204,7 @@ pub fn run(
         let (jpool, ypool) = (jpeg_pool.clone(), yuyv_pool.clone());
         let backend = opts.backend;
         spawn("decode", move || {
-            decode_loop(
+            let r = decode_loop(
                 decode_rx,
                 to_write,
                 jpool,
@@ -211,7 +212,8 @@ pub fn run(
                 backend,
                 passthrough,
                 &shared,
-            )
+            );
+            stop_on_error(&shared, r)
         })
     };
     let write = sink.map(|sink| {
@@ -219,7 +221,8 @@ pub fn run(
         let (jpool, ypool) = (jpeg_pool.clone(), yuyv_pool.clone());
         let (fps, aspect) = (opts.fps, opts.aspect);
         spawn("write", move || {
-            write_loop(sink, write_rx, jpool, ypool, fps, aspect, &shared)
+            let r = write_loop(sink, write_rx, jpool, ypool, fps, aspect, &shared);
+            stop_on_error(&shared, r)
         })
     });
 
@@ -252,6 +255,17 @@ pub fn run(
     decode_result?;
     write_result?;
     Ok(Summary { stats, recorded })
+}
+
+/// A stage that fails stops the whole run at once (the capture thread sees the flag,
+/// closes the camera and the rest drains), instead of running on headless.
+fn stop_on_error<T>(shared: &Shared, r: Result<T, PipelineError>) -> Result<T, PipelineError> {
+    if let Err(e) = &r {
+        // The caller reports it; this line only times it in a debug log.
+        log::debug!("stopping the pipeline: {e}");
+        shared.stop.store(true, Ordering::SeqCst);
+    }
+    r
 }
 
 fn spawn<T: Send + 'static>(

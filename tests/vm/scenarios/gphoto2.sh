@@ -14,7 +14,10 @@ grep -q 'ILCE-6400' "$O/summary.txt" || die "gphoto2 --summary does not show the
 step "gphoto2 --capture-preview"
 (cd "$O" && gphoto2 --debug --debug-logfile="$O/preview.debug" --capture-preview --filename "$O/preview.jpg" --force-overwrite) >"$O/preview.txt" 2>&1 ||
 	{ grep -iE 'error|fail|timeout' "$O/preview.debug" | tail -n 15; die "gphoto2 --capture-preview failed (debug log: $O/preview.debug)"; }
-[ "$(head -c 2 "$O/preview.jpg" | od -An -tx1 | tr -d ' ')" = ffd8 ] || die "the preview is not a JPEG"
-ffmpeg -nostdin -v error -xerror -i "$O/preview.jpg" -f null - || die "the preview JPEG does not decode"
-step "preview $(stat -c %s "$O/preview.jpg") bytes: $(ffprobe -v error -show_entries stream=width,height -of csv=p=0 "$O/preview.jpg")"
+# gphoto2 names the file itself (it prefixes "thumb_"); take the name it printed.
+preview=$(sed -n 's/^Saving file as //p' "$O/preview.txt" | tail -n 1)
+[ -n "$preview" ] && [ -f "$preview" ] || die "gphoto2 saved no preview: $(cat "$O/preview.txt")"
+[ "$(head -c 2 "$preview" | od -An -tx1 | tr -d ' ')" = ffd8 ] || die "the preview is not a JPEG"
+ffmpeg -nostdin -v error -xerror -i "$preview" -f null - || die "the preview JPEG does not decode"
+step "preview $(stat -c %s "$preview") bytes: $(ffprobe -v error -show_entries stream=width,height -of csv=p=0 "$preview")"
 step "ok"
