@@ -220,8 +220,19 @@ fn is_root() -> bool {
 /// `lo` up and a multicast route on it. False (skipped, with a note) when that is not
 /// possible here.
 fn in_netns(test: &str, env: &[(&str, &str)]) -> bool {
+    in_namespace(
+        &["-n"],
+        "ip link set lo up && ip route add 239.0.0.0/8 dev lo",
+        test,
+        env,
+    )
+}
+
+/// Runs the ignored test `test` of this binary inside `unshare ARGS` after `setup` (a
+/// shell snippet).
+fn in_namespace(unshare_args: &[&str], setup: &str, test: &str, env: &[(&str, &str)]) -> bool {
     if !is_root() {
-        eprintln!("note: not root, {test} skipped (needs unshare -n)");
+        eprintln!("note: not root, {test} skipped (needs unshare)");
         return false;
     }
     if Command::new("unshare").arg("--help").output().is_err() {
@@ -230,11 +241,10 @@ fn in_netns(test: &str, env: &[(&str, &str)]) -> bool {
     }
     let exe = std::env::current_exe().unwrap();
     let script = format!(
-        "ip link set lo up && ip route add 239.0.0.0/8 dev lo && \
-         exec timeout 300 \"$0\" --exact {test} --ignored --nocapture --test-threads=1"
+        "{setup} && exec timeout 300 \"$0\" --exact {test} --ignored --nocapture --test-threads=1"
     );
     let mut cmd = Command::new("unshare");
-    cmd.args(["-n", "sh", "-c", &script]).arg(&exe);
+    cmd.args(unshare_args).args(["sh", "-c", &script]).arg(&exe);
     cmd.env("AB_IN_NETNS", "1");
     for (k, v) in env {
         cmd.env(k, v);
@@ -458,6 +468,63 @@ fn hostile_names_from_the_emulator_stay_inside_dest() {
             hostile[i]
         );
     }
+}
+
+// ---------------------------------------------------------------------------------
+// A full disk (a 4 MiB tmpfs over DEST in a private mount namespace)
+
+#[test]
+fn a_full_disk_keeps_finished_files_and_lets_the_camera_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().to_str().unwrap().to_string();
+    in_namespace(
+        &["-m", "--propagation", "private"],
+        "mount -t tmpfs -o size=4m tmpfs \"$AB_TMPFS\"",
+        "disk_full_inner",
+        &[("AB_TMPFS", &mnt)],
+    );
+}
+
+#[test]
+#[ignore = "run by a_full_disk_keeps_finished_files_and_lets_the_camera_finish"]
+fn disk_full_inner() {
+    let Some(mnt) = std::env::var_os("AB_TMPFS") else {
+        return;
+    };
+    let files_dir = tempfile::tempdir().unwrap();
+    let first = pattern(1 << 20, 1);
+    for (name, data, t) in [
+        ("DSC00001.JPG", first.clone(), DAY2),
+        ("DSC00002.ARW", pattern(8 << 20, 2), DAY2 + 1),
+        ("DSC00003.JPG", pattern(1000, 3), DAY2 + 2),
+    ] {
+        let p = files_dir.path().join(name);
+        std::fs::write(&p, data).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(UNIX_EPOCH + Duration::from_secs(t))
+            .unwrap();
+    }
+    let emu = emulator(files_dir.path(), |_| {});
+    let dest = Path::new(&mnt).join("pics");
+    let e = offload_at(&emu, &dest, GUID).unwrap_err();
+    assert!(matches!(e, OffloadError::DiskFull(_)), "{e}");
+    assert!(e.to_string().contains("the disk is full"), "{e}");
+    assert_eq!(
+        std::fs::read(dest.join("2026-11-25/DSC00001.JPG")).unwrap(),
+        first
+    );
+    let all = files(&dest);
+    assert!(
+        all.iter()
+            .all(|p| !p.to_string_lossy().contains("DSC00002")),
+        "partial removed: {all:?}"
+    );
+    // The camera was still told to finish.
+    let st = emu.stats();
+    assert!(st.powered_off, "{:?}", st.ops);
 }
 
 // ---------------------------------------------------------------------------------
