@@ -339,6 +339,33 @@ fn ssdp_discovery_inner() {
     emu.stop();
 }
 
+/// Both data-in styles and both Init Command Ack forms the body can use, and a slow
+/// link: the same byte-identical result, the same power-off.
+#[test]
+fn every_body_variant_gives_the_same_files() {
+    use alpha_bridge::emulator::wifi::DataInStyle;
+    let files_dir = tempfile::tempdir().unwrap();
+    let card = card(files_dir.path());
+    for (style, with_version, chunk, rate) in [
+        (DataInStyle::EmptyEndData, false, 256 * 1024, None),
+        (DataInStyle::LastChunkInEndData, true, 256 * 1024, None),
+        (DataInStyle::LastChunkInEndData, false, 1000, None),
+        (DataInStyle::EmptyEndData, true, 64 * 1024, Some(64 << 20)),
+    ] {
+        let emu = emulator(files_dir.path(), |c| {
+            c.data_in_style = style;
+            c.ack_with_version = with_version;
+            c.chunk_size = chunk;
+            c.faults.rate_limit = rate;
+        });
+        let dest = tempfile::tempdir().unwrap();
+        let s = offload_at(&emu, dest.path(), GUID).unwrap();
+        assert_eq!(s.downloaded, card.len(), "{style:?}");
+        check_dest(dest.path(), &card);
+        check_sony_start_and_power_off(&emu.stats());
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // 2. A drop mid-object, then a new activation resumes
 
