@@ -416,6 +416,50 @@ fn a_drop_mid_object_resumes_after_reactivation() {
     );
 }
 
+/// Ctrl-C in the middle of a file: the session is closed without the power-off, the
+/// partial file is kept, and the next activation resumes it.
+#[test]
+fn a_stop_mid_file_resumes_next_time() {
+    struct StopAt<'a>(&'a AtomicBool, u64);
+    impl offload::Progress for StopAt<'_> {
+        fn file_progress(&mut self, done: u64) {
+            if done >= self.1 {
+                self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+    let files_dir = tempfile::tempdir().unwrap();
+    let card = card(files_dir.path());
+    let emu = emulator(files_dir.path(), |_| {});
+    let dest = tempfile::tempdir().unwrap();
+    let mut cfg = config(dest.path(), GUID);
+    cfg.camera = Some(emu.ptpip_addr());
+    cfg.once = true;
+    let stop = AtomicBool::new(false);
+    let e = offload::run(&cfg, &mut StopAt(&stop, 2 << 20), &stop).unwrap_err();
+    assert!(matches!(e, OffloadError::Interrupted), "{e}");
+    let st = emu.stats();
+    assert!(!st.powered_off, "no power-off after ctrl-c: {:?}", st.ops);
+    assert_eq!(st.ops.last(), Some(&OpCode::CLOSE_SESSION), "{:?}", st.ops);
+    let part: Vec<PathBuf> = files(dest.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".part"))
+        .collect();
+    assert_eq!(part.len(), 1);
+    assert!(std::fs::metadata(&part[0]).unwrap().len() >= 2 << 20);
+
+    emu.reactivate();
+    let s = offload_at(&emu, dest.path(), GUID).unwrap();
+    assert_eq!((s.downloaded, s.skipped), (card.len() - 1, 1), "{s:?}");
+    check_dest(dest.path(), &card);
+    let total: u64 = card.iter().map(|f| f.data.len() as u64).sum();
+    assert_eq!(
+        emu.stats().object_bytes_sent,
+        total,
+        "resumed, nothing twice"
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // 3. Hostile names
 
