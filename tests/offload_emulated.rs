@@ -366,6 +366,55 @@ fn every_body_variant_gives_the_same_files() {
     }
 }
 
+/// The daemon (no `--once`) over SSDP: a drop mid-object, the user picks Send to
+/// Computer again, the daemon finds the body again and finishes; one session each.
+#[test]
+fn daemon_survives_a_drop_and_serves_the_next_activation() {
+    in_netns("daemon_inner", &[]);
+}
+
+#[test]
+#[ignore = "run by daemon_survives_a_drop_and_serves_the_next_activation in a namespace"]
+fn daemon_inner() {
+    if !inside_netns() {
+        return;
+    }
+    let files_dir = tempfile::tempdir().unwrap();
+    let card = card(files_dir.path());
+    let mut cfg = WifiConfig::new(files_dir.path()).accept_guids(vec![GUID]);
+    cfg.ssdp.interval = Duration::from_secs(1);
+    cfg.faults.drop_after_bytes = Some(2 << 20);
+    let emu = WifiEmulator::start(cfg).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let mut cfg = config(dest.path(), GUID);
+    cfg.ssdp = alpha_bridge::ssdp::listener::ListenerConfig::loopback(1900);
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let daemon = std::thread::spawn(move || offload::run(&cfg, &mut NoProgress, &stop2));
+    let st = emu.wait_for(PATIENCE, |s| s.drops_injected == 1);
+    assert_eq!(st.drops_injected, 1);
+    let t = Instant::now();
+    emu.reactivate();
+    assert_eq!(
+        emu.wait_for_activation(PATIENCE, Activation::PoweredOff),
+        Activation::PoweredOff
+    );
+    let served_after = t.elapsed();
+    eprintln!("second activation served {served_after:?} after the reactivation");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let total = daemon.join().unwrap().unwrap();
+    // The totals count finished sessions: DSC00001.JPG came in the dropped one.
+    assert_eq!(total.downloaded, card.len() - 1, "{total:?}");
+    check_dest(dest.path(), &card);
+    let st = emu.stats();
+    assert_eq!(st.sessions, 2, "{st:?}");
+    // Served again in seconds, not after the 20 s that follow a finished session.
+    assert!(
+        served_after < offload::COOLDOWN,
+        "the retry waited {served_after:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // 2. A drop mid-object, then a new activation resumes
 
