@@ -580,12 +580,11 @@ fn hostile_names_from_the_emulator_stay_inside_dest() {
     }
     // Every hostile object's bytes arrived somewhere: names that sanitise alike (".."
     // and "." both become "unnamed") get suffixes instead of overwriting each other.
-    for i in 0..hostile.len() {
+    for (i, name) in hostile.iter().enumerate() {
         let want = hostile_bytes(i);
         assert!(
             saved.iter().any(|p| std::fs::read(p).unwrap() == want),
-            "object {:?} lost: {saved:?}",
-            hostile[i]
+            "object {name:?} lost: {saved:?}"
         );
     }
 }
