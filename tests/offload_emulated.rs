@@ -6,8 +6,10 @@
 //!
 //! Everything stays on loopback. Tests that need fixed ports (SSDP 1900, PTP/IP 15740)
 //! or multicast re-run one ignored test of this binary inside `unshare -n` (a fresh
-//! network namespace with only `lo`), so nothing leaves through a real interface and no
-//! two tests can collide; without root or unshare they are skipped with a note.
+//! network namespace with only `lo`, plus for the binary's default SSDP listener a veth
+//! pair whose both ends stay in it), so nothing leaves through a real interface and no
+//! two tests can collide; without root or unshare they are skipped with a note. A full
+//! disk is a 4 MiB tmpfs in a private mount namespace.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -862,6 +864,65 @@ fn cli_emulate_offload_inner() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains(&format!("session done: {} downloaded", card.len())),
+        "{}",
+        text(&o)
+    );
+    check_dest(&dest, &card);
+    let log = emu.stop();
+    assert!(log.contains("1 sessions, powered off: true"), "{log}");
+}
+
+/// Discovery through the binary with its default listener (every up, non-loopback,
+/// multicast interface on port 1900): the namespace gets a veth pair whose both ends
+/// stay inside it, the emulator binds one end's address.
+#[test]
+fn cli_offload_finds_emulate_wifi_by_ssdp() {
+    in_namespace(
+        &["-n"],
+        "ip link set lo up && ip link add ab0 type veth peer name ab1 && \
+         ip link set ab1 up && ip link set ab0 multicast on up && \
+         ip addr add 10.231.0.1/24 dev ab0 && ip route add 239.0.0.0/8 dev ab0",
+        "cli_ssdp_inner",
+        &[("AB_IN_NETNS", "1")],
+    );
+}
+
+#[test]
+#[ignore = "run by cli_offload_finds_emulate_wifi_by_ssdp inside a network namespace"]
+fn cli_ssdp_inner() {
+    if !inside_netns() {
+        return;
+    }
+    let files_dir = tempfile::tempdir().unwrap();
+    let card = card(files_dir.path());
+    let home = tempfile::tempdir().unwrap();
+    let dest = home.path().join("out");
+    let g = hex(&GUID);
+    let emu = Emulate::start(
+        &[
+            "--files",
+            files_dir.path().to_str().unwrap(),
+            "--guid",
+            &g,
+            "--bind",
+            "10.231.0.1",
+        ],
+        &[],
+    );
+    let o = ab(
+        home.path(),
+        &[
+            "offload",
+            "--once",
+            "--guid",
+            &g,
+            "--dest",
+            dest.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("connected to ILCE-6400 at 10.231.0.1"),
         "{}",
         text(&o)
     );
