@@ -1082,3 +1082,45 @@ fn gphoto2_cli_inner() {
     }
     assert!(log.contains("1 sessions"), "{log}");
 }
+
+// ---------------------------------------------------------------------------------
+// Measurement (nothing asserted about time)
+
+/// A sparse file (1 GiB, or AB_THROUGHPUT_MIB) from the emulator to the offload client
+/// over loopback: prints the rate and the peak RSS of this process (both sides).
+/// `cargo test --release --test offload_emulated throughput -- --ignored --nocapture`
+#[test]
+#[ignore = "measurement"]
+fn throughput_sparse_file() {
+    let mib: u64 = std::env::var("AB_THROUGHPUT_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let files_dir = tempfile::tempdir().unwrap();
+    let p = files_dir.path().join("BIG.MP4");
+    std::fs::File::create(&p)
+        .unwrap()
+        .set_len(mib << 20)
+        .unwrap();
+    let emu = emulator(files_dir.path(), |c| c.chunk_size = 1 << 20);
+    let dest = tempfile::tempdir().unwrap();
+    let mut cfg = config(dest.path(), GUID);
+    cfg.chunk = offload::MAX_CHUNK;
+    cfg.camera = Some(emu.ptpip_addr());
+    cfg.once = true;
+    let t = Instant::now();
+    let s = offload::run(&cfg, &mut NoProgress, &AtomicBool::new(false)).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(s.bytes, mib << 20);
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: ?")
+        .to_string();
+    eprintln!(
+        "{mib} MiB in {secs:.2} s = {:.0} MB/s (dest {}); {hwm} (emulator + client)",
+        (mib << 20) as f64 / secs / 1e6,
+        dest.path().display()
+    );
+}
