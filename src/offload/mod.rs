@@ -96,6 +96,10 @@ pub const MAX_CHUNK: u32 = 8 << 20;
 
 /// How long announcements from a camera are ignored after its session ended.
 pub const COOLDOWN: Duration = Duration::from_secs(20);
+/// The same after a session whose connection was lost: the camera's re-announcement
+/// then means the user picked Send to Computer again, and should be served at once.
+/// Not zero, so a camera that keeps announcing cannot make the daemon spin.
+pub const RETRY_COOLDOWN: Duration = Duration::from_secs(2);
 
 /// Everything an offload run needs.
 #[derive(Debug, Clone)]
@@ -317,21 +321,25 @@ pub fn run(
     let listener =
         Listener::start(cfg.ssdp.clone()).map_err(|e| OffloadError::Discovery(e.to_string()))?;
     let mut total = Summary::default();
-    let mut last_done: Vec<(IpAddr, Instant)> = Vec::new();
+    let mut last_done: Vec<(IpAddr, Instant, Duration)> = Vec::new();
     progress.waiting();
     while !stop.load(Ordering::Relaxed) {
         let Some(found) = listener.recv_timeout(Duration::from_millis(500)) else {
             continue;
         };
-        last_done.retain(|(_, t)| t.elapsed() < COOLDOWN);
-        if last_done.iter().any(|(a, _)| *a == found.addr) {
+        last_done.retain(|(_, t, cool)| t.elapsed() < *cool);
+        if last_done.iter().any(|(a, _, _)| *a == found.addr) {
             log::debug!("ignoring a repeated announcement from {}", found.addr);
             continue;
         }
         let addr = SocketAddr::new(found.addr, cfg.ptpip_port);
         log::info!("camera announced at {} ({})", found.addr, found.location);
         let r = offload_camera(addr, cfg, progress, stop);
-        last_done.push((found.addr, Instant::now()));
+        let cool = match &r {
+            Err(e) if e.is_connection_lost() => RETRY_COOLDOWN,
+            _ => COOLDOWN,
+        };
+        last_done.push((found.addr, Instant::now(), cool));
         // Announcements queued during the session are stale.
         while listener.recv_timeout(Duration::ZERO).is_some() {}
         match r {
