@@ -14,7 +14,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Length of the PTP/IP initiator GUID.
@@ -450,27 +450,7 @@ impl ConfigFile {
 
 /// Replaces `path` with `data` so readers see either the old or the new file.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ConfigError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // Make the rename itself durable; a failure here is not worth an error.
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        io_err(path)(e)
-    })
+    crate::fsutil::write_atomic(path, data).map_err(io_err(path))
 }
 
 fn parse_value(v: &str) -> Result<String, String> {

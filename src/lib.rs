@@ -11,6 +11,7 @@ pub mod config;
 pub mod decode;
 pub mod emulator;
 pub mod frame;
+pub mod fsutil;
 pub mod offload;
 pub mod pair;
 pub mod pipeline;

@@ -10,7 +10,7 @@
 //! pairing or config modules here: the emulator is an independent implementation.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -241,25 +241,12 @@ fn read_file(path: &Path) -> Result<Vec<RegisteredHost>, RegistryError> {
 
 fn write_atomic(path: &Path, data: &[u8]) -> Result<(), RegistryError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{REGISTRY_FILE}.tmp.{}", std::process::id()));
-    let r = (|| {
-        fs::create_dir_all(dir)?;
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    r.map_err(|source| {
-        let _ = fs::remove_file(&tmp);
-        RegistryError::Io {
+    fs::create_dir_all(dir)
+        .and_then(|()| crate::fsutil::write_atomic(path, data))
+        .map_err(|source| RegistryError::Io {
             path: path.to_path_buf(),
             source,
-        }
-    })
+        })
 }
 
 #[cfg(test)]

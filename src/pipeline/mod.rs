@@ -246,9 +246,11 @@ pub fn run(
     let stats = shared.stats.snapshot();
     log::info!("{}", stats.line(&Snapshot::default()));
     if let Some(path) = &opts.stats_json {
-        write_atomic(path, stats.to_json().as_bytes()).map_err(|err| PipelineError::StatsFile {
-            path: path.clone(),
-            err,
+        crate::fsutil::write_atomic(path, stats.to_json().as_bytes()).map_err(|err| {
+            PipelineError::StatsFile {
+                path: path.clone(),
+                err,
+            }
         })?;
     }
     let recorded = capture_result?;
@@ -631,13 +633,6 @@ fn shape<'a>(y: &'a Yuyv, aspect: Aspect, scratch: &'a mut Yuyv) -> &'a Yuyv {
             scratch
         }
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp-alpha-bridge");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

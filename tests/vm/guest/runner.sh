@@ -15,8 +15,19 @@ K=$(uname -r)
 mp() { modprobe -d "$VM_DIR/kroot" -S "$K" "$@"; }
 t0=$(up)
 mp dummy_hcd && mp libcomposite && mp usb_f_fs || echo "VM-MARK gadget modules failed to load"
-mp v4l2loopback exclusive_caps=1 video_nr=10 card_label=alpha-bridge ||
-	echo "VM-MARK v4l2loopback failed to load"
+load_loopback() { mp v4l2loopback exclusive_caps=1 video_nr=10 card_label=alpha-bridge; }
+load_loopback || echo "VM-MARK v4l2loopback failed to load"
+# A fresh loopback device for each scenario: with exclusive_caps=1 a node stays in
+# capture mode while anything holds it open, so one scenario's leftover reader or writer
+# must not decide the next one's result. Whoever still holds it is named in the log.
+fresh_loopback() {
+	local holders
+	holders=$(for f in /proc/[0-9]*/fd/*; do [ "$(readlink "$f" 2>/dev/null)" = /dev/video10 ] && echo "${f#/proc/}"; done | cut -d/ -f1 | sort -u |
+		while read -r p; do echo "$p:$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"; done)
+	[ -n "$holders" ] && echo "VM-MARK /dev/video10 still held by: $holders"
+	modprobe -d "$VM_DIR/kroot" -S "$K" -r v4l2loopback 2>/dev/null && load_loopback ||
+		echo "VM-MARK could not reload v4l2loopback"
+}
 mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
 echo "VM-MARK modules-loaded $(up) (took $(awk "BEGIN{print $(up)-$t0}") s)"
 
@@ -57,6 +68,7 @@ while read -r s; do
 	rc=$?
 	kill -TERM -- -"$pid" 2>/dev/null && sleep 0.5 && kill -KILL -- -"$pid" 2>/dev/null
 	cleanup_gadgets
+	fresh_loopback
 	took=$(awk "BEGIN{printf \"%.1f\", $(up)-$start}")
 	if [ "$rc" = 0 ]; then
 		echo "pass $name $took" >>"$OUT/results"
