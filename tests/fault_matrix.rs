@@ -422,3 +422,265 @@ fn stray_soi_and_512_byte_multiple_frames_decode_cleanly() {
     );
     assert_counters_in_order(&shots, 1);
 }
+
+// ---------------------------------------------------------------------------------
+// Offload rows (the real offload client against the Wi-Fi emulator, loopback only)
+
+mod offload_rows {
+    use alpha_bridge::emulator::wifi::{Activation, FakeObject, WifiConfig, WifiEmulator};
+    use alpha_bridge::offload::{self, NoProgress, OffloadConfig, OffloadError, Summary};
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant, UNIX_EPOCH};
+
+    const GUID: [u8; 16] = [0xAB; 16];
+    const PATIENCE: Duration = Duration::from_secs(30);
+
+    fn pattern(n: usize, seed: u32) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    }
+
+    /// A memory card: name → bytes, written into `dir` with a fixed capture date.
+    fn card(dir: &Path, files: &[(&str, usize)]) -> BTreeMap<String, Vec<u8>> {
+        let when = UNIX_EPOCH + Duration::from_secs(1_795_627_992); // 2026-11-25
+        let mut want = BTreeMap::new();
+        for (i, (name, size)) in files.iter().enumerate() {
+            let data = pattern(*size, i as u32 + 1);
+            let p = dir.join(name);
+            std::fs::write(&p, &data).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+            want.insert(name.to_string(), data);
+        }
+        want
+    }
+
+    fn emulator(dir: &Path, tweak: impl FnOnce(&mut WifiConfig)) -> WifiEmulator {
+        let mut cfg = WifiConfig::new(dir)
+            .for_tests(None)
+            .accept_guids(vec![GUID]);
+        tweak(&mut cfg);
+        WifiEmulator::start(cfg).unwrap()
+    }
+
+    fn config(dest: &Path) -> OffloadConfig {
+        let mut c = OffloadConfig::new(dest.to_path_buf(), GUID, "fault-matrix".into());
+        c.chunk = offload::MIN_CHUNK;
+        c.tcp.io_timeout = Duration::from_secs(10);
+        c
+    }
+
+    fn run(addr: std::net::SocketAddr, cfg: &OffloadConfig) -> Result<Summary, OffloadError> {
+        offload::offload_camera(addr, cfg, &mut NoProgress, &AtomicBool::new(false))
+    }
+
+    /// Every file under `dir` except the ledger, by path relative to `dir`.
+    fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.file_name().unwrap() != offload::store::LEDGER_NAME {
+                    out.insert(
+                        p.strip_prefix(dir).unwrap().to_path_buf(),
+                        std::fs::read(&p).unwrap(),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn is_part(p: &Path) -> bool {
+        p.file_name().unwrap().to_string_lossy().ends_with(".part")
+    }
+
+    /// Final files (not temp files) by bare name; panics on a duplicate name.
+    fn finals(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        for (p, data) in files(dir) {
+            if is_part(&p) {
+                continue;
+            }
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            assert!(
+                out.insert(name.clone(), data).is_none(),
+                "{name} stored twice"
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn tcp_reset_mid_object_resumes_without_loss_or_duplicates() {
+        let src = tempfile::tempdir().unwrap();
+        let want = card(
+            src.path(),
+            &[
+                ("DSC00001.JPG", 100_000),
+                ("DSC00002.ARW", 3 << 20),
+                ("DSC00003.JPG", 200_001),
+            ],
+        );
+        // Cut both connections once, part-way through the second object (objects
+        // come in handle order; the first is 100 000 bytes).
+        let emu = emulator(src.path(), |c| {
+            c.faults.drop_after_bytes = Some(100_000 + (1 << 20) + 12_345);
+        });
+        let dest = tempfile::tempdir().unwrap();
+        let cfg = config(dest.path());
+        let e = run(emu.ptpip_addr(), &cfg).expect_err("the connection was cut");
+        assert!(e.is_connection_lost(), "{e}");
+        assert_eq!(emu.stats().drops_injected, 1);
+        // Nothing half-written under a final name: only whole files and one temp file.
+        let after_cut = files(dest.path());
+        for (p, data) in &after_cut {
+            if is_part(p) {
+                continue;
+            }
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            assert_eq!(Some(data), want.get(&name), "{} is whole", p.display());
+        }
+        assert_eq!(
+            after_cut.keys().filter(|p| is_part(p)).count(),
+            1,
+            "{after_cut:?}"
+        );
+        // The user picks Send to Computer again.
+        assert_eq!(
+            emu.wait_for_activation(PATIENCE, Activation::Used),
+            Activation::Used
+        );
+        emu.reactivate();
+        let s = run(emu.ptpip_addr(), &cfg).unwrap();
+        assert_eq!(s.downloaded + s.skipped, want.len(), "{s:?}");
+        assert!(
+            s.skipped >= 1,
+            "finished files are not fetched again: {s:?}"
+        );
+        assert!(
+            s.bytes < want.values().map(|v| v.len() as u64).sum::<u64>(),
+            "the cut object resumed instead of starting over: {s:?}"
+        );
+        assert_eq!(finals(dest.path()), want, "every photo once, byte for byte");
+        assert!(
+            files(dest.path()).keys().all(|p| !is_part(p)),
+            "no temp file left"
+        );
+    }
+
+    #[test]
+    fn a_slow_link_still_completes() {
+        let src = tempfile::tempdir().unwrap();
+        let want = card(
+            src.path(),
+            &[("DSC00001.JPG", 300_000), ("C0001.MP4", 700_001)],
+        );
+        let emu = emulator(src.path(), |c| c.faults.rate_limit = Some(512 << 10));
+        let dest = tempfile::tempdir().unwrap();
+        let s = run(emu.ptpip_addr(), &config(dest.path())).unwrap();
+        assert_eq!(s.downloaded, 2, "{s:?}");
+        assert_eq!(finals(dest.path()), want);
+    }
+
+    #[test]
+    fn a_peer_that_accepts_and_never_answers_times_out_with_a_clear_error() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        // Accept and hold the connections, never sending a byte.
+        let _held = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for c in l.incoming().take(4) {
+                held.push(c);
+            }
+            std::thread::sleep(Duration::from_secs(60));
+        });
+        let dest = tempfile::tempdir().unwrap();
+        let mut cfg = config(dest.path());
+        cfg.tcp.io_timeout = Duration::from_secs(2);
+        let t0 = Instant::now();
+        let e = run(addr, &cfg).expect_err("a silent peer is an error");
+        let took = t0.elapsed();
+        assert!(e.is_connection_lost(), "{e}");
+        assert!(e.to_string().contains("timed out"), "{e}");
+        // Bounded by the documented per-read timeout (plus connect), not a hang.
+        assert!(
+            took < cfg.tcp.io_timeout * 3 + cfg.tcp.connect_timeout,
+            "gave up after {took:?}"
+        );
+        assert!(files(dest.path()).is_empty());
+    }
+
+    #[test]
+    fn hostile_names_and_a_4_gib_declared_size_from_the_wifi_emulator() {
+        let src = tempfile::tempdir().unwrap();
+        let want = card(src.path(), &[("DSC00001.JPG", 5_000)]);
+        let hostile = [
+            "../../evil.jpg",
+            "/etc/passwd",
+            "a\0b.jpg",
+            "..",
+            "new\nline.jpg",
+            "back\\slash.jpg",
+        ];
+        let mut fakes: Vec<FakeObject> = hostile
+            .iter()
+            .enumerate()
+            .map(|(i, n)| FakeObject {
+                name: n.to_string(),
+                data: pattern(100 + i, 40 + i as u32),
+                declared_size: None,
+            })
+            .collect();
+        fakes.push(FakeObject {
+            name: "C0099.MP4".into(),
+            data: pattern(4_321, 99),
+            declared_size: Some(4 << 30),
+        });
+        let emu = emulator(src.path(), |c| c.faults.fake_objects = fakes.clone());
+        let dest = tempfile::tempdir().unwrap();
+        let s = run(emu.ptpip_addr(), &config(dest.path())).unwrap();
+        assert_eq!(s.downloaded, want.len() + fakes.len(), "{s:?}");
+        let got = files(dest.path());
+        for p in got.keys() {
+            let name = p.file_name().unwrap().to_string_lossy();
+            assert!(!name.chars().any(|c| c.is_control()), "{name:?}");
+            assert!(!is_part(p), "{}", p.display());
+            // DATE/NAME, both plain components: nothing escaped or hid itself.
+            let parts: Vec<_> = p.components().collect();
+            assert!(
+                parts.len() == 2
+                    && parts
+                        .iter()
+                        .all(|c| matches!(c, std::path::Component::Normal(_)))
+                    && !name.starts_with('.'),
+                "{} escaped",
+                p.display()
+            );
+        }
+        let mut bodies: Vec<&Vec<u8>> = got.values().collect();
+        bodies.sort();
+        let mut sent: Vec<&Vec<u8>> = want.values().chain(fakes.iter().map(|f| &f.data)).collect();
+        sent.sort();
+        assert_eq!(
+            bodies, sent,
+            "each object stored once, whole (the 4 GiB one too)"
+        );
+    }
+}
