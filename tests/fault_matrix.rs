@@ -684,3 +684,150 @@ mod offload_rows {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------
+// SSDP row (inside a network namespace the test creates; root only)
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Runs the ignored test `inner` of this binary in a fresh network namespace with only
+/// loopback up. False (skipped) when that is not possible here.
+fn in_network_namespace(inner: &str) -> bool {
+    if !is_root() {
+        eprintln!("note: not root, {inner} skipped (needs unshare -n)");
+        return false;
+    }
+    let script = format!(
+        "ip link set lo up && ip route add 239.0.0.0/8 dev lo && \
+         exec timeout 150 \"$0\" --exact {inner} --ignored --nocapture --test-threads=1"
+    );
+    let out = match std::process::Command::new("unshare")
+        .args(["-n", "sh", "-c", &script])
+        .arg(std::env::current_exe().unwrap())
+        .env("AB_NETNS", "1")
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("note: unshare not available ({e}), {inner} skipped");
+            return false;
+        }
+    };
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() && text.contains("Operation not permitted") {
+        eprintln!("note: unshare not permitted here, {inner} skipped:\n{text}");
+        return false;
+    }
+    assert!(out.status.success(), "{inner} failed:\n{text}");
+    assert!(text.contains("1 passed"), "{text}");
+    true
+}
+
+#[test]
+fn ssdp_floods_and_malformed_datagrams_do_not_hide_the_camera() {
+    in_network_namespace("ssdp_flood_inner");
+}
+
+#[test]
+#[ignore = "run by ssdp_floods_and_malformed_datagrams_do_not_hide_the_camera in a network namespace"]
+fn ssdp_flood_inner() {
+    use alpha_bridge::emulator::wifi::{WifiConfig, WifiEmulator};
+    use alpha_bridge::ssdp::listener::{Listener, ListenerConfig};
+    use alpha_bridge::ssdp::message::{Message, MTP_NULL_SERVICE};
+    use std::net::{SocketAddr, TcpListener, UdpSocket};
+
+    if std::env::var("AB_NETNS").is_err() {
+        return;
+    }
+    let port = 21901;
+    let listener = Listener::start(ListenerConfig::loopback(port)).unwrap();
+    let to: SocketAddr = ([127, 0, 0, 1], port).into();
+    let group: SocketAddr = ([239, 255, 255, 250], port).into();
+
+    // The hostile host is 127.0.0.2 (the whole of 127/8 is local), the camera
+    // 127.0.0.1: on a real network they are different machines. Its description
+    // server accepts and never answers.
+    let tarpit = TcpListener::bind("127.0.0.2:0").unwrap();
+    let tarpit_port = tarpit.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in tarpit.incoming() {
+            held.push(c);
+        }
+    });
+
+    let flood = UdpSocket::bind("127.0.0.2:0").unwrap();
+    flood.set_multicast_loop_v4(true).unwrap();
+    let alive = |loc: &str, usn: &str| {
+        Message::notify_alive(loc, MTP_NULL_SERVICE, usn, "x")
+            .format()
+            .into_bytes()
+    };
+    let mut junk: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"\xff\xfe\x00garbage".to_vec(),
+        vec![b'A'; 9000],
+        b"NOTIFY * HTTP/1.1\r\n".repeat(200),
+        b"NOTIFY * HTTP/1.1\r\nNT: urn:microsoft-com:service:MtpNullService:1\r\nNTS: ssdp:alive\r\nLOCATION: \r\n\r\n".to_vec(),
+    ];
+    // Many distinct unusable or silent locations: each could cost a description fetch.
+    for i in 0..2000 {
+        junk.push(alive(&format!("http://[bad{i}"), &format!("uuid:junk{i}")));
+        junk.push(alive(
+            &format!("http://127.0.0.2:{tarpit_port}/{i}.xml"),
+            &format!("uuid:tarpit{i}"),
+        ));
+    }
+    let mut sent = 0u64;
+    for _ in 0..5 {
+        for d in &junk {
+            for dst in [to, group] {
+                if flood.send_to(d, dst).is_ok() {
+                    sent += 1;
+                }
+            }
+        }
+    }
+
+    // The real camera starts announcing while the flood goes on.
+    let files = tempfile::tempdir().unwrap();
+    let mut cfg = WifiConfig::new(files.path()).for_tests(Some(to));
+    cfg.ssdp.interval = Duration::from_millis(300);
+    let emu = WifiEmulator::start(cfg).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooder = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for d in &junk {
+                    let _ = flood.send_to(d, to);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let end = Instant::now() + Duration::from_secs(60);
+    let mut found = None;
+    while Instant::now() < end {
+        if let Some(f) = listener.recv_timeout(Duration::from_millis(200)) {
+            if f.location == emu.location() {
+                found = Some(f);
+                break;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    flooder.join().unwrap();
+    let f = found.unwrap_or_else(|| {
+        panic!("the camera was not found within 60 s of a flood of {sent} datagrams")
+    });
+    assert_eq!(f.addr, std::net::IpAddr::from([127, 0, 0, 1]));
+    eprintln!("found the camera after a flood of {sent} datagrams");
+}
