@@ -251,10 +251,11 @@ impl State {
         let ip = from.ip();
         let location = msg.location().unwrap_or_default().to_string();
         // One description fetch per (source, location) and window: cameras repeat. A
-        // source whose announcement led nowhere (unusable location, failed fetch, not
-        // Sony) is ignored whole for the window (an empty location matches any), so a
-        // flood of distinct locations from one host costs one fetch per window instead
-        // of hiding the camera behind thousands of slow fetches.
+        // source whose announcement led nowhere (unusable location, failed or timed-out
+        // fetch) is ignored whole for the window (an empty location matches any), so a
+        // flood of distinct locations from one host costs one slow fetch per window
+        // instead of hiding the camera behind thousands of them. A quick "not Sony"
+        // answer costs little and does not silence its source.
         self.recent
             .retain(|(_, _, t)| t.elapsed() < self.cfg.repeat_window);
         if self
@@ -279,7 +280,7 @@ impl State {
             return;
         };
         let fetched = fetch_description(ip, &url, self.cfg.http_timeout);
-        if !matches!(&fetched, Ok(body) if contains(body, SONY_MARKER.as_bytes())) {
+        if fetched.is_err() {
             ignore_source();
         }
         match fetched {
