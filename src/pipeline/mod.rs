@@ -547,8 +547,9 @@ fn write_loop(
     }
 }
 
-/// A connected camera that sends no frame for this long gets placeholders too.
-const STARVED_AFTER: Duration = Duration::from_secs(1);
+/// A connected camera that sends no frame for this long gets placeholders too. Long
+/// enough that a slow machine's gaps between live frames never show the banner.
+const STARVED_AFTER: Duration = Duration::from_secs(3);
 
 /// Output frame-rate cap as a token bucket (one token per interval, at most two
 /// saved), so jitter in the camera's own pace costs no frames when the cap equals the
