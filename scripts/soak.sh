@@ -47,7 +47,10 @@ trap 'kill "$pid" 2>/dev/null || true' INT TERM
 start=$(date +%s)
 while kill -0 "$pid" 2>/dev/null; do
   kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-  [ -n "$kb" ] && printf '%s\t%s\n' "$(($(date +%s) - start))" "$kb" >>"$rss"
+  # The 1-minute load average rides along: frames lost on a machine whose cores are
+  # busy elsewhere are a different finding from frames lost by alpha-bridge.
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  [ -n "$kb" ] && printf '%s\t%s\t%s\n' "$(($(date +%s) - start))" "$kb" "$load" >>"$rss"
   # Sleep in short steps so the end of the run is noticed quickly.
   for _ in 1 2 3 4 5 6 7 8 9 10; do
     kill -0 "$pid" 2>/dev/null || break
@@ -68,7 +71,9 @@ import json, re, sys
 from datetime import datetime
 
 rss_path, stats_path, stdout_path, log_path = sys.argv[1:]
-samples = [tuple(map(int, l.split())) for l in open(rss_path) if l.strip()]
+rows = [l.split() for l in open(rss_path) if l.strip()]
+samples = [(int(r[0]), int(r[1])) for r in rows]
+loads = [float(r[2]) for r in rows if len(r) > 2]
 st = json.load(open(stats_path))
 out = open(stdout_path).read()
 
@@ -88,6 +93,10 @@ if samples:
           f"min {min(kbs)/1024:.1f}, max {max(kbs)/1024:.1f}; "
           f"after 2 min: min {min(warm)/1024:.1f}, max {max(warm)/1024:.1f}, "
           f"last - first {(warm[-1]-warm[0])/1024:+.1f}")
+
+if loads:
+    print(f"1-min load average during the run: min {min(loads):.1f}, max {max(loads):.1f} "
+          f"(on {__import__('os').cpu_count()} cores)")
 
 print(f"\nrun {st['seconds']:.0f} s: frames in {st['captured']}, out {st['written']}, "
       f"placeholders {st['placeholders']}, dropped {st['dropped']}, bad {st['bad_frames']}, "
