@@ -617,6 +617,7 @@ mod offload_rows {
         let t0 = Instant::now();
         let e = run(addr, &cfg).expect_err("a silent peer is an error");
         let took = t0.elapsed();
+        eprintln!("silent peer: gave up after {took:?}: {e}");
         assert!(e.is_connection_lost(), "{e}");
         assert!(e.to_string().contains("timed out"), "{e}");
         // Bounded by the documented per-read timeout (plus connect), not a hang.
