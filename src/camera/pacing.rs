@@ -54,8 +54,10 @@ impl Pacer {
     /// request that produced it) and the backoff resets.
     pub fn frame(&mut self, requested_at: Instant) {
         // Ask a little early so a frame that becomes ready on time is not missed by a
-        // whole interval; the 33 ms window still bounds the rate.
-        self.next_after_frame = Some(requested_at + self.frame_interval.mul_f32(1.0));
+        // whole interval; the 33 ms window still bounds the rate. Asking exactly one
+        // interval later let the request phase drift past the camera's frame clock
+        // (sleep overshoot), skipping about one frame a second (found by the soak run).
+        self.next_after_frame = Some(requested_at + self.frame_interval.mul_f32(0.9));
         self.backoff = MIN_BACKOFF;
     }
 
@@ -113,6 +115,38 @@ mod tests {
         assert_eq!(*waits.last().unwrap(), MAX_BACKOFF);
         p.frame(now);
         assert_eq!(p.not_ready(now), MIN_BACKOFF);
+    }
+
+    #[test]
+    fn a_host_that_wakes_a_little_late_still_gets_every_frame() {
+        // A 30 fps camera clock; every host sleep overshoots by 300 µs and a transfer
+        // takes 2 ms. Asking exactly one interval after the last request made the
+        // request phase drift past a frame boundary every ~110 frames.
+        let t0 = Instant::now();
+        let interval = Duration::from_secs(1) / 30;
+        let mut p = Pacer::new(30);
+        let (mut now, mut last, mut skipped, mut served, mut requests) = (t0, None, 0, 0, 0);
+        while served < 600 {
+            let at = p.next_request_at(now) + Duration::from_micros(300);
+            p.sent(at);
+            requests += 1;
+            let newest = ((at - t0).as_nanos() / interval.as_nanos()) as u64;
+            if last.is_some_and(|l| newest <= l) {
+                p.not_ready(at);
+                now = at;
+                continue;
+            }
+            skipped += last.map_or(0, |l| newest - l - 1);
+            last = Some(newest);
+            served += 1;
+            p.frame(at);
+            now = at + Duration::from_millis(2);
+        }
+        assert_eq!(skipped, 0);
+        assert!(
+            requests < 2 * served,
+            "{requests} requests for {served} frames"
+        );
     }
 
     #[test]

@@ -6,12 +6,13 @@ use alpha_bridge::emulator::{Body, UsbEmulator};
 use alpha_bridge::pipeline::source::{CameraSource, FrameSource, ReplaySource};
 use alpha_bridge::pipeline::{self, Aspect, Options, Output};
 use alpha_bridge::sink::v4l2::{OutputFormat, V4l2Sink};
-use alpha_bridge::sink::FrameSink;
+use alpha_bridge::sink::{FrameSink, NullSink};
 use alpha_bridge::transport::{usb, Transport};
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
 pub struct WebcamArgs {
@@ -64,11 +65,28 @@ pub struct WebcamArgs {
     /// Write the final statistics as JSON to FILE at exit.
     #[arg(long, value_name = "FILE")]
     stats_json: Option<PathBuf>,
+    /// Test-only (soak runs): with --camera emulated, pull the emulated camera's cable
+    /// this often.
+    #[arg(long, hide = true, value_parser = super::parse_duration)]
+    emulator_unplug_every: Option<Duration>,
+    /// Test-only: how long the emulated camera stays unplugged each time.
+    #[arg(long, hide = true, value_parser = super::parse_duration, default_value = "5s")]
+    emulator_unplug_for: Duration,
 }
 
 pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
     let stop = super::stop_flag()?;
-    let source = open_source(&a.camera)?;
+    let (source, emu) = open_source(&a.camera)?;
+    let unplugger = match (a.emulator_unplug_every, &emu) {
+        (Some(every), Some(emu)) => Some(spawn_unplugger(
+            emu.clone(),
+            every,
+            a.emulator_unplug_for,
+            stop.clone(),
+        )?),
+        (Some(_), None) => bail!("--emulator-unplug-every needs --camera emulated"),
+        _ => None,
+    };
     let output = open_output(a)?;
     if matches!(output, Output::None) && a.record.is_none() && a.dump_objects.is_none() {
         bail!("nothing to do: no video device and no --record FILE");
@@ -96,16 +114,32 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         .then(|| super::offload::side_task(a.dest.clone(), stop.clone()))
         .transpose()?;
     let result = pipeline::run(source, opts, stop.clone());
+    // The webcam ended (Ctrl-C, limits or an error): side tasks stop too.
+    stop.store(true, Ordering::SeqCst);
     if let Some(task) = offload {
-        // The webcam ended (Ctrl-C, limits or an error): the side task stops too.
-        stop.store(true, std::sync::atomic::Ordering::SeqCst);
         match task.join() {
             Ok(Err(e)) => log::error!("offload: {e:#}"),
             Err(_) => log::error!("offload: the thread panicked"),
             Ok(Ok(())) => {}
         }
     }
+    let unplugs = match unplugger {
+        Some(t) => t.join().unwrap_or(0),
+        None => 0,
+    };
     let summary = result?;
+    if let Some(emu) = &emu {
+        // The body's own count of frames it made available while a host was connected
+        // but was never asked for: the loss a soak run checks outside the unplug windows.
+        let es = emu.stats();
+        println!(
+            "emulated camera: {} frames served, {} skipped while connected, {} connects, {} unplugs",
+            es.frames_served(),
+            es.frames_skipped(),
+            es.connects(),
+            unplugs
+        );
+    }
     let s = &summary.stats;
     println!(
         "{} frames captured, {} written, {} dropped, {} bad in {:.1} s ({:.1} fps)",
@@ -126,19 +160,61 @@ fn backend(name: &str) -> anyhow::Result<Backend> {
     }
 }
 
-fn open_source(camera: &str) -> anyhow::Result<Box<dyn FrameSource>> {
+/// Test-only cable puller for soak runs: unplugs the emulated camera every `every` for
+/// `away`, until `stop`. Returns how many times it unplugged.
+fn spawn_unplugger(
+    emu: Arc<UsbEmulator>,
+    every: Duration,
+    away: Duration,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<u64>> {
+    let nap = |d: Duration, stop: &AtomicBool| {
+        let end = Instant::now() + d;
+        while !stop.load(Ordering::SeqCst) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        !stop.load(Ordering::SeqCst)
+    };
+    std::thread::Builder::new()
+        .name("emu-unplugger".into())
+        .spawn(move || {
+            let mut n = 0;
+            while nap(every, &stop) {
+                log::info!("soak: unplugging the emulated camera for {away:?}");
+                emu.unplug();
+                n += 1;
+                nap(away, &stop);
+                emu.plug();
+                log::info!("soak: emulated camera plugged back in");
+            }
+            emu.plug();
+            n
+        })
+        .context("cannot start the unplug thread")
+}
+
+type Opened = (Box<dyn FrameSource>, Option<Arc<UsbEmulator>>);
+
+fn open_source(camera: &str) -> anyhow::Result<Opened> {
     if let Some(path) = camera.strip_prefix("replay:") {
-        return Ok(Box::new(ReplaySource::new(PathBuf::from(path), 30, false)));
+        return Ok((
+            Box::new(ReplaySource::new(PathBuf::from(path), 30, false)),
+            None,
+        ));
     }
     if camera == "emulated" {
         let emu = Arc::new(UsbEmulator::new(Body::ilce_6400()));
         log::info!("using the built-in emulated camera");
-        let open = Box::new(move || emu.connect().map(|h| Box::new(h) as Box<dyn Transport>));
-        return Ok(Box::new(CameraSource::new(
-            "emulated camera",
-            open,
-            ConnectOptions::default(),
-        )));
+        let e = emu.clone();
+        let open = Box::new(move || e.connect().map(|h| Box::new(h) as Box<dyn Transport>));
+        return Ok((
+            Box::new(CameraSource::new(
+                "emulated camera",
+                open,
+                ConnectOptions::default(),
+            )),
+            Some(emu),
+        ));
     }
     let selector = if camera == "auto" {
         usb::Selector::First
@@ -158,11 +234,10 @@ fn open_source(camera: &str) -> anyhow::Result<Box<dyn FrameSource>> {
     let open = Box::new(move || {
         usb::open(&selector, usb::InterfaceClass::Ptp).map(|t| Box::new(t) as Box<dyn Transport>)
     });
-    Ok(Box::new(CameraSource::new(
-        label,
-        open,
-        ConnectOptions::default(),
-    )))
+    Ok((
+        Box::new(CameraSource::new(label, open, ConnectOptions::default())),
+        None,
+    ))
 }
 
 fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
@@ -173,6 +248,8 @@ fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
     };
     let sink: Box<dyn FrameSink> = match a.device.as_str() {
         "none" => return Ok(Output::None),
+        // Hidden, for soak runs and benchmarks: decode every frame, write nowhere.
+        "null" => Box::new(NullSink::new()),
         "auto" => match V4l2Sink::open(None, format, a.fps) {
             Ok(s) => Box::new(s),
             // Recording alone is a whole job; say what the webcam part is missing.

@@ -477,7 +477,8 @@ fn decode_loop(
     Ok(())
 }
 
-/// Owns the sink. While the camera is away it repeats the last picture, dimmed with a
+/// Owns the sink. While the camera is away, or connected but sending nothing for
+/// [`STARVED_AFTER`] (an AccessDenied storm), it repeats the last picture, dimmed with a
 /// "reconnecting" banner, a few times a second.
 fn write_loop(
     mut sink: Box<dyn FrameSink>,
@@ -496,6 +497,9 @@ fn write_loop(
     let mut last: Option<Yuyv> = None;
     let mut passthrough = false;
     let mut shaped = Yuyv::default();
+    // Video apps may give up on a device that stops delivering frames; a camera that
+    // is connected but refuses live view for seconds must not starve the device.
+    let mut last_live = Instant::now();
     log::info!("writing video to {}", sink.name());
     loop {
         match rx.recv_timeout(placeholder_interval) {
@@ -538,9 +542,12 @@ fn write_loop(
                 }
                 shared.stats.written.fetch_add(1, Ordering::Relaxed);
                 shared.stats.add_latency(ready.complete.elapsed());
+                last_live = Instant::now();
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                if !shared.live.load(Ordering::Relaxed) && !shared.stop.load(Ordering::Relaxed) {
+                let away =
+                    !shared.live.load(Ordering::Relaxed) || last_live.elapsed() >= STARVED_AFTER;
+                if away && !shared.stop.load(Ordering::Relaxed) {
                     if passthrough {
                         let pic = placeholder.render_jpeg(None)?;
                         sink.write(&pic)?;
@@ -555,6 +562,10 @@ fn write_loop(
         }
     }
 }
+
+/// A connected camera that sends no frame for this long gets placeholders too. Long
+/// enough that a slow machine's gaps between live frames never show the banner.
+const STARVED_AFTER: Duration = Duration::from_secs(3);
 
 /// Output frame-rate cap as a token bucket (one token per interval, at most two
 /// saved), so jitter in the camera's own pace costs no frames when the cap equals the

@@ -30,6 +30,9 @@ const SEARCH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// What the description must contain for the announcer to count as a Sony body.
 pub const SONY_MARKER: &str = "Sony Corporation";
+/// Most (source, location) pairs remembered within the repeat window (a flood of
+/// distinct announcements must not grow memory or the per-datagram scan).
+const MAX_RECENT: usize = 256;
 /// Largest device description read.
 pub const MAX_DESCRIPTION: usize = 64 << 10;
 
@@ -247,22 +250,40 @@ impl State {
         }
         let ip = from.ip();
         let location = msg.location().unwrap_or_default().to_string();
-        // One description fetch per (source, location) and window: cameras repeat.
+        // One description fetch per (source, location) and window: cameras repeat. A
+        // source whose announcement led nowhere (unusable location, failed or timed-out
+        // fetch) is ignored whole for the window (an empty location matches any), so a
+        // flood of distinct locations from one host costs one slow fetch per window
+        // instead of hiding the camera behind thousands of them. A quick "not Sony"
+        // answer costs little and does not silence its source.
         self.recent
             .retain(|(_, _, t)| t.elapsed() < self.cfg.repeat_window);
         if self
             .recent
             .iter()
-            .any(|(a, l, _)| *a == ip && *l == location)
+            .any(|(a, l, _)| *a == ip && (*l == location || l.is_empty()))
         {
             return;
         }
+        if self.recent.len() >= MAX_RECENT {
+            self.recent.remove(0);
+        }
         self.recent.push((ip, location.clone(), Instant::now()));
+        let mut ignore_source = || {
+            if let Some(e) = self.recent.last_mut() {
+                e.1.clear();
+            }
+        };
         let Some(url) = HttpUrl::parse(&location) else {
+            ignore_source();
             log::warn!("ssdp: {from} announced an unusable location {location:?}");
             return;
         };
-        match fetch_description(ip, &url, self.cfg.http_timeout) {
+        let fetched = fetch_description(ip, &url, self.cfg.http_timeout);
+        if fetched.is_err() {
+            ignore_source();
+        }
+        match fetched {
             Ok(body) if contains(&body, SONY_MARKER.as_bytes()) => {
                 let found = Found {
                     addr: ip,

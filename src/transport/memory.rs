@@ -102,6 +102,12 @@ fn recv(rx: &Receiver<Vec<u8>>, timeout: Duration, what: &str) -> Result<Vec<u8>
 }
 
 impl HostEnd {
+    /// The pipe's fault switches, for a test holding only the host end (e.g. one from
+    /// `UsbEmulator::connect`).
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.faults
+    }
+
     fn check(&self) -> Result<(), TransportError> {
         if self.faults.is_disconnected() {
             return Err(TransportError::disconnected());
