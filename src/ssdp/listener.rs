@@ -410,6 +410,14 @@ pub fn fetch_description(ip: IpAddr, url: &HttpUrl, timeout: Duration) -> std::i
             Err(e) => return Err(e),
         }
     }
+    parse_description_response(buf)
+}
+
+/// Splits a raw HTTP answer (as read off the socket, already capped) into its body,
+/// which is at most [`MAX_DESCRIPTION`] bytes; an answer without a header end or with
+/// a status other than 200 is an error. Pure, so it can be fuzzed.
+pub fn parse_description_response(mut buf: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind};
     let Some(head_end) = buf
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
