@@ -511,6 +511,39 @@ mod tests {
     }
 
     #[test]
+    fn description_answers_are_split_without_the_network() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n\r\n<a/>".to_vec();
+        assert_eq!(parse_description_response(ok).unwrap(), b"<a/>");
+        assert_eq!(
+            parse_description_response(b"HTTP/1.0 200 OK\n\nbody".to_vec()).unwrap(),
+            b"body"
+        );
+        for bad in [
+            &b"HTTP/1.1 404 Not Found\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\n",
+            b"",
+            b"\n\n",
+        ] {
+            assert!(parse_description_response(bad.to_vec()).is_err());
+        }
+        let mut big = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        big.resize(MAX_DESCRIPTION * 2, b'x');
+        assert_eq!(
+            parse_description_response(big).unwrap().len(),
+            MAX_DESCRIPTION
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_answers_never_panic(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            if let Ok(body) = parse_description_response(b.clone()) {
+                proptest::prop_assert!(body.len() < b.len());
+            }
+        }
+    }
+
+    #[test]
     fn interface_listing_does_not_panic() {
         for ip in up_ipv4_interfaces() {
             assert!(!ip.is_loopback());
