@@ -528,6 +528,19 @@ fn parse_regist_block(b: &[u8], received: usize) -> Result<([u8; 16], String), S
     Ok((guid, name))
 }
 
+/// Fuzzing entry point (fuzz/fuzz_targets/msc_cbw.rs): runs the CBW check and the
+/// pairing-block parser over arbitrary host bytes. Both must refuse, never panic.
+#[doc(hidden)]
+pub fn fuzz_host_bytes(b: &[u8]) {
+    let _ = parse_cbw(b);
+    // The block parser only looks at whole 8 KiB blocks; pad or cut to one.
+    let mut block = vec![0u8; 0x2000];
+    let n = b.len().min(block.len());
+    block[..n].copy_from_slice(&b[..n]);
+    let _ = parse_regist_block(&block, 0x2000);
+    let _ = parse_regist_block(b, b.len());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

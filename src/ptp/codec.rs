@@ -161,7 +161,7 @@ impl<'a> Writer<'a> {
         if s.is_empty() {
             return self.u8(0);
         }
-        let units: Vec<u16> = s.encode_utf16().take(254).collect();
+        let units = utf16_prefix(s, 254);
         self.u8(units.len() as u8 + 1);
         for u in units {
             self.u16(u);
@@ -186,6 +186,16 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// At most `max` UTF-16 units of `s`, never ending inside a surrogate pair (a lone high
+/// surrogate is invalid UTF-16).
+pub(crate) fn utf16_prefix(s: &str, max: usize) -> Vec<u16> {
+    let mut units: Vec<u16> = s.encode_utf16().take(max).collect();
+    if units.len() == max && units.last().is_some_and(|u| (0xD800..0xDC00).contains(u)) {
+        units.pop();
+    }
+    units
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +212,21 @@ mod tests {
         assert_eq!(r.string("b").unwrap(), "");
         assert_eq!(r.string("c").unwrap(), "Grüße");
         assert_eq!(r.remaining(), 0);
+    }
+
+    /// Found by fuzz target ptp_dataset: a string cut at the 254-unit limit inside a
+    /// surrogate pair was written with a lone high surrogate.
+    #[test]
+    fn long_string_is_cut_between_characters() {
+        let s = format!("{}\u{1F4F7}tail", "a".repeat(253));
+        let mut v = Vec::new();
+        Writer::new(&mut v).string(&s);
+        assert_eq!(v[0], 254, "253 units and the NUL");
+        let back = Reader::new(&v, "test").string("s").unwrap();
+        assert_eq!(back, "a".repeat(253));
+        let mut again = Vec::new();
+        Writer::new(&mut again).string(&back);
+        assert_eq!(again, v);
     }
 
     #[test]

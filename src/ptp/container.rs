@@ -426,4 +426,122 @@ mod tests {
             assert_eq!(Response::parse(&stream[612..]).unwrap().params.get(0), 600);
         }
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn params() -> impl Strategy<Value = Params> {
+            params_upto(MAX_PARAMS)
+        }
+
+        /// Events carry at most 3 parameters (ptp-usb.md); commands and responses 5.
+        fn params_upto(n: usize) -> impl Strategy<Value = Params> {
+            proptest::collection::vec(any::<u32>(), 0..=n).prop_map(|v| Params::new(&v).unwrap())
+        }
+
+        /// One encoded container of any kind, data containers with a payload.
+        fn container() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                (any::<u16>(), any::<u32>(), params()).prop_map(|(c, tid, params)| {
+                    let mut v = Vec::new();
+                    Command {
+                        code: OpCode(c),
+                        tid,
+                        params,
+                    }
+                    .encode(&mut v);
+                    v
+                }),
+                (any::<u16>(), any::<u32>(), params()).prop_map(|(c, tid, params)| {
+                    let mut v = Vec::new();
+                    Response {
+                        code: ResponseCode(c),
+                        tid,
+                        params,
+                    }
+                    .encode(&mut v);
+                    v
+                }),
+                (any::<u16>(), any::<u32>(), params_upto(3)).prop_map(|(c, tid, params)| {
+                    let mut v = Vec::new();
+                    Event {
+                        code: EventCode(c),
+                        tid,
+                        params,
+                    }
+                    .encode(&mut v);
+                    v
+                }),
+                (
+                    any::<u16>(),
+                    any::<u32>(),
+                    proptest::collection::vec(any::<u8>(), 0..700)
+                )
+                    .prop_map(|(c, tid, p)| {
+                        let mut v = data_header(OpCode(c), tid, p.len()).to_vec();
+                        v.extend_from_slice(&p);
+                        v
+                    }),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn every_kind_round_trips(code: u16, tid: u32, p in params(), ep in params_upto(3)) {
+                let mut v = Vec::new();
+                let c = Command { code: OpCode(code), tid, params: p };
+                c.encode(&mut v);
+                prop_assert_eq!(Command::parse(&v), Ok(c));
+                v.clear();
+                let r = Response { code: ResponseCode(code), tid, params: p };
+                r.encode(&mut v);
+                prop_assert_eq!(Response::parse(&v), Ok(r));
+                v.clear();
+                let e = Event { code: EventCode(code), tid, params: ep };
+                e.encode(&mut v);
+                prop_assert_eq!(Event::parse(&v), Ok(e));
+                let h = Header::parse(&data_header(OpCode(code), tid, 77)).unwrap();
+                prop_assert_eq!((h.kind, h.code, h.tid, h.payload_len()), (Kind::Data, code, tid, Some(77)));
+                prop_assert_eq!(Header::parse(&h.encode()), Ok(h));
+            }
+
+            #[test]
+            fn random_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..64), max in 0usize..100) {
+                let _ = Header::parse(&b);
+                let _ = Command::parse(&b);
+                let _ = Response::parse(&b);
+                let _ = Event::parse(&b);
+                if let Ok(Some(h)) = peek(&b, max) {
+                    prop_assert!(h.length as usize <= b.len() && h.length as usize <= max);
+                }
+            }
+
+            /// A host reads containers out of transfers of any size: where the stream is
+            /// cut must not change what `peek` frames.
+            #[test]
+            fn stream_split_anywhere_frames_the_same(
+                cs in proptest::collection::vec(container(), 1..8),
+                cuts in proptest::collection::vec(1usize..300, 1..40),
+            ) {
+                let stream = cs.concat();
+                let mut buf = Vec::new();
+                let mut got = Vec::new();
+                let mut rest = &stream[..];
+                let mut i = 0;
+                while !rest.is_empty() {
+                    let n = cuts[i % cuts.len()].min(rest.len());
+                    i += 1;
+                    buf.extend_from_slice(&rest[..n]);
+                    rest = &rest[n..];
+                    while let Some(h) = peek(&buf, 1 << 20).unwrap() {
+                        got.push(buf[..h.length as usize].to_vec());
+                        buf.drain(..h.length as usize);
+                    }
+                }
+                prop_assert!(buf.is_empty());
+                prop_assert_eq!(got, cs);
+            }
+        }
+    }
 }

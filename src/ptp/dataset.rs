@@ -336,4 +336,157 @@ mod tests {
         assert_eq!(PtpDate::parse("2026-11-25T10:11"), None);
         assert_eq!(PtpDate::parse("20261325T101112"), None);
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// PTP strings: at most 254 UTF-16 units and no NUL (the format's limits).
+        fn ptp_string() -> impl Strategy<Value = String> {
+            prop_oneof!["[ -~]{0,60}", "\\PC{0,40}", "[a-z]{254}"]
+        }
+
+        fn u16s() -> impl Strategy<Value = Vec<u16>> {
+            proptest::collection::vec(any::<u16>(), 0..40)
+        }
+
+        fn device_info() -> impl Strategy<Value = DeviceInfo> {
+            (
+                (
+                    any::<u16>(),
+                    any::<u32>(),
+                    any::<u16>(),
+                    ptp_string(),
+                    any::<u16>(),
+                ),
+                (u16s(), u16s(), u16s(), u16s(), u16s()),
+                (ptp_string(), ptp_string(), ptp_string(), ptp_string()),
+            )
+                .prop_map(
+                    |((sv, vx, vv, vd, fm), (ops, ev, dp, cf, imf), (m, mo, dv, sn))| DeviceInfo {
+                        standard_version: sv,
+                        vendor_extension_id: vx,
+                        vendor_extension_version: vv,
+                        vendor_extension_desc: vd,
+                        functional_mode: fm,
+                        operations_supported: ops,
+                        events_supported: ev,
+                        device_properties_supported: dp,
+                        capture_formats: cf,
+                        image_formats: imf,
+                        manufacturer: m,
+                        model: mo,
+                        device_version: dv,
+                        serial_number: sn,
+                    },
+                )
+        }
+
+        fn object_info() -> impl Strategy<Value = ObjectInfo> {
+            (
+                (
+                    any::<u32>(),
+                    any::<u16>(),
+                    any::<u16>(),
+                    any::<u32>(),
+                    any::<u16>(),
+                    any::<u32>(),
+                ),
+                (
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<u32>(),
+                ),
+                (any::<u16>(), any::<u32>(), any::<u32>()),
+                (ptp_string(), ptp_string(), ptp_string(), ptp_string()),
+            )
+                .prop_map(
+                    |(
+                        (sid, f, ps, cs, tf, tcs),
+                        (tw, th, iw, ih, bd, par),
+                        (at, ad, sq),
+                        (name, cd, md, kw),
+                    )| {
+                        ObjectInfo {
+                            storage_id: sid,
+                            format: ObjectFormat(f),
+                            protection_status: ps,
+                            compressed_size: cs,
+                            thumb_format: tf,
+                            thumb_compressed_size: tcs,
+                            thumb_pix_width: tw,
+                            thumb_pix_height: th,
+                            image_pix_width: iw,
+                            image_pix_height: ih,
+                            image_bit_depth: bd,
+                            parent: par,
+                            association_type: at,
+                            association_desc: ad,
+                            sequence_number: sq,
+                            filename: name,
+                            capture_date: cd,
+                            modification_date: md,
+                            keywords: kw,
+                        }
+                    },
+                )
+        }
+
+        fn storage_info() -> impl Strategy<Value = StorageInfo> {
+            (
+                any::<u16>(),
+                any::<u16>(),
+                any::<u16>(),
+                any::<u64>(),
+                any::<u64>(),
+                any::<u32>(),
+                ptp_string(),
+                ptp_string(),
+            )
+                .prop_map(|(st, fs, ac, mc, fb, fi, d, l)| StorageInfo {
+                    storage_type: st,
+                    filesystem_type: fs,
+                    access_capability: ac,
+                    max_capacity: mc,
+                    free_space_bytes: fb,
+                    free_space_images: fi,
+                    description: d,
+                    volume_label: l,
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn device_info_round_trips(d in device_info()) {
+                let mut v = Vec::new();
+                d.encode(&mut v);
+                prop_assert_eq!(DeviceInfo::parse(&v), Ok(d));
+            }
+
+            #[test]
+            fn object_info_round_trips(o in object_info()) {
+                let mut v = Vec::new();
+                o.encode(&mut v);
+                prop_assert_eq!(ObjectInfo::parse(&v), Ok(o));
+            }
+
+            #[test]
+            fn storage_info_round_trips(s in storage_info()) {
+                let mut v = Vec::new();
+                s.encode(&mut v);
+                prop_assert_eq!(StorageInfo::parse(&v), Ok(s));
+            }
+
+            #[test]
+            fn random_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let _ = DeviceInfo::parse(&b);
+                let _ = ObjectInfo::parse(&b);
+                let _ = StorageInfo::parse(&b);
+                let _ = PtpDate::parse(&String::from_utf8_lossy(&b));
+            }
+        }
+    }
 }

@@ -317,7 +317,7 @@ pub fn encode_data_header(end: bool, tid: u32, payload_len: usize, out: &mut Vec
 }
 
 fn utf16z(w: &mut Writer<'_>, s: &str) {
-    for u in s.encode_utf16().take(MAX_NAME_UNITS) {
+    for u in super::codec::utf16_prefix(s, MAX_NAME_UNITS) {
         w.u16(u);
     }
     w.u16(0);
@@ -1343,6 +1343,25 @@ mod tests {
             Just(Packet::ProbeRequest),
             Just(Packet::ProbeResponse),
         ]
+    }
+
+    /// The name is cut at its unit limit between characters, never inside a surrogate
+    /// pair (same writer bug as the PTP string one found by fuzz target ptp_dataset).
+    #[test]
+    fn long_names_are_cut_between_characters() {
+        let p = Packet::InitCommandRequest {
+            guid: [1; 16],
+            name: format!("{}\u{1F4F7}", "a".repeat(254)),
+            version: Some(PROTOCOL_VERSION),
+        };
+        let mut v = Vec::new();
+        p.encode(&mut v);
+        let (back, used) = decode(&v, DEFAULT_MAX_PACKET).unwrap().unwrap();
+        assert_eq!(used, v.len());
+        let Packet::InitCommandRequest { name, .. } = back else {
+            panic!("{back:?}")
+        };
+        assert_eq!(name, "a".repeat(254));
     }
 
     proptest! {

@@ -369,4 +369,122 @@ mod tests {
         cmd.encode(&mut v);
         assert_eq!(v, &p[12..]);
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A value that fits `t` (sign-extended for signed types, as the reader yields).
+        fn value(t: DataType) -> BoxedStrategy<PropValue> {
+            if t == DataType::STR {
+                return prop_oneof!["[ -~]{0,40}", "\\PC{0,20}"]
+                    .prop_map(PropValue::Str)
+                    .boxed();
+            }
+            let size = t.scalar_size().unwrap();
+            let signed = t.0 & 1 == 1;
+            let scalar = any::<i128>().prop_map(move |v| {
+                if size == 16 {
+                    return v;
+                }
+                let shift = 128 - 8 * size as u32;
+                if signed {
+                    (v << shift) >> shift
+                } else {
+                    ((v as u128) << shift >> shift) as i128
+                }
+            });
+            if t.is_array() {
+                proptest::collection::vec(scalar, 0..6)
+                    .prop_map(PropValue::Array)
+                    .boxed()
+            } else {
+                scalar.prop_map(PropValue::Int).boxed()
+            }
+        }
+
+        fn data_type() -> impl Strategy<Value = DataType> {
+            prop_oneof![
+                (1u16..=10).prop_map(DataType),
+                (0x4001u16..=0x400A).prop_map(DataType),
+                Just(DataType::STR),
+            ]
+        }
+
+        /// Real property codes are 0x5xxx/0xDxxx: never below 0x200, which would read
+        /// as a second enumeration after an enumerated property.
+        fn prop_desc() -> impl Strategy<Value = PropDesc> {
+            (data_type(), 0x200u16..)
+                .prop_flat_map(|(t, code)| {
+                    let form = prop_oneof![
+                        Just(PropForm::None),
+                        (value(t), value(t), value(t))
+                            .prop_map(|(min, max, step)| PropForm::Range { min, max, step }),
+                        proptest::collection::vec(value(t), 0..6).prop_map(PropForm::Enum),
+                    ];
+                    (
+                        Just(t),
+                        Just(code),
+                        any::<u8>(),
+                        any::<u8>(),
+                        value(t),
+                        value(t),
+                        form,
+                    )
+                })
+                .prop_map(
+                    |(data_type, code, get_set, is_enabled, default, current, form)| PropDesc {
+                        code,
+                        data_type,
+                        get_set,
+                        is_enabled,
+                        default,
+                        current,
+                        form,
+                    },
+                )
+        }
+
+        proptest! {
+            #[test]
+            fn all_props_round_trip(props in proptest::collection::vec(prop_desc(), 0..6)) {
+                let mut v = Vec::new();
+                encode_all_props(&props, &mut v);
+                prop_assert_eq!(parse_all_props(&v), Ok(props));
+            }
+
+            #[test]
+            fn ext_device_info_round_trips(version: u16, p in proptest::collection::vec(any::<u16>(), 0..50), c in proptest::collection::vec(any::<u16>(), 0..50)) {
+                let e = ExtDeviceInfo { version, properties: p, controls: c };
+                let mut v = Vec::new();
+                e.encode(&mut v);
+                prop_assert_eq!(ExtDeviceInfo::parse(&v), Ok(e));
+            }
+
+            #[test]
+            fn ext_cmd_round_trips(sub_command: u16, direction: u16, payload in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let c = ExtCmd { sub_command, direction, payload: &payload };
+                let mut v = Vec::new();
+                c.encode(&mut v);
+                prop_assert_eq!(ExtCmd::parse(&v), Ok(c));
+            }
+
+            #[test]
+            fn random_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let _ = parse_all_props(&b);
+                let _ = ExtDeviceInfo::parse(&b);
+                let _ = ExtCmd::parse(&b);
+            }
+
+            /// Any bytes after a valid count/reserved header, where the descriptor parser
+            /// does the work.
+            #[test]
+            fn random_descriptors_never_panic(n in 0u32..5, b in proptest::collection::vec(any::<u8>(), 0..200)) {
+                let mut v = n.to_le_bytes().to_vec();
+                v.extend_from_slice(&[0; 4]);
+                v.extend_from_slice(&b);
+                let _ = parse_all_props(&v);
+            }
+        }
+    }
 }

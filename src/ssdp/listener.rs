@@ -431,6 +431,14 @@ pub fn fetch_description(ip: IpAddr, url: &HttpUrl, timeout: Duration) -> std::i
             Err(e) => return Err(e),
         }
     }
+    parse_description_response(buf)
+}
+
+/// Splits a raw HTTP answer (as read off the socket, already capped) into its body,
+/// which is at most [`MAX_DESCRIPTION`] bytes; an answer without a header end or with
+/// a status other than 200 is an error. Pure, so it can be fuzzed.
+pub fn parse_description_response(mut buf: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind};
     let Some(head_end) = buf
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -521,6 +529,39 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
         h.join().unwrap();
+    }
+
+    #[test]
+    fn description_answers_are_split_without_the_network() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n\r\n<a/>".to_vec();
+        assert_eq!(parse_description_response(ok).unwrap(), b"<a/>");
+        assert_eq!(
+            parse_description_response(b"HTTP/1.0 200 OK\n\nbody".to_vec()).unwrap(),
+            b"body"
+        );
+        for bad in [
+            &b"HTTP/1.1 404 Not Found\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\n",
+            b"",
+            b"\n\n",
+        ] {
+            assert!(parse_description_response(bad.to_vec()).is_err());
+        }
+        let mut big = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        big.resize(MAX_DESCRIPTION * 2, b'x');
+        assert_eq!(
+            parse_description_response(big).unwrap().len(),
+            MAX_DESCRIPTION
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_answers_never_panic(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            if let Ok(body) = parse_description_response(b.clone()) {
+                proptest::prop_assert!(body.len() < b.len());
+            }
+        }
     }
 
     #[test]
