@@ -11,7 +11,8 @@
 //! this allocator does not see) the Rust side must be exactly zero.
 //!
 //! Own test binary: the allocator is process-wide. No timing is asserted; the replay
-//! pace only keeps the decoder from dropping frames (drops are allowed for in the bound).
+//! pace only keeps the decoder from dropping frames (drops are allowed for in the bound),
+//! and the run lasts until the window is complete, however loaded the machine.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,21 +28,41 @@ use alpha_bridge::sink::{FrameSink, NullSink, Picture, SinkError};
 struct Counting;
 
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+/// With `PIPELINE_ALLOC_TRACE=1`, every allocation inside the window prints a backtrace
+/// (to find where a new one comes from).
+static TRACE: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    static IN_TRACE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn counted(size: usize) {
+    ALLOCS.fetch_add(1, Ordering::Relaxed);
+    if TRACE.load(Ordering::Relaxed) && !IN_TRACE.get() {
+        IN_TRACE.set(true);
+        eprintln!(
+            "allocation of {size} bytes on {:?}:\n{}",
+            std::thread::current().name(),
+            std::backtrace::Backtrace::force_capture()
+        );
+        IN_TRACE.set(false);
+    }
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        counted(layout.size());
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        counted(layout.size());
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        counted(new_size);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -53,11 +74,14 @@ const WARM: u64 = 24;
 const WINDOW: u64 = 48;
 
 /// A NullSink that reads the allocation counter when write number `WARM` and
-/// `WARM + WINDOW` arrive, so the window covers steady-state frames only.
+/// `WARM + WINDOW` arrive, so the window covers steady-state frames only, then stops
+/// the run (however slow the machine, the window is always complete).
 struct WindowSink {
     inner: NullSink,
     start: Arc<AtomicUsize>,
     end: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    trace: bool,
 }
 
 impl FrameSink for WindowSink {
@@ -113,24 +137,27 @@ fn live_view_pipeline_allocates_nothing_per_frame_beyond_the_decoder() {
 
         let start = Arc::new(AtomicUsize::new(0));
         let end = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
         let sink = WindowSink {
             inner: NullSink::new(),
             start: start.clone(),
             end: end.clone(),
+            stop: stop.clone(),
+            trace: std::env::var_os("PIPELINE_ALLOC_TRACE").is_some(),
         };
         // 20 fps: slow enough for an unoptimised pack under load, and the window still
         // spans several passes over the looping replay (so its rewind is covered too).
         let source = ReplaySource::new(mjpeg.clone(), 20, true);
         let opts = Options {
             output: Output::Yuyv(Box::new(sink)),
-            max_frames: Some(WARM + WINDOW + 8),
+            // Only a backstop if frames stopped reaching the sink (the assert says so).
+            max_frames: Some((WARM + WINDOW) * 20),
             fps: 60,
             backend,
             stats_interval: Duration::from_secs(3600),
             reconnect: false,
             ..Options::default()
         };
-        let stop = Arc::new(AtomicBool::new(false));
         let summary = pipeline::run(Box::new(source), opts, stop).unwrap();
         let s = &summary.stats;
         assert!(

@@ -153,6 +153,9 @@ fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
     };
     let sink: Box<dyn FrameSink> = match a.device.as_str() {
         "none" => return Ok(Output::None),
+        // Undocumented, for measuring: decode (or pass through) every frame into a sink
+        // that discards it, so the whole pipeline runs with no video device.
+        "null" => Box::new(alpha_bridge::sink::NullSink::new()),
         "auto" => match V4l2Sink::open(None, format, a.fps) {
             Ok(s) => Box::new(s),
             // Recording alone is a whole job; say what the webcam part is missing.
