@@ -110,6 +110,13 @@ pub struct Summary {
     pub recorded: Option<u64>,
 }
 
+/// Spare buffers kept per pool. At most 4 JPEG buffers (capture, 2 queued, decoder)
+/// and 5 YUYV frames (decoder, 2 queued, writer, the writer's last frame) are in use
+/// at once; both pools are filled on the first frame so a later burst never has to
+/// allocate a buffer it had not needed before.
+const JPEG_POOL: usize = 8;
+const YUYV_POOL: usize = 4;
+
 /// A captured frame on its way to the decoder.
 struct Captured {
     /// The bytes as received (object or JPEG); `jpeg` indexes into it.
@@ -155,8 +162,8 @@ pub fn run(
     shared.live.store(true, Ordering::SeqCst);
     log::info!("live view from {}", source.name());
 
-    let jpeg_pool: Pool<Vec<u8>> = Pool::new(8);
-    let yuyv_pool: Pool<Yuyv> = Pool::new(4);
+    let jpeg_pool: Pool<Vec<u8>> = Pool::new(JPEG_POOL);
+    let yuyv_pool: Pool<Yuyv> = Pool::new(YUYV_POOL);
     let (to_decode, decode_rx) = lossy::<Captured>(2, shared.stats.dropped_decode.clone());
     let (to_write, write_rx) = lossy::<Ready>(2, shared.stats.dropped_write.clone());
 
@@ -310,6 +317,10 @@ fn capture_loop(
     let mut buf = pool.get(Vec::new);
     let mut reconnect_wait = Duration::from_millis(250);
     let mut warned_bad = false;
+    // Largest item so far: a buffer handed out by the pool is grown to it (plus
+    // headroom) at once, so JPEG sizes that vary from frame to frame do not make each
+    // pooled buffer reallocate whenever it first meets a larger frame.
+    let mut largest = 0usize;
     loop {
         if shared.stop.load(Ordering::Relaxed)
             || cfg
@@ -351,6 +362,13 @@ fn capture_loop(
             }
         };
         let complete = Instant::now();
+        if largest == 0 && cfg.forward {
+            // First frame: fill the pool with buffers of this size (plus headroom).
+            for _ in 0..4 {
+                pool.put(Vec::with_capacity(buf.len().saturating_add(buf.len() / 4)));
+            }
+        }
+        largest = largest.max(buf.len());
         if let Some(d) = dumper.as_mut() {
             if let Err(e) = d.write(&buf) {
                 result = Err(e.into());
@@ -386,7 +404,12 @@ fn capture_loop(
             stats.recorded.fetch_add(1, Ordering::Relaxed);
         }
         if cfg.forward {
-            let next = pool.get(Vec::new);
+            let mut next = pool.get(Vec::new);
+            let want = largest.saturating_add(largest / 4);
+            if next.capacity() < want {
+                next.clear();
+                next.reserve_exact(want);
+            }
             let frame = Captured {
                 buf: std::mem::replace(&mut buf, next),
                 jpeg: range,
@@ -432,6 +455,7 @@ fn decode_loop(
 ) -> Result<(), PipelineError> {
     let mut decoder = Decoder::new(backend);
     let mut warned = false;
+    let mut pool_filled = false;
     let recycle = |r: Ready| match r.pic {
         ReadyPic::Yuyv(y) => yuyv_pool.put(y),
         ReadyPic::Jpeg(c) => jpeg_pool.put(c.buf),
@@ -456,6 +480,15 @@ fn decode_loop(
         jpeg_pool.put(cap.buf);
         match res {
             Ok(()) => {
+                if !pool_filled {
+                    // First frame: spares of this size, so later bursts allocate nothing.
+                    pool_filled = true;
+                    for _ in 0..YUYV_POOL {
+                        let mut y = Yuyv::default();
+                        y.data.reserve_exact(out.data.len());
+                        yuyv_pool.put(y);
+                    }
+                }
                 to_write.send(
                     Ready {
                         pic: ReadyPic::Yuyv(out),

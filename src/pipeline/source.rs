@@ -143,7 +143,9 @@ impl ReplaySource {
 
 impl FrameSource for ReplaySource {
     fn connect(&mut self) -> Result<(), SourceError> {
-        self.replay = Some(Replay::open(&self.path)?);
+        // Looping is the replay's own rewind (a seek), not a reopen: no allocation
+        // when the pass wraps around in steady state.
+        self.replay = Some(Replay::open(&self.path)?.with_loop(self.looping));
         Ok(())
     }
 
@@ -162,10 +164,6 @@ impl FrameSource for ReplaySource {
         let replay = self.replay.as_mut().ok_or(SourceError::Stopped)?;
         let kind = match replay.next_into(buf)? {
             Some(k) => k,
-            None if self.looping => {
-                self.replay = Some(Replay::open(&self.path)?);
-                return self.next(buf, stop);
-            }
             None => return Err(SourceError::End),
         };
         Ok(match kind {
