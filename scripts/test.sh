@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 cargo build --release --bins
 cargo test --release
+# Every fuzz target over its checked-in corpus, then 10 s each (skips with a note where
+# no fuzz toolchain can be had).
+scripts/fuzz.sh --smoke
 if [ -x tests/vm/run.sh ]; then
   tests/vm/run.sh
 fi
