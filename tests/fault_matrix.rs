@@ -8,7 +8,7 @@
 //! implementation) over loopback: nothing lost, duplicated or left half-written under
 //! its final name, clear errors. The SSDP row runs in a network namespace it creates
 //! (root only, skipped otherwise). Rows already covered elsewhere are listed with their
-//! tests in docs/guarantees.md and not repeated here.
+//! tests in the README ("What alpha-bridge promises") and not repeated here.
 
 use alpha_bridge::camera::ConnectOptions;
 use alpha_bridge::emulator::testcard::read_counter_yuyv;
