@@ -931,6 +931,25 @@ fn cli_ssdp_inner() {
     assert!(log.contains("1 sessions, powered off: true"), "{log}");
 }
 
+/// `alpha-bridge pair --camera emulated` into a camera state dir under `home`, then
+/// `pair --show`: the state dir and what `--show` printed.
+fn pair_emulated_and_show(home: &Path) -> (PathBuf, String) {
+    let state = home.join("camera-state");
+    let o = ab(
+        home,
+        &[
+            "pair",
+            "--camera",
+            "emulated",
+            "--emulator-state",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let show = ab(home, &["pair", "--show"]);
+    (state, String::from_utf8_lossy(&show.stdout).into_owned())
+}
+
 #[test]
 fn cli_pair_emulated_then_emulate_with_its_state_then_offload() {
     in_netns("cli_pair_offload_inner", &[]);
@@ -945,20 +964,7 @@ fn cli_pair_offload_inner() {
     let files_dir = tempfile::tempdir().unwrap();
     let card = card(files_dir.path());
     let home = tempfile::tempdir().unwrap();
-    let state = home.path().join("camera-state");
-    let o = ab(
-        home.path(),
-        &[
-            "pair",
-            "--camera",
-            "emulated",
-            "--emulator-state",
-            state.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let show = ab(home.path(), &["pair", "--show"]);
-    let show_out = String::from_utf8_lossy(&show.stdout).into_owned();
+    let (state, show_out) = pair_emulated_and_show(home.path());
     let guid = show_out
         .lines()
         .find_map(|l| l.strip_prefix("GUID:"))
@@ -1016,20 +1022,7 @@ fn gphoto2_cli_inner() {
     let files_dir = tempfile::tempdir().unwrap();
     let card = card(files_dir.path());
     let home = tempfile::tempdir().unwrap();
-    let state = home.path().join("camera-state");
-    let o = ab(
-        home.path(),
-        &[
-            "pair",
-            "--camera",
-            "emulated",
-            "--emulator-state",
-            state.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let show = ab(home.path(), &["pair", "--show"]);
-    let show_out = String::from_utf8_lossy(&show.stdout).into_owned();
+    let (state, show_out) = pair_emulated_and_show(home.path());
     let setting = show_out
         .lines()
         .find_map(|l| l.strip_prefix("gphoto2 setting:"))
