@@ -58,24 +58,34 @@ fn recorded_count(stdout: &str) -> u64 {
         .unwrap_or_else(|| panic!("no 'recorded N frames' line in: {stdout}"))
 }
 
-#[test]
-fn webcam_records_the_emulated_camera_and_ffmpeg_decodes_every_frame() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("out.mjpeg");
+/// Runs `webcam --camera emulated --device none --frames N --record FILE [extra…]`,
+/// asserts it succeeded, and returns its standard output.
+fn record_emulated(file: &Path, frames: u32, extra: &[&std::ffi::OsStr]) -> String {
     let out = bin()
         .args([
-            "webcam", "--camera", "emulated", "--device", "none", "--frames", "45", "--record",
+            "webcam", "--camera", "emulated", "--device", "none", "--frames",
         ])
-        .arg(&file)
+        .arg(frames.to_string())
+        .arg("--record")
+        .arg(file)
+        .args(extra)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "exit {:?}\n{stdout}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
+}
+
+#[test]
+fn webcam_records_the_emulated_camera_and_ffmpeg_decodes_every_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.mjpeg");
+    let stdout = record_emulated(&file, 45, &[]);
     assert_eq!(recorded_count(&stdout), 45);
     assert!(
         !dir.path().join("out.mjpeg.partial").exists(),
@@ -96,19 +106,8 @@ fn webcam_records_avi_that_ffmpeg_reads() {
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("out.avi");
-    let out = bin()
-        .args([
-            "webcam", "--camera", "emulated", "--device", "none", "--frames", "20", "--record",
-        ])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(recorded_count(&String::from_utf8_lossy(&out.stdout)), 20);
+    let stdout = record_emulated(&file, 20, &[]);
+    assert_eq!(recorded_count(&stdout), 20);
     assert!(ffmpeg_strict_frames(&file, "avi") >= 20);
 }
 
@@ -137,19 +136,10 @@ fn usage_errors_exit_2() {
 fn stats_json_is_written_with_real_figures() {
     let dir = tempfile::tempdir().unwrap();
     let stats = dir.path().join("stats.json");
-    let out = bin()
-        .args([
-            "webcam", "--camera", "emulated", "--device", "none", "--frames", "30", "--record",
-        ])
-        .arg(dir.path().join("x.mjpeg"))
-        .arg("--stats-json")
-        .arg(&stats)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    record_emulated(
+        &dir.path().join("x.mjpeg"),
+        30,
+        &["--stats-json".as_ref(), stats.as_os_str()],
     );
     let j = std::fs::read_to_string(&stats).unwrap();
     assert!(j.contains("\"captured\":30"), "{j}");
