@@ -54,8 +54,9 @@ pub struct WebcamArgs {
     #[arg(long, requires = "aspect")]
     pad: bool,
     /// JPEG decoder: zune (pure Rust) or turbojpeg (needs the turbojpeg build feature).
-    #[arg(long, default_value = "zune", value_parser = ["zune", "turbojpeg"])]
-    decoder: String,
+    /// Default: turbojpeg in a build with that feature, zune otherwise.
+    #[arg(long, value_parser = ["zune", "turbojpeg"])]
+    decoder: Option<String>,
     /// Also run the Wi-Fi offload daemon (see `alpha-bridge offload`) next to the webcam.
     #[arg(long)]
     offload: bool,
@@ -99,7 +100,10 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         max_frames: a.frames,
         duration: a.duration,
         fps: a.fps,
-        backend: backend(&a.decoder)?,
+        backend: match &a.decoder {
+            Some(name) => backend(name)?,
+            None => Backend::default(),
+        },
         aspect: match (a.aspect.as_str(), a.pad) {
             ("16:9", false) => Aspect::Crop16x9,
             ("16:9", true) => Aspect::Pad16x9,

@@ -78,19 +78,30 @@ impl Yuyv {
 }
 
 /// Which JPEG decoder does the work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+///
+/// The default is the fastest one compiled in: libjpeg-turbo when the `turbojpeg` feature
+/// is on (whoever builds with it wants it used), zune-jpeg otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
-    /// zune-jpeg, pure Rust (default).
-    #[default]
+    /// zune-jpeg, pure Rust (the default build's decoder).
     Zune,
     /// libjpeg-turbo through the `turbojpeg` crate (cargo feature `turbojpeg`).
     #[cfg(feature = "turbojpeg")]
     TurboJpeg,
 }
 
+impl Default for Backend {
+    fn default() -> Backend {
+        #[cfg(feature = "turbojpeg")]
+        return Backend::TurboJpeg;
+        #[cfg(not(feature = "turbojpeg"))]
+        Backend::Zune
+    }
+}
+
 impl Backend {
-    /// Every backend compiled into this build, default first.
+    /// Every backend compiled into this build.
     pub fn available() -> &'static [Backend] {
         &[
             Backend::Zune,
