@@ -15,7 +15,9 @@
 #
 # Usage: scripts/bench-compare.sh [RUNS] [FEATURES]   e.g. `scripts/bench-compare.sh 5 turbojpeg`
 # Env: FRAMES (frames per file, 300), OFFLOAD_FILES (8), OFFLOAD_MIB (32 per file),
-#      SKIP_DECODE=1 / SKIP_OFFLOAD=1, WORK (scratch dir, default target/bench-compare).
+#      SKIP_DECODE=1 / SKIP_OFFLOAD=1, WORK (scratch dir, default target/bench-compare),
+#      LARGE_GIB=N: also offload one N GiB file (ours only) and print its time, peak RSS
+#      and whether the copy is byte-identical (needs 2 x N GiB of disk under WORK).
 set -euo pipefail
 
 RUNS=${1:-5}
@@ -95,23 +97,25 @@ if [ -z "${SKIP_OFFLOAD:-}" ]; then
     fi
     cat >"$WORK/offload-run.sh" <<EOF
 #!/usr/bin/env bash
-# One offload run: fresh emulator, one client, then stop the emulator. \$1 = ours|theirs.
+# One offload run: fresh emulator serving \$2 (\$3 files), one client, then stop the
+# emulator. \$1 = ours|theirs. Prints the seconds; ours also leaves its peak RSS (KiB) in
+# $WORK/peak-rss and, with \$4 set, keeps the received files in \$4.
 set -euo pipefail
 [ "\$(id -u)" -eq 0 ] && ip link set lo up 2>/dev/null || true
-DEST=\$(mktemp -d "$WORK/dest.XXXXXX")
-"$BIN" emulate --wifi --files "$FILES" >/dev/null 2>&1 &
+DEST=\${4:-\$(mktemp -d "$WORK/dest.XXXXXX")}
+"$BIN" emulate --wifi --files "\$2" >/dev/null 2>&1 &
 EMU=\$!
-trap 'kill \$EMU 2>/dev/null || true; wait \$EMU 2>/dev/null || true; rm -rf "\$DEST"' EXIT
+trap 'kill \$EMU 2>/dev/null || true; wait \$EMU 2>/dev/null || true; [ -n "\${4:-}" ] || rm -rf "\$DEST"' EXIT
 for _ in \$(seq 100); do (echo >/dev/tcp/127.0.0.1/15740) 2>/dev/null && break; sleep 0.05; done
 t0=\$(date +%s.%N)
 if [ "\$1" = ours ]; then
-    "$BIN" offload --once --camera 127.0.0.1 --dest "\$DEST" >/dev/null 2>&1
+    /usr/bin/time -f %M -o "$WORK/peak-rss" "$BIN" offload --once --camera 127.0.0.1 --dest "\$DEST" >/dev/null 2>&1
 else
     (cd "\$DEST" && gphoto2 --quiet --port ptpip:127.0.0.1 --camera "PTP/IP Camera" --get-all-files --skip-existing >/dev/null 2>&1)
 fi
 t1=\$(date +%s.%N)
 got=\$(find "\$DEST" -type f ! -name '.*' | wc -l)
-[ "\$got" -eq $N ] || { echo "\$1: got \$got of $N files" >&2; exit 1; }
+[ "\$got" -eq "\$3" ] || { echo "\$1: got \$got of \$3 files" >&2; exit 1; }
 echo "\$t1 - \$t0" | bc -l
 EOF
     chmod +x "$WORK/offload-run.sh"
@@ -124,11 +128,30 @@ EOF
     echo "== offload over loopback: $N files x $MIB MiB, $RUNS alternating runs"
     : >"$WORK/ours"; : >"$WORK/theirs"
     for _ in $(seq "$RUNS"); do
-        "${RUNNER[@]}" ours >>"$WORK/ours"
-        "${RUNNER[@]}" theirs >>"$WORK/theirs"
+        "${RUNNER[@]}" ours "$FILES" "$N" >>"$WORK/ours"
+        "${RUNNER[@]}" theirs "$FILES" "$N" >>"$WORK/theirs"
     done
     report "offload $((N * MIB)) MiB" "$WORK/ours" "$WORK/theirs"
     o=$(stats <"$WORK/ours" | cut -d' ' -f2); t=$(stats <"$WORK/theirs" | cut -d' ' -f2)
     printf "offload throughput (median): ours %.0f MiB/s, gphoto2 %.0f MiB/s\n" \
         "$(echo "$N * $MIB / $o" | bc -l)" "$(echo "$N * $MIB / $t" | bc -l)"
+    echo "offload peak RSS (last run, ours): $(cat "$WORK/peak-rss") KiB"
+    if [ -n "${LARGE_GIB:-}" ]; then
+        BIG=$WORK/large-$LARGE_GIB
+        if [ ! -d "$BIG" ]; then
+            mkdir -p "$BIG.tmp"
+            head -c $((LARGE_GIB << 30)) /dev/urandom >"$BIG.tmp/C0001.MP4"
+            mv "$BIG.tmp" "$BIG"
+        fi
+        GOT=$WORK/large-dest
+        rm -rf "$GOT"; mkdir -p "$GOT"
+        echo "== offload of one $LARGE_GIB GiB file (ours)"
+        secs=$("${RUNNER[@]}" ours "$BIG" 1 "$GOT")
+        same=differs
+        cmp -s "$BIG/C0001.MP4" "$(find "$GOT" -type f -name C0001.MP4)" && same=identical
+        printf "large file: %.1f s (%.0f MiB/s, fsync included), peak RSS %s KiB, copy %s\n" \
+            "$secs" "$(echo "$LARGE_GIB * 1024 / $secs" | bc -l)" "$(cat "$WORK/peak-rss")" "$same"
+        rm -rf "$GOT"
+        [ "$same" = identical ]
+    fi
 fi
