@@ -43,7 +43,7 @@ fn ffmpeg_strict_frames(path: &Path, demuxer: &str) -> u64 {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.strip_prefix("frame="))
-        .last()
+        .next_back()
         .and_then(|n| n.trim().parse().ok())
         .expect("ffmpeg printed a frame count")
 }

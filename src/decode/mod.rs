@@ -81,23 +81,16 @@ impl Yuyv {
 ///
 /// The default is the fastest one compiled in: libjpeg-turbo when the `turbojpeg` feature
 /// is on (whoever builds with it wants it used), zune-jpeg otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Backend {
     /// zune-jpeg, pure Rust (the default build's decoder).
+    #[cfg_attr(not(feature = "turbojpeg"), default)]
     Zune,
     /// libjpeg-turbo through the `turbojpeg` crate (cargo feature `turbojpeg`).
     #[cfg(feature = "turbojpeg")]
+    #[default]
     TurboJpeg,
-}
-
-impl Default for Backend {
-    fn default() -> Backend {
-        #[cfg(feature = "turbojpeg")]
-        return Backend::TurboJpeg;
-        #[cfg(not(feature = "turbojpeg"))]
-        Backend::Zune
-    }
 }
 
 impl Backend {

@@ -75,7 +75,9 @@ impl PropValue {
         };
         if t.is_array() {
             let n = r.u32(field)? as usize;
-            if n.checked_mul(size).is_none_or(|need| need > r.remaining()) {
+            if n.checked_mul(size)
+                .map_or(true, |need| need > r.remaining())
+            {
                 return Err(ParseError::Invalid {
                     what: "property",
                     reason: format!("array of {n} elements exceeds the data"),
