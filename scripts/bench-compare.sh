@@ -34,11 +34,17 @@ if ! need ffmpeg || ! need gphoto2; then
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq ffmpeg gphoto2
 fi
 
+# A build with features goes to its own target dir, so target/release keeps the default
+# build (a turbojpeg build would otherwise replace the binary users run).
+OUTDIR=$ROOT/target
 FEAT_ARGS=()
-[ -n "$FEATURES" ] && FEAT_ARGS=(--features "$FEATURES")
+if [ -n "$FEATURES" ]; then
+    OUTDIR=$ROOT/target/bench-${FEATURES//[^a-z0-9]/-}
+    FEAT_ARGS=(--features "$FEATURES" --target-dir "$OUTDIR")
+fi
 cargo build --release "${FEAT_ARGS[@]}" --bin alpha-bridge --example make_frames --example decode_file
-BIN=$ROOT/target/release/alpha-bridge
-DECODE=$ROOT/target/release/examples/decode_file
+BIN=$OUTDIR/release/alpha-bridge
+DECODE=$OUTDIR/release/examples/decode_file
 BACKEND=zune
 [[ "$FEATURES" == *turbojpeg* ]] && BACKEND=turbojpeg
 
@@ -71,7 +77,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 if [ -z "${SKIP_DECODE:-}" ]; then
     FRAMES=${FRAMES:-300}
     FR=$WORK/frames
-    [ -f "$FR/.done-$FRAMES" ] || { "$ROOT/target/release/examples/make_frames" "$FR" "$FRAMES" >/dev/null && touch "$FR/.done-$FRAMES"; }
+    [ -f "$FR/.done-$FRAMES" ] || { "$OUTDIR/release/examples/make_frames" "$FR" "$FRAMES" >/dev/null && touch "$FR/.done-$FRAMES"; }
     echo "== decode to YUYV, one thread, $FRAMES frames per file, $RUNS alternating runs, ours = $BACKEND"
     for f in testcard-1024x680-422 photo-1024x680-422 photo-1024x680-420 testcard-1920x1080-422 photo-1920x1080-422 photo-1920x1080-420; do
         : >"$WORK/ours"; : >"$WORK/theirs"

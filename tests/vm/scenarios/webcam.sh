@@ -25,6 +25,10 @@ grep -q 'yuyv422.*1024x680' "$O/ffmpeg.err" || die "ffmpeg does not see 1024x680
 frames_ok "$O/ffmpeg.yuv" 1024 680 5
 increasing "$O/ffmpeg.yuv" "$first"
 
+# A measurement, not a check: the webcam's memory with one camera in another process
+# (the real USB path; the in-process emulator of the host tests adds its own buffers).
+step "webcam RSS with one camera: $(awk '/^VmRSS/ {print $2, $3}' "/proc/$(pid_of webcam)/status")"
+
 step "Ctrl-C"
 stop webcam INT
 [ "$STOP_RC" = 0 ] || die "webcam exited $STOP_RC on SIGINT (want 0)"
