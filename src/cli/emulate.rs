@@ -34,8 +34,9 @@ pub struct EmulateArgs {
     /// With --wifi: the address to serve and announce on (default loopback).
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// With --wifi: accept this computer GUID (repeatable); default: the GUIDs paired
-    /// through the emulated Mass Storage body (--state), or any GUID if there is none.
+    /// With --wifi: accept this computer GUID (repeatable). Default: with --state, only
+    /// the GUIDs paired through the emulated Mass Storage body (none paired yet: every
+    /// computer is refused, like a real camera); without --state, any GUID.
     #[arg(long = "guid", value_name = "GUID")]
     guids: Vec<String>,
     /// Where the emulated body keeps its paired computers (shared by msc and --wifi).

@@ -266,8 +266,12 @@ impl Response {
 }
 
 impl Event {
+    /// Writes the event with at most its first 3 parameters: an event container holds no
+    /// more (PTP 1.0 section 9.3.1), and [`Event::parse`] refuses one that does.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        encode_small(Kind::Event, self.code.0, self.tid, &self.params, out)
+        let p = self.params.as_slice();
+        let first3 = Params::new(&p[..p.len().min(3)]).unwrap_or_default();
+        encode_small(Kind::Event, self.code.0, self.tid, &first3, out)
     }
 
     pub fn parse(b: &[u8]) -> Result<Event, ParseError> {
@@ -371,6 +375,21 @@ mod tests {
         assert_eq!(e.code, EventCode::SONY_DEVICE_PROP_CHANGED);
         assert_eq!(e.tid, 0xFFFF_FFFF);
         assert_eq!(e.params.as_slice(), &[0x5004]);
+    }
+
+    #[test]
+    fn an_event_encodes_at_most_three_parameters_so_it_parses_back() {
+        let e = Event {
+            code: EventCode::SONY_DEVICE_PROP_CHANGED,
+            tid: 7,
+            params: Params::new(&[1, 2, 3, 4, 5]).unwrap(),
+        };
+        let mut out = Vec::new();
+        e.encode(&mut out);
+        assert_eq!(out.len(), 12 + 3 * 4);
+        let back = Event::parse(&out).unwrap();
+        assert_eq!((back.code, back.tid), (e.code, 7));
+        assert_eq!(back.params.as_slice(), &[1, 2, 3]);
     }
 
     #[test]
