@@ -79,17 +79,17 @@ struct CountingSink {
 
 impl FrameSink for CountingSink {
     fn write(&mut self, pic: &Picture<'_>) -> Result<(), SinkError> {
-        if let Picture::Yuyv {
-            width,
-            height,
-            data,
-        } = pic
-        {
-            let counter = read_counter_yuyv(data, *width, *height);
-            if counter.is_some() && counter != self.last {
-                self.live.fetch_add(1, Ordering::SeqCst);
-                self.last = counter;
-            }
+        let counter = match pic {
+            Picture::Yuyv {
+                width,
+                height,
+                data,
+            } => read_counter_yuyv(data, *width, *height),
+            _ => None,
+        };
+        if counter.is_some() && counter != self.last {
+            self.live.fetch_add(1, Ordering::SeqCst);
+            self.last = counter;
         }
         self.all.fetch_add(1, Ordering::SeqCst);
         Ok(())
