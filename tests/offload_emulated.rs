@@ -931,23 +931,67 @@ fn cli_ssdp_inner() {
     assert!(log.contains("1 sessions, powered off: true"), "{log}");
 }
 
-/// `alpha-bridge pair --camera emulated` into a camera state dir under `home`, then
-/// `pair --show`: the state dir and what `--show` printed.
-fn pair_emulated_and_show(home: &Path) -> (PathBuf, String) {
-    let state = home.join("camera-state");
-    let o = ab(
-        home,
-        &[
-            "pair",
-            "--camera",
-            "emulated",
-            "--emulator-state",
-            state.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let show = ab(home, &["pair", "--show"]);
-    (state, String::from_utf8_lossy(&show.stdout).into_owned())
+/// A card of files, a home dir, and the emulated body paired with this computer through
+/// `alpha-bridge pair --camera emulated` (its state dir under `home`), with what
+/// `pair --show` printed.
+struct Paired {
+    files: tempfile::TempDir,
+    card: Vec<CardFile>,
+    home: tempfile::TempDir,
+    state: PathBuf,
+    show: String,
+}
+
+impl Paired {
+    fn new() -> Paired {
+        let files = tempfile::tempdir().unwrap();
+        let card = card(files.path());
+        let home = tempfile::tempdir().unwrap();
+        let state = home.path().join("camera-state");
+        let o = ab(
+            home.path(),
+            &[
+                "pair",
+                "--camera",
+                "emulated",
+                "--emulator-state",
+                state.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        let show = ab(home.path(), &["pair", "--show"]);
+        let show = String::from_utf8_lossy(&show.stdout).into_owned();
+        Paired {
+            files,
+            card,
+            home,
+            state,
+            show,
+        }
+    }
+
+    /// The value of the `pair --show` line starting with `label`.
+    fn shown(&self, label: &str) -> String {
+        self.show
+            .lines()
+            .find_map(|l| l.strip_prefix(label))
+            .unwrap_or_else(|| panic!("no {label} line in: {}", self.show))
+            .trim()
+            .to_string()
+    }
+
+    /// `alpha-bridge emulate --wifi` offering the card, with the paired state.
+    fn emulate(&self) -> Emulate {
+        Emulate::start(
+            &[
+                "--files",
+                self.files.path().to_str().unwrap(),
+                "--state",
+                self.state.to_str().unwrap(),
+            ],
+            &[],
+        )
+    }
 }
 
 #[test]
@@ -961,26 +1005,10 @@ fn cli_pair_offload_inner() {
     if !inside_netns() {
         return;
     }
-    let files_dir = tempfile::tempdir().unwrap();
-    let card = card(files_dir.path());
-    let home = tempfile::tempdir().unwrap();
-    let (state, show_out) = pair_emulated_and_show(home.path());
-    let guid = show_out
-        .lines()
-        .find_map(|l| l.strip_prefix("GUID:"))
-        .unwrap()
-        .trim()
-        .to_string();
-
-    let emu = Emulate::start(
-        &[
-            "--files",
-            files_dir.path().to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let p = Paired::new();
+    let (home, card) = (&p.home, &p.card);
+    let guid = p.shown("GUID:");
+    let emu = p.emulate();
     let dest = home.path().join("out");
     // Someone else's GUID: refused.
     let o = offload_cli(home.path(), &dest, Some(&hex(&OTHER_GUID)));
@@ -989,7 +1017,7 @@ fn cli_pair_offload_inner() {
     // No --guid: the config's, the one `pair` registered.
     let o = offload_cli(home.path(), &dest, None);
     assert!(o.status.success(), "{}\npaired {guid}", text(&o));
-    check_dest(&dest, &card);
+    check_dest(&dest, card);
     let log = emu.stop();
     assert!(log.contains("1 sessions, powered off: true"), "{log}");
 }
@@ -1019,29 +1047,13 @@ fn gphoto2_cli_inner() {
     if !inside_netns() {
         return;
     }
-    let files_dir = tempfile::tempdir().unwrap();
-    let card = card(files_dir.path());
-    let home = tempfile::tempdir().unwrap();
-    let (state, show_out) = pair_emulated_and_show(home.path());
-    let setting = show_out
-        .lines()
-        .find_map(|l| l.strip_prefix("gphoto2 setting:"))
-        .unwrap()
-        .trim()
-        .to_string();
-    assert!(setting.starts_with("ptp2_ip=guid="), "{show_out}");
+    let p = Paired::new();
+    let (home, card) = (&p.home, &p.card);
+    let setting = p.shown("gphoto2 setting:");
+    assert!(setting.starts_with("ptp2_ip=guid="), "{}", p.show);
     std::fs::create_dir(home.path().join(".gphoto")).unwrap();
     std::fs::write(home.path().join(".gphoto/settings"), format!("{setting}\n")).unwrap();
-
-    let emu = Emulate::start(
-        &[
-            "--files",
-            files_dir.path().to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let emu = p.emulate();
     let out = tempfile::tempdir().unwrap();
     let o = run_bounded(
         Command::new("gphoto2")
