@@ -1,12 +1,13 @@
 //! This computer's identity towards Sony cameras (the 16-byte GUID and the host name),
 //! generated once per computer and kept in `$XDG_CONFIG_HOME/alpha-bridge/config.toml`.
 //!
-//! `pair` registers the identity inside the camera (sony-pairing.md §4) and `offload`
-//! sends the identical 16 bytes in every PTP/IP Init Command Request (ptpip.md §2,
-//! sony-pairing.md §6), so both must read it from here and nowhere else.
+//! `pair` registers the identity inside the camera
+//! (docs/protocol/pairing.md#registration-block) and `offload` sends the identical 16 bytes
+//! in every PTP/IP Init Command Request (docs/protocol/ptpip.md#init-handshake,
+//! docs/protocol/pairing.md#guid), so both must read it from here and nowhere else.
 //!
-//! The default GUID mirrors Sony's PlayMemories Home (sony-pairing.md §6.1): 8 zero
-//! bytes, `FF FF`, then the MAC address of the interface holding the default route;
+//! The default GUID mirrors Sony's PlayMemories Home (docs/protocol/pairing.md#guid): 8
+//! zero bytes, `FF FF`, then the MAC address of the interface holding the default route;
 //! without one it is the same shape with a random locally administered MAC. The file
 //! is a tiny TOML subset (`key = "value"` lines, comments, `[sections]`) written
 //! atomically (temp file + rename) and edited in place, so keys other modules add
@@ -218,7 +219,7 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], ConfigError> {
 }
 
 /// Same shape as the MAC form, with a random locally administered unicast MAC: Sony
-/// cameras may look at the MAC area (sony-pairing.md §6.1), so keep it plausible.
+/// cameras may look at the MAC area (docs/protocol/pairing.md#guid), so keep it plausible.
 pub fn random_guid() -> Result<[u8; GUID_LEN], ConfigError> {
     let mut mac: [u8; 6] = random_bytes()?;
     mac[0] = (mac[0] | 0x02) & !0x01;

@@ -2,7 +2,8 @@
 //! ([`session`]), Sony's PC Remote connect handshake and live-view polling ([`sony`]).
 //!
 //! This layer never renders, decodes or writes files; it hands raw live-view objects
-//! to the caller. It must not be used by `crate::emulator` (sony-usb.md §3, §5).
+//! to the caller. It must not be used by `crate::emulator`
+//! (docs/protocol/emulator.md#independence-rule).
 
 pub mod pacing;
 pub mod session;

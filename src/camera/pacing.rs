@@ -1,6 +1,6 @@
 //! Live-view request pacing, as pure arithmetic on instants so it is testable without
 //! sleeping. Sony: at most 30 fps and never more than two GetObject requests within
-//! 33 ms (sony-usb.md §5.2); "not ready" answers back off, bounded.
+//! 33 ms (docs/protocol/sony-usb.md#pacing); "not ready" answers back off, bounded.
 
 use std::time::{Duration, Instant};
 

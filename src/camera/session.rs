@@ -1,7 +1,8 @@
 //! A PTP session over a USB [`Transport`]: one transaction at a time, containers
-//! assembled across transfers, and the recovery rules of ptp-usb.md §3, §7 and §8
-//! (stale responses, leftover zero-length packets, split header and data, surplus
-//! bytes after a data container, stalls, cancel on timeout).
+//! assembled across transfers, and the recovery rules of
+//! docs/protocol/ptp-usb.md#reading-a-response (stale responses, leftover zero-length
+//! packets, split header and data, surplus bytes after a data container, stalls, cancel on
+//! timeout).
 //!
 //! The receive buffer and the caller's data buffer are reused between transactions,
 //! so polling live view allocates nothing once the buffers have grown to frame size.
@@ -349,7 +350,8 @@ impl<T: Transport> PtpSession<T> {
             }
         };
         if h.length == UNKNOWN_LENGTH {
-            // Read to the short packet that ends the transfer (ptp-usb.md §2).
+            // Read to the short packet that ends the transfer
+            // (docs/protocol/ptp-usb.md#reading-a-response).
             while !self.last_read_short {
                 let before = self.filled;
                 if self.filled - HEADER_LEN > self.max_data {
@@ -387,8 +389,9 @@ impl<T: Transport> PtpSession<T> {
     }
 }
 
-/// GetDeviceInfo without opening a session (allowed by PTP, ptp-usb.md §7); used by
-/// `alpha-bridge list` to tell PC Remote from MTP.
+/// GetDeviceInfo without opening a session (allowed by PTP,
+/// docs/protocol/ptp-usb.md#transaction-ids-and-sessions); used by `alpha-bridge list` to
+/// tell PC Remote from MTP.
 pub fn read_device_info(t: &mut dyn Transport) -> Result<DeviceInfo, CameraError> {
     let mut s = PtpSession::new(t);
     s.set_timeout(Duration::from_secs(3));

@@ -1,5 +1,7 @@
-//! Sony PC Remote over USB: the connect handshake (sony-usb.md §3) and live-view
-//! polling (§5). `SonyCamera` owns the session; dropping it closes the session.
+//! Sony PC Remote over USB: the connect handshake
+//! (docs/protocol/sony-usb.md#connect-handshake) and live-view polling
+//! (docs/protocol/sony-usb.md#live-view). `SonyCamera` owns the session; dropping it closes
+//! the session.
 
 use super::pacing::Pacer;
 use super::session::{DataPhase, PtpSession};
@@ -12,8 +14,8 @@ use crate::transport::Transport;
 use std::time::{Duration, Instant};
 
 /// Bodies that enumerate in PC Remote mode but give no live view over USB
-/// (libgphoto2's capability flags, sony-usb.md §5.6). A6000 live view has also been
-/// reported to wedge the session.
+/// (libgphoto2's capability flags, docs/protocol/sony-usb.md#bodies-without-usb-live-view).
+/// A6000 live view has also been reported to wedge the session.
 const NO_USB_LIVE_VIEW: &[&str] = &["ILCE-6000", "ILCE-7", "ILCE-7R"];
 
 /// How the handshake and polling behave.

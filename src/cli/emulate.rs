@@ -55,7 +55,7 @@ pub fn run(a: &EmulateArgs) -> anyhow::Result<()> {
 }
 
 fn body(model: &str) -> anyhow::Result<(Body, u16)> {
-    // Product ids of each body in PC Remote mode (sony-usb.md §8).
+    // Product ids of each body in PC Remote mode (docs/protocol/sony-usb.md#product-ids).
     Ok(match model.to_ascii_uppercase().as_str() {
         "ILCE-6400" => (Body::ilce_6400(), 0x0CAA),
         "ZV-E10" => (Body::zv_e10(), 0x0D97),

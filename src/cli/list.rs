@@ -1,8 +1,8 @@
 //! `alpha-bridge list`: every Sony device on USB with its model, serial and USB mode, and
 //! for any mode other than PC Remote exactly what to change in the camera menu
-//! (sony-usb.md §1). A PTP interface is opened briefly and its DeviceInfo read to tell
-//! PC Remote (VendorExtensionID 0x11) from MTP; everything else is judged from the
-//! interface classes alone. It never selects by product id.
+//! (docs/protocol/sony-usb.md#usb-modes). A PTP interface is opened briefly and its
+//! DeviceInfo read to tell PC Remote (VendorExtensionID 0x11) from MTP; everything else is
+//! judged from the interface classes alone. It never selects by product id.
 //!
 //! It must not hold the camera: the interface is released before printing. Exit codes:
 //! 0 listed (also when no camera is attached), 1 no USB access or a listing failure.
@@ -24,12 +24,14 @@ pub struct ListArgs {
     pub no_probe: bool,
 }
 
-/// The menu path to PC Remote (sony-usb.md §1; exact names vary by body).
+/// The menu path to PC Remote (docs/protocol/sony-usb.md#usb-modes; exact names vary by
+/// body).
 const TO_PC_REMOTE: &str = "on the camera: MENU → Network (or Setup) → USB Connection → \
 \"PC Remote\"; on 2020+ bodies (a7 IV, a7S III, a1, ZV-E10, …): PC Remote Function → ON, \
 PC Remote Cnct Method → USB, USB Connection Mode → \"PC Remote\"; then replug the cable";
 
-/// The menu path to mass storage, which pairing needs (sony-pairing.md §1).
+/// The menu path to mass storage, which pairing needs
+/// (docs/protocol/pairing.md#preconditions).
 const TO_MASS_STORAGE: &str = "for pairing (`alpha-bridge pair`): set USB Connection \
 (2020+ bodies: USB Connection Mode) to \"Mass Storage\"";
 
@@ -47,7 +49,7 @@ enum Mode {
 }
 
 /// PC Remote announces Sony's vendor extension 0x11; MTP reports 0xFFFFFFFF or another
-/// id (sony-usb.md §2).
+/// id (docs/protocol/sony-usb.md#telling-pc-remote-from-mtp).
 const SONY_PC_REMOTE_EXTENSION: u32 = 0x11;
 
 fn mode_of(usb: UsbMode, vendor_extension: Option<u32>) -> Mode {

@@ -1,7 +1,7 @@
 //! `alpha-bridge offload`: wait for a camera in "Send to Computer", download what is
-//! new, let the camera power off, wait again (issue 5 §6). Draws indicatif bars on a
-//! terminal and plain log lines otherwise; Ctrl-C stops between chunks and the
-//! interrupted file resumes next time.
+//! new, let the camera power off, wait again (docs/protocol/offload.md#daemon). Draws
+//! indicatif bars on a terminal and plain log lines otherwise; Ctrl-C stops between chunks
+//! and the interrupted file resumes next time.
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};

@@ -41,7 +41,8 @@ fn take(counter: &AtomicU32) -> bool {
 
 impl Faults {
     /// The next `n` SDIO_GetExtDeviceInfo (0x9202) calls return an empty data phase
-    /// with OK (a body that is not ready yet, sony-usb.md §3 step 5).
+    /// with OK (a body that is not ready yet, docs/protocol/sony-usb.md#connect-handshake
+    /// step 5).
     pub fn set_ext_info_not_ready(&self, n: u32) {
         self.ext_info_not_ready.store(n, Ordering::SeqCst);
     }
@@ -70,7 +71,7 @@ impl Faults {
     }
 
     /// The next `n` live-view GetObject calls send a dataset header with image size 0
-    /// and then AccessDenied (sony-usb.md §5.2).
+    /// and then AccessDenied (docs/protocol/sony-usb.md#not-ready-answers).
     pub fn zero_size_denied_next(&self, n: u32) {
         self.zero_size_denied.store(n, Ordering::SeqCst);
     }
@@ -301,7 +302,7 @@ impl Body {
 
     /// A body for a model name as DeviceInfo spells it: live view off for the bodies
     /// libgphoto2 flags as having none over USB (ILCE-6000, ILCE-7, ILCE-7R), protocol
-    /// 3.00 for 2020+ bodies, 2.00 otherwise (sony-usb.md §3, §5.6).
+    /// 3.00 for 2020+ bodies, 2.00 otherwise (docs/protocol/sony-usb.md#sdio-versions).
     pub fn for_model(model: &str) -> Body {
         const NO_USB_LIVE_VIEW: &[&str] = &["ILCE-6000", "ILCE-7", "ILCE-7R"];
         const VERSION_3: &[&str] = &[

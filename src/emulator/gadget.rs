@@ -147,7 +147,7 @@ impl Default for GadgetConfig {
     fn default() -> Self {
         GadgetConfig {
             vid: 0x054C,
-            pid: 0x0CAA, // ILCE-6400 in PC Remote (sony-usb.md model table)
+            pid: 0x0CAA, // ILCE-6400 in PC Remote (docs/protocol/sony-usb.md#product-ids)
             manufacturer: "Sony".into(),
             product: "ILCE-6400".into(),
             serial: "0000000000000001".into(),

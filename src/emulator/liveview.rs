@@ -1,9 +1,9 @@
-//! The live-view dataset a Sony body returns for GetObject(0xFFFFC002) (sony-usb.md §5.3):
-//! u32 image offset, u32 image size, u32 focal-frame offset, u32 focal-frame size, the
-//! focal-frame bytes, then the JPEG at the image offset. The declared image size is
-//! padded (to a multiple of 128 by default, as observed on an RX100M7) and the padding
-//! is junk that contains `FF D9` and `FF D8`, so a host that trusts the declared size or
-//! scans naively for markers gets caught.
+//! The live-view dataset a Sony body returns for GetObject(0xFFFFC002)
+//! (docs/protocol/sony-usb.md#live-view-object): u32 image offset, u32 image size, u32
+//! focal-frame offset, u32 focal-frame size, the focal-frame bytes, then the JPEG at the
+//! image offset. The declared image size is padded (to a multiple of 128 by default, as
+//! observed on an RX100M7) and the padding is junk that contains `FF D9` and `FF D8`, so a
+//! host that trusts the declared size or scans naively for markers gets caught.
 //!
 //! Pure: builds bytes into a caller-owned buffer, no I/O.
 

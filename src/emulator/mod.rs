@@ -1,9 +1,9 @@
 //! An emulated Sony body, so every path of alpha-bridge runs and is tested without a
 //! camera. The USB front ([`usb_camera`]) answers PTP on the device side of a
 //! [`DevicePipe`](crate::transport::DevicePipe) like an Alpha in PC Remote mode
-//! (ptp-usb.md, sony-usb.md §3–§6): session, DeviceInfo, the SDIO handshake, properties,
-//! and live view at real pace, wrapped in Sony live-view datasets ([`liveview`]) around
-//! a moving [`testcard`].
+//! (docs/protocol/emulator.md#usb-pc-remote-body): session, DeviceInfo, the SDIO handshake,
+//! properties, and live view at real pace, wrapped in Sony live-view datasets
+//! ([`liveview`]) around a moving [`testcard`].
 //!
 //! It is an independent implementation of the camera side: it must never use
 //! `camera`, `pipeline` or `offload` (the host side), so that a misreading of the

@@ -4,7 +4,7 @@
 //! a tiny blank read-only disk, plus the few commands a kernel host probes with in
 //! gadget mode) and Sony's vendor command `0x7A` with ExtCmd plugin 4 / sub-command 8
 //! (ForceRegistHostNetInfo), storing the GUID and host name in a [`Registry`]
-//! (sony-pairing.md §3–§5; USB MSC BOT 1.0 §6).
+//! (docs/protocol/pairing.md; USB MSC BOT 1.0 §6).
 //!
 //! It checks every wrapper and block the host sends and keeps the host honest: an
 //! invalid CBW is counted and gets no CSW (a real device would stall both pipes until a
@@ -163,7 +163,7 @@ const INVALID_PARAMETER: Sense = Sense {
     asc: 0x26,
     ascq: 0,
 };
-/// Sony's "busy, try again" (Sony-PMCA-RE, sony-pairing.md §2).
+/// Sony's "busy, try again" (Sony-PMCA-RE, docs/protocol/pairing.md#sense-and-retries).
 const SONY_BUSY: Sense = Sense {
     key: 0x9,
     asc: 0x81,
@@ -489,8 +489,8 @@ fn read_data_out(
     Ok(got)
 }
 
-/// Checks the ForceRegistHostNetInfo block (sony-pairing.md §4) and returns the GUID
-/// and host name in it.
+/// Checks the ForceRegistHostNetInfo block (docs/protocol/pairing.md#registration-block)
+/// and returns the GUID and host name in it.
 fn parse_regist_block(b: &[u8], received: usize) -> Result<([u8; 16], String), String> {
     if received != 0x2000 || b.len() != 0x2000 {
         return Err(format!("{received} bytes instead of 8192"));
@@ -561,7 +561,8 @@ mod tests {
         b
     }
 
-    /// The sony-guid-setter block, written out by hand from sony-pairing.md §4.
+    /// The sony-guid-setter block, written out by hand from
+    /// docs/protocol/pairing.md#registration-block.
     fn sgs_block() -> Vec<u8> {
         let mut b = vec![0u8; 8192];
         b[0] = 0x25;
@@ -594,7 +595,7 @@ mod tests {
     #[test]
     fn sony_guid_setter_bytes_register_the_guid() {
         let (mut host, h, reg) = start(MscConfig::default());
-        // The exact CBW of sony-pairing.md §3.
+        // The exact CBW of docs/protocol/pairing.md#command-block-wrapper.
         let c = cbw(1, 0x2000, false, 0, &[0x7A, 4, 0, 0, 0, 0, 0, 0, 0]);
         host.write(&c, T).unwrap();
         host.write(&sgs_block(), T).unwrap();

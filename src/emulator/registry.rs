@@ -1,7 +1,7 @@
 //! The emulated camera's list of paired computers: what a real Sony body stores when it
-//! receives ForceRegistHostNetInfo (sony-pairing.md §4, §6), shared by the Mass
-//! Storage front (which registers) and the Wi-Fi front (which accepts only registered
-//! GUIDs in the PTP/IP Init Command Request).
+//! receives ForceRegistHostNetInfo (docs/protocol/pairing.md#registration-block), shared by
+//! the Mass Storage front (which registers) and the Wi-Fi front (which accepts only
+//! registered GUIDs in the PTP/IP Init Command Request).
 //!
 //! A cheap clonable handle; optionally backed by a file in a state directory, written
 //! atomically (temp + rename) and re-read on every query, so a registration made by
@@ -19,7 +19,7 @@ pub const REGISTRY_FILE: &str = "registered-hosts";
 
 /// How many computers the emulated body remembers; the oldest is forgotten when a new
 /// one is registered beyond that. (A real body's slot count is UNCONFIRMED,
-/// sony-pairing.md §7 sub-command 6.)
+/// docs/protocol/pairing.md#extcmd-sub-commands, sub-command 6.)
 pub const MAX_HOSTS: usize = 8;
 
 /// Longest stored host name, in characters.
@@ -120,8 +120,9 @@ impl Registry {
     }
 
     /// Changes the stored name of a registered GUID (a real body replaces it with the
-    /// name from the first PTP/IP Init Command Request, sony-pairing.md §4 notes).
-    /// Returns whether the GUID was registered.
+    /// name from the first PTP/IP Init Command Request,
+    /// docs/protocol/pairing.md#registration-block). Returns whether the GUID was
+    /// registered.
     pub fn set_host_name(&self, guid: &[u8; 16], host_name: &str) -> Result<bool, RegistryError> {
         let mut inner = self.lock();
         Self::refresh(&mut inner);

@@ -1,5 +1,6 @@
 //! A moving test card rendered as baseline 4:2:2 JPEG, the picture the emulated body
-//! sends as live view (sony-usb.md §5.5: 1024×680 4:2:2 is what most Alpha bodies send).
+//! sends as live view (docs/protocol/sony-usb.md#frame-size: 1024×680 4:2:2 is what most
+//! Alpha bodies send).
 //!
 //! The card has colour bars and a grey ramp, a square that moves with the frame index,
 //! a large seven-segment frame counter for people, and a machine-readable counter for

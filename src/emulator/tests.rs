@@ -122,7 +122,8 @@ impl Host {
         Event::parse(&b[..n]).unwrap()
     }
 
-    /// OpenSession, GetDeviceInfo, connect 1 and 2, 0x9202, connect 3 (sony-usb.md §3).
+    /// OpenSession, GetDeviceInfo, connect 1 and 2, 0x9202, connect 3
+    /// (docs/protocol/sony-usb.md#connect-handshake).
     fn handshake(&mut self) -> ExtDeviceInfo {
         assert_eq!(self.tx(0x1002, &[1], None).code(), ResponseCode::OK);
         assert_eq!(self.tx(0x1001, &[], None).code(), ResponseCode::OK);

@@ -1,6 +1,6 @@
 //! The emulated body's USB front: a PTP responder on the device side of a
-//! [`DevicePipe`] that behaves like a Sony Alpha in PC Remote mode (ptp-usb.md §2–§7,
-//! sony-usb.md §2–§6).
+//! [`DevicePipe`] that behaves like a Sony Alpha in PC Remote mode
+//! (docs/protocol/emulator.md#usb-pc-remote-body).
 //!
 //! [`serve`] reads command containers from bulk OUT (header and payload may arrive in
 //! separate transfers; zero-length packets are skipped), reads the data-out container of
@@ -365,7 +365,8 @@ impl Answer {
     }
 }
 
-/// Sizes LiveViewImageQuality (0xD26A) selects: 1 = low, 2 = high (sony-usb.md §5.5).
+/// Sizes LiveViewImageQuality (0xD26A) selects: 1 = low, 2 = high
+/// (docs/protocol/sony-usb.md#frame-size).
 fn quality_size(q: i128) -> Option<(u32, u32)> {
     match q {
         1 => Some((640, 424)),
@@ -430,7 +431,8 @@ impl<'a> Responder<'a> {
             self.last_tid = Some(cmd.tid);
         }
         if op == OpCode::GET_DEVICE_INFO {
-            // Allowed outside a session too (ptp-usb.md §7).
+            // Allowed outside a session too
+            // (docs/protocol/ptp-usb.md#transaction-ids-and-sessions).
             return self.device_info();
         }
         if self.session.is_none() {
@@ -443,7 +445,8 @@ impl<'a> Responder<'a> {
         match op {
             OpCode::CLOSE_SESSION => self.close_session(),
             OpCode::GET_STORAGE_IDS => {
-                // PC Remote mode gives no file access (sony-usb.md §1): no storages.
+                // PC Remote mode gives no file access
+                // (docs/protocol/sony-usb.md#usb-modes): no storages.
                 self.data.extend_from_slice(&0u32.to_le_bytes());
                 Answer::data_ok()
             }
@@ -563,7 +566,8 @@ impl<'a> Responder<'a> {
             return Answer::code(ResponseCode::ACCESS_DENIED);
         }
         if self.body.faults().take_ext_info_not_ready() {
-            // Not ready yet: an empty data phase, and OK (sony-usb.md §3 step 5).
+            // Not ready yet: an empty data phase, and OK
+            // (docs/protocol/sony-usb.md#connect-handshake step 5).
             return Answer::data_ok();
         }
         let version = (requested.min(self.body.sdio_version as u32)) as u16;
@@ -813,7 +817,8 @@ fn decode_int(b: &[u8], signed: bool) -> i128 {
     }
 }
 
-/// Operations listed in DeviceInfo (the Sony ones are the basic set; sony-usb.md §2).
+/// Operations listed in DeviceInfo (the Sony ones are the basic set;
+/// docs/protocol/sony-usb.md#telling-pc-remote-from-mtp).
 const SUPPORTED_OPS: &[u16] = &[
     0x1001, 0x1002, 0x1003, 0x1004, 0x1008, 0x1009, 0x9201, 0x9202, 0x9203, 0x9204, 0x9205, 0x9207,
     0x9209,
@@ -839,8 +844,8 @@ fn desc(code: u16, t: DataType, get_set: u8, enabled: u8, cur: i128, form: PropF
     }
 }
 
-/// A plausible property set for a mid-range Alpha (values from sony-usb.md §6 and the
-/// a5000/a5100/ZV-E10 dumps it cites).
+/// A plausible property set for a mid-range Alpha (values from the
+/// a5000/a5100/ZV-E10 dumps, docs/protocol/sony-usb.md#property-descriptors).
 fn default_props(body: &Body) -> Vec<PropDesc> {
     use DataType as T;
     let lv = body.usb_live_view as i128;

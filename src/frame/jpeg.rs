@@ -5,7 +5,7 @@
 //! any byte pattern may appear and is skipped by length; inside entropy-coded data `FF` is
 //! always followed by `00` (stuffing), `D0`–`D7` (restart) or `FF` (fill), so the first
 //! other marker ends the scan. No allocation, no panics on any input (ITU-T T.81 B.1,
-//! protocol/sony-usb.md §5.4).
+//! docs/protocol/sony-usb.md#cutting-the-jpeg).
 
 use super::{ExtractError, Sampling};
 

@@ -1,14 +1,15 @@
 //! JPEG extraction from Sony live-view objects (the payload of `GetObject(0xFFFFC002)`).
 //!
 //! A live-view dataset starts with a header (u32 image offset, u32 image size, u32
-//! focal-frame offset, u32 focal-frame size; protocol/sony-usb.md §5.3). [`extract`]
-//! trusts the offset only when it points at `FF D8`, bounds the image by its declared
-//! size, then walks the JPEG's markers to the real EOI (§5.4), so padding junk after
-//! EOI, stray `FF D8` bytes in the header or focal-frame data and EXIF thumbnails can
-//! neither cut nor extend a frame. Only when the header is unusable does it fall back to
-//! scanning for `FF D8` (libgphoto2's way). A JPEG without its EOI is an error, never a
-//! frame. [`split_datasets`] cuts a capture of back-to-back datasets (rocc's test files)
-//! by the header fields.
+//! focal-frame offset, u32 focal-frame size; docs/protocol/sony-usb.md#live-view-object).
+//! [`extract`] trusts the offset only when it points at `FF D8`, bounds the image by its
+//! declared size, then walks the JPEG's markers to the real EOI
+//! (docs/protocol/sony-usb.md#cutting-the-jpeg), so padding junk after EOI, stray `FF D8`
+//! bytes in the header or focal-frame data and EXIF thumbnails can neither cut nor extend a
+//! frame. Only when the header is unusable does it fall back to scanning for `FF D8`
+//! (libgphoto2's way). A JPEG without its EOI is an error, never a frame.
+//! [`split_datasets`] cuts a capture of back-to-back datasets (rocc's test files) by the
+//! header fields.
 //!
 //! This module must stay sans-IO and allocation-free on the per-frame path: results
 //! borrow from the caller's buffer. It never panics on any input. The one exception is

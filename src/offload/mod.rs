@@ -1,4 +1,4 @@
-//! Wi-Fi offload (ptpip.md §4–§6, issue 5): wait for a Sony body in "Send to Computer"
+//! Wi-Fi offload (docs/protocol/offload.md): wait for a Sony body in "Send to Computer"
 //! (SSDP), run one PTP/IP session with it, download what is new into the store, end
 //! with the Sony power-off, go back to listening.
 //!

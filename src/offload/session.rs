@@ -1,6 +1,6 @@
-//! A Sony "Send to Computer" session over PTP/IP (ptpip.md §3–§5): Init handshakes,
-//! OpenSession, GetDeviceInfo (must be "Sony Corporation"), the Sony start (0x9280
-//! plugin 4 sub-command 2 payload `01 01`, then 0x9281) before any storage request,
+//! A Sony "Send to Computer" session over PTP/IP (docs/protocol/offload.md#session-script):
+//! Init handshakes, OpenSession, GetDeviceInfo (must be "Sony Corporation"), the Sony start
+//! (0x9280 plugin 4 sub-command 2 payload `01 01`, then 0x9281) before any storage request,
 //! enumeration, chunked GetPartialObject downloads streamed to a sink, and the Sony end
 //! (0x9280 sub-command 5, then 0x9281) plus CloseSession so the camera powers off.
 //!
@@ -93,7 +93,7 @@ impl Session {
             && s.device.supports(OpCode::SONY_EXT_CMD_READ)
         {
             // Without this the camera never shows "Sending…" and newer bodies refuse
-            // every storage request (ptpip.md §4.1, §4.3).
+            // every storage request (docs/protocol/offload.md#sony-start).
             s.ext_cmd(ext_cmd::NOTIFY_BACKUP_TYPE, &[1, 1])?;
             s.started = true;
         } else {

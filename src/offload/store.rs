@@ -1,8 +1,9 @@
 //! Where downloads land, and how nothing is ever lost or written outside the
-//! destination (issue 5 §5): `DIR/YYYY-MM-DD/NAME` from the capture date, a temp file
-//! in the same folder (`.NAME.SIZE.part`, so an interrupted download resumes from it),
-//! fsync, size check, rename, mtime from the capture date, and a ledger of what each
-//! camera already sent so files the user moved or renamed are not fetched again.
+//! destination (docs/protocol/offload.md#store): `DIR/YYYY-MM-DD/NAME` from the capture
+//! date, a temp file in the same folder (`.NAME.SIZE.part`, so an interrupted download
+//! resumes from it), fsync, size check, rename, mtime from the capture date, and a ledger
+//! of what each camera already sent so files the user moved or renamed are not fetched
+//! again.
 //!
 //! Camera-supplied names are hostile input: [`sanitize_name`] keeps one plain path
 //! component. The only file I/O of `offload` lives here; no network.

@@ -1,6 +1,6 @@
 //! USB Mass Storage Bulk-Only Transport wrappers, sans-IO: the 31-byte Command Block
 //! Wrapper and the 13-byte Command Status Wrapper (USB MSC BOT 1.0 §5;
-//! sony-pairing.md §3 and §5).
+//! docs/protocol/pairing.md#command-block-wrapper and the section after it).
 //!
 //! Encoding and checking only: no transfers, no retries, no clocks. The host checks
 //! every CSW it receives against the CBW it sent (signature, length, tag, status,
@@ -268,7 +268,7 @@ mod tests {
             .collect()
     }
 
-    /// sony-pairing.md §3: "Full CBW for tag 1, LUN 0".
+    /// The whole CBW for tag 1, LUN 0 (docs/protocol/pairing.md#command-block-wrapper).
     const PAIRING_CBW: &str = "55 53 42 43 01 00 00 00 00 20 00 00 00 00 09 7A 04 00 00 00 00 00 00 00 00 00 00 00 00 00 00";
 
     #[test]
@@ -289,7 +289,8 @@ mod tests {
 
     #[test]
     fn request_sense_cbw() {
-        // sony-pairing.md §2 step 7: CDB 03 00 00 00 12 00, data-in 18 bytes.
+        // docs/protocol/pairing.md#sense-and-retries: CDB 03 00 00 00 12 00, data-in 18
+        // bytes.
         let cbw = Cbw::new(2, 18, Direction::In, 0, &[3, 0, 0, 0, 0x12, 0]).unwrap();
         let b = cbw.encode();
         assert_eq!(&b[4..15], &[2, 0, 0, 0, 18, 0, 0, 0, 0x80, 0, 6]);
@@ -323,7 +324,7 @@ mod tests {
 
     #[test]
     fn csw_round_trip_and_checks() {
-        // sony-pairing.md §5: USBS, tag, residue, status.
+        // docs/protocol/pairing.md#command-status-wrapper: USBS, tag, residue, status.
         let bytes = hex("55 53 42 53 01 00 00 00 00 00 00 00 00");
         let cbw = Cbw::decode(&hex(PAIRING_CBW)).unwrap();
         let csw = Csw::decode_for(&bytes, &cbw).unwrap();

@@ -1,7 +1,7 @@
 //! Pairing: registers this computer's identity (GUID + host name) inside a Sony camera
 //! in USB Mass Storage mode, so the camera later accepts it for Send to Computer
-//! (sony-pairing.md; the GUID then travels in the PTP/IP Init Command Request,
-//! ptpip.md §2).
+//! (docs/protocol/pairing.md; the GUID then travels in the PTP/IP Init Command Request,
+//! docs/protocol/ptpip.md#init-handshake).
 //!
 //! This is the host side of Bulk-Only Transport over any [`Transport`]: GET MAX LUN,
 //! TEST UNIT READY, INQUIRY, then Sony's vendor command `0x7A` (ExtCmd plugin 4,
@@ -133,7 +133,7 @@ impl PairOutcome {
     }
 }
 
-/// The USB mode a Sony camera shows itself in (sony-usb.md §1).
+/// The USB mode a Sony camera shows itself in (docs/protocol/sony-usb.md#usb-modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UsbMode {
@@ -167,7 +167,8 @@ impl UsbMode {
 const TO_MASS_STORAGE: &str = "on the camera open MENU, find USB Connection (on newer bodies: Setup > USB > USB Connection Mode) and choose Mass Storage (MSC), then unplug and replug the cable and run `alpha-bridge pair` again";
 
 /// What the user must change on the camera before pairing can work; `None` when the
-/// camera is already in Mass Storage mode. Menu names vary by model (sony-usb.md §1).
+/// camera is already in Mass Storage mode. Menu names vary by model
+/// (docs/protocol/sony-usb.md#usb-modes).
 pub fn wrong_mode_advice(mode: UsbMode) -> Option<String> {
     let (now, back) = match mode {
         UsbMode::MassStorage => return None,
@@ -448,7 +449,8 @@ impl Bot<'_> {
         log::trace!("CSW {csw:?}");
         if let Data::In(_) = data {
             // A residue that disagrees with what arrived is worth a note, not a failure:
-            // many devices set it wrongly (sony-pairing.md §5).
+            // many devices set it wrongly
+            // (docs/protocol/pairing.md#command-status-wrapper).
             let expected = len.saturating_sub(received.len());
             if csw.residue as usize != expected {
                 log::debug!(

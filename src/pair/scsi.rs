@@ -1,10 +1,11 @@
 //! SCSI command blocks and replies the pairing needs, and Sony's pairing block, sans-IO:
 //! TEST UNIT READY, INQUIRY, REQUEST SENSE (SPC fixed-format sense), and the vendor
 //! command `0x7A` carrying ExtCmd plugin 4 / sub-command 8 "ForceRegistHostNetInfo"
-//! with its 8192-byte block (sony-pairing.md §3, §4, §7).
+//! with its 8192-byte block (docs/protocol/pairing.md#the-0x7a-command).
 //!
-//! No I/O here. The block layout is byte-exact to sony-pairing.md §4; fields marked
-//! UNCONFIRMED there are left zero exactly as sony-guid-setter sends them.
+//! No I/O here. The block layout is byte-exact to
+//! docs/protocol/pairing.md#registration-block; fields marked UNCONFIRMED there are left
+//! zero exactly as sony-guid-setter sends them.
 
 use crate::config::GUID_LEN;
 
@@ -23,9 +24,9 @@ pub const CMD_FORCE_REGIST_HOST_NET_INFO: u16 = 8;
 pub const EXT_BLOCK_LEN: usize = 0x2000;
 /// ExtCmd header: u32 dataSize, u16 command, u16 direction, 8 reserved bytes.
 pub const EXT_HEADER_LEN: usize = 16;
-/// `dataSize` of the registration payload (sony-pairing.md §4).
+/// `dataSize` of the registration payload (docs/protocol/pairing.md#registration-block).
 pub const REGIST_PAYLOAD_LEN: usize = 0x125;
-/// Absolute offsets inside the block (sony-pairing.md §4).
+/// Absolute offsets inside the block (docs/protocol/pairing.md#registration-block).
 pub const OFF_HOST_NAME: usize = 17;
 pub const HOST_NAME_FIELD_LEN: usize = 16;
 pub const OFF_ID_LEN: usize = 177;
@@ -38,7 +39,8 @@ pub const INQUIRY_LEN: u8 = 36;
 /// Bytes of fixed-format sense data we ask for.
 pub const SENSE_LEN: u8 = 18;
 
-/// `0x7A` with the plugin id, 9 bytes as sony-guid-setter sends it (sony-pairing.md §3).
+/// `0x7A` with the plugin id, 9 bytes as sony-guid-setter sends it
+/// (docs/protocol/pairing.md#the-0x7a-command).
 pub fn ext_cmd_cdb(plugin: u32) -> [u8; 9] {
     let p = plugin.to_le_bytes();
     [OP_SONY_EXT_CMD, p[0], p[1], p[2], p[3], 0, 0, 0, 0]
@@ -75,9 +77,10 @@ pub fn block_host_name(name: &str) -> String {
     out
 }
 
-/// The 8192-byte ForceRegistHostNetInfo block (sony-pairing.md §4): header, one
-/// unknown zero byte, the UTF-16LE host name (see [`block_host_name`]), zeros, the
-/// id length 16, the 16 GUID bytes in wire order, zero padding.
+/// The 8192-byte ForceRegistHostNetInfo block
+/// (docs/protocol/pairing.md#registration-block): header, one unknown zero byte, the
+/// UTF-16LE host name (see [`block_host_name`]), zeros, the id length 16, the 16 GUID bytes
+/// in wire order, zero padding.
 pub fn regist_host_block(host_name: &str, guid: &[u8; GUID_LEN]) -> Vec<u8> {
     let mut b = vec![0u8; EXT_BLOCK_LEN];
     b[0..4].copy_from_slice(&(REGIST_PAYLOAD_LEN as u32).to_le_bytes());
@@ -98,7 +101,7 @@ pub const SENSE_NOT_READY: u8 = 0x2;
 pub const SENSE_ILLEGAL_REQUEST: u8 = 0x5;
 pub const SENSE_UNIT_ATTENTION: u8 = 0x6;
 /// Sony uses the vendor-specific key with ASC/ASCQ 0x81/0x81 for "busy, try again"
-/// (Sony-PMCA-RE, sony-pairing.md §2).
+/// (Sony-PMCA-RE, docs/protocol/pairing.md#sense-and-retries).
 pub const SENSE_VENDOR_SPECIFIC: u8 = 0x9;
 
 /// The parts of fixed-format sense data that matter.
@@ -223,7 +226,8 @@ mod tests {
         assert_eq!(request_sense_cdb(), [3, 0, 0, 0, 0x12, 0]);
     }
 
-    /// sony-pairing.md §4, the sony-guid-setter block, field by field.
+    /// docs/protocol/pairing.md#registration-block: the sony-guid-setter block, field by
+    /// field.
     #[test]
     fn block_matches_sony_guid_setter() {
         let b = regist_host_block("linux", &SGS_GUID);

@@ -1,6 +1,6 @@
 //! A bounded channel for live frames that drops the OLDEST frame when full, so the
-//! consumer always gets the newest picture and a live producer never blocks
-//! (STYLE.md §5). Dropped frames are counted and their buffers recycled.
+//! consumer always gets the newest picture and a live producer never blocks.
+//! Dropped frames are counted and their buffers recycled.
 
 use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError, TrySendError};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,4 +1,5 @@
-//! Wire codes as newtypes over their integers (ptp-usb.md §10, sony-usb.md §2).
+//! Wire codes as newtypes over their integers (docs/protocol/ptp-usb.md#codes,
+//! docs/protocol/sony-usb.md#sony-operation-codes).
 //!
 //! Unknown vendor codes survive a round trip and print as `OpCode(0x9201)`; known ones
 //! print with their name, e.g. `OpCode::GET_OBJECT`.
@@ -136,7 +137,7 @@ wire_code! {
 }
 
 wire_code! {
-    /// An object format code (ptp-usb.md §10.4).
+    /// An object format code (docs/protocol/ptp-usb.md#object-formats).
     ObjectFormat(u16) {
         UNDEFINED = 0x3000,
         ASSOCIATION = 0x3001,
@@ -166,7 +167,7 @@ wire_code! {
 }
 
 wire_code! {
-    /// A PTP data type code (ptp-usb.md §9.5).
+    /// A PTP data type code (docs/protocol/ptp-usb.md#data-types).
     DataType(u16) {
         INT8 = 0x0001,
         UINT8 = 0x0002,
@@ -201,7 +202,7 @@ impl DataType {
     }
 }
 
-/// Well-known object handles of Sony bodies (sony-usb.md §4).
+/// Well-known object handles of Sony bodies (docs/protocol/sony-usb.md#live-view).
 pub mod handle {
     /// The just-captured image held in camera RAM.
     pub const SHOT_IMAGE: u32 = 0xFFFF_C001;

@@ -1,5 +1,6 @@
-//! PTP-over-USB bulk containers (ptp-usb.md §2–§5): a 12-byte header, then parameters
-//! or a dataset. Encoding writes into caller-owned buffers; decoding borrows.
+//! PTP-over-USB bulk containers (docs/protocol/ptp-usb.md#containers): a 12-byte header,
+//! then parameters or a dataset. Encoding writes into caller-owned buffers; decoding
+//! borrows.
 //!
 //! `peek` is the streaming entry point (tokio-util `Decoder` style): `Ok(None)` means
 //! "need more bytes", `Err` means corrupt, and a declared length above the caller's
@@ -10,7 +11,8 @@ use super::ParseError;
 
 /// Bytes in a container header.
 pub const HEADER_LEN: usize = 12;
-/// Declared length meaning "unknown, read until a short packet" (ptp-usb.md §2).
+/// Declared length meaning "unknown, read until a short packet"
+/// (docs/protocol/ptp-usb.md#container-header).
 pub const UNKNOWN_LENGTH: u32 = 0xFFFF_FFFF;
 /// Most parameters a command, response or event may carry.
 pub const MAX_PARAMS: usize = 5;
@@ -454,7 +456,8 @@ mod tests {
             params_upto(MAX_PARAMS)
         }
 
-        /// Events carry at most 3 parameters (ptp-usb.md); commands and responses 5.
+        /// Events carry at most 3 parameters (docs/protocol/ptp-usb.md#events); commands
+        /// and responses 5.
         fn params_upto(n: usize) -> impl Strategy<Value = Params> {
             proptest::collection::vec(any::<u32>(), 0..=n).prop_map(|v| Params::new(&v).unwrap())
         }

@@ -1,5 +1,6 @@
-//! PTP datasets (ptp-usb.md §9): DeviceInfo, ObjectInfo, StorageInfo, with parse and
-//! encode. Parsing takes the bytes a device sent and never trusts a count or length.
+//! PTP datasets (docs/protocol/ptp-usb.md#datasets): DeviceInfo, ObjectInfo, StorageInfo,
+//! with parse and encode. Parsing takes the bytes a device sent and never trusts a count or
+//! length.
 
 use super::codec::{Reader, Writer};
 use super::codes::{ObjectFormat, OpCode};

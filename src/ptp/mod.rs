@@ -1,6 +1,6 @@
 //! Sans-IO PTP (ISO 15740) as Sony bodies speak it: wire codes, USB containers,
 //! datasets and transaction ids. No USB, sockets, files, threads or clocks in here;
-//! callers own the I/O (ptp-usb.md, sony-usb.md).
+//! callers own the I/O (docs/protocol/ptp-usb.md, docs/protocol/sony-usb.md).
 
 pub mod codec;
 pub mod codes;
@@ -34,7 +34,8 @@ pub enum ParseError {
 }
 
 /// Transaction ids: OpenSession uses 0, then 1, 2, 3…; 0xFFFFFFFF is reserved for
-/// events, so the sequence wraps back to 1 (ptp-usb.md §7).
+/// events, so the sequence wraps back to 1
+/// (docs/protocol/ptp-usb.md#transaction-ids-and-sessions).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TransactionIds {
     next: u32,

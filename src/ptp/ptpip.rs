@@ -1,4 +1,4 @@
-//! Sans-IO PTP/IP packets (CIPA DC-X005 as Sony bodies speak it; ptpip.md §1–§3):
+//! Sans-IO PTP/IP packets (CIPA DC-X005 as Sony bodies speak it; docs/protocol/ptpip.md):
 //! every packet type, encoded into a caller-owned `Vec` and decoded from a byte stream.
 //!
 //! Framing is `u32 length` (whole packet, header included), `u32 type`, payload. The
@@ -98,7 +98,7 @@ impl std::fmt::Display for PacketType {
     }
 }
 
-/// Init Fail reasons (ptpip.md §2).
+/// Init Fail reasons (docs/protocol/ptpip.md#packet-layouts).
 pub mod fail_reason {
     pub const REJECTED_INITIATOR: u32 = 1;
     pub const BUSY: u32 = 2;

@@ -1,4 +1,4 @@
-//! Sony vendor datasets (sony-usb.md §3, §6, §9): the 0x9202 code lists, the 0x9209
+//! Sony vendor datasets (docs/protocol/sony-usb.md): the 0x9202 code lists, the 0x9209
 //! all-properties dump, and the ExtCmd block carried by 0x9280/0x9281.
 
 use super::codec::{Reader, Writer};
@@ -238,7 +238,8 @@ pub fn encode_all_props(props: &[PropDesc], out: &mut Vec<u8>) {
     }
 }
 
-/// ExtCmd sub-commands of plugin 4 (ExtBackupCommunicator), sony-pairing.md / ptpip.md §4.
+/// ExtCmd sub-commands of plugin 4 (ExtBackupCommunicator),
+/// docs/protocol/pairing.md#extcmd-sub-commands.
 pub mod ext_cmd {
     pub const PLUGIN_BACKUP: u32 = 4;
     pub const GET_SUPPORTED_COMMAND_IDS: u16 = 1;

@@ -1,8 +1,8 @@
-//! The host's SSDP listener (ptpip.md §6.2–§6.3): joins 239.255.255.250:1900 on every
-//! up IPv4 interface (re-joining as interfaces come and go), sends an M-SEARCH at start
-//! so a camera that is already waiting answers, and reports each camera that announces
-//! `MtpNullService` with `ssdp:alive` and whose LOCATION description (fetched with a
-//! small HTTP/1.1 GET, timeout and size cap) contains "Sony Corporation".
+//! The host's SSDP listener (docs/protocol/ssdp.md#finding-the-camera): joins
+//! 239.255.255.250:1900 on every up IPv4 interface (re-joining as interfaces come and go),
+//! sends an M-SEARCH at start so a camera that is already waiting answers, and reports each
+//! camera that announces `MtpNullService` with `ssdp:alive` and whose LOCATION description
+//! (fetched with a small HTTP/1.1 GET, timeout and size cap) contains "Sony Corporation".
 //!
 //! The camera's address is the datagram's source, never the LOCATION host (a camera on
 //! a link-local address may announce another one, and the description is fetched from

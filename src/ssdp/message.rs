@@ -1,5 +1,5 @@
-//! Pure SSDP messages (ptpip.md §6): parse and format NOTIFY, M-SEARCH and the
-//! `HTTP/1.1 200 OK` search answer. No sockets here (see `listener`).
+//! Pure SSDP messages (docs/protocol/ssdp.md#message-parsing): parse and format NOTIFY,
+//! M-SEARCH and the `HTTP/1.1 200 OK` search answer. No sockets here (see `listener`).
 //!
 //! Parsing takes what any host on the LAN may send: the size is capped
 //! ([`MAX_MESSAGE`]) before anything else, header names are matched
@@ -18,7 +18,8 @@ pub const MAX_MESSAGE: usize = 8192;
 pub const MAX_HEADERS: usize = 64;
 /// The service a Sony body in "Send to Computer" announces.
 pub const MTP_NULL_SERVICE: &str = "urn:microsoft-com:service:MtpNullService:1";
-/// The other NT values the camera announces (ptpip.md §6.1), besides its uuid.
+/// The other NT values the camera announces (docs/protocol/ssdp.md#announcements), besides
+/// its uuid.
 pub const ROOT_DEVICE: &str = "upnp:rootdevice";
 pub const MTP_DEVICE: &str = "urn:microsoft-com:device:mtp:1";
 pub const NTS_ALIVE: &str = "ssdp:alive";

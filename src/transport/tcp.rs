@@ -1,9 +1,9 @@
-//! PTP/IP over TCP, initiator side (ptpip.md §1, §3): the command/data connection and
-//! the event connection, opened in the order the camera expects (command → Init Command
-//! handshake → event → Init Event handshake), with TCP_NODELAY and one whole packet per
-//! `write` (otherwise Nagle holds small requests back ~40 ms each), timeouts on connect,
-//! read and write, Probe Requests answered on whichever socket they arrive, and events
-//! drained without blocking before each command.
+//! PTP/IP over TCP, initiator side (docs/protocol/ptpip.md#connections): the command/data
+//! connection and the event connection, opened in the order the camera expects (command →
+//! Init Command handshake → event → Init Event handshake), with TCP_NODELAY and one whole
+//! packet per `write` (otherwise Nagle holds small requests back ~40 ms each), timeouts on
+//! connect, read and write, Probe Requests answered on whichever socket they arrive, and
+//! events drained without blocking before each command.
 //!
 //! This knows PTP/IP framing (`ptp::ptpip`) but no PTP operations: transactions live
 //! with the session that uses them (`offload`).

@@ -2,7 +2,7 @@
 //! apart, and claiming a PTP (06/01/01) or mass-storage (08/06/50) interface as a
 //! [`Transport`]. This is the only file in the project that names rusb.
 //!
-//! Rules it keeps (ptp-usb.md §1, §4, §6, §8; sony-usb.md §1, §8; sony-pairing.md §1):
+//! Rules it keeps (docs/protocol/ptp-usb.md#interface-and-endpoints):
 //! devices are chosen by vendor id 0x054C and interface class triple, never by product id
 //! (it changes with the camera's USB mode); every configuration is looked at, not just the
 //! active one; endpoint addresses and wMaxPacketSize come from the descriptors; the kernel
@@ -78,8 +78,8 @@ const USB_CLASS_VIDEO: u8 = 0x0E;
 // ---------------------------------------------------------------------------------------
 
 /// What a Sony device offers, judged from the interfaces of all its configurations
-/// (sony-usb.md §1). PC Remote and MTP both show as [`UsbMode::Ptp`]; only DeviceInfo's
-/// VendorExtensionID tells them apart, which is above this layer.
+/// (docs/protocol/sony-usb.md#usb-modes). PC Remote and MTP both show as [`UsbMode::Ptp`];
+/// only DeviceInfo's VendorExtensionID tells them apart, which is above this layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum UsbMode {
@@ -298,7 +298,8 @@ pub fn select_endpoints(iface: &InterfaceSummary) -> Result<Endpoints, Transport
 }
 
 /// Whether a bulk write of `len` bytes needs a trailing zero-length packet so the device
-/// sees where the transfer ends (ptp-usb.md §4). An empty write is itself the ZLP.
+/// sees where the transfer ends (docs/protocol/ptp-usb.md#short-packets-and-the-zlp-rule).
+/// An empty write is itself the ZLP.
 pub fn needs_zlp(len: usize, packet_size: u16) -> bool {
     packet_size != 0 && len != 0 && len % usize::from(packet_size) == 0
 }

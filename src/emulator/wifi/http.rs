@@ -1,6 +1,7 @@
-//! The device-description HTTP server behind the SSDP LOCATION (ptpip.md §6.3). Hosts
-//! only require the body to contain "Sony Corporation"; the rest of the XML is a
-//! plausible UPnP description (the real one is UNCONFIRMED: no public copy exists).
+//! The device-description HTTP server behind the SSDP LOCATION
+//! (docs/protocol/ssdp.md#device-description). Hosts only require the body to contain "Sony
+//! Corporation"; the rest of the XML is a plausible UPnP description (the real one is
+//! UNCONFIRMED: no public copy exists).
 //!
 //! One short-lived thread per request, request head capped at 8 KiB, 2 s timeouts; it
 //! serves nothing but `/DeviceDescription.xml`.

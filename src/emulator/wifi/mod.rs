@@ -1,6 +1,6 @@
 //! The emulated Sony body's Wi-Fi side in "Send to Computer" mode: an SSDP announcer,
 //! the UPnP device description over HTTP, and a PTP/IP responder serving a directory of
-//! files as a memory card (ptpip.md, ptp-usb.md §9–§10).
+//! files as a memory card (docs/protocol/emulator.md#wi-fi-send-to-computer-body).
 //!
 //! This is an independent implementation of the CAMERA side. It must never use the
 //! host-side code (`offload`, `camera`, `pipeline`): if both sides shared logic, their
@@ -66,7 +66,8 @@ pub enum Error {
     Thread(std::io::Error),
 }
 
-/// How the body sends data-in phases (ptpip.md §3: both styles exist in the wild).
+/// How the body sends data-in phases (docs/protocol/ptpip.md#data-in: both styles exist in
+/// the wild).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DataInStyle {
     /// Start Data, all payload in Data packets, then an empty End Data (what Sony sends).
@@ -133,7 +134,7 @@ pub struct WifiConfig {
     /// The body's GUID; its last 6 bytes also form the SSDP uuid tail (Sony uses the MAC).
     pub responder_guid: [u8; 16],
     /// Send the protocol version after the name in Init Command Ack (a Sony sample
-    /// omits it, ptpip.md §2).
+    /// omits it, docs/protocol/ptpip.md#packet-layouts).
     pub ack_with_version: bool,
     pub data_in_style: DataInStyle,
     /// Payload bytes per Data packet.

@@ -1,4 +1,4 @@
-//! The PTP/IP responder (ptpip.md §1–§3): one TCP port for both the command and the
+//! The PTP/IP responder (docs/protocol/ptpip.md): one TCP port for both the command and the
 //! event connection, one thread per connection, one session per activation.
 //!
 //! It streams object data from disk chunk by chunk (constant memory for multi-GiB
@@ -105,7 +105,8 @@ fn serve(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
 }
 
 /// Reads and discards until the peer or stop() closes the connection: the real body
-/// accepts the TCP connection and never answers (ptpip.md §4.1).
+/// accepts the TCP connection and never answers
+/// (docs/protocol/offload.md#one-session-per-activation).
 fn hold_silently(mut stream: TcpStream) -> io::Result<()> {
     let mut sink = [0u8; 4096];
     while stream.read(&mut sink)? > 0 {}
@@ -350,9 +351,10 @@ fn run_session(
     }
 }
 
-/// After the power-off reply the body still takes the host's CloseSession (ptpip.md
-/// §4.4 step 3) and lets the host hang up first, for a moment, then goes dark; the event
-/// channel stays open until then. `Faults::abrupt_power_off` skips this.
+/// After the power-off reply the body still takes the host's CloseSession
+/// (docs/protocol/offload.md#sony-end, step 3) and lets the host hang up first, for a
+/// moment, then goes dark; the event channel stays open until then.
+/// `Faults::abrupt_power_off` skips this.
 fn linger_for_close_session(
     shared: &Shared,
     stream: &mut TcpStream,

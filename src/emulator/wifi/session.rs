@@ -1,6 +1,6 @@
 //! What the emulated body answers to each operation in Send to Computer mode, with no
 //! I/O: the responder feeds it requests (and any data-out payload) and streams whatever
-//! it returns (ptpip.md §4–§5, ptp-usb.md §9–§10).
+//! it returns (docs/protocol/offload.md, docs/protocol/ptp-usb.md#datasets).
 //!
 //! Rules it enforces, as a Sony body does: storage requests are refused with DeviceBusy
 //! until the Sony start (0x9280 plugin 4 sub-command 2, then 0x9281); every 0x9280 must be
@@ -14,7 +14,8 @@ use crate::ptp::sony::{ext_cmd, ExtCmd};
 
 use super::storage::{HandlesError, Storage, STORAGE_ID};
 
-/// Size of the 0x9281 reply block seen from real bodies (ptpip.md §4.4).
+/// Size of the 0x9281 reply block seen from real bodies
+/// (docs/protocol/sony-usb.md#extcmd-over-ptp).
 pub const EXT_CMD_REPLY_LEN: usize = 8192;
 
 /// The operations listed in DeviceInfo.
@@ -94,7 +95,7 @@ pub(crate) struct Session {
 }
 
 /// Operations that carry a data-out phase even when DataPhaseInfo says 0 (PlayMemories
-/// sends 0 in every request, ptpip.md §3).
+/// sends 0 in every request, docs/protocol/ptpip.md#data-out).
 pub(crate) fn expects_data_out(op: u16, data_phase: u32) -> bool {
     data_phase == 2 || matches!(op, 0x9280 | 0x1016 | 0x100C | 0x100D)
 }
@@ -118,7 +119,8 @@ fn is_storage_op(op: OpCode) -> bool {
 pub(crate) fn device_info(id: &Identity) -> DeviceInfo {
     DeviceInfo {
         standard_version: 100,
-        // Sony bodies report the MTP vendor id over PTP/IP (ptpip.md §4.1).
+        // Sony bodies report the MTP vendor id over PTP/IP
+        // (docs/protocol/offload.md#session-script).
         vendor_extension_id: 0xFFFF_FFFF,
         vendor_extension_version: 100,
         vendor_extension_desc: String::new(),
@@ -195,7 +197,8 @@ impl Session {
             return Reply::code(ResponseCode::SESSION_NOT_OPEN);
         }
         if is_storage_op(op) && !self.started {
-            // Newer bodies sit on "Connecting…" until the start command (ptpip.md §4.1).
+            // Newer bodies sit on "Connecting…" until the start command
+            // (docs/protocol/offload.md#sony-start).
             return Reply::code(ResponseCode::DEVICE_BUSY);
         }
         match op {
@@ -324,7 +327,8 @@ impl Session {
     fn ext_write(&mut self, plugin: Option<u32>, data: Option<&[u8]>) -> Reply {
         let plugin = match plugin {
             Some(p @ (1 | 4)) => p,
-            // PlayMemories saw 0x2006 for plugin 5 (ptpip.md §4.4).
+            // PlayMemories saw 0x2006 for plugin 5
+            // (docs/protocol/emulator.md#wi-fi-send-to-computer-body).
             _ => return Reply::code(ResponseCode::PARAMETER_NOT_SUPPORTED),
         };
         let Some(cmd) = data.and_then(|d| ExtCmd::parse(d).ok()) else {

@@ -1,6 +1,6 @@
-//! The body's SSDP side (ptpip.md §6): NOTIFY ssdp:alive for the four NT values while
-//! waiting for a session, unicast 200 OK answers to M-SEARCH, ssdp:byebye at power-off
-//! and stop.
+//! The body's SSDP side (docs/protocol/ssdp.md#the-emulated-announcer): NOTIFY ssdp:alive
+//! for the four NT values while waiting for a session, unicast 200 OK answers to M-SEARCH,
+//! ssdp:byebye at power-off and stop.
 //!
 //! Multicast leaves only through the bind address's interface (IP_MULTICAST_IF, TTL 1),
 //! and M-SEARCHes are only answered when they come from that address's scope (a
@@ -20,7 +20,7 @@ use super::{Activation, Error, Shared, SsdpConfig};
 pub use crate::ssdp::message::MULTICAST_ADDR;
 use crate::ssdp::message::{Kind, Message, MTP_DEVICE, MTP_NULL_SERVICE, ROOT_DEVICE};
 
-/// What an A7S sends (ptpip.md §6.1).
+/// What an A7S sends (docs/protocol/ssdp.md#announcements).
 const SERVER: &str = "FedoraCore/2 UPnP/1.0 MINT-X/1.8.1";
 
 /// Creates the UDP socket (bound, group joined, multicast interface set).

@@ -1,7 +1,8 @@
 //! The emulated memory card: one storage (0x00010001) built from a directory of files,
-//! laid out the way a Sony body shows it in Send to Computer mode (ptpip.md §5): date
-//! folders `YYYY-MM-DD` (associations, format 0x3001, empty capture date) derived from
-//! each file's mtime, the files inside them, and ObjectInfo datasets (ptp-usb.md §9.3).
+//! laid out the way a Sony body shows it in Send to Computer mode
+//! (docs/protocol/offload.md#enumeration): date folders `YYYY-MM-DD` (associations, format
+//! 0x3001, empty capture date) derived from each file's mtime, the files inside them, and
+//! ObjectInfo datasets (docs/protocol/ptp-usb.md#objectinfo).
 //!
 //! File contents are never held in memory: readers open the file and seek, so a
 //! multi-GiB object costs nothing until it is streamed. Dates use UTC (the emulator has
@@ -107,7 +108,7 @@ pub(crate) struct Storage {
     objects: Vec<Object>,
 }
 
-/// Object format from a file extension (ptp-usb.md §10.4).
+/// Object format from a file extension (docs/protocol/ptp-usb.md#object-formats).
 pub fn format_for_name(name: &str) -> ObjectFormat {
     let ext = name
         .rsplit_once('.')
