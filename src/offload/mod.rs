@@ -6,6 +6,12 @@
 //! arrive while a session runs or right after it (the camera accepts only one session
 //! per activation and re-announces after a finished transfer). Progress goes through
 //! the [`Progress`] trait; this module never prints. Never used over USB.
+//!
+//! A stop (Ctrl-C) is seen between GetPartialObject chunks: the partial file is synced
+//! and kept, the session closed without the power-off, and the next activation resumes
+//! the file; what cannot resume (objects of 4 GiB or more, bodies without
+//! GetPartialObject) is removed and fetched whole next time, and the log says which.
+//! `refetch` fetches known objects again under new names; `timeout` ends a wait.
 
 pub mod session;
 pub mod store;
