@@ -1,22 +1,33 @@
 //! This computer's identity towards Sony cameras (the 16-byte GUID and the host name),
-//! generated once per computer and kept in `$XDG_CONFIG_HOME/alpha-bridge/config.toml`.
+//! kept in `$XDG_CONFIG_HOME/alpha-bridge/config.toml`.
 //!
 //! `pair` registers the identity inside the camera
 //! (docs/protocol/pairing.md#registration-block) and `offload` sends the identical 16 bytes
 //! in every PTP/IP Init Command Request (docs/protocol/ptpip.md#init-handshake,
 //! docs/protocol/pairing.md#guid), so both must read it from here and nowhere else.
 //!
-//! The default GUID mirrors Sony's PlayMemories Home (docs/protocol/pairing.md#guid): 8
-//! zero bytes, `FF FF`, then the MAC address of the interface holding the default route;
-//! without one it is the same shape with a random locally administered MAC. The file
-//! is a tiny TOML subset (`key = "value"` lines, comments, `[sections]`) written
-//! atomically (temp file + rename) and edited in place, so keys other modules add
-//! survive. This module never talks to a camera and never prints.
+//! The file is real TOML, read with `serde` + `toml`: any TOML quoting, comments and
+//! sections work; keys this version does not know are reported (file, line, the known
+//! keys) and otherwise left alone. It is written in exactly one case: to store a pairing
+//! the camera accepted ([`store_pairing`]). That rewrite goes through `toml_edit`, so
+//! comments, key order, quoting and unknown keys survive byte for byte outside the
+//! changed key, and it is atomic (temp file + rename, the file's mode kept, a symlinked
+//! file written at its target). Nothing else (showing the identity, offload, list)
+//! ever creates or changes the file.
+//!
+//! A GUID not stored yet mirrors Sony's PlayMemories Home (docs/protocol/pairing.md#guid): 8
+//! zero bytes, `FF FF`, then the MAC address of the interface holding the default
+//! route; without one it is the same shape with a random locally administered MAC.
+//! This module never talks to a camera and never prints.
 
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
 
 /// Length of the PTP/IP initiator GUID.
 pub const GUID_LEN: usize = 16;
@@ -24,9 +35,12 @@ pub const GUID_LEN: usize = 16;
 /// Config file name inside the config directory.
 pub const CONFIG_FILE: &str = "config.toml";
 
-/// Keys this module owns in the config file.
+/// The GUID `pair` registered with the camera (32 hex digits; dashes or colons allowed).
 pub const KEY_GUID: &str = "guid";
+/// The name the camera shows while connecting (default: the kernel host name).
 pub const KEY_HOST_NAME: &str = "host_name";
+/// Every key the file may hold, all at the top level.
+pub const KNOWN_KEYS: [&str; 2] = [KEY_GUID, KEY_HOST_NAME];
 
 /// Longest config file we read; a real one is a few hundred bytes.
 const MAX_CONFIG_BYTES: u64 = 64 * 1024;
@@ -34,33 +48,46 @@ const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 /// Longest host name we keep (the PTP/IP friendly name is a PTP string, ≤ 255 units).
 pub const MAX_HOST_NAME_CHARS: usize = 64;
 
+/// What a new config file starts with.
+const NEW_FILE_HEADER: &str = "\
+# alpha-bridge settings (TOML). `alpha-bridge pair` stores the GUID here once the
+# camera has accepted it; `offload` sends the same GUID. See the README.
+";
+
 /// Why the identity could not be read, parsed or stored.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     #[error("cannot find the config directory: set XDG_CONFIG_HOME or HOME")]
     NoConfigDir,
-    #[error("{path}: {source}")]
+    // The OS error is part of this message and deliberately not a `#[source]`, so an
+    // error chain printed with `{:#}` names it once.
+    #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
         source: std::io::Error,
     },
     #[error(
-        "{path}: larger than {MAX_CONFIG_BYTES} bytes, is this really the alpha-bridge config?"
+        "{}: larger than {MAX_CONFIG_BYTES} bytes, is this really the alpha-bridge config?",
+        path.display()
     )]
     TooLarge { path: PathBuf },
-    #[error("{path}:{line}: {reason}")]
+    #[error("{}:{line}:{column}: {reason}; fix the file (it is TOML)", path.display())]
     Syntax {
         path: PathBuf,
         line: usize,
+        column: usize,
         reason: String,
     },
     #[error("invalid GUID {input:?}: {reason} (expected 32 hex digits, dashes or colons allowed)")]
     BadGuid { input: String, reason: String },
-    #[error("{path}: invalid {key}: {reason}; fix or delete the line to generate a new one")]
+    #[error(
+        "{}:{line}: invalid {key}: {reason}; fix it, or delete the line and pair again",
+        path.display()
+    )]
     BadValue {
         path: PathBuf,
+        line: usize,
         key: &'static str,
         reason: String,
     },
@@ -85,12 +112,6 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// The identity in the default config directory, created on first use: what
-    /// `pair` registers and `offload` must send.
-    pub fn load_default() -> Result<Identity, ConfigError> {
-        load_or_create(&default_config_dir()?)
-    }
-
     /// 32 lowercase hex digits, no separators.
     pub fn guid_hex(&self) -> String {
         guid_hex(&self.guid)
@@ -120,7 +141,7 @@ pub fn gphoto2_setting(guid: &[u8; GUID_LEN]) -> String {
 }
 
 /// Parses 32 hex digits; `-`, `:` and spaces between digits are ignored, so the
-/// plain, UUID and gphoto2 forms all work.
+/// plain, UUID and gphoto2 forms all work. The all-zero GUID is refused.
 pub fn parse_guid(input: &str) -> Result<[u8; GUID_LEN], ConfigError> {
     let bad = |reason: String| ConfigError::BadGuid {
         input: input.chars().take(80).collect(),
@@ -143,6 +164,10 @@ pub fn parse_guid(input: &str) -> Result<[u8; GUID_LEN], ConfigError> {
     }
     if n != 2 * GUID_LEN {
         return Err(bad(format!("{n} hex digits")));
+    }
+    if out == [0; GUID_LEN] {
+        // No camera can tell such a computer from a blank registry slot.
+        return Err(bad("all zero".into()));
     }
     Ok(out)
 }
@@ -238,7 +263,7 @@ pub fn default_guid() -> Result<[u8; GUID_LEN], ConfigError> {
 }
 
 /// Keeps printable characters only and caps the length, so a name from a file or a
-/// peer can go into a config line, a log or a camera screen.
+/// peer can go into a log or a camera screen.
 pub fn sanitize_host_name(name: &str) -> String {
     name.trim()
         .chars()
@@ -281,293 +306,273 @@ fn dir_from_env(
     }
 }
 
-/// The config file, kept line by line so unknown keys and comments survive edits.
+/// The typed settings; everything else in the file is an unknown key.
+#[derive(Debug, Default, Deserialize)]
+struct Settings {
+    guid: Option<Spanned<String>>,
+    host_name: Option<Spanned<String>>,
+}
+
+/// A key in the file that this version does not know (it is left as it is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownKey {
+    /// Dotted path (`offload.dest`); a table or array of tables is reported once.
+    pub key: String,
+    /// 1-based line of the key.
+    pub line: usize,
+    /// A `[section]` (or `[[array]]`, or the head of dotted keys) rather than a value.
+    pub section: bool,
+}
+
+/// `config.toml` as read; a missing file is an empty config.
 #[derive(Debug, Clone)]
-pub struct ConfigFile {
+pub struct Config {
     path: PathBuf,
-    lines: Vec<Line>,
+    /// The GUID of a confirmed pairing; `None` until `pair` succeeded once.
+    pub guid: Option<[u8; GUID_LEN]>,
+    /// The host name from the file (sanitised; `None` when absent or empty).
+    pub host_name: Option<String>,
+    /// Keys ignored by this version, in file order.
+    pub unknown: Vec<UnknownKey>,
 }
 
-#[derive(Debug, Clone)]
-enum Line {
-    /// Comment, blank or anything we keep verbatim.
-    Other(String),
-    Section(String),
-    Entry {
-        key: String,
-        value: String,
-    },
+/// 1-based line and column (in characters) of byte `pos` in `text`.
+fn line_col(text: &str, pos: usize) -> (usize, usize) {
+    let pos = pos.min(text.len());
+    let before = text.get(..pos).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, col)
 }
 
-impl ConfigFile {
-    /// Reads `dir/config.toml`; a missing file is an empty config.
-    pub fn load(dir: &Path) -> Result<ConfigFile, ConfigError> {
+impl Config {
+    /// Reads `dir/config.toml` (a missing file is an empty config).
+    pub fn load(dir: &Path) -> Result<Config, ConfigError> {
         let path = dir.join(CONFIG_FILE);
-        let text = match fs::File::open(&path) {
-            Ok(f) => {
-                let mut s = String::new();
-                f.take(MAX_CONFIG_BYTES + 1)
-                    .read_to_string(&mut s)
-                    .map_err(io_err(&path))?;
-                if s.len() as u64 > MAX_CONFIG_BYTES {
-                    return Err(ConfigError::TooLarge { path });
-                }
-                s
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(io_err(&path)(e)),
-        };
-        Self::parse(path, &text)
+        let text = read_text(&path)?.unwrap_or_default();
+        Config::parse(path, &text)
     }
 
-    fn parse(path: PathBuf, text: &str) -> Result<ConfigFile, ConfigError> {
-        let mut lines = Vec::new();
-        for (i, raw) in text.lines().enumerate() {
-            let t = raw.trim();
-            let syntax = |reason: &str| ConfigError::Syntax {
+    /// Reads the file in the default config directory.
+    pub fn load_default() -> Result<Config, ConfigError> {
+        Config::load(&default_config_dir()?)
+    }
+
+    /// Parses `text` as the contents of `path`.
+    pub fn parse(path: PathBuf, text: &str) -> Result<Config, ConfigError> {
+        let syntax = |span: Option<Range<usize>>, message: &str| {
+            let (line, column) = line_col(text, span.map_or(0, |s| s.start));
+            ConfigError::Syntax {
                 path: path.clone(),
-                line: i + 1,
-                reason: reason.to_string(),
-            };
-            if t.is_empty() || t.starts_with('#') {
-                lines.push(Line::Other(raw.to_string()));
-            } else if let Some(rest) = t.strip_prefix('[') {
-                let name = rest
-                    .strip_suffix(']')
-                    .ok_or_else(|| syntax("unclosed section header"))?;
-                lines.push(Line::Section(name.trim().to_string()));
-            } else {
-                let (k, v) = t
-                    .split_once('=')
-                    .ok_or_else(|| syntax("expected key = value"))?;
-                let key = k.trim();
-                if key.is_empty()
-                    || !key
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                {
-                    return Err(syntax("bad key"));
-                }
-                let value = parse_value(v.trim()).map_err(|r| syntax(&r))?;
-                lines.push(Line::Entry {
-                    key: key.to_string(),
-                    value,
-                });
+                line,
+                column,
+                // toml's messages may span several lines ("unexpected …\nexpected …").
+                reason: message
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("; "),
             }
-        }
-        Ok(ConfigFile { path, lines })
+        };
+        let root = toml::de::DeTable::parse(text).map_err(|e| syntax(e.span(), e.message()))?;
+        let mut unknown: Vec<UnknownKey> = root
+            .get_ref()
+            .iter()
+            .filter(|(k, _)| !KNOWN_KEYS.contains(&k.get_ref().as_ref()))
+            .map(|(k, v)| UnknownKey {
+                key: k.get_ref().to_string(),
+                line: line_col(text, k.span().start).0,
+                section: v.get_ref().is_table()
+                    || v.get_ref()
+                        .as_array()
+                        .is_some_and(|a| !a.is_empty() && a.iter().all(|t| t.get_ref().is_table())),
+            })
+            .collect();
+        unknown.sort_by_key(|u| u.line);
+        let settings = Settings::deserialize(toml::de::Deserializer::from(root))
+            .map_err(|e| syntax(e.span(), e.message()))?;
+
+        let guid = match &settings.guid {
+            None => None,
+            Some(g) => Some(parse_guid(g.get_ref()).map_err(|e| ConfigError::BadValue {
+                path: path.clone(),
+                line: line_col(text, g.span().start).0,
+                key: KEY_GUID,
+                reason: match e {
+                    ConfigError::BadGuid { reason, .. } => reason,
+                    other => other.to_string(),
+                },
+            })?),
+        };
+        let host_name = settings
+            .host_name
+            .map(|h| sanitize_host_name(h.get_ref()))
+            .filter(|h| !h.is_empty());
+        Ok(Config {
+            path,
+            guid,
+            host_name,
+            unknown,
+        })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// A value; `key` is `name` at top level or `section.name`.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        let mut section = String::new();
-        for l in &self.lines {
-            match l {
-                Line::Section(s) => section = s.clone(),
-                Line::Entry { key: k, value } => {
-                    let full = if section.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{section}.{k}")
-                    };
-                    if full == key {
-                        return Some(value);
-                    }
-                }
-                Line::Other(_) => {}
-            }
-        }
-        None
+    /// The host name to send: the file's, else this computer's.
+    pub fn host_name(&self) -> String {
+        self.host_name.clone().unwrap_or_else(default_host_name)
     }
 
-    /// Sets a string value, replacing the line if present. New top-level keys go
-    /// before the first section; new `section.name` keys go at the end of their
-    /// section (created at the end of the file when missing).
-    pub fn set(&mut self, key: &str, value: &str) {
-        let (sec, name) = match key.rsplit_once('.') {
-            Some((s, n)) => (s, n),
-            None => ("", key),
-        };
-        let mut section = String::new();
-        let mut insert_at = None;
-        for (i, l) in self.lines.iter_mut().enumerate() {
-            match l {
-                Line::Section(s) => {
-                    if section == sec && insert_at.is_none() {
-                        insert_at = Some(i);
-                    }
-                    section = s.clone();
-                }
-                Line::Entry { key: k, value: v } if section == sec && k == name => {
-                    *v = value.to_string();
-                    return;
-                }
-                _ => {}
-            }
-        }
-        let entry = Line::Entry {
-            key: name.to_string(),
-            value: value.to_string(),
-        };
-        match insert_at {
-            Some(i) => self.lines.insert(i, entry),
-            None if section == sec => self.lines.push(entry),
-            None => {
-                self.lines.push(Line::Section(sec.to_string()));
-                self.lines.push(entry);
-            }
-        }
+    /// The identity of the stored pairing, `None` when this computer never paired.
+    pub fn identity(&self) -> Option<Identity> {
+        self.guid.map(|guid| Identity {
+            guid,
+            host_name: self.host_name(),
+        })
     }
 
-    /// The file text as it would be written.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for l in &self.lines {
-            match l {
-                Line::Other(s) => out.push_str(s),
-                Line::Section(s) => {
-                    let _ = write!(out, "[{s}]");
-                }
-                Line::Entry { key, value } => {
-                    let _ = write!(out, "{key} = {}", quote(value));
-                }
-            }
-            out.push('\n');
-        }
-        out
+    /// One line per unknown key: where it is, that it is ignored, what is known.
+    pub fn unknown_key_warnings(&self) -> Vec<String> {
+        self.unknown
+            .iter()
+            .map(|u| {
+                let hint = KNOWN_KEYS
+                    .iter()
+                    .find(|k| {
+                        let last = u.key.rsplit('.').next().unwrap_or(&u.key);
+                        k.eq_ignore_ascii_case(last) || k.eq_ignore_ascii_case(&u.key)
+                    })
+                    .map(|k| format!("; did you mean `{k}` (top level, lowercase)?"))
+                    .unwrap_or_default();
+                let what = if u.section {
+                    format!("section [{}]", u.key)
+                } else {
+                    format!("key `{}`", u.key)
+                };
+                format!(
+                    "{}:{}: unknown {what} ignored (known keys, all at the top: {}){hint}",
+                    self.path.display(),
+                    u.line,
+                    KNOWN_KEYS.join(", ")
+                )
+            })
+            .collect()
     }
 
-    /// Writes the file atomically: a temp file in the same directory, fsync, rename.
-    pub fn save(&self) -> Result<(), ConfigError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
-        write_atomic(&self.path, self.render().as_bytes())
+    /// Logs [`Config::unknown_key_warnings`] at warn level.
+    pub fn warn_unknown_keys(&self) {
+        for w in self.unknown_key_warnings() {
+            log::warn!("{w}");
+        }
     }
 }
 
-/// Replaces `path` with `data` so readers see either the old or the new file.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ConfigError> {
-    crate::fsutil::write_atomic(path, data).map_err(io_err(path))
-}
-
-fn parse_value(v: &str) -> Result<String, String> {
-    let Some(body) = v.strip_prefix('"') else {
-        // Bare TOML values (numbers, booleans): keep the text, dropping a comment.
-        let bare = v.split('#').next().unwrap_or("").trim();
-        if bare.is_empty() {
-            return Err("missing value".into());
-        }
-        return Ok(bare.to_string());
+/// The file's text, `None` when it does not exist.
+fn read_text(path: &Path) -> Result<Option<String>, ConfigError> {
+    let f = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path)(e)),
     };
-    let mut out = String::new();
-    let mut chars = body.chars();
-    loop {
-        match chars.next() {
-            None => return Err("unterminated string".into()),
-            Some('"') => break,
-            Some('\\') => match chars.next() {
-                Some('"') => out.push('"'),
-                Some('\\') => out.push('\\'),
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some('r') => out.push('\r'),
-                Some('u') => {
-                    let hex: String = chars.by_ref().take(4).collect();
-                    let c = u32::from_str_radix(&hex, 16)
-                        .ok()
-                        .and_then(char::from_u32)
-                        .ok_or("bad \\u escape")?;
-                    out.push(c);
-                }
-                _ => return Err("bad escape".into()),
-            },
-            Some(c) => out.push(c),
-        }
+    let mut s = String::new();
+    f.take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut s)
+        .map_err(io_err(path))?;
+    if s.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooLarge {
+            path: path.to_path_buf(),
+        });
     }
-    let rest = chars.as_str().trim();
-    if !(rest.is_empty() || rest.starts_with('#')) {
-        return Err("text after the closing quote".into());
-    }
-    Ok(out)
+    Ok(Some(s))
 }
 
-fn quote(v: &str) -> String {
-    let mut s = String::with_capacity(v.len() + 2);
-    s.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\t' => s.push_str("\\t"),
-            '\r' => s.push_str("\\r"),
-            c if c.is_control() => {
-                let _ = write!(s, "\\u{:04x}", c as u32);
-            }
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-    s
-}
-
-/// The stored identity, if the config has one.
+/// The stored identity of the config in `dir`, if this computer ever paired.
 pub fn load(dir: &Path) -> Result<Option<Identity>, ConfigError> {
-    let file = ConfigFile::load(dir)?;
-    identity_from(&file)
+    Ok(Config::load(dir)?.identity())
 }
 
-fn identity_from(file: &ConfigFile) -> Result<Option<Identity>, ConfigError> {
-    let Some(g) = file.get(KEY_GUID) else {
-        return Ok(None);
-    };
-    let guid = parse_guid(g).map_err(|e| ConfigError::BadValue {
-        path: file.path().to_path_buf(),
-        key: KEY_GUID,
-        reason: match e {
-            ConfigError::BadGuid { reason, .. } => reason,
-            other => other.to_string(),
-        },
-    })?;
-    let host_name = file
-        .get(KEY_HOST_NAME)
-        .map(sanitize_host_name)
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(default_host_name);
-    Ok(Some(Identity { guid, host_name }))
-}
-
-/// Stores `id` (other keys in the file are kept).
-pub fn save(dir: &Path, id: &Identity) -> Result<(), ConfigError> {
-    let mut file = ConfigFile::load(dir)?;
-    file.set(KEY_GUID, &id.guid_hex());
-    file.set(KEY_HOST_NAME, &sanitize_host_name(&id.host_name));
-    file.save()
-}
-
-/// The stored identity, creating and storing the default one on first use.
-pub fn load_or_create(dir: &Path) -> Result<Identity, ConfigError> {
-    if let Some(id) = load(dir)? {
-        return Ok(id);
-    }
-    let id = Identity {
+/// The identity `pair` registers when nothing is stored yet (not stored by this call).
+pub fn new_identity(cfg: &Config) -> Result<Identity, ConfigError> {
+    Ok(Identity {
         guid: default_guid()?,
-        host_name: default_host_name(),
+        host_name: cfg.host_name(),
+    })
+}
+
+/// `text` with `guid` stored, everything else as it was; `None` when the file already
+/// holds this GUID (in whatever spelling).
+pub fn with_guid(
+    path: &Path,
+    text: &str,
+    guid: &[u8; GUID_LEN],
+) -> Result<Option<String>, ConfigError> {
+    // Read with the same rules as always first: a file we cannot read we must not edit.
+    let cfg = Config::parse(path.to_path_buf(), text)?;
+    if cfg.guid.as_ref() == Some(guid) {
+        return Ok(None);
+    }
+    let hex = guid_hex(guid);
+    if text.trim().is_empty() {
+        return Ok(Some(format!("{NEW_FILE_HEADER}{KEY_GUID} = \"{hex}\"\n")));
+    }
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
+        let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
+        ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            reason: e.message().to_string(),
+        }
+    })?;
+    match doc.get_mut(KEY_GUID).and_then(|i| i.as_value_mut()) {
+        Some(old) => {
+            // Keep the spacing and a trailing comment of the line.
+            let decor = old.decor().clone();
+            *old = toml_edit::Value::from(hex);
+            *old.decor_mut() = decor;
+        }
+        None => {
+            doc.insert(KEY_GUID, toml_edit::value(hex));
+        }
+    }
+    let out = doc.to_string();
+    // Belt and braces: what we write must read back as this pairing.
+    let back = Config::parse(path.to_path_buf(), &out)?;
+    if back.guid.as_ref() != Some(guid) {
+        return Err(ConfigError::BadValue {
+            path: path.to_path_buf(),
+            line: 0,
+            key: KEY_GUID,
+            reason: "the edited file does not read back with the new GUID".into(),
+        });
+    }
+    Ok(Some(out))
+}
+
+/// Stores the GUID of a pairing the camera accepted in `dir/config.toml`: the only
+/// write this module does. Comments, order and other keys are kept; the file is
+/// replaced atomically with its mode kept, and a symlinked file is written at its
+/// target. Returns false when the file already held this GUID (nothing written).
+pub fn store_pairing(dir: &Path, guid: &[u8; GUID_LEN]) -> Result<bool, ConfigError> {
+    let link = dir.join(CONFIG_FILE);
+    // Dotfile managers keep config.toml as a symlink: replace the file it points to,
+    // never the link.
+    let path = match fs::symlink_metadata(&link) {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(&link).map_err(io_err(&link))?,
+        _ => link,
     };
-    save(dir, &id)?;
-    // Two first runs at once each write a GUID; re-read so this process uses the one
-    // that won the rename.
-    let id = load(dir)?.unwrap_or(id);
-    log::info!(
-        "created this computer's camera identity {} in {}",
-        id.guid_hex(),
-        dir.join(CONFIG_FILE).display()
-    );
-    Ok(id)
+    let text = read_text(&path)?.unwrap_or_default();
+    let Some(new) = with_guid(&path, &text, guid)? else {
+        return Ok(false);
+    };
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io_err(parent))?;
+    }
+    crate::fsutil::write_atomic(&path, new.as_bytes()).map_err(io_err(&path))?;
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -588,14 +593,17 @@ mod tests {
         ] {
             assert_eq!(parse_guid(s).unwrap(), SGS, "{s}");
         }
-        for bad in [
-            "",
-            "ffff525400b6fda9ffff523c2807a93",
-            "ffff525400b6fda9ffff523c2807a93a0",
-            "gfff525400b6fda9ffff523c2807a93a",
-            "ffff525400b6fda9ffff523c2807a9é3",
+        for (bad, why) in [
+            ("", "0 hex digits"),
+            ("ffff525400b6fda9ffff523c2807a93", "31 hex digits"),
+            ("ffff525400b6fda9ffff523c2807a93a0", "more than 32"),
+            ("gfff525400b6fda9ffff523c2807a93a", "'g' is not a hex digit"),
+            ("ffff525400b6fda9ffff523c2807a9é3", "'é' is not a hex digit"),
+            ("00000000000000000000000000000000", "all zero"),
+            ("0000-0000-0000-0000-0000-0000-0000-0000", "all zero"),
         ] {
-            assert!(parse_guid(bad).is_err(), "{bad:?}");
+            let e = parse_guid(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad:?}: {e}");
         }
         // The exact line sony-pm-alt ships in its gphoto-settings file.
         assert_eq!(
@@ -646,69 +654,222 @@ mod tests {
         assert!(dir_from_env(None, None).is_err());
     }
 
-    #[test]
-    fn created_once_then_stable_and_other_keys_survive() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("alpha-bridge");
-        let a = load_or_create(&dir).unwrap();
-        let b = load_or_create(&dir).unwrap();
-        assert_eq!(a, b);
-
-        // Another module's keys and the user's comments are kept across saves.
-        let path = dir.join(CONFIG_FILE);
-        let mut text = fs::read_to_string(&path).unwrap();
-        text.push_str("# mine\n[offload]\ndir = \"/photos\"\n");
-        fs::write(&path, text).unwrap();
-        let id = Identity {
-            guid: SGS,
-            host_name: "say \"hi\"".into(),
-        };
-        save(&dir, &id).unwrap();
-        assert_eq!(load(&dir).unwrap().unwrap(), id);
-        let f = ConfigFile::load(&dir).unwrap();
-        assert_eq!(f.get("offload.dir"), Some("/photos"));
-        let text = fs::read_to_string(&path).unwrap();
-        assert!(text.contains("# mine"));
-        assert!(text.find("guid").unwrap() < text.find("[offload]").unwrap());
-        // No temp files left behind.
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse("/c/config.toml".into(), text)
     }
 
     #[test]
-    fn set_into_sections() {
-        let mut f = ConfigFile::parse("c".into(), "a = 1\n[s]\nb = \"x\"\n[t]\n").unwrap();
-        f.set("s.c", "y");
-        f.set("u.d", "z");
-        f.set("a", "2");
-        let f2 = ConfigFile::parse("c".into(), &f.render()).unwrap();
-        assert_eq!(f2.get("a"), Some("2"));
-        assert_eq!(f2.get("s.b"), Some("x"));
-        assert_eq!(f2.get("s.c"), Some("y"));
-        assert_eq!(f2.get("u.d"), Some("z"));
-        assert_eq!(f2.get("t.c"), None);
+    fn any_toml_quoting_and_sections_read() {
+        for text in [
+            "guid = \"ffff525400b6fda9ffff523c2807a93a\"\nhost_name = \"say \\\"hi\\\"\"\n",
+            "guid = 'ffff525400b6fda9ffff523c2807a93a'\nhost_name = 'say \"hi\"'\n",
+            "guid = \"\"\"ffff525400b6fda9ffff523c2807a93a\"\"\"\nhost_name = '''say \"hi\"'''\n",
+            "\"guid\" = \"FFFF5254-00B6-FDA9-FFFF-523C2807A93A\" # uuid form\n\
+             'host_name'=\"say \\u0022hi\\u0022\"\n[offload]\ndest = '/x'\n",
+            "# only a comment\n[a]\n[b.c]\nx = 1\n\nguid = 1\n\n",
+        ] {
+            let c = parse(text).unwrap();
+            if text.contains("guid = 1") {
+                assert_eq!(c.guid, None, "`guid` inside [b.c] is not ours");
+                continue;
+            }
+            assert_eq!(c.guid, Some(SGS), "{text}");
+            assert_eq!(c.host_name.as_deref(), Some("say \"hi\""), "{text}");
+        }
+        let empty = parse("").unwrap();
+        assert_eq!(
+            (empty.guid, &empty.host_name, empty.unknown.len()),
+            (None, &None, 0)
+        );
+        assert!(empty.identity().is_none());
     }
 
     #[test]
-    fn broken_files_give_line_numbers() {
+    fn unknown_keys_are_reported_with_line_and_the_known_keys() {
+        let c = parse(
+            "# mine\nGUID = \"ffff525400b6fda9ffff523c2807a93a\"\nhost_name = \"h\"\n\
+             colour = 3\n\n[offload]\ndest = \"/p\"\n[[cameras]]\nname = \"x\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.guid, None, "keys are case-sensitive in TOML");
+        let keys: Vec<(&str, usize)> = c.unknown.iter().map(|u| (u.key.as_str(), u.line)).collect();
+        assert_eq!(
+            keys,
+            [("GUID", 2), ("colour", 4), ("offload", 6), ("cameras", 8)]
+        );
+        let w = c.unknown_key_warnings();
+        assert_eq!(
+            w[0],
+            "/c/config.toml:2: unknown key `GUID` ignored (known keys, all at the top: guid, \
+             host_name); did you mean `guid` (top level, lowercase)?"
+        );
+        assert_eq!(
+            w[1],
+            "/c/config.toml:4: unknown key `colour` ignored (known keys, all at the top: guid, \
+             host_name)"
+        );
+        assert!(
+            w[2].contains(":6: unknown section [offload] ignored"),
+            "{}",
+            w[2]
+        );
+        assert!(
+            w[3].contains(":8: unknown section [cameras] ignored"),
+            "{}",
+            w[3]
+        );
+        // A known key inside a section is pointed to the top level.
+        let c = parse("[identity]\nguid = \"ffff525400b6fda9ffff523c2807a93a\"\n").unwrap();
+        assert_eq!(c.guid, None);
+        assert!(c.unknown_key_warnings()[0].contains("unknown section [identity]"));
+    }
+
+    #[test]
+    fn broken_files_give_line_and_column() {
+        for (text, want) in [
+            ("# ok\nguid = \"abc\n", "/c/config.toml:2:"),
+            ("guid = 5\n", "/c/config.toml:1:8: invalid type: integer"),
+            ("[x\n", "/c/config.toml:1:"),
+            ("a = 1\na = 2\n", "/c/config.toml:2:"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(matches!(e, ConfigError::Syntax { .. }), "{text:?}: {e:?}");
+            let e = e.to_string();
+            assert!(e.starts_with(want), "{text:?}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+        for (text, want) in [
+            (
+                "\n\nguid = \"12\"\n",
+                "/c/config.toml:3: invalid guid: 2 hex digits",
+            ),
+            (
+                "guid = \"00000000000000000000000000000000\"\n",
+                "invalid guid: all zero",
+            ),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
         let tmp = tempfile::tempdir().unwrap();
-        fs::write(tmp.path().join(CONFIG_FILE), "# ok\nguid = \"abc\n").unwrap();
-        let e = load(tmp.path()).unwrap_err().to_string();
-        assert!(e.contains(":2: unterminated string"), "{e}");
-        fs::write(tmp.path().join(CONFIG_FILE), "guid = \"12\"\n").unwrap();
-        let e = load(tmp.path()).unwrap_err().to_string();
-        assert!(e.contains("invalid guid"), "{e}");
         fs::write(tmp.path().join(CONFIG_FILE), vec![b'#'; 70_000]).unwrap();
         assert!(matches!(
-            load(tmp.path()),
+            Config::load(tmp.path()),
             Err(ConfigError::TooLarge { .. })
         ));
     }
 
+    const FULL: &str = "\
+# My camera settings.
+# The GUID below is what the a6400 knows.
+
+host_name   =   'studio-pc'   # shown on the camera
+guid = \"0000000000000000ffff080027f5164f\"  # paired 2026-01-02
+colour = \"blue\"   # for a future version
+
+[offload]
+# where the pictures go
+dest = \"/srv/photos\"
+";
+
     #[test]
-    fn values_round_trip_through_quoting() {
-        for v in ["plain", "a\"b\\c", "tab\there", "ünï", "\u{1}"] {
-            let f = ConfigFile::parse("c".into(), &format!("k = {}\n", quote(v))).unwrap();
-            assert_eq!(f.get("k"), Some(v));
-        }
+    fn storing_a_guid_changes_only_that_value() {
+        let path = Path::new("/c/config.toml");
+        let out = with_guid(path, FULL, &SGS).unwrap().unwrap();
+        let want = FULL.replace(
+            "0000000000000000ffff080027f5164f",
+            "ffff525400b6fda9ffff523c2807a93a",
+        );
+        assert_eq!(out, want, "byte for byte, comment on the line kept");
+        // The same GUID in another spelling: nothing to write.
+        let uuid = FULL.replace(
+            "0000000000000000ffff080027f5164f",
+            "0000-0000-0000-0000-FFFF-0800-27F5-164F",
+        );
+        assert_eq!(
+            with_guid(path, &uuid, &guid_from_mac([8, 0, 0x27, 0xf5, 0x16, 0x4f])).unwrap(),
+            None
+        );
+        // No GUID yet: added at the end of the top-level keys, the rest untouched.
+        let without: String = FULL
+            .lines()
+            .filter(|l| !l.starts_with("guid"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let out = with_guid(path, &without, &SGS).unwrap().unwrap();
+        let want = "\
+# My camera settings.
+# The GUID below is what the a6400 knows.
+
+host_name   =   'studio-pc'   # shown on the camera
+colour = \"blue\"   # for a future version
+guid = \"ffff525400b6fda9ffff523c2807a93a\"
+
+[offload]
+# where the pictures go
+dest = \"/srv/photos\"
+";
+        assert_eq!(out, want);
+        // A new file gets a header that says what it is.
+        let out = with_guid(path, "", &SGS).unwrap().unwrap();
+        assert!(out.starts_with("# alpha-bridge settings (TOML)"), "{out}");
+        assert_eq!(parse(&out).unwrap().guid, Some(SGS));
+        // A file we cannot read is never edited.
+        assert!(with_guid(path, "guid = [\n", &SGS).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn store_pairing_is_atomic_keeps_mode_and_follows_a_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("alpha-bridge");
+        // No directory, no file: both created.
+        assert!(store_pairing(&dir, &SGS).unwrap());
+        assert_eq!(load(&dir).unwrap().unwrap().guid, SGS);
+        // Same GUID again: not written (mtime and inode unchanged).
+        let f = dir.join(CONFIG_FILE);
+        let ino = |p: &Path| {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(p).unwrap().ino()
+        };
+        let before = ino(&f);
+        assert!(!store_pairing(&dir, &SGS).unwrap());
+        assert_eq!(ino(&f), before);
+
+        // The user's file is mode 600 and lives elsewhere (dotfile manager).
+        let real_dir = tmp.path().join("dotfiles");
+        fs::create_dir(&real_dir).unwrap();
+        let real = real_dir.join("ab.toml");
+        fs::write(&real, FULL).unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o600)).unwrap();
+        fs::remove_file(&f).unwrap();
+        std::os::unix::fs::symlink(&real, &f).unwrap();
+        assert!(store_pairing(&dir, &SGS).unwrap());
+        assert!(fs::symlink_metadata(&f).unwrap().file_type().is_symlink());
+        assert_eq!(
+            fs::read_to_string(&real).unwrap(),
+            FULL.replace(
+                "0000000000000000ffff080027f5164f",
+                "ffff525400b6fda9ffff523c2807a93a"
+            )
+        );
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // No temp files left behind.
+        assert_eq!(fs::read_dir(&real_dir).unwrap().count(), 1);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn reading_never_writes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = Config::load(tmp.path()).unwrap();
+        assert!(c.identity().is_none());
+        let id = new_identity(&c).unwrap();
+        assert_eq!(&id.guid[8..10], &[0xFF, 0xFF]);
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
     }
 }

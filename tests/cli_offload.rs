@@ -56,3 +56,31 @@ fn an_unpaired_guid_exits_one_with_advice() {
         "{err}"
     );
 }
+
+/// The old offload created and stored a random GUID when none was stored; only a
+/// confirmed `pair` may store one. Without a pairing it tries the default GUID (or says
+/// to pair) and leaves the config directory as it was: here, absent.
+#[test]
+fn offload_without_a_pairing_stores_nothing() {
+    let cam = FakeCamera::start(FakeConfig::default());
+    let home = tempfile::tempdir().unwrap();
+    let dest = home.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_alpha-bridge"))
+        .args(["offload", "--once", "--camera"])
+        .arg(cam.addr.to_string())
+        .arg("--dest")
+        .arg(&dest)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("cfg"))
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    // The fake camera knows only its own GUID: refused either way.
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no pairing stored in") && err.contains("alpha-bridge pair"),
+        "{err}"
+    );
+    assert!(!home.path().join("cfg").exists(), "the config was created");
+}

@@ -1089,6 +1089,289 @@ fn gphoto2_cli_inner() {
 }
 
 // ---------------------------------------------------------------------------------
+// 7. The binary: Ctrl-C mid-file and the runs after it, --force, --timeout (issue 12)
+
+/// `alpha-bridge offload --once --camera ADDR --dest DEST --guid GUID EXTRA…`.
+fn offload_at_cli(home: &Path, addr: std::net::SocketAddr, dest: &Path, extra: &[&str]) -> Output {
+    let (addr, dest, g) = (
+        addr.to_string(),
+        dest.to_str().unwrap().to_string(),
+        hex(&GUID),
+    );
+    let mut args = vec![
+        "offload", "--once", "--camera", &addr, "--dest", &dest, "--guid", &g,
+    ];
+    args.extend(extra);
+    ab(home, &args)
+}
+
+/// The card plus a 20 MiB video (more than one 8 MiB GetPartialObject chunk, the unit
+/// the binary stops between).
+fn card_with_a_big_video(dir: &Path) -> Vec<CardFile> {
+    let mut c = card(dir);
+    let data = pattern(20 << 20, 99);
+    let p = dir.join("BIG.MP4");
+    std::fs::write(&p, &data).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_modified(UNIX_EPOCH + Duration::from_secs(DAY2 + 9))
+        .unwrap();
+    c.push(CardFile {
+        name: "BIG.MP4".into(),
+        folder: "2026-11-25".into(),
+        data,
+        mtime: DAY2 + 9,
+    });
+    c
+}
+
+#[test]
+fn cli_ctrl_c_mid_file_then_the_next_runs_say_why_and_resume() {
+    let files_dir = tempfile::tempdir().unwrap();
+    let card = card_with_a_big_video(files_dir.path());
+    let total: u64 = card.iter().map(|f| f.data.len() as u64).sum();
+    // Slow enough to be caught mid-file, fast enough for a test.
+    let emu = emulator(files_dir.path(), |c| c.faults.rate_limit = Some(16 << 20));
+    let home = tempfile::tempdir().unwrap();
+    let dest = home.path().join("out");
+    let log_path = home.path().join("first-run.log");
+
+    let addr = emu.ptpip_addr().to_string();
+    let mut child = Command::new(BIN)
+        .args([
+            "offload",
+            "--once",
+            "--camera",
+            &addr,
+            "--guid",
+            &hex(&GUID),
+            "--dest",
+        ])
+        .arg(&dest)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let part_dir = dest.join("2026-11-25");
+    let deadline = Instant::now() + PATIENCE;
+    let part = loop {
+        let found = std::fs::read_dir(&part_dir).ok().and_then(|rd| {
+            rd.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+                p.to_string_lossy().contains(".BIG.MP4.") && p.to_string_lossy().ends_with(".part")
+            })
+        });
+        if let Some(p) = found.filter(|p| std::fs::metadata(p).map_or(0, |m| m.len()) >= 1 << 20) {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "no partial BIG.MP4 appeared");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "offload ignored Ctrl-C");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("\"BIG.MP4\": ") && log.contains("bytes kept in"),
+        "{log}"
+    );
+    assert!(log.contains("the next run resumes there"), "{log}");
+    assert!(
+        log.contains("choose Send to Computer on the camera again to continue"),
+        "{log}"
+    );
+    let kept = std::fs::metadata(&part).unwrap().len();
+    assert!((1 << 20..20 << 20).contains(&kept), "{kept}");
+    assert!(
+        !part_dir.join("BIG.MP4").exists(),
+        "never under its final name"
+    );
+    assert!(!emu.stats().powered_off);
+
+    // The camera still holds the interrupted session: the next run says exactly that.
+    let o = offload_at_cli(home.path(), emu.ptpip_addr(), &dest, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("no camera answered at {}", emu.ptpip_addr()))
+            && text(&o).contains("after an interrupted transfer, choose it again"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::metadata(&part).unwrap().len(),
+        kept,
+        "partial file kept"
+    );
+
+    // The user picks Send to Computer again: resumed where it stopped, all files whole.
+    emu.reactivate();
+    let o = offload_at_cli(home.path(), emu.ptpip_addr(), &dest, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("BIG.MP4: resuming at"), "{}", text(&o));
+    check_dest(&dest, &card);
+    assert_eq!(
+        emu.stats().object_bytes_sent,
+        total,
+        "resumed: no byte sent twice"
+    );
+}
+
+#[test]
+fn cli_force_fetches_again_next_to_the_users_files() {
+    let files_dir = tempfile::tempdir().unwrap();
+    let card = card(files_dir.path());
+    let emu = emulator(files_dir.path(), |_| {});
+    let home = tempfile::tempdir().unwrap();
+    let dest = home.path().join("out");
+    let o = offload_at_cli(home.path(), emu.ptpip_addr(), &dest, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    check_dest(&dest, &card);
+    // The user edits a picture in place (same size) and moves another away.
+    let edited = dest.join(&card[0].folder).join(&card[0].name);
+    let mine = vec![b'u'; card[0].data.len()];
+    std::fs::write(&edited, &mine).unwrap();
+    let moved = dest.join(&card[3].folder).join(&card[3].name);
+    std::fs::remove_file(&moved).unwrap();
+
+    emu.reactivate();
+    let o = offload_at_cli(home.path(), emu.ptpip_addr(), &dest, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("0 downloaded (0 B), {} skipped", card.len())),
+        "{}",
+        text(&o)
+    );
+
+    emu.reactivate();
+    let o = offload_at_cli(home.path(), emu.ptpip_addr(), &dest, &["--force"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("{} downloaded", card.len())),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read(&edited).unwrap(),
+        mine,
+        "the user's file untouched"
+    );
+    for (i, f) in card.iter().enumerate() {
+        let (stem, ext) = f.name.rsplit_once('.').unwrap();
+        // The moved-away name is free again: the copy takes it.
+        let name = if i == 3 {
+            f.name.clone()
+        } else {
+            format!("{stem}_2.{ext}")
+        };
+        let p = dest.join(&f.folder).join(name);
+        assert!(std::fs::read(&p).unwrap() == f.data, "{}", p.display());
+    }
+    let parts: Vec<PathBuf> = files(&dest)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".part"))
+        .collect();
+    assert!(parts.is_empty(), "{parts:?}");
+}
+
+#[test]
+fn cli_timeout_with_camera_keeps_trying_then_ends_with_exit_0() {
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let home = tempfile::tempdir().unwrap();
+    let dest = home.path().join("out");
+    // Nobody there: a clear line and exit 0 after the timeout (nothing failed).
+    let o = offload_at_cli(home.path(), free_port(), &dest, &["--timeout", "1s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("no camera came within 1s: stopped waiting"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("done: 0 files"), "{}", text(&o));
+    // Without --timeout the same is a runtime failure.
+    let o = offload_at_cli(home.path(), free_port(), &dest, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("no camera answered at"), "{}", text(&o));
+    // --timeout 0 is a usage error.
+    let o = offload_at_cli(home.path(), free_port(), &dest, &["--timeout", "0s"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // The camera comes up while offload waits: it is served.
+    let files_dir = tempfile::tempdir().unwrap();
+    let card = card(files_dir.path());
+    let addr = free_port();
+    let (h, d) = (home.path().to_path_buf(), dest.clone());
+    let run = std::thread::spawn(move || offload_at_cli(&h, addr, &d, &["--timeout", "60s"]));
+    std::thread::sleep(Duration::from_millis(1500));
+    let emu = emulator(files_dir.path(), |c| c.ptpip_port = addr.port());
+    let o = run.join().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    check_dest(&dest, &card);
+    assert!(emu.stats().powered_off);
+}
+
+/// Discovery with --timeout and no camera: exit 0 with the line saying so.
+#[test]
+fn cli_timeout_without_an_announcement_exits_0() {
+    in_namespace(
+        &["-n"],
+        "ip link set lo up && ip link add ab0 type veth peer name ab1 && \
+         ip link set ab1 up && ip link set ab0 multicast on up && \
+         ip addr add 10.231.0.1/24 dev ab0 && ip route add 239.0.0.0/8 dev ab0",
+        "cli_timeout_inner",
+        &[("AB_IN_NETNS", "1")],
+    );
+}
+
+#[test]
+#[ignore = "run by cli_timeout_without_an_announcement_exits_0 inside a network namespace"]
+fn cli_timeout_inner() {
+    if !inside_netns() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let dest = home.path().join("out");
+    let g = hex(&GUID);
+    let o = ab(
+        home.path(),
+        &[
+            "offload",
+            "--timeout",
+            "2s",
+            "--guid",
+            &g,
+            "--dest",
+            dest.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("no camera came within 2s: stopped waiting"),
+        "{}",
+        text(&o)
+    );
+}
+
+// ---------------------------------------------------------------------------------
 // Measurement (nothing asserted about time)
 
 /// A sparse file (1 GiB, or AB_THROUGHPUT_MIB) from the emulator to the offload client

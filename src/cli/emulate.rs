@@ -37,8 +37,8 @@ pub struct EmulateArgs {
     /// With --wifi: accept this computer GUID (repeatable). Default: with --state, only
     /// the GUIDs paired through the emulated Mass Storage body (none paired yet: every
     /// computer is refused, like a real camera); without --state, any GUID.
-    #[arg(long = "guid", value_name = "GUID")]
-    guids: Vec<String>,
+    #[arg(long = "guid", value_name = "GUID", value_parser = super::parse_guid_arg)]
+    guids: Vec<[u8; 16]>,
     /// Where the emulated body keeps its paired computers (shared by msc and --wifi).
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
@@ -124,15 +124,7 @@ fn wifi(a: &EmulateArgs) -> anyhow::Result<()> {
     cfg.bind = a.bind;
     cfg.model = body(&a.model)?.0.model.clone();
     if !a.guids.is_empty() {
-        let guids = a
-            .guids
-            .iter()
-            .map(|g| {
-                alpha_bridge::config::parse_guid(g)
-                    .with_context(|| format!("--guid {g}: expected 32 hex digits"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        cfg = cfg.accept_guids(guids);
+        cfg = cfg.accept_guids(a.guids.clone());
     } else if let Some(reg) = registry(a.state.as_ref())? {
         cfg.accept = Box::new(move |g| reg.is_registered(g));
     }

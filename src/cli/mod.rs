@@ -68,9 +68,37 @@ pub fn main() -> i32 {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e:#}");
-            1
+            if e.downcast_ref::<UsageError>().is_some() {
+                2
+            } else {
+                1
+            }
         }
     }
+}
+
+/// A mistake in how the command was called (exit 2, like clap's own errors); every
+/// other error is a runtime failure (exit 1).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// An error that makes the command exit 2.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(msg.into()))
+}
+
+/// clap value parser for a GUID option: 32 hex digits (dashes or colons allowed), not
+/// all zero; a bad one is a usage error before anything else happens.
+pub fn parse_guid_arg(s: &str) -> Result<[u8; 16], String> {
+    alpha_bridge::config::parse_guid(s).map_err(|e| e.to_string())
 }
 
 /// A stop flag set by Ctrl-C (SIGINT) or SIGTERM; a second Ctrl-C exits at once.

@@ -1,7 +1,12 @@
 //! `alpha-bridge offload`: wait for a camera in "Send to Computer", download what is
 //! new, let the camera power off, wait again (docs/protocol/offload.md#daemon). Draws
-//! indicatif bars on a terminal and plain log lines otherwise; Ctrl-C stops between chunks
-//! and the interrupted file resumes next time.
+//! indicatif bars on a terminal and plain log lines otherwise; Ctrl-C stops between
+//! chunks and the interrupted file resumes next time. `--force` fetches again what was fetched before
+//! (next to the existing file, never over it); `--timeout` ends a wait without a camera
+//! (exit 0: nothing failed, there was nothing to fetch).
+//!
+//! The GUID sent is `--guid`, else the stored pairing; without one, this computer's
+//! default GUID (the one `pair` would register) is tried and nothing is stored.
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
@@ -12,7 +17,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use alpha_bridge::config::{self, Identity};
+use alpha_bridge::config::{self, Config};
 use alpha_bridge::offload::{self, OffloadConfig, OffloadError, Progress, Summary};
 use alpha_bridge::ptp::ptpip;
 
@@ -27,12 +32,20 @@ pub struct OffloadArgs {
     pub once: bool,
     /// Initiator GUID the camera was paired with (32 hex digits); default: this
     /// computer's GUID from the config file, the one `alpha-bridge pair` registered
-    #[arg(long, value_name = "G")]
-    pub guid: Option<String>,
+    #[arg(long, value_name = "G", value_parser = super::parse_guid_arg)]
+    pub guid: Option<[u8; 16]>,
     /// Connect to this camera (IP or IP:PORT) once, instead of waiting for its
     /// announcement
     #[arg(long, value_name = "ADDR")]
     pub camera: Option<String>,
+    /// Fetch again files fetched before (the ledger has them, or a same-size file is
+    /// in place); each is saved next to the existing one as NAME_2.EXT, never over it
+    #[arg(long)]
+    pub force: bool,
+    /// Stop waiting after DURATION (e.g. 90s, 10m) without a camera, counted again
+    /// after each session; with --camera, keep trying to connect that long. Exits 0
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 fn default_dest() -> anyhow::Result<PathBuf> {
@@ -74,6 +87,8 @@ pub fn side_task(
         once: false,
         guid: None,
         camera: None,
+        force: false,
+        timeout: None,
     };
     let cfg = config_from(&args)?;
     std::thread::Builder::new()
@@ -87,15 +102,51 @@ fn config_from(args: &OffloadArgs) -> anyhow::Result<OffloadConfig> {
         Some(d) => d.clone(),
         None => default_dest()?,
     };
-    let id = Identity::load_default().context("cannot read this computer's identity")?;
-    let guid = match &args.guid {
-        Some(g) => config::parse_guid(g).map_err(|e| anyhow::anyhow!("--guid {g:?}: {e}"))?,
-        None => id.guid,
+    if args.timeout.is_some_and(|t| t.is_zero()) {
+        return Err(super::usage(
+            "--timeout 0 would give up before any camera could answer: give a duration such as 5m",
+        ));
+    }
+    let camera = args
+        .camera
+        .as_deref()
+        .map(parse_camera)
+        .transpose()
+        .map_err(|e| super::usage(format!("{e:#}")))?;
+    let stored = Config::load_default().context("cannot read this computer's identity")?;
+    stored.warn_unknown_keys();
+    let guid = match (args.guid, stored.guid) {
+        (Some(g), _) | (None, Some(g)) => g,
+        (None, None) => unpaired_guid(&stored)?,
     };
-    let mut cfg = OffloadConfig::new(dest.clone(), guid, id.host_name.clone());
+    let mut cfg = OffloadConfig::new(dest, guid, stored.host_name());
     cfg.once = args.once;
-    cfg.camera = args.camera.as_deref().map(parse_camera).transpose()?;
+    cfg.camera = camera;
+    cfg.refetch = args.force;
+    cfg.timeout = args.timeout;
     Ok(cfg)
+}
+
+/// No pairing stored: try the GUID `pair` would register (PlayMemories Home's, so a
+/// pairing made by Sony's software on this computer works), storing nothing.
+fn unpaired_guid(stored: &Config) -> anyhow::Result<[u8; 16]> {
+    match config::default_route_mac() {
+        Some(mac) => {
+            let g = config::guid_from_mac(mac);
+            log::warn!(
+                "no pairing stored in {}: trying this computer's default GUID {}; if the \
+                 camera refuses, run `alpha-bridge pair` once (camera in Mass Storage mode)",
+                stored.path().display(),
+                config::guid_hex(&g)
+            );
+            Ok(g)
+        }
+        None => anyhow::bail!(
+            "no pairing stored in {}: run `alpha-bridge pair` once (camera in Mass Storage \
+             mode), or pass --guid",
+            stored.path().display()
+        ),
+    }
 }
 
 fn run_with(
@@ -109,6 +160,12 @@ fn run_with(
     );
     match offload::run(cfg, progress.as_mut(), stop) {
         Ok(s) => {
+            if s.timed_out {
+                log::info!(
+                    "no camera came within {}: stopped waiting",
+                    show_duration(cfg.timeout.unwrap_or_default())
+                );
+            }
             log::info!(
                 "done: {} files ({}) downloaded, {} skipped",
                 s.downloaded,
@@ -118,10 +175,25 @@ fn run_with(
             Ok(())
         }
         Err(OffloadError::Interrupted) => {
-            log::info!("stopped; an interrupted download resumes next time");
+            log::info!(
+                "stopped in the middle of a transfer (the camera was not told to power off): \
+                 run offload again and choose Send to Computer on the camera again to continue"
+            );
             Ok(())
         }
         Err(e) => Err(e).context("offload failed"),
+    }
+}
+
+/// `90s`, `10m`, `1h`: how the user would write it.
+fn show_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match (s, d.subsec_millis()) {
+        (0, ms) => format!("{ms}ms"),
+        (s, 0) if s % 3600 == 0 => format!("{}h", s / 3600),
+        (s, 0) if s % 60 == 0 => format!("{}m", s / 60),
+        (s, 0) => format!("{s}s"),
+        _ => format!("{:.1}s", d.as_secs_f64()),
     }
 }
 

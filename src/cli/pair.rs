@@ -1,27 +1,30 @@
-//! `alpha-bridge pair`: register this computer (GUID + host name from the config file)
-//! with a Sony camera in USB Mass Storage mode, or print the identity (`--show`).
+//! `alpha-bridge pair`: register this computer (GUID + host name) with a Sony camera in
+//! USB Mass Storage mode, or print the identity (`--show`).
 //!
-//! The identity is created once per computer by `config::load_or_create`; `--guid`
-//! replaces it and saves it, so `offload` sends the same 16 bytes. The hidden
-//! `--camera emulated` pairs with the in-process emulated body (Mass Storage front)
-//! over a memory pipe, keeping its registry in `--emulator-state DIR`.
+//! The identity changes only on success: the GUID (the stored one, `--guid`, or a new
+//! default one when none is stored) is written to the config file only after the
+//! camera accepted it; a failed pairing, `--show` and a bad `--guid` leave the file as
+//! it was. The hidden `--camera emulated` pairs with the in-process emulated body (Mass
+//! Storage front) over a memory pipe, keeping its registry in `--emulator-state DIR`.
 
-use alpha_bridge::config::{self, Identity};
+use alpha_bridge::config::{self, Config, Identity};
 use alpha_bridge::emulator::msc::{MscConfig, MscEmulator};
 use alpha_bridge::emulator::registry::Registry;
 use alpha_bridge::pair::{self, PairError, PairOutcome};
 use alpha_bridge::transport::{memory, usb, ErrorKind};
 use anyhow::{anyhow, bail, Context};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct PairArgs {
-    /// Use this GUID (32 hex digits; dashes or colons allowed) instead of the stored
-    /// one, and store it so offload uses it too.
-    #[arg(long, value_name = "GUID", value_parser = parse_guid_arg)]
+    /// Register this GUID (32 hex digits; dashes or colons allowed) instead of the
+    /// stored one; it is stored for offload once the camera accepted it.
+    #[arg(long, value_name = "GUID", value_parser = super::parse_guid_arg)]
     pub guid: Option<[u8; 16]>,
-    /// Print this computer's GUID (plain and as a gphoto2 setting) and exit.
-    #[arg(long)]
+    /// Print this computer's GUID (plain and as a gphoto2 setting) and exit; changes
+    /// nothing.
+    #[arg(long, conflicts_with_all = ["guid", "camera", "emulator_state"])]
     pub show: bool,
     /// The camera to pair, by USB serial number, when several are connected.
     #[arg(long, value_name = "SERIAL")]
@@ -34,16 +37,28 @@ pub struct PairArgs {
 pub fn run(args: &PairArgs) -> anyhow::Result<()> {
     let emulated = args.camera.as_deref() == Some("emulated");
     if args.emulator_state.is_some() && !emulated {
-        bail!("--emulator-state only applies to --camera emulated");
+        return Err(super::usage(
+            "--emulator-state only applies to --camera emulated",
+        ));
     }
     let dir = config::default_config_dir()?;
-    let id = identity(&dir, args.guid)?;
+    // Read before the camera: a file we cannot read is reported now and never edited.
+    let cfg = Config::load(&dir).context("cannot read this computer's identity")?;
+    cfg.warn_unknown_keys();
 
     if args.show {
-        print_identity(&id, &dir);
+        print_identity(&cfg);
         return Ok(());
     }
 
+    let id = match (args.guid, cfg.identity()) {
+        (Some(guid), _) => Identity {
+            guid,
+            host_name: cfg.host_name(),
+        },
+        (None, Some(stored)) => stored,
+        (None, None) => config::new_identity(&cfg)?,
+    };
     let outcome = if emulated {
         pair_emulated(&id, args.emulator_state.as_deref())?
     } else {
@@ -56,6 +71,23 @@ pub fn run(args: &PairArgs) -> anyhow::Result<()> {
             outcome.busy_retries
         );
     }
+    // The camera accepted this GUID: only now is it stored.
+    let hex = id.guid_hex();
+    match config::store_pairing(&dir, &id.guid) {
+        Ok(true) => {
+            if let Some(old) = cfg.guid.filter(|g| *g != id.guid) {
+                log::info!("GUID changed from {} to {hex}", config::guid_hex(&old));
+            }
+            println!("stored GUID {hex} in {}", cfg.path().display());
+        }
+        Ok(false) => {}
+        Err(e) => {
+            return Err(anyhow!(e).context(format!(
+                "the camera accepted GUID {hex} but it could not be stored; fix that, \
+                 then run `alpha-bridge pair --guid {hex}` again"
+            )))
+        }
+    }
     println!("next:");
     for (i, step) in outcome.next_steps().iter().enumerate() {
         println!("  {}. {step}", i + 1);
@@ -63,35 +95,41 @@ pub fn run(args: &PairArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The stored identity, created on first use; `--guid` replaces and stores it.
-fn parse_guid_arg(s: &str) -> Result<[u8; 16], String> {
-    config::parse_guid(s).map_err(|e| e.to_string())
-}
-
-fn identity(dir: &Path, guid: Option<[u8; 16]>) -> anyhow::Result<Identity> {
-    let mut id = config::load_or_create(dir)
-        .with_context(|| format!("cannot read or create the identity in {}", dir.display()))?;
-    if let Some(guid) = guid {
-        if guid != id.guid {
-            let old = id.guid_hex();
-            id.guid = guid;
-            config::save(dir, &id)
-                .with_context(|| format!("cannot store the GUID in {}", dir.display()))?;
-            log::info!("GUID changed from {old} to {}", id.guid_hex());
+/// The stored identity, or what `pair` would register; reads only.
+fn print_identity(cfg: &Config) {
+    let (guid, stored) = match cfg.guid {
+        Some(g) => (Some(g), true),
+        // What `pair` would use (config::default_guid); random without a MAC, so
+        // nothing worth printing then.
+        None => (
+            config::default_route_mac().map(config::guid_from_mac),
+            false,
+        ),
+    };
+    match guid {
+        Some(g) => {
+            println!("GUID:            {}", config::guid_hex(&g));
+            println!("gphoto2 setting: {}", config::gphoto2_setting(&g));
         }
+        None => println!("GUID:            none stored"),
     }
-    Ok(id)
-}
-
-fn print_identity(id: &Identity, dir: &Path) {
-    println!("GUID:            {}", id.guid_hex());
-    println!("gphoto2 setting: {}", id.gphoto2_setting());
-    println!("host name:       {}", id.host_name);
-    println!(
-        "config file:     {}",
-        dir.join(config::CONFIG_FILE).display()
-    );
-    println!("(add the gphoto2 line to ~/.gphoto/settings to let gphoto2 use the same pairing)");
+    println!("host name:       {}", cfg.host_name());
+    println!("config file:     {}", cfg.path().display());
+    if stored {
+        println!(
+            "(add the gphoto2 line to ~/.gphoto/settings to let gphoto2 use the same pairing)"
+        );
+    } else {
+        let what = if guid.is_some() {
+            "this GUID"
+        } else {
+            "a new random GUID (no network interface with a MAC address holds the default route)"
+        };
+        println!(
+            "not paired yet: nothing is stored; `alpha-bridge pair` (camera in Mass Storage \
+             mode) registers {what} and stores it once the camera accepted it"
+        );
+    }
 }
 
 /// Pairs a real camera over USB.

@@ -6,6 +6,12 @@
 //! arrive while a session runs or right after it (the camera accepts only one session
 //! per activation and re-announces after a finished transfer). Progress goes through
 //! the [`Progress`] trait; this module never prints. Never used over USB.
+//!
+//! A stop (Ctrl-C) is seen between GetPartialObject chunks: the partial file is synced
+//! and kept, the session closed without the power-off, and the next activation resumes
+//! the file; what cannot resume (objects of 4 GiB or more, bodies without
+//! GetPartialObject) is removed and fetched whole next time, and the log says which.
+//! `refetch` fetches known objects again under new names; `timeout` ends a wait.
 
 pub mod session;
 pub mod store;
@@ -39,6 +45,14 @@ pub enum OffloadError {
     Malformed(String),
     #[error(transparent)]
     Connection(#[from] TcpError),
+    /// The connection or its Init handshake failed: no camera in Send to Computer
+    /// there, or one that still holds an interrupted session (a real body answers
+    /// again only after the user picks Send to Computer once more).
+    #[error(
+        "no camera answered at {addr} ({reason}): choose Send to Computer on the camera; \
+         after an interrupted transfer, choose it again"
+    )]
+    NoAnswer { addr: SocketAddr, reason: TcpError },
     #[error(
         "the disk is full (writing {0}): finished files were kept and the partial file \
          was removed; free some space and choose send to computer again"
@@ -55,10 +69,12 @@ pub enum OffloadError {
 impl OffloadError {
     /// True when the connection dropped or timed out (the temp file is kept for resume).
     pub fn is_connection_lost(&self) -> bool {
-        matches!(self, OffloadError::Connection(e) if matches!(
-            e.kind(),
-            Some(ErrorKind::Disconnected | ErrorKind::Timeout)
-        ))
+        match self {
+            OffloadError::Connection(e) | OffloadError::NoAnswer { reason: e, .. } => {
+                matches!(e.kind(), Some(ErrorKind::Disconnected | ErrorKind::Timeout))
+            }
+            _ => false,
+        }
     }
 }
 
@@ -70,6 +86,8 @@ pub struct Summary {
     pub bytes: u64,
     /// Files saved, in order.
     pub files: Vec<PathBuf>,
+    /// The run ended because no camera came within [`OffloadConfig::timeout`].
+    pub timed_out: bool,
 }
 
 /// Where progress goes (the CLI draws bars; tests count).
@@ -119,6 +137,14 @@ pub struct OffloadConfig {
     pub once: bool,
     /// Skip discovery and connect here.
     pub camera: Option<SocketAddr>,
+    /// Fetch again what the ledger (or a same-size file) already has, saved under a
+    /// new name next to the existing file (`offload --force`).
+    pub refetch: bool,
+    /// Stop waiting for a camera after this long without one: without `camera`, no
+    /// session started within it (counted again after each session); with `camera`,
+    /// connection attempts are repeated until it has passed. `None`: wait forever
+    /// (with `camera`: one attempt).
+    pub timeout: Option<Duration>,
 }
 
 impl OffloadConfig {
@@ -133,6 +159,8 @@ impl OffloadConfig {
             ptpip_port: ptpip::PORT,
             once: false,
             camera: None,
+            refetch: false,
+            timeout: None,
         }
     }
 }
@@ -146,7 +174,14 @@ pub fn offload_camera(
     stop: &AtomicBool,
 ) -> Result<Summary, OffloadError> {
     let mut store = Store::open(&cfg.dest)?;
-    let mut s = Session::open(addr, cfg.guid, &cfg.host_name, cfg.tcp)?;
+    store.set_refetch(cfg.refetch);
+    let mut s = match Session::open(addr, cfg.guid, &cfg.host_name, cfg.tcp) {
+        Ok(s) => s,
+        Err(OffloadError::Connection(reason)) => {
+            return Err(OffloadError::NoAnswer { addr, reason })
+        }
+        Err(e) => return Err(e),
+    };
     progress.connected(&s.device().model, addr);
     let r = transfer_all(&mut s, &mut store, cfg, progress, stop);
     match r {
@@ -296,10 +331,25 @@ fn fetch(
                     // Nothing to resume from without GetPartialObject.
                     drop(f);
                     store.discard(t);
+                    log::warn!(
+                        "{name:?} was not finished and cannot be resumed ({}): the partial \
+                         file was removed and the next run downloads it from the start",
+                        if t.expected.is_none() {
+                            "4 GiB or more: the camera sends such files only whole"
+                        } else {
+                            "the camera does not offer GetPartialObject"
+                        }
+                    );
                 }
                 _ => {
                     // Keep what arrived for the next activation.
                     let _ = f.sync();
+                    log::info!(
+                        "{name:?}: {} of {} bytes kept in {}; the next run resumes there",
+                        f.written(),
+                        t.expected.unwrap_or(0),
+                        t.temp_path.display()
+                    );
                 }
             }
             Err(e)
@@ -316,14 +366,19 @@ pub fn run(
     stop: &AtomicBool,
 ) -> Result<Summary, OffloadError> {
     if let Some(addr) = cfg.camera {
-        return offload_camera(addr, cfg, progress, stop);
+        return connect_until(addr, cfg, progress, stop);
     }
     let listener =
         Listener::start(cfg.ssdp.clone()).map_err(|e| OffloadError::Discovery(e.to_string()))?;
     let mut total = Summary::default();
     let mut last_done: Vec<(IpAddr, Instant, Duration)> = Vec::new();
+    let mut idle_since = Instant::now();
     progress.waiting();
     while !stop.load(Ordering::Relaxed) {
+        if cfg.timeout.is_some_and(|t| idle_since.elapsed() >= t) {
+            total.timed_out = true;
+            break;
+        }
         let Some(found) = listener.recv_timeout(Duration::from_millis(500)) else {
             continue;
         };
@@ -340,6 +395,7 @@ pub fn run(
             _ => COOLDOWN,
         };
         last_done.push((found.addr, Instant::now(), cool));
+        idle_since = Instant::now();
         // Announcements queued during the session are stale.
         while listener.recv_timeout(Duration::ZERO).is_some() {}
         match r {
@@ -359,4 +415,39 @@ pub fn run(
         progress.waiting();
     }
     Ok(total)
+}
+
+/// `--camera ADDR`: one session; with a timeout, attempts that find no camera there
+/// are repeated (every second) until it has passed.
+fn connect_until(
+    addr: SocketAddr,
+    cfg: &OffloadConfig,
+    progress: &mut dyn Progress,
+    stop: &AtomicBool,
+) -> Result<Summary, OffloadError> {
+    let Some(timeout) = cfg.timeout else {
+        return offload_camera(addr, cfg, progress, stop);
+    };
+    let start = Instant::now();
+    loop {
+        match offload_camera(addr, cfg, progress, stop) {
+            Err(OffloadError::NoAnswer { reason, .. }) => {
+                log::debug!("no camera at {addr} yet: {reason}");
+                if start.elapsed() >= timeout {
+                    return Ok(Summary {
+                        timed_out: true,
+                        ..Summary::default()
+                    });
+                }
+                let next = Instant::now() + Duration::from_secs(1);
+                while Instant::now() < next {
+                    if stop.load(Ordering::Relaxed) {
+                        return Ok(Summary::default());
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            r => return r,
+        }
+    }
 }

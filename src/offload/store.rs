@@ -175,6 +175,8 @@ pub enum Plan {
 pub struct Store {
     root: PathBuf,
     ledger: HashSet<LedgerKey>,
+    /// Fetch objects again although the ledger or a same-size file has them.
+    refetch: bool,
 }
 
 fn io(e: std::io::Error, what: &str, p: &Path) -> OffloadError {
@@ -209,7 +211,18 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e, "cannot read", &lp)),
         }
-        Ok(Store { root, ledger })
+        Ok(Store {
+            root,
+            ledger,
+            refetch: false,
+        })
+    }
+
+    /// `offload --force`: objects the ledger knows, or whose same-size file is in
+    /// place, are fetched again, saved next to the existing file under a new name
+    /// (`NAME_2.EXT`, …); nothing existing is ever overwritten.
+    pub fn set_refetch(&mut self, yes: bool) {
+        self.refetch = yes;
     }
 
     pub fn root(&self) -> &Path {
@@ -247,7 +260,7 @@ impl Store {
             return Ok(Plan::Skip(Skip::Folder));
         }
         let key = LedgerKey::new(serial, info);
-        if self.ledger.contains(&key) {
+        if !self.refetch && self.ledger.contains(&key) {
             return Ok(Plan::Skip(Skip::InLedger));
         }
         let folder = date_folder(info);
@@ -255,15 +268,15 @@ impl Store {
         let expected =
             (info.compressed_size != SIZE_UNKNOWN_4G).then_some(info.compressed_size as u64);
         let mut final_path = self.under_root(&folder, &name)?;
-        // Same name: same size means the same file; another size is another photo
-        // (counter wrapped, second card) and gets a suffixed name.
+        // Same name: same size means the same file (unless fetching again); another
+        // size is another photo (counter wrapped, second card) and gets a suffixed name.
         let mut n = 1;
         while let Ok(m) = std::fs::symlink_metadata(&final_path) {
             let same = match expected {
                 Some(sz) => m.is_file() && m.len() == sz,
                 None => m.is_file() && m.len() >= 1 << 32,
             };
-            if same {
+            if same && !self.refetch {
                 return Ok(Plan::Skip(Skip::Exists(final_path)));
             }
             n += 1;
@@ -366,6 +379,10 @@ impl Store {
     }
 
     fn remember(&mut self, key: &LedgerKey) -> Result<(), OffloadError> {
+        if self.ledger.contains(key) {
+            // Fetched again with --force: already remembered.
+            return Ok(());
+        }
         let lp = self.root.join(LEDGER_NAME);
         let mut f = OpenOptions::new()
             .create(true)
@@ -483,5 +500,46 @@ mod tests {
             panic!()
         };
         assert!(t.final_path.ends_with("2026-11-25/DSC1_2.JPG"), "{t:?}");
+    }
+
+    #[test]
+    fn refetch_saves_next_to_the_existing_file_and_never_over_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        let i = info("DSC1.JPG", 3);
+        let Plan::Fetch(t) = s.plan("SER", &i).unwrap() else {
+            panic!()
+        };
+        let mut f = s.begin(&t, 0).unwrap();
+        f.write(b"abc").unwrap();
+        let first = s.commit(&t, f, 3).unwrap();
+        assert!(matches!(
+            s.plan("SER", &i).unwrap(),
+            Plan::Skip(Skip::InLedger)
+        ));
+
+        s.set_refetch(true);
+        let Plan::Fetch(t) = s.plan("SER", &i).unwrap() else {
+            panic!("--force fetches what the ledger has")
+        };
+        assert!(t.final_path.ends_with("2026-11-25/DSC1_2.JPG"), "{t:?}");
+        let mut f = s.begin(&t, 0).unwrap();
+        f.write(b"xyz").unwrap();
+        let second = s.commit(&t, f, 3).unwrap();
+        assert_eq!(
+            std::fs::read(&first).unwrap(),
+            b"abc",
+            "the user's file untouched"
+        );
+        assert_eq!(std::fs::read(&second).unwrap(), b"xyz");
+        // The user moved the first copy away: still never over the second.
+        std::fs::remove_file(&first).unwrap();
+        let Plan::Fetch(t) = s.plan("SER", &i).unwrap() else {
+            panic!()
+        };
+        assert!(t.final_path.ends_with("2026-11-25/DSC1.JPG"), "{t:?}");
+        // One ledger line however often it is fetched.
+        let ledger = std::fs::read_to_string(dir.path().join(LEDGER_NAME)).unwrap();
+        assert_eq!(ledger.lines().count(), 1, "{ledger}");
     }
 }
