@@ -35,7 +35,7 @@ pub struct OffloadArgs {
     pub camera: Option<String>,
 }
 
-fn default_dest() -> anyhow::Result<PathBuf> {
+pub(super) fn default_dest() -> anyhow::Result<PathBuf> {
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .context("HOME is not set: pass --dest DIR")?;
