@@ -27,11 +27,12 @@ pub struct OffloadArgs {
     pub once: bool,
     /// Initiator GUID the camera was paired with (32 hex digits); default: this
     /// computer's GUID from the config file, the one `alpha-bridge pair` registered
-    #[arg(long, value_name = "G")]
+    #[arg(long, value_name = "GUID")]
     pub guid: Option<String>,
-    /// Connect to this camera (IP or IP:PORT) once, instead of waiting for its
-    /// announcement
-    #[arg(long, value_name = "ADDR")]
+    /// The camera's Wi-Fi address (IP or IP:PORT, port 15740 by default): connect to it
+    /// once instead of waiting for its announcement. Here --camera is a network address;
+    /// in webcam, pair and doctor it names a body on USB
+    #[arg(long, value_name = "IP[:PORT]")]
     pub camera: Option<String>,
 }
 

@@ -23,8 +23,10 @@ pub struct PairArgs {
     /// Print this computer's GUID (plain and as a gphoto2 setting) and exit.
     #[arg(long)]
     pub show: bool,
-    /// The camera to pair, by USB serial number, when several are connected.
-    #[arg(long, value_name = "SERIAL")]
+    /// Which camera to pair when several are connected: its USB serial number (as
+    /// `alpha-bridge list` shows it) or BUS:ADDRESS (as lsusb shows them); emulated pairs
+    /// the built-in emulated body. Default: the first Sony body in Mass Storage mode.
+    #[arg(long, value_name = "CAMERA")]
     pub camera: Option<String>,
     /// State directory of the emulated camera's registry (with `--camera emulated`).
     #[arg(long, value_name = "DIR", hide = true)]
