@@ -127,7 +127,10 @@ fn lines(stdout: &str) -> Vec<(String, String, String, Option<String>)> {
             continue;
         }
         let (status, rest) = l.split_once("  ").expect(l);
-        assert!(["ok  ", "warn", "FAIL"].contains(&format!("{status:<4}").as_str()), "{l}");
+        assert!(
+            ["ok  ", "warn", "FAIL"].contains(&format!("{status:<4}").as_str()),
+            "{l}"
+        );
         let rest = rest.trim_start();
         let (what, detail) = rest.split_once("  ").expect(l);
         out.push((
@@ -169,15 +172,29 @@ fn a_ready_system_with_the_emulated_camera_passes_every_check() {
         "no FAIL line: {stdout}{stderr}"
     );
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(stdout.trim_end().lines().last().unwrap().starts_with("ready"), "{stdout}");
+    assert!(
+        stdout
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("ready"),
+        "{stdout}"
+    );
 
     let cam = find(&l, "camera");
     assert_eq!(cam.0, "ok");
     assert!(cam.2.starts_with("ILCE-6400 serial "), "{cam:?}");
-    assert!(cam.2.ends_with("PC Remote, ready for alpha-bridge webcam"), "{cam:?}");
+    assert!(
+        cam.2.ends_with("PC Remote, ready for alpha-bridge webcam"),
+        "{cam:?}"
+    );
     assert_eq!(find(&l, "usb access").0, "ok");
     assert_eq!(find(&l, "in use").0, "ok");
-    assert_eq!(find(&l, "udev rule").2, "/etc/udev/rules.d/60-alpha-bridge.rules installed");
+    assert_eq!(
+        find(&l, "udev rule").2,
+        "/etc/udev/rules.d/60-alpha-bridge.rules installed"
+    );
     assert_eq!(find(&l, "gvfs").0, "ok");
     let v = find(&l, "v4l2loopback");
     assert_eq!(
@@ -213,7 +230,11 @@ fn each_problem_is_a_fail_line_with_its_fix_and_the_exit_code_is_1() {
 
     let udev = find(&l, "udev rule");
     assert_eq!(udev.0, "FAIL");
-    assert!(udev.3.as_ref().unwrap().contains("sudo cp udev/60-alpha-bridge.rules"));
+    assert!(udev
+        .3
+        .as_ref()
+        .unwrap()
+        .contains("sudo cp udev/60-alpha-bridge.rules"));
     let gvfs = find(&l, "gvfs");
     assert_eq!(gvfs.0, "FAIL");
     assert!(gvfs.2.contains("running (pid 4242)"), "{gvfs:?}");
@@ -228,13 +249,20 @@ fn each_problem_is_a_fail_line_with_its_fix_and_the_exit_code_is_1() {
     let held = find(&l, "in use");
     assert_eq!(held.0, "FAIL");
     assert_eq!(held.2, "held by gvfs-gphoto2-volume-monitor (pid 4242)");
-    assert!(held.3.as_ref().unwrap().contains("systemctl --user stop gvfs-gphoto2-volume-monitor"));
+    assert!(held
+        .3
+        .as_ref()
+        .unwrap()
+        .contains("systemctl --user stop gvfs-gphoto2-volume-monitor"));
     // The camera itself is fine, and not pairing yet is only a warning.
     assert_eq!(find(&l, "camera").0, "ok");
     assert_eq!(find(&l, "pairing").0, "warn");
 
     let fails = l.iter().filter(|c| c.0 == "FAIL").count();
-    assert!(stdout.contains(&format!("not ready: {fails} problems to fix, 1 warning")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("not ready: {fails} problems to fix, 1 warning")),
+        "{stdout}"
+    );
     let err: Vec<&str> = stderr.lines().filter(|l| !l.contains(" INFO ")).collect();
     assert_eq!(
         err,
@@ -275,7 +303,12 @@ fn no_access_to_the_camera_node_fails_for_a_user() {
         .arg("-u")
         .output()
         .is_ok_and(|o| text(&o.stdout).trim() == "0");
-    let drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+    let drop = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
     let can_drop = is_root
         && Command::new(drop[0])
             .args(&drop[1..])
@@ -322,7 +355,13 @@ fn on_this_machine_it_prints_a_checklist_and_never_panics() {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(!stderr.contains("panicked"), "{stderr}");
     let l = lines(&stdout);
-    for what in ["udev rule", "v4l2loopback", "camera", "pairing", "offload space"] {
+    for what in [
+        "udev rule",
+        "v4l2loopback",
+        "camera",
+        "pairing",
+        "offload space",
+    ] {
         find(&l, what);
     }
     match out.status.code() {

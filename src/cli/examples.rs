@@ -12,6 +12,8 @@ Examples:
                                        try it without a camera
 
 `alpha-bridge help SUBCOMMAND` (or SUBCOMMAND --help) shows each subcommand's options and examples.
+--camera always names the camera to talk to: a body on USB in webcam, pair and doctor (auto, a
+serial number, emulated), the camera's Wi-Fi address in offload.
 Exit codes: 0 ok, 1 runtime failure, 2 usage error.";
 
 pub const DOCTOR: &str = "\

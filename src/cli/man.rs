@@ -81,11 +81,48 @@ pub fn pages() -> Vec<(String, Vec<u8>)> {
 }
 
 fn render(cmd: clap::Command) -> (String, Vec<u8>) {
-    let man = clap_mangen::Man::new(cmd).manual("alpha-bridge manual");
+    let examples = cmd.get_after_help().map(|h| h.to_string());
+    let has_options = cmd.get_arguments().any(|a| !a.is_hide_set());
+    let has_subcommands = cmd.get_subcommands().any(|s| !s.is_hide_set());
+    let man = clap_mangen::Man::new(cmd)
+        .manual("alpha-bridge manual")
+        .source(concat!("alpha-bridge ", env!("CARGO_PKG_VERSION")));
     let mut roff = Vec::new();
-    // Rendering into memory cannot fail.
-    let _ = man.render(&mut roff);
+    // clap_mangen's own page, except that the examples are set line by line (its
+    // "EXTRA" section would fill them into one paragraph). Rendering into memory
+    // cannot fail.
+    let _ = (|| -> std::io::Result<()> {
+        man.render_title(&mut roff)?;
+        man.render_name_section(&mut roff)?;
+        man.render_synopsis_section(&mut roff)?;
+        man.render_description_section(&mut roff)?;
+        if has_options {
+            man.render_options_section(&mut roff)?;
+        }
+        if has_subcommands {
+            man.render_subcommands_section(&mut roff)?;
+        }
+        if let Some(text) = &examples {
+            roff.extend_from_slice(examples_section(text).as_bytes());
+        }
+        man.render_version_section(&mut roff)
+    })();
     (man.get_filename(), roff)
+}
+
+/// The after-help text as an EXAMPLES section in no-fill mode, escaped for roff.
+fn examples_section(text: &str) -> String {
+    let mut s = String::from(".SH EXAMPLES\n.nf\n");
+    for line in text.lines().filter(|l| l.trim() != "Examples:") {
+        let escaped = line.replace('\\', "\\e").replace('-', "\\-");
+        if escaped.starts_with('.') || escaped.starts_with('\'') {
+            s.push_str("\\&");
+        }
+        s.push_str(&escaped);
+        s.push('\n');
+    }
+    s.push_str(".fi\n");
+    s
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.
