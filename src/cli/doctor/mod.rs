@@ -190,9 +190,9 @@ pub fn run(a: &DoctorArgs) -> anyhow::Result<()> {
 /// Every check, in the order a first run meets them.
 pub fn all_checks(probe: &Probe, camera: &str, dest: Result<PathBuf, String>) -> Vec<Check> {
     let mut out = Vec::new();
-    let rules = system::udev_rules(probe);
-    let access_rule_installed = rules.first().is_some_and(|c| c.status != Status::Fail);
-    out.extend(rules);
+    let rule = system::udev_rule(probe);
+    let access_rule_installed = rule.status != Status::Fail;
+    out.push(rule);
     out.push(system::gvfs(probe));
     out.extend(system::v4l2loopback(probe));
     out.extend(camera::cameras(probe, camera, access_rule_installed));

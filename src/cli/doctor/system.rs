@@ -134,8 +134,8 @@ fn rule_check(probe: &Probe, rule: &Rule, what: &'static str) -> Check {
 }
 
 /// The access rule (FAIL when missing). The gvfs rule is judged in [`gvfs`].
-pub fn udev_rules(probe: &Probe) -> Vec<Check> {
-    vec![rule_check(probe, &ACCESS_RULE, "udev rule")]
+pub fn udev_rule(probe: &Probe) -> Check {
+    rule_check(probe, &ACCESS_RULE, "udev rule")
 }
 
 /// Names of running programs whose `comm` says gvfs's gphoto2 monitor (the kernel keeps
@@ -471,7 +471,7 @@ pub fn pairing(dir: Result<PathBuf, String>) -> Check {
         Ok(Some(id)) => Check::ok(
             WHAT,
             format!(
-                "this computer's GUID {} ({}) is in {}; offload needs the camera paired with it",
+                "this computer's GUID {} (name \"{}\") is in {}; offload needs the camera paired with it",
                 id.guid_hex(),
                 id.host_name,
                 file.display()

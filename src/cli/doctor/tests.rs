@@ -2,8 +2,7 @@
 
 use super::camera::{access_check, holder_check, mode_check};
 use super::system::{
-    free_bytes, free_space, gvfs, judge_space, pairing, udev_rules, v4l2loopback, LOW_FREE,
-    MIN_FREE,
+    free_bytes, free_space, gvfs, judge_space, pairing, udev_rule, v4l2loopback, LOW_FREE, MIN_FREE,
 };
 use super::*;
 use crate::cli::list::{Mode, Row};
@@ -85,7 +84,7 @@ fn fix(c: &Check) -> &str {
 #[test]
 fn a_missing_udev_rule_fails_with_the_install_command() {
     let t = Tree::new();
-    let c = &udev_rules(&t.probe())[0];
+    let c = &udev_rule(&t.probe());
     assert_eq!(c.status, Status::Fail, "{c:?}");
     assert!(
         c.detail.contains("60-alpha-bridge.rules is not installed"),
@@ -108,7 +107,7 @@ fn the_shipped_rule_is_found_in_every_udev_folder() {
     ] {
         let t = Tree::new();
         t.file(&format!("{dir}/60-alpha-bridge.rules"), SHIPPED_60);
-        let c = &udev_rules(&t.probe())[0];
+        let c = &udev_rule(&t.probe());
         assert_eq!(c.status, Status::Ok, "{dir}: {c:?}");
         assert_eq!(c.detail, format!("{dir}/60-alpha-bridge.rules installed"));
         assert!(c.fix.is_none());
@@ -120,7 +119,7 @@ fn a_rule_is_judged_by_whether_it_matches_sony() {
     let t = Tree::new();
     let edited = "# mine\nSUBSYSTEM==\"usb\", ATTR{idVendor}==\"054C\", TAG+=\"uaccess\"\n";
     t.file("/etc/udev/rules.d/60-alpha-bridge.rules", edited);
-    let c = &udev_rules(&t.probe())[0];
+    let c = &udev_rule(&t.probe());
     assert_eq!(c.status, Status::Warn, "{c:?}");
     assert!(c.detail.contains("matches Sony"), "{c:?}");
 
@@ -133,7 +132,7 @@ fn a_rule_is_judged_by_whether_it_matches_sony() {
     ] {
         let t = Tree::new();
         t.file("/etc/udev/rules.d/60-alpha-bridge.rules", text);
-        let c = &udev_rules(&t.probe())[0];
+        let c = &udev_rule(&t.probe());
         assert_eq!(c.status, Status::Fail, "{text:?}: {c:?}");
         assert!(c.detail.contains("does not match Sony cameras"), "{c:?}");
         assert!(c.detail.contains("054c"), "{c:?}");
@@ -145,7 +144,7 @@ fn a_rule_in_etc_hides_the_one_in_lib_and_a_mask_fails() {
     let t = Tree::new();
     t.file("/lib/udev/rules.d/60-alpha-bridge.rules", SHIPPED_60)
         .link("/etc/udev/rules.d/60-alpha-bridge.rules", "/dev/null");
-    let c = &udev_rules(&t.probe())[0];
+    let c = &udev_rule(&t.probe());
     assert_eq!(c.status, Status::Fail, "{c:?}");
     assert!(
         c.detail
@@ -472,7 +471,7 @@ fn pairing_is_read_and_never_written() {
         c.detail.contains("0000000000000000ffff0242ac110002"),
         "{c:?}"
     );
-    assert!(c.detail.contains("(desk)"), "{c:?}");
+    assert!(c.detail.contains("(name \"desk\")"), "{c:?}");
     assert_eq!(fs::read_to_string(&file).unwrap(), text);
     assert_eq!(fs::metadata(&file).unwrap().modified().unwrap(), before);
 
