@@ -6,7 +6,7 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 pkgs=(libusb-1.0-0-dev libclang-dev clang pkg-config ffmpeg libturbojpeg0-dev)
-[ "${1:-}" = "--test" ] && pkgs+=(gphoto2 v4l-utils qemu-system-x86 busybox-static cpio kmod usbutils make gcc libc6-dev zstd iproute2 util-linux)
+[ "${1:-}" = "--test" ] && pkgs+=(gphoto2 v4l-utils qemu-system-x86 busybox-static cpio kmod usbutils make gcc libc6-dev zstd iproute2 util-linux groff-base man-db)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

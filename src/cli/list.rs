@@ -8,6 +8,7 @@
 //! 0 listed (also when no camera is attached), 1 no USB access or a listing failure.
 
 use alpha_bridge::camera;
+use alpha_bridge::ptp::dataset::DeviceInfo;
 use alpha_bridge::transport::usb::{self, Selector, UsbDeviceInfo, UsbMode};
 use alpha_bridge::transport::ErrorKind;
 use anyhow::Context as _;
@@ -37,7 +38,7 @@ const TO_MASS_STORAGE: &str = "for pairing (`alpha-bridge pair`): set USB Connec
 
 /// What a device is good for, once DeviceInfo has been read where it could be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(super) enum Mode {
     PcRemote,
     Mtp,
     /// PTP interface whose DeviceInfo could not be read.
@@ -67,7 +68,7 @@ fn mode_of(usb: UsbMode, vendor_extension: Option<u32>) -> Mode {
 }
 
 impl Mode {
-    fn label(self) -> &'static str {
+    pub(super) fn label(self) -> &'static str {
         match self {
             Mode::PcRemote => "PC Remote",
             Mode::Mtp => "MTP (file transfer)",
@@ -79,7 +80,7 @@ impl Mode {
         }
     }
 
-    fn key(self) -> &'static str {
+    pub(super) fn key(self) -> &'static str {
         match self {
             Mode::PcRemote => "pc_remote",
             Mode::Mtp => "mtp",
@@ -92,7 +93,7 @@ impl Mode {
     }
 
     /// alpha-bridge commands that work in this mode.
-    fn ready_for(self) -> &'static [&'static str] {
+    pub(super) fn ready_for(self) -> &'static [&'static str] {
         match self {
             Mode::PcRemote => &["webcam"],
             Mode::MassStorage => &["pair"],
@@ -101,7 +102,7 @@ impl Mode {
     }
 
     /// What to change on the camera; `None` when nothing needs changing.
-    fn advice(self) -> Option<String> {
+    pub(super) fn advice(self) -> Option<String> {
         match self {
             Mode::PcRemote => None,
             Mode::Mtp => Some(format!(
@@ -130,14 +131,18 @@ impl Mode {
 }
 
 /// One listed device.
-struct Row {
-    info: UsbDeviceInfo,
-    mode: Mode,
-    model: String,
-    serial: Option<String>,
-    vendor_extension: Option<u32>,
-    problem: Option<String>,
+pub(super) struct Row {
+    pub(super) info: UsbDeviceInfo,
+    pub(super) mode: Mode,
+    pub(super) model: String,
+    pub(super) serial: Option<String>,
+    pub(super) vendor_extension: Option<u32>,
+    pub(super) problem: Option<String>,
 }
+
+/// Reads a body's PTP DeviceInfo (over USB for `list`; `doctor` also reads the emulated
+/// body's over a memory pipe).
+pub(super) type ReadDeviceInfo<'a> = &'a dyn Fn(&UsbDeviceInfo) -> Result<DeviceInfo, String>;
 
 pub fn run(args: &ListArgs) -> anyhow::Result<()> {
     let devices = usb::list_sony().context("cannot list USB devices")?;
@@ -154,6 +159,23 @@ pub fn run(args: &ListArgs) -> anyhow::Result<()> {
 }
 
 fn describe(info: UsbDeviceInfo, probe: bool) -> Row {
+    describe_with(info, probe.then_some(&read_over_usb))
+}
+
+/// Opens the PTP interface briefly and reads DeviceInfo; released on return.
+pub(super) fn read_over_usb(info: &UsbDeviceInfo) -> Result<DeviceInfo, String> {
+    let selector = Selector::BusAddress {
+        bus: info.bus,
+        address: info.address,
+    };
+    usb::open(&selector, usb::InterfaceClass::Ptp)
+        .map_err(|e| e.to_string())
+        .and_then(|mut t| camera::read_device_info(&mut t).map_err(|e| e.to_string()))
+}
+
+/// A [`Row`] for `info`: the mode from its interfaces, and for a PTP body the mode,
+/// model and serial from DeviceInfo when `read` is given.
+pub(super) fn describe_with(info: UsbDeviceInfo, read: Option<ReadDeviceInfo<'_>>) -> Row {
     let mut row = Row {
         model: info.display_name(),
         serial: info.serial.clone(),
@@ -162,7 +184,10 @@ fn describe(info: UsbDeviceInfo, probe: bool) -> Row {
         problem: info.open_error.as_ref().map(|e| e.message.clone()),
         info,
     };
-    if !probe || row.info.mode != UsbMode::Ptp {
+    let Some(read) = read else {
+        return row;
+    };
+    if row.info.mode != UsbMode::Ptp {
         return row;
     }
     // Opening would only repeat the permission error already recorded.
@@ -174,14 +199,7 @@ fn describe(info: UsbDeviceInfo, probe: bool) -> Row {
     {
         return row;
     }
-    let selector = Selector::BusAddress {
-        bus: row.info.bus,
-        address: row.info.address,
-    };
-    let result = usb::open(&selector, usb::InterfaceClass::Ptp)
-        .map_err(|e| e.to_string())
-        .and_then(|mut t| camera::read_device_info(&mut t).map_err(|e| e.to_string()));
-    match result {
+    match read(&row.info) {
         Ok(di) => {
             log::debug!(
                 "{}: DeviceInfo vendor extension {:#x} {:?}, model {:?}, serial {:?}",

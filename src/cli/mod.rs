@@ -2,8 +2,12 @@
 //! failure, 2 usage error, 130 interrupted twice. Only this module (and main.rs) uses
 //! clap, anyhow, env_logger and ctrlc.
 
+mod completions;
+mod doctor;
 mod emulate;
+mod examples;
 mod list;
+mod man;
 mod offload;
 mod pair;
 mod testcard;
@@ -16,8 +20,14 @@ use std::time::Duration;
 
 /// Sony Alpha cameras on Linux: webcam over USB, Wi-Fi offload, pairing.
 #[derive(Parser, Debug)]
-#[command(name = "alpha-bridge", version, about, propagate_version = true)]
-struct Cli {
+#[command(
+    name = "alpha-bridge",
+    version,
+    about,
+    propagate_version = true,
+    after_help = examples::TOP
+)]
+pub(crate) struct Cli {
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
@@ -30,19 +40,34 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Check what a first run needs (udev rules, v4l2loopback, USB access, pairing,
+    /// disk space) and say how to fix what is missing.
+    #[command(after_help = examples::DOCTOR)]
+    Doctor(doctor::DoctorArgs),
     /// List Sony cameras on USB, their USB mode and what to change on the camera.
+    #[command(after_help = examples::LIST)]
     List(list::ListArgs),
     /// Register this computer with the camera over USB (camera in Mass Storage mode).
+    #[command(after_help = examples::PAIR)]
     Pair(pair::PairArgs),
     /// Receive new photos and videos over Wi-Fi when the camera does Send to Computer.
+    #[command(after_help = examples::OFFLOAD)]
     Offload(offload::OffloadArgs),
     /// Read the emulated body's frame counters back from raw YUYV frames (for tests).
     #[command(hide = true)]
     TestcardCounter(testcard::TestcardArgs),
     /// Use the camera's live view as a webcam (v4l2loopback) and/or record it.
+    #[command(after_help = examples::WEBCAM)]
     Webcam(webcam::WebcamArgs),
     /// Run an emulated Sony body (USB gadget, Wi-Fi) for tests and demos.
+    #[command(after_help = examples::EMULATE)]
     Emulate(emulate::EmulateArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff), or write every page to a folder with --dir.
+    #[command(after_help = examples::MAN)]
+    Man(man::ManArgs),
 }
 
 pub fn main() -> i32 {
@@ -63,6 +88,9 @@ pub fn main() -> i32 {
         Command::TestcardCounter(a) => testcard::run(a),
         Command::Webcam(a) => webcam::run(a),
         Command::Emulate(a) => emulate::run(a),
+        Command::Doctor(a) => doctor::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     };
     match result {
         Ok(()) => 0,

@@ -32,11 +32,12 @@ pub struct OffloadArgs {
     pub once: bool,
     /// Initiator GUID the camera was paired with (32 hex digits); default: this
     /// computer's GUID from the config file, the one `alpha-bridge pair` registered
-    #[arg(long, value_name = "G", value_parser = super::parse_guid_arg)]
+    #[arg(long, value_name = "GUID", value_parser = super::parse_guid_arg)]
     pub guid: Option<[u8; 16]>,
-    /// Connect to this camera (IP or IP:PORT) once, instead of waiting for its
-    /// announcement
-    #[arg(long, value_name = "ADDR")]
+    /// The camera's Wi-Fi address (IP or IP:PORT, port 15740 by default): connect to it
+    /// once instead of waiting for its announcement. Here --camera is a network address;
+    /// in webcam, pair and doctor it names a body on USB
+    #[arg(long, value_name = "IP[:PORT]")]
     pub camera: Option<String>,
     /// Fetch again files fetched before (the ledger has them, or a same-size file is
     /// in place); each is saved next to the existing one as NAME_2.EXT, never over it
@@ -48,7 +49,7 @@ pub struct OffloadArgs {
     pub timeout: Option<std::time::Duration>,
 }
 
-fn default_dest() -> anyhow::Result<PathBuf> {
+pub(super) fn default_dest() -> anyhow::Result<PathBuf> {
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .context("HOME is not set: pass --dest DIR")?;

@@ -26,8 +26,10 @@ pub struct PairArgs {
     /// nothing.
     #[arg(long, conflicts_with_all = ["guid", "camera", "emulator_state"])]
     pub show: bool,
-    /// The camera to pair, by USB serial number, when several are connected.
-    #[arg(long, value_name = "SERIAL")]
+    /// Which camera to pair when several are connected: its USB serial number (as
+    /// `alpha-bridge list` shows it) or BUS:ADDRESS (as lsusb shows them); emulated pairs
+    /// the built-in emulated body. Default: the first Sony body in Mass Storage mode.
+    #[arg(long, value_name = "CAMERA")]
     pub camera: Option<String>,
     /// State directory of the emulated camera's registry (with `--camera emulated`).
     #[arg(long, value_name = "DIR", hide = true)]

@@ -16,14 +16,17 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
 pub struct WebcamArgs {
-    /// auto (first Sony body over USB), emulated (built-in emulated camera),
-    /// a serial number, or replay:PATH (a capture made with --dump-objects, a folder of
-    /// JPEGs or an MJPEG file).
-    #[arg(long, default_value = "auto")]
+    /// Where the live view comes from: auto (the first Sony body on USB), a USB serial
+    /// number (as `alpha-bridge list` shows it), emulated (the built-in emulated camera),
+    /// or replay:PATH (a capture made with --dump-objects, a folder of JPEGs or an MJPEG
+    /// file).
+    #[arg(long, default_value = "auto", value_name = "CAMERA")]
     camera: String,
-    /// The v4l2loopback output device: auto (first one found), a path like
-    /// /dev/video10, or none (no video output; with --record only the file is written).
-    #[arg(long, default_value = "auto")]
+    /// Where the pictures go: auto (the first free v4l2loopback device), a path such as
+    /// /dev/video10, none (no video device: only --record and --dump-objects write), or
+    /// null (decode every frame and write it nowhere: the decoding cost alone, for
+    /// benchmarks and soak runs).
+    #[arg(long, default_value = "auto", value_name = "DEVICE")]
     device: String,
     /// Video format for the loopback device: yuyv (decoded, works everywhere) or
     /// mjpeg (the camera's JPEG passed through, for apps that accept MJPG).
@@ -252,7 +255,7 @@ fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
     };
     let sink: Box<dyn FrameSink> = match a.device.as_str() {
         "none" => return Ok(Output::None),
-        // Hidden, for soak runs and benchmarks: decode every frame, write nowhere.
+        // Benchmarks and soak runs: decode every frame, write nowhere.
         "null" => Box::new(NullSink::new()),
         "auto" => match V4l2Sink::open(None, format, a.fps) {
             Ok(s) => Box::new(s),
