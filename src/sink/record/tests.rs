@@ -185,7 +185,8 @@ fn avi_stops_cleanly_at_its_size_limit() {
     let mut refused = 0;
     for i in 0..40u64 {
         match rec.write(&jpeg(160, 106, i as u32), Duration::from_millis(i * 33)) {
-            Ok(()) => accepted += 1,
+            Ok(true) => accepted += 1,
+            Ok(false) => panic!("frame {i} skipped by the rate cap"),
             Err(e @ RecordError::AviLimit { .. }) => {
                 assert!(e.to_string().contains("AVI 1.0"), "{e}");
                 refused += 1;
@@ -246,19 +247,21 @@ fn existing_files_are_not_replaced_unless_asked() {
         overwrite: true,
         ..RecordOptions::default()
     };
-    let rec = Recorder::create_with(&path, opts).unwrap();
+    let mut rec = Recorder::create_with(&path, opts).unwrap();
+    rec.write(&jpeg(64, 48, 1), Duration::ZERO).unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
         b"keep",
         "replaced before finish"
     );
     let sum = rec.finish().unwrap();
-    assert_eq!((sum.frames, sum.file_bytes), (0, 0));
+    assert_eq!(std::fs::read(&path).unwrap(), jpeg(64, 48, 1));
+    assert!(sum.written && sum.frames == 1);
     assert!(matches!(
         Recorder::create_with(
             dir.path().join("y.avi"),
             RecordOptions {
-                avi_fps: 0,
+                fps: 0,
                 ..RecordOptions::default()
             }
         ),
