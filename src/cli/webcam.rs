@@ -163,11 +163,7 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         s.captured, s.written, s.dropped, s.bad_frames, s.seconds, s.fps_in
     )?;
     if let Some(rec) = &summary.recorded {
-        let to = if rec.path == Path::new("-") {
-            "standard output".to_string()
-        } else {
-            rec.path.display().to_string()
-        };
+        let to = alpha_bridge::sink::record::shown(&rec.path);
         if rec.written || rec.stream {
             writeln!(report, "recorded {} frames to {to}", rec.frames)?;
         } else if rec.path.exists() {

@@ -151,14 +151,9 @@ pub fn run(
     mut opts: Options,
     stop: Arc<AtomicBool>,
 ) -> Result<Summary, PipelineError> {
-    let shared = Arc::new(Shared {
-        stop,
-        live: AtomicBool::new(false),
-        stats: Stats::default(),
-    });
     // The recording's path is checked (and a FIFO's reader waited for) before the camera
-    // is touched. Should the camera then fail, the recorder drops its empty temporary file
-    // and a file already at the final name stays as it was.
+    // is touched and the stats clock starts. Should the camera then fail, the recorder
+    // drops its empty temporary file and a file at the final name stays as it was.
     let rec_opts = RecordOptions {
         overwrite: opts.overwrite,
         fps: opts.fps.max(1),
@@ -169,6 +164,11 @@ pub fn run(
         .as_deref()
         .map(|p| Recorder::create_with(p, rec_opts))
         .transpose()?;
+    let shared = Arc::new(Shared {
+        stop,
+        live: AtomicBool::new(false),
+        stats: Stats::default(),
+    });
     // First connect happens here, so a camera that is absent or in the wrong mode is
     // reported at once instead of as a silent "reconnecting" loop.
     source.connect()?;
@@ -415,11 +415,8 @@ fn capture_loop(
                 }
                 // Skipped by the frame-rate cap.
                 Ok(false) => {}
-                Err(RecordError::PipeClosed(p)) => {
-                    log::info!(
-                        "the program reading {} closed it: the recording stops here",
-                        p.display()
-                    );
+                Err(e @ RecordError::PipeClosed(_)) => {
+                    log::info!("{e}: the recording stops here");
                     if !cfg.forward && dumper.is_none() {
                         break;
                     }

@@ -145,7 +145,7 @@ pub enum RecordError {
          name or let it finish"
     )]
     Busy { path: PathBuf, partial: PathBuf },
-    #[error("the program reading {0} closed it")]
+    #[error("the program reading {} closed it", shown(.0))]
     PipeClosed(PathBuf),
     #[error(
         "{path} was {what} during the recording, so it was not replaced; the recording is \
@@ -173,6 +173,15 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RecordError + '_ {
     move |source| RecordError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+/// `path` for messages: `-` is standard output.
+pub fn shown(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "standard output".into()
+    } else {
+        path.display().to_string()
     }
 }
 
@@ -389,14 +398,7 @@ impl Recorder {
             None
         };
         let good_len = if avi.is_some() { avi::HEADER_LEN } else { 0 };
-        log::info!(
-            "recording to {}",
-            if target == Target::Stdout {
-                "standard output".into()
-            } else {
-                path.display().to_string()
-            }
-        );
+        log::info!("recording to {}", shown(&path));
         Ok(Recorder {
             path,
             file,
@@ -520,7 +522,7 @@ impl Recorder {
                 "recorded {} frames ({} bytes) to {}",
                 summary.frames,
                 summary.file_bytes,
-                self.path.display()
+                shown(&self.path)
             );
             return Ok(summary);
         };
