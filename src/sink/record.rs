@@ -45,7 +45,8 @@ pub const AVI_RIFF_MAX_BYTES: u64 = 1 << 30;
 pub const MAX_FRAME_BYTES: usize = 64 << 20;
 
 /// How much later than it was taken a frame may be shown when it goes in the next free
-/// slot (never more than one slot): room for the jitter of a camera at the cap's rate.
+/// slot: room for the jitter of a camera at the cap's rate (a frame fetched late by a busy
+/// machine takes the slot of the next one). Frames that would come later are skipped.
 pub const MAX_LATE: Duration = Duration::from_millis(50);
 
 const NANOS: u128 = 1_000_000_000;
@@ -419,7 +420,7 @@ impl Recorder {
     }
 
     /// The slot for a frame taken at `t`, or `None` when it comes too soon: the next free
-    /// slot starts more than [`MAX_LATE`] (or one slot) after it, and taking it anyway
+    /// slot starts more than [`MAX_LATE`] after it, and taking it anyway
     /// would, frame after frame, stretch the recording (a 30 fps camera with a 5 fps cap
     /// played six times too slow).
     fn slot_for(&self, t: Duration) -> Option<u64> {
@@ -431,7 +432,7 @@ impl Recorder {
             return Some(u64::try_from(due).unwrap_or(u64::MAX));
         }
         let late = (next * NANOS).div_ceil(fps).saturating_sub(t);
-        (late <= (NANOS / fps).min(MAX_LATE.as_nanos())).then_some(self.next_slot)
+        (late <= MAX_LATE.as_nanos()).then_some(self.next_slot)
     }
 
     /// Appends one JPEG taken `since_start` after the recording began. `Ok(false)`: skipped

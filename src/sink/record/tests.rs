@@ -606,7 +606,7 @@ fn a_lower_fps_cap_thins_the_recording_and_keeps_real_timing() {
         // So the file lasts as long as the run: 10 s, within a slot.
         let duration = (*slots.last().unwrap() + 1) as f64 * slot;
         assert!(
-            (duration - 10.0).abs() <= slot + 0.04,
+            (duration - 10.0).abs() <= slot + MAX_LATE.as_secs_f64(),
             "fps {fps}: {duration}"
         );
         // And the cap is honoured without losing more than it must.
@@ -619,4 +619,15 @@ fn a_lower_fps_cap_thins_the_recording_and_keeps_real_timing() {
     }
     // A cap at the camera's rate keeps every frame despite jitter.
     assert_eq!(capped(30, 30.0, 6.0, 10.0).0.len(), 300);
+    // And despite a busy machine fetching one frame 40 ms late now and then.
+    let dir = tempfile::tempdir().unwrap();
+    let mut rec = Recorder::create(dir.path().join("stall.avi")).unwrap();
+    let frame = jpeg(32, 32, 1);
+    for k in 0..300u64 {
+        let late = if k % 50 == 10 { 40 } else { 0 };
+        let jitter = if k % 2 == 0 { 5 } else { 0 };
+        let t = Duration::from_micros(k * 33_333 + (late + jitter) * 1000);
+        assert!(rec.write(&frame, t).unwrap(), "frame {k} skipped");
+    }
+    assert_eq!(rec.finish().unwrap().frames, 300);
 }
