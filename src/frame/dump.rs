@@ -140,7 +140,7 @@ pub enum ReplayError {
         #[source]
         source: ExtractError,
     },
-    #[error("{path} at byte {offset}: last item is incomplete ({have} bytes); skipped")]
+    #[error("{path} at byte {offset}: the last item is incomplete ({have} bytes) and was skipped")]
     Incomplete {
         path: PathBuf,
         offset: u64,
