@@ -23,24 +23,27 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Frames ffmpeg decodes from `path` with every error fatal; panics on any error.
-fn ffmpeg_strict_frames(path: &Path, demuxer: &str) -> u64 {
-    let out = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-v",
-            "error",
-            "-xerror",
-            "-err_detect",
-            "explode",
-            "-f",
-            demuxer,
-            "-i",
-        ])
-        .arg(path)
-        .args(["-f", "null", "-", "-progress", "pipe:1", "-nostats"])
-        .output()
-        .unwrap();
+/// ffmpeg reading `input` (a path, or `-` for stdin) with every error fatal, to nowhere.
+fn ffmpeg_strict(input: &OsStr, demuxer: &str) -> Command {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args([
+        "-hide_banner",
+        "-v",
+        "error",
+        "-xerror",
+        "-err_detect",
+        "explode",
+        "-f",
+        demuxer,
+        "-i",
+    ])
+    .arg(input)
+    .args(["-f", "null", "-", "-progress", "pipe:1", "-nostats"]);
+    cmd
+}
+
+/// The frames an [`ffmpeg_strict`] run decoded; panics on any error it reported.
+fn strict_frame_count(out: Output) -> u64 {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && stderr.trim().is_empty(),
@@ -52,6 +55,11 @@ fn ffmpeg_strict_frames(path: &Path, demuxer: &str) -> u64 {
         .next_back()
         .and_then(|n| n.trim().parse().ok())
         .expect("ffmpeg printed a frame count")
+}
+
+/// Frames ffmpeg decodes from `path` with every error fatal; panics on any error.
+fn ffmpeg_strict_frames(path: &Path, demuxer: &str) -> u64 {
+    strict_frame_count(ffmpeg_strict(path.as_os_str(), demuxer).output().unwrap())
 }
 
 fn recorded_count(stdout: &str) -> u64 {
@@ -310,27 +318,7 @@ fn record_to_stdout_pipes_into_ffmpeg() {
         .spawn()
         .unwrap();
     // alpha-bridge webcam --record - | ffmpeg -f mjpeg -i - …
-    let ff = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-v",
-            "error",
-            "-xerror",
-            "-err_detect",
-            "explode",
-        ])
-        .args([
-            "-f",
-            "mjpeg",
-            "-i",
-            "-",
-            "-f",
-            "null",
-            "-",
-            "-progress",
-            "pipe:1",
-            "-nostats",
-        ])
+    let ff = ffmpeg_strict("-".as_ref(), "mjpeg")
         .stdin(Stdio::from(ab.stdout.take().unwrap()))
         .output()
         .unwrap();
@@ -342,17 +330,7 @@ fn record_to_stdout_pipes_into_ffmpeg() {
         err.contains("recorded 25 frames to standard output"),
         "{err}"
     );
-    assert!(
-        ff.status.success() && text(&ff.stderr).trim().is_empty(),
-        "ffmpeg: {}",
-        text(&ff.stderr)
-    );
-    let frames: u64 = text(&ff.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix("frame="))
-        .next_back()
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap();
+    let frames = strict_frame_count(ff);
     assert_eq!(frames, 25);
 }
 

@@ -364,6 +364,22 @@ fn real_sony_frames_record_and_probe_as_yuvj422p() {
     }
 }
 
+/// Names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
 fn overwrite() -> RecordOptions {
     RecordOptions {
         overwrite: true,
@@ -410,13 +426,8 @@ fn symlinks_directories_and_devices_are_refused_even_with_overwrite() {
         .file_type()
         .is_char_device());
     // Nothing was created next to them.
-    let mut names: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
     assert_eq!(
-        names,
+        names(dir.path()),
         ["dangling.mjpeg", "link.mjpeg", "sub", "target.mjpeg"]
     );
 }
@@ -445,12 +456,11 @@ fn a_recording_with_no_frame_leaves_the_old_file_and_makes_no_new_one() {
         assert!(!sum.written);
         drop(Recorder::create(dir.path().join(name)).unwrap());
     }
-    let mut names: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["old.avi", "old.mjpeg"], "no new or partial file");
+    assert_eq!(
+        names(dir.path()),
+        ["old.avi", "old.mjpeg"],
+        "no new or partial file"
+    );
 }
 
 #[test]
@@ -513,9 +523,7 @@ fn the_final_rename_never_replaces_what_appeared_meanwhile() {
 fn a_fifo_is_written_through_and_an_avi_into_a_pipe_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("pipe.mjpeg");
-    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid path string.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    mkfifo(&fifo);
     let reader = {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read(fifo).unwrap())
@@ -536,8 +544,7 @@ fn a_fifo_is_written_through_and_an_avi_into_a_pipe_is_refused() {
     assert!(!dir.path().join("pipe.mjpeg.partial").exists());
 
     let avi = dir.path().join("pipe.avi");
-    let c = std::ffi::CString::new(avi.as_os_str().as_encoded_bytes()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    mkfifo(&avi);
     let e = Recorder::create(&avi).unwrap_err();
     assert!(matches!(e, RecordError::AviStream(_)), "{e}");
     assert!(e.to_string().contains("without .avi"), "{e}");
@@ -547,8 +554,7 @@ fn a_fifo_is_written_through_and_an_avi_into_a_pipe_is_refused() {
 fn a_reader_that_closes_the_pipe_ends_the_recording_without_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("p.mjpeg");
-    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    mkfifo(&fifo);
     let reader = {
         let fifo = fifo.clone();
         // Opens, then closes at once.
