@@ -9,6 +9,7 @@ use alpha_bridge::sink::v4l2::{OutputFormat, V4l2Sink};
 use alpha_bridge::sink::{FrameSink, NullSink};
 use alpha_bridge::transport::{usb, Transport};
 use anyhow::{bail, Context};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -33,9 +34,12 @@ pub struct WebcamArgs {
     #[arg(long, default_value = "yuyv", value_parser = ["yuyv", "mjpeg"])]
     format: String,
     /// Write the live view to FILE: MJPEG stream, or MJPEG-in-AVI if FILE ends in .avi.
+    /// `-` (standard output) and FIFOs get the MJPEG stream as it comes; symbolic links,
+    /// directories and devices are refused.
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
-    /// Replace the --record file if it exists.
+    /// Replace the --record file if it exists (only once the new recording is complete,
+    /// and only by a recording with at least one frame).
     #[arg(long, short = 'y')]
     overwrite: bool,
     /// Save every raw live-view object in DIR (for bug reports; replay with --camera replay:DIR).
@@ -47,7 +51,8 @@ pub struct WebcamArgs {
     /// Stop after N frames.
     #[arg(long)]
     frames: Option<u64>,
-    /// Cap the output frame rate.
+    /// Cap the output frame rate, of the video device and of a recording (which keeps
+    /// real timing: frames that come too soon are left out).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=60))]
     fps: u32,
     /// Fit the 3:2 live view to 16:9 by cropping (or padding with --pad).
@@ -135,25 +140,40 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         None => 0,
     };
     let summary = result?;
+    // With `--record -` standard output carries the video: the report goes to stderr.
+    let mut report: Box<dyn Write> = if a.record.as_deref() == Some(Path::new("-")) {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
     if let Some(emu) = &emu {
         // The body's own count of frames it made available while a host was connected
         // but was never asked for: the loss a soak run checks outside the unplug windows.
         let es = emu.stats();
-        println!(
+        writeln!(
+            report,
             "emulated camera: {} frames served, {} skipped while connected, {} connects, {} unplugs",
             es.frames_served(),
             es.frames_skipped(),
             es.connects(),
             unplugs
-        );
+        )?;
     }
     let s = &summary.stats;
-    println!(
+    writeln!(
+        report,
         "{} frames captured, {} written, {} dropped, {} bad in {:.1} s ({:.1} fps)",
         s.captured, s.written, s.dropped, s.bad_frames, s.seconds, s.fps_in
-    );
-    if let (Some(n), Some(path)) = (summary.recorded, &a.record) {
-        println!("recorded {n} frames to {}", path.display());
+    )?;
+    if let Some(rec) = &summary.recorded {
+        let to = alpha_bridge::sink::record::shown(&rec.path);
+        if rec.written || rec.stream {
+            writeln!(report, "recorded {} frames to {to}", rec.frames)?;
+        } else if rec.path.exists() {
+            writeln!(report, "recorded 0 frames: {to} was left as it was")?;
+        } else {
+            writeln!(report, "recorded 0 frames: {to} was not created")?;
+        }
     }
     Ok(())
 }

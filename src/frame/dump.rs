@@ -8,8 +8,9 @@
 //! and renamed, so a reader never sees half an object. Replay reads into a buffer the
 //! caller reuses, streams large files through a bounded window instead of loading them,
 //! and refuses any single item over [`MAX_ITEM_BYTES`]. A bad item is an error for that
-//! item only: the next call moves on (past the rest of a stream file, whose framing is
-//! then lost).
+//! item only: the next call moves on. In an MJPEG stream it moves on to the next JPEG
+//! start marker; in a capture of datasets the framing is lost with a bad header, so the
+//! rest of that file is skipped.
 
 use std::cmp::Ordering;
 use std::fs::File;
@@ -139,7 +140,7 @@ pub enum ReplayError {
         #[source]
         source: ExtractError,
     },
-    #[error("{path} at byte {offset}: last item is incomplete ({have} bytes); skipped")]
+    #[error("{path} at byte {offset}: the last item is incomplete ({have} bytes) and was skipped")]
     Incomplete {
         path: PathBuf,
         offset: u64,
@@ -184,6 +185,8 @@ struct Stream {
     pos: u64,
     eof: bool,
     chunk: usize,
+    /// After a bad JPEG in an MJPEG stream: look for the next start marker first.
+    resync: bool,
 }
 
 fn ext_is(path: &Path, exts: &[&str]) -> bool {
@@ -255,6 +258,7 @@ impl Replay {
                 pos: 0,
                 eof: false,
                 chunk: READ_CHUNK,
+                resync: false,
             })
         };
         Ok(Replay {
@@ -369,6 +373,9 @@ enum Cut {
 impl Stream {
     fn next_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<ReplayKind>, ReplayError> {
         loop {
+            if self.resync && !self.find_soi()? {
+                return Ok(None);
+            }
             let avail = &self.win[self.start..];
             if avail.is_empty() && self.eof {
                 return Ok(None);
@@ -411,7 +418,7 @@ impl Stream {
                     let have = avail.len();
                     if have > MAX_ITEM_BYTES {
                         let offset = self.pos;
-                        self.skip_rest();
+                        self.skip_bad();
                         return Err(ReplayError::TooLarge {
                             path: self.path.clone(),
                             offset,
@@ -424,7 +431,7 @@ impl Stream {
                 }
                 Cut::Bad(source) => {
                     let offset = self.pos;
-                    self.skip_rest();
+                    self.skip_bad();
                     return Err(ReplayError::Bad {
                         path: self.path.clone(),
                         offset,
@@ -466,6 +473,43 @@ impl Stream {
         Ok(())
     }
 
+    /// Past a bad item: MJPEG looks for the next JPEG start, datasets skip the rest.
+    fn skip_bad(&mut self) {
+        match self.framing {
+            Framing::Mjpeg => {
+                self.start += 1;
+                self.pos += 1;
+                self.resync = true;
+            }
+            Framing::Datasets => self.skip_rest(),
+        }
+    }
+
+    /// Moves to the next SOI marker (FF D8), reading on as needed; `false` when the file
+    /// ends first. Bytes searched are dropped, so the window stays small.
+    fn find_soi(&mut self) -> Result<bool, ReplayError> {
+        loop {
+            let avail = &self.win[self.start..];
+            if let Some(i) = avail.windows(2).position(|w| w == [0xFF, 0xD8]) {
+                self.start += i;
+                self.pos += i as u64;
+                self.resync = false;
+                return Ok(true);
+            }
+            // Keep a last 0xFF: it may start the marker that the next read completes.
+            let keep = usize::from(avail.last() == Some(&0xFF));
+            let drop = avail.len() - keep;
+            self.start += drop;
+            self.pos += drop as u64;
+            if self.eof {
+                self.skip_rest();
+                self.resync = false;
+                return Ok(false);
+            }
+            self.fill(self.chunk)?;
+        }
+    }
+
     /// Framing is lost: the rest of this pass is skipped.
     fn skip_rest(&mut self) {
         self.win.clear();
@@ -484,6 +528,7 @@ impl Stream {
         self.start = 0;
         self.pos = 0;
         self.eof = false;
+        self.resync = false;
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ pub mod stats;
 use crate::decode::{Backend, DecodeError, Decoder, Yuyv};
 use crate::frame::{self, DumpError, DumpWriter};
 use crate::sink::placeholder::Placeholder;
-use crate::sink::record::{RecordError, RecordOptions, Recorder};
+use crate::sink::record::{RecordError, RecordOptions, RecordSummary, Recorder};
 use crate::sink::{FrameSink, Picture, SinkError};
 use lossy::{lossy, LossySender, Pool};
 use source::{FrameSource, Item, SourceError};
@@ -106,8 +106,8 @@ pub enum PipelineError {
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub stats: Snapshot,
-    /// Frames in the recording, if there was one.
-    pub recorded: Option<u64>,
+    /// What the recording holds, if there was one.
+    pub recorded: Option<RecordSummary>,
 }
 
 /// Spare buffers kept per pool. At most 4 JPEG buffers (capture, 2 queued, decoder)
@@ -151,6 +151,19 @@ pub fn run(
     mut opts: Options,
     stop: Arc<AtomicBool>,
 ) -> Result<Summary, PipelineError> {
+    // The recording's path is checked (and a FIFO's reader waited for) before the camera
+    // is touched and the stats clock starts. Should the camera then fail, the recorder
+    // drops its empty temporary file and a file at the final name stays as it was.
+    let rec_opts = RecordOptions {
+        overwrite: opts.overwrite,
+        fps: opts.fps.max(1),
+        ..RecordOptions::default()
+    };
+    let recorder = opts
+        .record
+        .as_deref()
+        .map(|p| Recorder::create_with(p, rec_opts))
+        .transpose()?;
     let shared = Arc::new(Shared {
         stop,
         live: AtomicBool::new(false),
@@ -175,16 +188,6 @@ pub fn run(
     };
     let has_sink = sink.is_some();
 
-    let rec_opts = RecordOptions {
-        overwrite: opts.overwrite,
-        avi_fps: opts.fps.max(1),
-        ..RecordOptions::default()
-    };
-    let recorder = opts
-        .record
-        .as_deref()
-        .map(|p| Recorder::create_with(p, rec_opts.clone()))
-        .transpose()?;
     let dumper = opts
         .dump_objects
         .as_deref()
@@ -301,7 +304,16 @@ struct CaptureConfig {
     forward: bool,
 }
 
-/// Owns the source. Returns the number of recorded frames.
+/// Counts a frame that cannot be used; warns about the first one only.
+fn count_bad(stats: &Stats, warned: &mut bool, e: &dyn std::fmt::Display) {
+    stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+    if !*warned {
+        log::warn!("dropped a live-view frame: {e} (further ones are counted in the stats)");
+        *warned = true;
+    }
+}
+
+/// Owns the source. Returns what the recording holds.
 fn capture_loop(
     mut source: Box<dyn FrameSource>,
     mut recorder: Option<Recorder>,
@@ -310,8 +322,10 @@ fn capture_loop(
     pool: Pool<Vec<u8>>,
     shared: &Shared,
     cfg: CaptureConfig,
-) -> Result<Option<u64>, PipelineError> {
+) -> Result<Option<RecordSummary>, PipelineError> {
     let started = Instant::now();
+    // A recording whose pipe reader went away while the video goes on: finished at the end.
+    let mut closed = None;
     let stats = &shared.stats;
     let mut result = Ok(());
     let mut buf = pool.get(Vec::new);
@@ -349,6 +363,10 @@ fn capture_loop(
         let item = match source.next(&mut buf, &shared.stop) {
             Ok(item) => item,
             Err(SourceError::Stopped) => break,
+            Err(e) if e.is_bad_item() => {
+                count_bad(stats, &mut warned_bad, &e);
+                continue;
+            }
             Err(e) if cfg.reconnect && e.is_transient() => {
                 log::warn!("lost the camera ({e}); the video keeps running and alpha-bridge reconnects when it is back");
                 source.disconnect();
@@ -385,23 +403,30 @@ fn capture_loop(
                 (start..start + jpeg.len(), u32::from(w), u32::from(h))
             }
             Err(e) => {
-                stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-                if !warned_bad {
-                    log::warn!(
-                        "dropped a live-view frame: {e} (further ones are counted in the stats)"
-                    );
-                    warned_bad = true;
-                }
+                count_bad(stats, &mut warned_bad, &e);
                 continue;
             }
         };
         stats.captured.fetch_add(1, Ordering::Relaxed);
         if let Some(r) = recorder.as_mut() {
-            if let Err(e) = r.write(&buf[range.clone()], complete - started) {
-                result = Err(e.into());
-                break;
+            match r.write(&buf[range.clone()], complete - started) {
+                Ok(true) => {
+                    stats.recorded.fetch_add(1, Ordering::Relaxed);
+                }
+                // Skipped by the frame-rate cap.
+                Ok(false) => {}
+                Err(e @ RecordError::PipeClosed(_)) => {
+                    log::info!("{e}: the recording stops here");
+                    if !cfg.forward && dumper.is_none() {
+                        break;
+                    }
+                    closed = recorder.take();
+                }
+                Err(e) => {
+                    result = Err(e.into());
+                    break;
+                }
             }
-            stats.recorded.fetch_add(1, Ordering::Relaxed);
         }
         if cfg.forward {
             let mut next = pool.get(Vec::new);
@@ -424,9 +449,9 @@ fn capture_loop(
     }
     source.disconnect();
     shared.live.store(false, Ordering::SeqCst);
-    let recorded = match recorder {
+    let recorded = match recorder.or(closed) {
         Some(r) => match r.finish() {
-            Ok(summary) => Some(summary.frames),
+            Ok(summary) => Some(summary),
             Err(e) => {
                 result = result.and(Err(e.into()));
                 None

@@ -45,6 +45,15 @@ impl SourceError {
             _ => false,
         }
     }
+
+    /// One unusable item (a corrupt or oversized JPEG or object in a replay): count it
+    /// as a bad frame and go on, as with a bad frame from a camera.
+    pub fn is_bad_item(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Replay(ReplayError::Bad { .. } | ReplayError::TooLarge { .. })
+        )
+    }
 }
 
 /// A producer of live-view items.
@@ -120,13 +129,16 @@ impl Drop for CameraSource {
     }
 }
 
-/// A capture replayed at a steady rate (`--camera replay:PATH`).
+/// A capture replayed at a steady rate (`--camera replay:PATH`). Like live view it is
+/// tolerant: a bad item is reported for the pipeline to count and skip, and a file cut
+/// in the middle of its last item plays every whole item before it, with a warning.
 pub struct ReplaySource {
     path: PathBuf,
     replay: Option<Replay>,
     interval: Duration,
     next_at: Option<Instant>,
     looping: bool,
+    warned_cut: bool,
 }
 
 impl ReplaySource {
@@ -137,6 +149,7 @@ impl ReplaySource {
             interval: Duration::from_secs(1) / fps.max(1),
             next_at: None,
             looping,
+            warned_cut: false,
         }
     }
 }
@@ -162,9 +175,19 @@ impl FrameSource for ReplaySource {
         self.next_at =
             Some(self.next_at.map_or(now, |t| t.max(now - self.interval)) + self.interval);
         let replay = self.replay.as_mut().ok_or(SourceError::Stopped)?;
-        let kind = match replay.next_into(buf)? {
-            Some(k) => k,
-            None => return Err(SourceError::End),
+        let kind = loop {
+            match replay.next_into(buf) {
+                Ok(Some(k)) => break k,
+                Ok(None) => return Err(SourceError::End),
+                // The rest of the pass is skipped: the next call ends it (or loops).
+                Err(e @ ReplayError::Incomplete { .. }) => {
+                    if !self.warned_cut {
+                        log::warn!("{e}; the whole frames before it were played");
+                        self.warned_cut = true;
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
         };
         Ok(match kind {
             ReplayKind::Object => Item::Object,

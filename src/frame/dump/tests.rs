@@ -273,3 +273,52 @@ fn natural_order() {
         ]
     );
 }
+
+fn synth_jpeg(seed: u8) -> Vec<u8> {
+    let px: Vec<u8> = (0..48 * 32 * 3)
+        .map(|i| (i as u8).wrapping_mul(seed))
+        .collect();
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 80)
+        .encode(&px, 48, 32, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out
+}
+
+#[test]
+fn a_corrupt_jpeg_in_an_mjpeg_stream_is_one_error_and_the_rest_plays() {
+    let frames: Vec<Vec<u8>> = (1..=6).map(synth_jpeg).collect();
+    let mut bytes = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        let mut f = f.clone();
+        if i == 2 {
+            // Its header is garbage: the framing of this frame is lost.
+            f[2..8].copy_from_slice(&[0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc]);
+        }
+        if i == 4 {
+            // Junk between two frames.
+            bytes.extend_from_slice(&[0xFF, 0x00, 0xFF, 0xFF, 7, 7]);
+        }
+        bytes.extend_from_slice(&f);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.mjpeg");
+    std::fs::write(&path, &bytes).unwrap();
+    for chunk in [READ_CHUNK, 1000, 7, 1] {
+        let mut r = Replay::open(&path).unwrap();
+        if let Source::Stream(s) = &mut r.source {
+            s.chunk = chunk;
+        }
+        let got = all(&mut r);
+        let oks: Vec<_> = got.iter().filter_map(|g| g.as_ref().ok()).collect();
+        let want: Vec<_> = [0, 1, 3, 4, 5]
+            .iter()
+            .map(|&i| (ReplayKind::Jpeg, frames[i].clone()))
+            .collect();
+        assert_eq!(oks, want.iter().collect::<Vec<_>>(), "chunk {chunk}");
+        let errs: Vec<_> = got.iter().filter_map(|g| g.as_ref().err()).collect();
+        assert_eq!(errs.len(), 2, "chunk {chunk}: {errs:?}");
+        let at = frames[0].len() + frames[1].len();
+        assert!(errs[0].contains(&format!("at byte {at}")), "{errs:?}");
+    }
+}

@@ -11,7 +11,6 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
-use std::time::Duration;
 
 /// Why a frame was not written.
 #[derive(Debug)]
@@ -97,7 +96,7 @@ impl Avi {
         }
     }
 
-    /// Writes the empty chunks for skipped slots and the frame's chunk, starting a new
+    /// Writes the empty chunks for skipped slots and the frame's chunk in `slot`, starting a new
     /// RIFF first when this one would outgrow its limit. `end` is the file length after
     /// the last whole frame; it advances as parts are durably in place. An `Err` means
     /// refused or failed; on I/O failure the caller truncates the file back to `end`.
@@ -106,12 +105,11 @@ impl Avi {
         file: &mut File,
         end: &mut u64,
         jpeg: &[u8],
-        since_start: Duration,
+        slot: u64,
     ) -> Result<(), FrameErr> {
-        let due = since_start.as_nanos() * u128::from(self.fps) / 1_000_000_000;
-        // A frame early for its slot (jitter) takes the next free one; timing catches up
-        // with the next frame that is on time.
-        let slot = u64::try_from(due).unwrap_or(u64::MAX).max(self.slots);
+        // The recorder chose the slot (never a taken one); the ones skipped since the
+        // last frame become empty chunks.
+        let slot = slot.max(self.slots);
         let empties = slot - self.slots;
         let padded = (jpeg.len() as u64 + 1) & !1;
         let chunk_bytes = u128::from(empties) * 8 + 8 + u128::from(padded);

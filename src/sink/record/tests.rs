@@ -185,7 +185,8 @@ fn avi_stops_cleanly_at_its_size_limit() {
     let mut refused = 0;
     for i in 0..40u64 {
         match rec.write(&jpeg(160, 106, i as u32), Duration::from_millis(i * 33)) {
-            Ok(()) => accepted += 1,
+            Ok(true) => accepted += 1,
+            Ok(false) => panic!("frame {i} skipped by the rate cap"),
             Err(e @ RecordError::AviLimit { .. }) => {
                 assert!(e.to_string().contains("AVI 1.0"), "{e}");
                 refused += 1;
@@ -246,19 +247,21 @@ fn existing_files_are_not_replaced_unless_asked() {
         overwrite: true,
         ..RecordOptions::default()
     };
-    let rec = Recorder::create_with(&path, opts).unwrap();
+    let mut rec = Recorder::create_with(&path, opts).unwrap();
+    rec.write(&jpeg(64, 48, 1), Duration::ZERO).unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
         b"keep",
         "replaced before finish"
     );
     let sum = rec.finish().unwrap();
-    assert_eq!((sum.frames, sum.file_bytes), (0, 0));
+    assert_eq!(std::fs::read(&path).unwrap(), jpeg(64, 48, 1));
+    assert!(sum.written && sum.frames == 1);
     assert!(matches!(
         Recorder::create_with(
             dir.path().join("y.avi"),
             RecordOptions {
-                avi_fps: 0,
+                fps: 0,
                 ..RecordOptions::default()
             }
         ),
@@ -359,4 +362,278 @@ fn real_sony_frames_record_and_probe_as_yuvj422p() {
         let info = ffprobe(&path, fmt, "stream=codec_name,width,height,pix_fmt", &[]);
         assert_eq!(info.trim(), "mjpeg,640,424,yuvj422p", "{name}");
     }
+}
+
+/// Names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+fn overwrite() -> RecordOptions {
+    RecordOptions {
+        overwrite: true,
+        ..RecordOptions::default()
+    }
+}
+
+#[test]
+fn symlinks_directories_and_devices_are_refused_even_with_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target.mjpeg");
+    std::fs::write(&target, b"keep").unwrap();
+    let link = dir.path().join("link.mjpeg");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let dangling = dir.path().join("dangling.mjpeg");
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    for (path, what) in [
+        (&link, "symbolic link"),
+        (&dangling, "symbolic link"),
+        (&sub, "directory"),
+        (&PathBuf::from("/dev/null"), "character device"),
+    ] {
+        let e = Recorder::create_with(path, overwrite()).unwrap_err();
+        assert!(matches!(e, RecordError::NotRegular { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains(what) && msg.contains(&path.display().to_string()),
+            "{msg}"
+        );
+    }
+    assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(
+        !dir.path().join("nowhere").exists(),
+        "a dangling link is not followed"
+    );
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    // Nothing was created next to them.
+    assert_eq!(
+        names(dir.path()),
+        ["dangling.mjpeg", "link.mjpeg", "sub", "target.mjpeg"]
+    );
+}
+
+#[test]
+fn a_recording_with_no_frame_leaves_the_old_file_and_makes_no_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["old.mjpeg", "old.avi"] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, b"a good recording").unwrap();
+        let sum = Recorder::create_with(&path, overwrite())
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert!(!sum.written && sum.frames == 0);
+        assert_eq!(std::fs::read(&path).unwrap(), b"a good recording");
+        // Dropped without finish (the camera failed at once): the same.
+        drop(Recorder::create_with(&path, overwrite()).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"a good recording");
+    }
+    for name in ["new.mjpeg", "new.avi"] {
+        let sum = Recorder::create(dir.path().join(name))
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert!(!sum.written);
+        drop(Recorder::create(dir.path().join(name)).unwrap());
+    }
+    assert_eq!(
+        names(dir.path()),
+        ["old.avi", "old.mjpeg"],
+        "no new or partial file"
+    );
+}
+
+#[test]
+fn a_stale_partial_is_moved_aside_and_a_live_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.avi");
+    let stale = dir.path().join("x.avi.partial");
+    std::fs::write(&stale, b"frames of a crashed run").unwrap();
+    std::fs::write(dir.path().join("x.avi.partial.1"), b"an older one").unwrap();
+    let mut rec = Recorder::create(&path).unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("x.avi.partial.2")).unwrap(),
+        b"frames of a crashed run"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("x.avi.partial.1")).unwrap(),
+        b"an older one"
+    );
+    // A second recorder on the same name while this one runs: refused, nothing moved.
+    let e = Recorder::create(&path).unwrap_err();
+    assert!(matches!(e, RecordError::Busy { .. }), "{e}");
+    assert!(e.to_string().contains("under way"), "{e}");
+    assert!(!dir.path().join("x.avi.partial.3").exists());
+    rec.write(&jpeg(64, 48, 1), Duration::ZERO).unwrap();
+    assert!(rec.finish().unwrap().written);
+    assert!(path.exists() && !stale.exists());
+}
+
+#[test]
+fn the_final_rename_never_replaces_what_appeared_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.mjpeg");
+    let mut rec = Recorder::create(&path).unwrap();
+    rec.write(&jpeg(64, 48, 1), Duration::ZERO).unwrap();
+    std::fs::write(&path, b"someone else's").unwrap();
+    let e = rec.finish().unwrap_err();
+    assert!(matches!(e, RecordError::FinalNameChanged { .. }), "{e}");
+    assert!(e.to_string().contains("x.mjpeg.partial"), "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"someone else's");
+    assert_eq!(
+        std::fs::read(dir.path().join("x.mjpeg.partial")).unwrap(),
+        jpeg(64, 48, 1)
+    );
+    // With overwrite, a symbolic link put there meanwhile is not replaced either.
+    let path = dir.path().join("y.mjpeg");
+    let mut rec = Recorder::create_with(&path, overwrite()).unwrap();
+    rec.write(&jpeg(64, 48, 1), Duration::ZERO).unwrap();
+    std::os::unix::fs::symlink("elsewhere", &path).unwrap();
+    assert!(matches!(
+        rec.finish(),
+        Err(RecordError::FinalNameChanged { .. })
+    ));
+    assert!(std::fs::symlink_metadata(&path)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn a_fifo_is_written_through_and_an_avi_into_a_pipe_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.mjpeg");
+    mkfifo(&fifo);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let frames: Vec<Vec<u8>> = (0..5).map(|i| jpeg(96, 64, i)).collect();
+    // Even with overwrite a FIFO is written into, not replaced.
+    let mut rec = Recorder::create_with(&fifo, overwrite()).unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        assert!(rec.write(f, Duration::from_millis(40 * i as u64)).unwrap());
+    }
+    let sum = rec.finish().unwrap();
+    assert!(sum.stream && sum.frames == 5);
+    assert_eq!(reader.join().unwrap(), frames.concat());
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert!(!dir.path().join("pipe.mjpeg.partial").exists());
+
+    let avi = dir.path().join("pipe.avi");
+    mkfifo(&avi);
+    let e = Recorder::create(&avi).unwrap_err();
+    assert!(matches!(e, RecordError::AviStream(_)), "{e}");
+    assert!(e.to_string().contains("without .avi"), "{e}");
+}
+
+#[test]
+fn a_reader_that_closes_the_pipe_ends_the_recording_without_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("p.mjpeg");
+    mkfifo(&fifo);
+    let reader = {
+        let fifo = fifo.clone();
+        // Opens, then closes at once.
+        std::thread::spawn(move || drop(File::open(fifo).unwrap()))
+    };
+    let mut rec = Recorder::create(&fifo).unwrap();
+    reader.join().unwrap();
+    let e = (0..100)
+        .find_map(|i| {
+            rec.write(&jpeg(64, 48, 1), Duration::from_millis(40 * i))
+                .err()
+        })
+        .expect("a write fails once the reader is gone");
+    assert!(matches!(e, RecordError::PipeClosed(_)), "{e}");
+}
+
+/// Frames of a `camera_fps` camera with ±`jitter_ms` through a recorder capped at
+/// `fps`, for `secs`: (slots of the recorded frames, their timestamps).
+fn capped(fps: u32, camera_fps: f64, jitter_ms: f64, secs: f64) -> (Vec<u64>, Vec<f64>) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RecordOptions {
+        fps,
+        ..RecordOptions::default()
+    };
+    let mut rec = Recorder::create_with(dir.path().join("c.avi"), opts).unwrap();
+    let frame = jpeg(32, 32, 1);
+    let (mut slots, mut times) = (Vec::new(), Vec::new());
+    let n = (secs * camera_fps) as u64;
+    for k in 0..n {
+        let j = if k % 2 == 0 { jitter_ms } else { -jitter_ms };
+        let t = (k as f64 / camera_fps + j / 1000.0).max(0.0);
+        if rec.write(&frame, Duration::from_secs_f64(t)).unwrap() {
+            slots.push(rec.next_slot - 1);
+            times.push(t);
+        }
+    }
+    let sum = rec.finish().unwrap();
+    assert_eq!(sum.slots, slots.last().unwrap() + 1);
+    (slots, times)
+}
+
+#[test]
+fn a_lower_fps_cap_thins_the_recording_and_keeps_real_timing() {
+    for fps in [5u32, 10, 15, 24, 30] {
+        let (slots, times) = capped(fps, 30.0, 4.0, 10.0);
+        let slot = 1.0 / f64::from(fps);
+        // Each frame is shown at most one slot early and never more than MAX_LATE late.
+        for (s, t) in slots.iter().zip(&times) {
+            let shown = *s as f64 * slot;
+            assert!(
+                shown > t - slot - 1e-9 && shown <= t + MAX_LATE.as_secs_f64() + 1e-9,
+                "fps {fps}: frame at {t:.3} s in slot {s}"
+            );
+        }
+        // So the file lasts as long as the run: 10 s, within a slot.
+        let duration = (*slots.last().unwrap() + 1) as f64 * slot;
+        assert!(
+            (duration - 10.0).abs() <= slot + MAX_LATE.as_secs_f64(),
+            "fps {fps}: {duration}"
+        );
+        // And the cap is honoured without losing more than it must.
+        let want = (10.0 * f64::from(fps.min(30))) as usize;
+        assert!(
+            slots.len() <= want + 1 && slots.len() + 2 >= want,
+            "fps {fps}: {} frames",
+            slots.len()
+        );
+    }
+    // A cap at the camera's rate keeps every frame despite jitter.
+    assert_eq!(capped(30, 30.0, 6.0, 10.0).0.len(), 300);
+    // And despite a busy machine fetching one frame 40 ms late now and then.
+    let dir = tempfile::tempdir().unwrap();
+    let mut rec = Recorder::create(dir.path().join("stall.avi")).unwrap();
+    let frame = jpeg(32, 32, 1);
+    for k in 0..300u64 {
+        let late = if k % 50 == 10 { 40 } else { 0 };
+        let jitter = if k % 2 == 0 { 5 } else { 0 };
+        let t = Duration::from_micros(k * 33_333 + (late + jitter) * 1000);
+        assert!(rec.write(&frame, t).unwrap(), "frame {k} skipped");
+    }
+    assert_eq!(rec.finish().unwrap().frames, 300);
 }
