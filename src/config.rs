@@ -39,11 +39,10 @@ pub const MAX_HOST_NAME_CHARS: usize = 64;
 pub enum ConfigError {
     #[error("cannot find the config directory: set XDG_CONFIG_HOME or HOME")]
     NoConfigDir,
-    #[error("{path}: {source}")]
+    #[error("{path}: {err}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        err: std::io::Error,
     },
     #[error(
         "{path}: larger than {MAX_CONFIG_BYTES} bytes, is this really the alpha-bridge config?"
@@ -70,7 +69,7 @@ pub enum ConfigError {
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ConfigError + '_ {
     move |source| ConfigError::Io {
         path: path.to_path_buf(),
-        source,
+        err: source,
     }
 }
 
@@ -141,7 +140,8 @@ pub fn parse_guid(input: &str) -> Result<[u8; GUID_LEN], ConfigError> {
         n += 1;
     }
     if n != 2 * GUID_LEN {
-        return Err(bad(format!("{n} hex digits")));
+        let digits = if n == 1 { "digit" } else { "digits" };
+        return Err(bad(format!("{n} hex {digits}")));
     }
     Ok(out)
 }

@@ -48,7 +48,7 @@ fn parse_camera(s: &str) -> anyhow::Result<SocketAddr> {
     }
     let ip: IpAddr = s
         .parse()
-        .with_context(|| format!("--camera {s:?}: expected an IP address or IP:PORT"))?;
+        .map_err(|_| super::usage(format!("--camera {s:?}: expected an IP address or IP:PORT")))?;
     Ok(SocketAddr::new(ip, ptpip::PORT))
 }
 
@@ -63,38 +63,54 @@ pub fn run(args: &OffloadArgs) -> anyhow::Result<()> {
     run_with(&cfg, progress, &stop)
 }
 
-/// `webcam --offload`: the offload daemon as a side task next to the webcam, with plain
-/// log lines, stopping with the same Ctrl-C.
-pub fn side_task(
-    dest: Option<PathBuf>,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
+/// `webcam --offload`: the settings of the offload side task, checked (destination
+/// included) before the webcam opens the camera.
+pub fn side_config(dest: Option<PathBuf>) -> anyhow::Result<OffloadConfig> {
     let args = OffloadArgs {
         dest,
         once: false,
         guid: None,
         camera: None,
     };
-    let cfg = config_from(&args)?;
+    config_from(&args)
+}
+
+/// `webcam --offload`: the offload daemon as a side task next to the webcam, with plain
+/// log lines, stopping with the same Ctrl-C.
+pub fn side_task(
+    cfg: OffloadConfig,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
     std::thread::Builder::new()
         .name("offload".into())
         .spawn(move || run_with(&cfg, Box::new(Lines::default()), &stop))
         .context("cannot start the offload thread")
 }
 
+/// Checks every option (the destination included) before anything listens or connects.
 fn config_from(args: &OffloadArgs) -> anyhow::Result<OffloadConfig> {
+    let guid_arg = match &args.guid {
+        Some(g) => Some(
+            config::parse_guid(g).map_err(|e| super::usage(format!("--guid: {e}")))?,
+        ),
+        None => None,
+    };
+    let camera = args.camera.as_deref().map(parse_camera).transpose()?;
     let dest = match &args.dest {
-        Some(d) => d.clone(),
-        None => default_dest()?,
+        Some(d) => {
+            super::paths::dir_to_write("--dest", d)?;
+            d.clone()
+        }
+        None => {
+            let d = default_dest()?;
+            super::paths::dir_to_write("the default destination (change it with --dest)", &d)?;
+            d
+        }
     };
     let id = Identity::load_default().context("cannot read this computer's identity")?;
-    let guid = match &args.guid {
-        Some(g) => config::parse_guid(g).map_err(|e| anyhow::anyhow!("--guid {g:?}: {e}"))?,
-        None => id.guid,
-    };
-    let mut cfg = OffloadConfig::new(dest.clone(), guid, id.host_name.clone());
+    let mut cfg = OffloadConfig::new(dest, guid_arg.unwrap_or(id.guid), id.host_name.clone());
     cfg.once = args.once;
-    cfg.camera = args.camera.as_deref().map(parse_camera).transpose()?;
+    cfg.camera = camera;
     Ok(cfg)
 }
 
@@ -108,13 +124,10 @@ fn run_with(
         cfg.dest.display()
     );
     match offload::run(cfg, progress.as_mut(), stop) {
+        // One session: its own summary line said it all.
+        Ok(_) if cfg.once || cfg.camera.is_some() => Ok(()),
         Ok(s) => {
-            log::info!(
-                "done: {} files ({}) downloaded, {} skipped",
-                s.downloaded,
-                human(s.bytes),
-                s.skipped
-            );
+            log::info!("stopped; in all: {}", totals(&s));
             Ok(())
         }
         Err(OffloadError::Interrupted) => {
@@ -125,12 +138,33 @@ fn run_with(
     }
 }
 
-fn human(b: u64) -> String {
-    match b {
-        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
+use super::human_bytes as human;
+
+/// "2 files downloaded (4.0 GiB), 1 skipped": sizes are the whole files', also for a
+/// file whose first part came in an earlier session (said apart).
+fn totals(s: &Summary) -> String {
+    let earlier = s.saved_bytes.saturating_sub(s.bytes);
+    let size = if earlier > 0 {
+        format!(
+            "{}, of which {} came in an earlier session",
+            human(s.saved_bytes),
+            human(earlier)
+        )
+    } else {
+        human(s.saved_bytes)
+    };
+    format!(
+        "{} downloaded ({size}), {} skipped",
+        super::count(s.downloaded as u64, "file"),
+        s.skipped
+    )
+}
+
+/// "DIR/2026-01-01/A.JPG (24.1 MiB)".
+fn saved_line(path: &Path) -> String {
+    match std::fs::metadata(path) {
+        Ok(m) => format!("saved {} ({})", path.display(), human(m.len())),
+        Err(_) => format!("saved {}", path.display()),
     }
 }
 
@@ -180,18 +214,13 @@ impl Progress for Bars {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
-        eprintln!("saved {}", path.display());
+        eprintln!("{}", saved_line(path));
     }
     fn file_skipped(&mut self, name: &str, why: &str) {
         eprintln!("skipped {name}: {why}");
     }
     fn session_done(&mut self, s: &Summary) {
-        eprintln!(
-            "session done: {} downloaded ({}), {} skipped; the camera powers off",
-            s.downloaded,
-            human(s.bytes),
-            s.skipped
-        );
+        eprintln!("session done: {}; the camera powers off", totals(s));
     }
 }
 
@@ -235,15 +264,13 @@ impl Progress for Lines {
             }
         }
     }
+    fn file_done(&mut self, path: &Path) {
+        log::info!("{}", saved_line(path));
+    }
     fn file_skipped(&mut self, name: &str, why: &str) {
         log::info!("skipped {name}: {why}");
     }
     fn session_done(&mut self, s: &Summary) {
-        log::info!(
-            "session done: {} downloaded ({}), {} skipped",
-            s.downloaded,
-            human(s.bytes),
-            s.skipped
-        );
+        log::info!("session done: {}; the camera powers off", totals(s));
     }
 }

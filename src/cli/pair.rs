@@ -21,7 +21,7 @@ pub struct PairArgs {
     #[arg(long, value_name = "GUID", value_parser = parse_guid_arg)]
     pub guid: Option<[u8; 16]>,
     /// Print this computer's GUID (plain and as a gphoto2 setting) and exit.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["camera", "emulator_state"])]
     pub show: bool,
     /// The camera to pair, by USB serial number, when several are connected.
     #[arg(long, value_name = "SERIAL")]
@@ -34,7 +34,12 @@ pub struct PairArgs {
 pub fn run(args: &PairArgs) -> anyhow::Result<()> {
     let emulated = args.camera.as_deref() == Some("emulated");
     if args.emulator_state.is_some() && !emulated {
-        bail!("--emulator-state only applies to --camera emulated");
+        return Err(super::usage(
+            "--emulator-state only applies to --camera emulated",
+        ));
+    }
+    if let Some(d) = &args.emulator_state {
+        super::paths::dir_to_write("--emulator-state", d)?;
     }
     let dir = config::default_config_dir()?;
     let id = identity(&dir, args.guid)?;

@@ -4,6 +4,7 @@ use alpha_bridge::camera::ConnectOptions;
 use alpha_bridge::decode::Backend;
 use alpha_bridge::emulator::{Body, UsbEmulator};
 use alpha_bridge::pipeline::source::{CameraSource, FrameSource, ReplaySource};
+use alpha_bridge::pipeline::stats::Snapshot;
 use alpha_bridge::pipeline::{self, Aspect, Options, Output};
 use alpha_bridge::sink::v4l2::{OutputFormat, V4l2Sink};
 use alpha_bridge::sink::{FrameSink, NullSink};
@@ -25,33 +26,34 @@ pub struct WebcamArgs {
     /// /dev/video10, or none (no video output; with --record only the file is written).
     #[arg(long, default_value = "auto")]
     device: String,
-    /// Video format for the loopback device: yuyv (decoded, works everywhere) or
-    /// mjpeg (the camera's JPEG passed through, for apps that accept MJPG).
-    #[arg(long, default_value = "yuyv", value_parser = ["yuyv", "mjpeg"])]
-    format: String,
+    /// Video format for the loopback device: yuyv (decoded, works everywhere; the
+    /// default) or mjpeg (the camera's JPEG passed through, for apps that accept MJPG).
+    #[arg(long, value_parser = ["yuyv", "mjpeg"])]
+    format: Option<String>,
     /// Write the live view to FILE: MJPEG stream, or MJPEG-in-AVI if FILE ends in .avi.
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
     /// Replace the --record file if it exists.
-    #[arg(long, short = 'y')]
+    #[arg(long, short = 'y', requires = "record")]
     overwrite: bool,
     /// Save every raw live-view object in DIR (for bug reports; replay with --camera replay:DIR).
     #[arg(long, value_name = "DIR")]
     dump_objects: Option<PathBuf>,
     /// Stop after this long (e.g. 10s, 2m).
-    #[arg(long, value_parser = super::parse_duration)]
+    #[arg(long, value_parser = super::parse_positive_duration)]
     duration: Option<Duration>,
     /// Stop after N frames.
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_count)]
     frames: Option<u64>,
     /// Cap the output frame rate.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=60))]
     fps: u32,
-    /// Fit the 3:2 live view to 16:9 by cropping (or padding with --pad).
-    #[arg(long, value_parser = ["native", "16:9"], default_value = "native")]
-    aspect: String,
+    /// native (the camera's 3:2, the default) or 16:9: fit the live view to 16:9 by
+    /// cropping (or padding with --pad).
+    #[arg(long, value_parser = ["native", "16:9"])]
+    aspect: Option<String>,
     /// With --aspect 16:9: pad with black bars instead of cropping.
-    #[arg(long, requires = "aspect")]
+    #[arg(long)]
     pad: bool,
     /// JPEG decoder: zune (pure Rust) or turbojpeg (needs the turbojpeg build feature).
     /// Default: turbojpeg in a build with that feature, zune otherwise.
@@ -68,30 +70,131 @@ pub struct WebcamArgs {
     stats_json: Option<PathBuf>,
     /// Test-only (soak runs): with --camera emulated, pull the emulated camera's cable
     /// this often.
-    #[arg(long, hide = true, value_parser = super::parse_duration)]
+    #[arg(long, hide = true, value_parser = super::parse_positive_duration)]
     emulator_unplug_every: Option<Duration>,
-    /// Test-only: how long the emulated camera stays unplugged each time.
-    #[arg(long, hide = true, value_parser = super::parse_duration, default_value = "5s")]
-    emulator_unplug_for: Duration,
+    /// Test-only: how long the emulated camera stays unplugged each time (default 5s).
+    #[arg(long, hide = true, value_parser = super::parse_positive_duration,
+          requires = "emulator_unplug_every")]
+    emulator_unplug_for: Option<Duration>,
+}
+
+impl WebcamArgs {
+    fn has_video_device(&self) -> bool {
+        self.device != "none"
+    }
+
+    fn passthrough(&self) -> bool {
+        self.format.as_deref() == Some("mjpeg")
+    }
+
+    fn aspect(&self) -> Aspect {
+        match (self.aspect.as_deref(), self.pad) {
+            (Some("16:9"), false) => Aspect::Crop16x9,
+            (Some("16:9"), true) => Aspect::Pad16x9,
+            _ => Aspect::Native,
+        }
+    }
+}
+
+/// Options that would have no effect in the chosen mode, or contradict each other, are
+/// refused (usage error) instead of silently ignored.
+fn check_options(a: &WebcamArgs) -> anyhow::Result<()> {
+    use super::usage;
+    if a.camera.is_empty() || a.camera == "replay:" {
+        return Err(usage(
+            "--camera needs auto, emulated, a serial number or replay:PATH",
+        ));
+    }
+    if a.device.is_empty() {
+        return Err(usage("--device needs auto, none or a path such as /dev/video10"));
+    }
+    if !a.has_video_device() {
+        if a.record.is_none() && a.dump_objects.is_none() {
+            return Err(usage(
+                "nothing to do: --device none writes no video; add --record FILE (or \
+                 --dump-objects DIR), or drop --device none",
+            ));
+        }
+        let video_only = [
+            ("--format", a.format.is_some()),
+            ("--aspect", a.aspect.is_some()),
+            ("--pad", a.pad),
+            ("--decoder", a.decoder.is_some()),
+        ];
+        if let Some((opt, _)) = video_only.iter().find(|(_, given)| *given) {
+            return Err(usage(format!(
+                "{opt} shapes the video device's picture, and --device none sends no video; \
+                 drop {opt} or --device none (recordings keep the camera's own JPEGs)"
+            )));
+        }
+    }
+    if a.pad && a.aspect.as_deref() != Some("16:9") {
+        return Err(usage(
+            "--pad only works with --aspect 16:9 (it pads the 3:2 picture to 16:9)",
+        ));
+    }
+    if a.passthrough() {
+        let decoded_only = [
+            ("--aspect 16:9", a.aspect.as_deref() == Some("16:9")),
+            ("--decoder", a.decoder.is_some()),
+        ];
+        if let Some((opt, _)) = decoded_only.iter().find(|(_, given)| *given) {
+            return Err(usage(format!(
+                "{opt} needs decoded video, and --format mjpeg passes the camera's JPEGs \
+                 through undecoded; drop one of them"
+            )));
+        }
+    }
+    if a.emulator_unplug_every.is_some() && a.camera != "emulated" {
+        return Err(usage("--emulator-unplug-every needs --camera emulated"));
+    }
+    Ok(())
+}
+
+/// Every path option, before the camera or the emulator is opened.
+fn check_paths(a: &WebcamArgs) -> anyhow::Result<()> {
+    use super::paths;
+    if let Some(p) = a.camera.strip_prefix("replay:") {
+        paths::input("--camera replay:", Path::new(p), paths::Want::Any)?;
+    }
+    if !matches!(a.device.as_str(), "auto" | "none" | "null") {
+        paths::video_device(Path::new(&a.device))?;
+    }
+    if let Some(p) = &a.record {
+        paths::record_target(p, a.overwrite)?;
+    }
+    if let Some(p) = &a.dump_objects {
+        paths::dir_to_write("--dump-objects", p)?;
+    }
+    if let Some(p) = &a.stats_json {
+        paths::file_to_write("--stats-json", p)?;
+    }
+    Ok(())
 }
 
 pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
+    check_options(a)?;
+    check_paths(a)?;
+    let backend = match &a.decoder {
+        Some(name) => backend(name)?,
+        None => Backend::default(),
+    };
+    let offload_cfg = a
+        .offload
+        .then(|| super::offload::side_config(a.dest.clone()))
+        .transpose()?;
     let stop = super::stop_flag()?;
     let (source, emu) = open_source(&a.camera)?;
     let unplugger = match (a.emulator_unplug_every, &emu) {
         (Some(every), Some(emu)) => Some(spawn_unplugger(
             emu.clone(),
             every,
-            a.emulator_unplug_for,
+            a.emulator_unplug_for.unwrap_or(Duration::from_secs(5)),
             stop.clone(),
         )?),
-        (Some(_), None) => bail!("--emulator-unplug-every needs --camera emulated"),
         _ => None,
     };
     let output = open_output(a)?;
-    if matches!(output, Output::None) && a.record.is_none() && a.dump_objects.is_none() {
-        bail!("nothing to do: no video device and no --record FILE");
-    }
     let opts = Options {
         output,
         record: a.record.clone(),
@@ -100,22 +203,14 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         max_frames: a.frames,
         duration: a.duration,
         fps: a.fps,
-        backend: match &a.decoder {
-            Some(name) => backend(name)?,
-            None => Backend::default(),
-        },
-        aspect: match (a.aspect.as_str(), a.pad) {
-            ("16:9", false) => Aspect::Crop16x9,
-            ("16:9", true) => Aspect::Pad16x9,
-            _ => Aspect::Native,
-        },
+        backend,
+        aspect: a.aspect(),
         stats_json: a.stats_json.clone(),
         reconnect: !a.camera.starts_with("replay:"),
         ..Options::default()
     };
-    let offload = a
-        .offload
-        .then(|| super::offload::side_task(a.dest.clone(), stop.clone()))
+    let offload = offload_cfg
+        .map(|cfg| super::offload::side_task(cfg, stop.clone()))
         .transpose()?;
     let result = pipeline::run(source, opts, stop.clone());
     // The webcam ended (Ctrl-C, limits or an error): side tasks stop too.
@@ -132,27 +227,89 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         None => 0,
     };
     let summary = result?;
+    let mut lines = Vec::new();
     if let Some(emu) = &emu {
         // The body's own count of frames it made available while a host was connected
         // but was never asked for: the loss a soak run checks outside the unplug windows.
         let es = emu.stats();
-        println!(
-            "emulated camera: {} frames served, {} skipped while connected, {} connects, {} unplugs",
-            es.frames_served(),
+        lines.push(format!(
+            "emulated camera: {} served, {} skipped while connected, {}, {}",
+            super::count(es.frames_served(), "frame"),
             es.frames_skipped(),
-            es.connects(),
-            unplugs
-        );
+            super::count(es.connects(), "connect"),
+            super::count(unplugs, "unplug"),
+        ));
     }
-    let s = &summary.stats;
-    println!(
-        "{} frames captured, {} written, {} dropped, {} bad in {:.1} s ({:.1} fps)",
-        s.captured, s.written, s.dropped, s.bad_frames, s.seconds, s.fps_in
-    );
-    if let (Some(n), Some(path)) = (summary.recorded, &a.record) {
-        println!("recorded {n} frames to {}", path.display());
+    let recorded = summary
+        .recorded
+        .zip(a.record.as_deref())
+        .map(|(n, p)| (n, p, file_size(p)));
+    lines.extend(summary_lines(&summary.stats, a.has_video_device(), recorded));
+    // With `--record -` the recording is standard output: the summary goes aside.
+    let to_stderr = a.record.as_deref() == Some(Path::new("-"));
+    for l in lines {
+        if to_stderr {
+            eprintln!("{l}");
+        } else {
+            println!("{l}");
+        }
     }
     Ok(())
+}
+
+/// Size of a regular file (the whole recording), if it is one.
+fn file_size(p: &Path) -> Option<u64> {
+    std::fs::metadata(p)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+}
+
+/// The end-of-run summary, one line per outcome: what came from the camera, what went
+/// to the video device (only when there is one) and what was recorded, counted apart.
+fn summary_lines(
+    s: &Snapshot,
+    video_device: bool,
+    recorded: Option<(u64, &Path, Option<u64>)>,
+) -> Vec<String> {
+    use super::count;
+    let mut first = format!(
+        "{} captured in {:.1} s ({:.1} fps)",
+        count(s.captured, "frame"),
+        s.seconds,
+        s.fps_in
+    );
+    if s.bad_frames > 0 {
+        first.push_str(&format!(", {} unusable", s.bad_frames));
+    }
+    let mut lines = vec![first];
+    if video_device {
+        let mut l = format!(
+            "{} written to the video device",
+            count(s.written, "frame")
+        );
+        if s.dropped > 0 {
+            l.push_str(&format!(
+                ", {} not (late, or over the --fps cap)",
+                s.dropped
+            ));
+        }
+        if s.placeholders > 0 {
+            l.push_str(&format!(
+                ", {} while the camera was away",
+                count(s.placeholders, "placeholder")
+            ));
+        }
+        lines.push(l);
+    }
+    if let Some((n, path, size)) = recorded {
+        let mut l = format!("recorded {} to {}", count(n, "frame"), path.display());
+        if let Some(b) = size {
+            l.push_str(&format!(" ({})", super::human_bytes(b)));
+        }
+        lines.push(l);
+    }
+    lines
 }
 
 fn backend(name: &str) -> anyhow::Result<Backend> {
@@ -160,7 +317,7 @@ fn backend(name: &str) -> anyhow::Result<Backend> {
         "zune" => Ok(Backend::Zune),
         #[cfg(feature = "turbojpeg")]
         "turbojpeg" => Ok(Backend::TurboJpeg),
-        _ => bail!("this build has no {name} decoder: rebuild with `cargo build --release --features turbojpeg`"),
+        _ => Err(super::usage(format!("this build has no {name} decoder: rebuild with `cargo build --release --features turbojpeg`, or drop --decoder"))),
     }
 }
 
@@ -201,6 +358,7 @@ type Opened = (Box<dyn FrameSource>, Option<Arc<UsbEmulator>>);
 
 fn open_source(camera: &str) -> anyhow::Result<Opened> {
     if let Some(path) = camera.strip_prefix("replay:") {
+        log::info!("replaying {path}");
         return Ok((
             Box::new(ReplaySource::new(PathBuf::from(path), 30, false)),
             None,
@@ -245,7 +403,7 @@ fn open_source(camera: &str) -> anyhow::Result<Opened> {
 }
 
 fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
-    let format = if a.format == "mjpeg" {
+    let format = if a.passthrough() {
         OutputFormat::Mjpeg
     } else {
         OutputFormat::Yuyv
@@ -272,4 +430,45 @@ fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
         OutputFormat::Mjpeg => Output::Mjpeg(sink),
         OutputFormat::Yuyv => Output::Yuyv(sink),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(captured: u64, written: u64, dropped: u64) -> Snapshot {
+        Snapshot {
+            seconds: 1.0,
+            captured,
+            written,
+            dropped,
+            fps_in: captured as f64,
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn summary_counts_recorded_and_written_apart_with_plurals() {
+        // --device none: nothing is said about a video device, the recording is counted.
+        let l = summary_lines(&snap(30, 0, 0), false, Some((30, Path::new("a.mjpeg"), None)));
+        assert_eq!(
+            l,
+            ["30 frames captured in 1.0 s (30.0 fps)", "recorded 30 frames to a.mjpeg"]
+        );
+        assert!(!l.join("\n").contains("written"), "{l:?}");
+        let l = summary_lines(&snap(1, 1, 0), true, Some((1, Path::new("b.avi"), Some(2048))));
+        assert_eq!(
+            l,
+            [
+                "1 frame captured in 1.0 s (1.0 fps)",
+                "1 frame written to the video device",
+                "recorded 1 frame to b.avi (2.0 KiB)"
+            ]
+        );
+        let l = summary_lines(&snap(10, 8, 2), true, None);
+        assert_eq!(
+            l[1],
+            "8 frames written to the video device, 2 not (late, or over the --fps cap)"
+        );
+    }
 }

@@ -102,11 +102,10 @@ pub enum GadgetError {
     Busy(String),
     #[error("a pipe to this gadget is already open")]
     PipeTaken,
-    #[error("{what}: {source}")]
+    #[error("{what}: {err}")]
     Io {
         what: String,
-        #[source]
-        source: io::Error,
+        err: io::Error,
     },
 }
 
@@ -115,7 +114,7 @@ fn io_err(what: impl Into<String>, source: io::Error) -> GadgetError {
     if source.kind() == io::ErrorKind::PermissionDenied {
         GadgetError::PermissionDenied { what }
     } else {
-        GadgetError::Io { what, source }
+        GadgetError::Io { what, err: source }
     }
 }
 

@@ -31,11 +31,10 @@ const MAX_FILE_BYTES: u64 = 64 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {err}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        err: std::io::Error,
     },
     #[error("{path}:{line}: not a registered host line; delete the file to start over")]
     Corrupt { path: PathBuf, line: usize },
@@ -205,7 +204,7 @@ fn sanitize(name: &str) -> String {
 fn read_file(path: &Path) -> Result<Vec<RegisteredHost>, RegistryError> {
     let io = |source| RegistryError::Io {
         path: path.to_path_buf(),
-        source,
+        err: source,
     };
     let mut text = String::new();
     match fs::File::open(path) {
@@ -245,7 +244,7 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), RegistryError> {
         .and_then(|()| crate::fsutil::write_atomic(path, data))
         .map_err(|source| RegistryError::Io {
             path: path.to_path_buf(),
-            source,
+            err: source,
         })
 }
 

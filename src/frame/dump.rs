@@ -26,11 +26,10 @@ const READ_CHUNK: usize = 256 << 10;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DumpError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {err}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        err: io::Error,
     },
 }
 
@@ -49,7 +48,7 @@ impl DumpWriter {
         let dir = dir.as_ref().to_path_buf();
         let io = |source| DumpError::Io {
             path: dir.clone(),
-            source,
+            err: source,
         };
         std::fs::create_dir_all(&dir).map_err(io)?;
         let mut last = 0u64;
@@ -79,9 +78,10 @@ impl DumpWriter {
         let path = self.dir.join(name);
         let res = File::create(&tmp)
             .and_then(|mut f| f.write_all(object))
+            // Named by the user's directory, not the hidden temporary file.
             .map_err(|source| DumpError::Io {
-                path: tmp.clone(),
-                source,
+                path: self.dir.clone(),
+                err: source,
             });
         if let Err(e) = res {
             let _ = std::fs::remove_file(&tmp);
@@ -89,7 +89,7 @@ impl DumpWriter {
         }
         std::fs::rename(&tmp, &path).map_err(|source| DumpError::Io {
             path: path.clone(),
-            source,
+            err: source,
         })?;
         self.next += 1;
         self.written += 1;
@@ -110,11 +110,10 @@ pub enum ReplayKind {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReplayError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {err}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        err: io::Error,
     },
     #[error(
         "{0}: nothing to replay; use a directory of .bin or .jpg files, an .mjpeg/.mjpg file \
@@ -132,12 +131,11 @@ pub enum ReplayError {
         size: u64,
         max: usize,
     },
-    #[error("{path} at byte {offset}: {source}")]
+    #[error("{path} at byte {offset}: {err}")]
     Bad {
         path: PathBuf,
         offset: u64,
-        #[source]
-        source: ExtractError,
+        err: ExtractError,
     },
     #[error("{path} at byte {offset}: last item is incomplete ({have} bytes); skipped")]
     Incomplete {
@@ -200,7 +198,7 @@ impl Replay {
         let path = path.as_ref();
         let io = |source| ReplayError::Io {
             path: path.to_path_buf(),
-            source,
+            err: source,
         };
         let meta = std::fs::metadata(path).map_err(io)?;
         let source = if meta.is_dir() {
@@ -327,7 +325,7 @@ impl Replay {
 fn read_item(path: &Path, kind: ReplayKind, buf: &mut Vec<u8>) -> Result<(), ReplayError> {
     let io = |source| ReplayError::Io {
         path: path.to_path_buf(),
-        source,
+        err: source,
     };
     let file = File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
@@ -352,7 +350,7 @@ fn read_item(path: &Path, kind: ReplayKind, buf: &mut Vec<u8>) -> Result<(), Rep
         let info = jpeg_info(buf).map_err(|source| ReplayError::Bad {
             path: path.to_path_buf(),
             offset: 0,
-            source,
+            err: source,
         })?;
         buf.truncate(info.len);
     }
@@ -428,7 +426,7 @@ impl Stream {
                     return Err(ReplayError::Bad {
                         path: self.path.clone(),
                         offset,
-                        source,
+                        err: source,
                     });
                 }
             }
@@ -457,7 +455,7 @@ impl Stream {
                     self.win.truncate(got);
                     return Err(ReplayError::Io {
                         path: self.path.clone(),
-                        source,
+                        err: source,
                     });
                 }
             }
@@ -478,7 +476,7 @@ impl Stream {
             .seek(SeekFrom::Start(0))
             .map_err(|source| ReplayError::Io {
                 path: self.path.clone(),
-                source,
+                err: source,
             })?;
         self.win.clear();
         self.start = 0;

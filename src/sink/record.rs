@@ -71,11 +71,11 @@ pub struct RecordSummary {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
-    #[error("{path}: {source}")]
+    /// `path` is the user's: the error names it, not the `.partial` file behind it.
+    #[error("{path}: {err}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        err: io::Error,
     },
     #[error("{0} already exists; choose another name or remove it")]
     Exists(PathBuf),
@@ -109,7 +109,7 @@ pub struct Recorder {
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RecordError + '_ {
     move |source| RecordError::Io {
         path: path.to_path_buf(),
-        source,
+        err: source,
     }
 }
 
@@ -142,7 +142,7 @@ impl Recorder {
             .create(true)
             .truncate(true)
             .open(&partial)
-            .map_err(io_err(&partial))?;
+            .map_err(io_err(&path))?;
         let avi = if is_avi {
             let avi = Avi::new(
                 opts.avi_fps,
@@ -150,7 +150,7 @@ impl Recorder {
                 opts.avi_opendml,
             );
             // Placeholder header; finish() rewrites it with the real counts.
-            file.write_all(&avi.header()).map_err(io_err(&partial))?;
+            file.write_all(&avi.header()).map_err(io_err(&path))?;
             Some(avi)
         } else {
             None
@@ -223,7 +223,7 @@ impl Recorder {
             // Cut back to the last whole frame so the file stays valid.
             let _ = self.file.set_len(self.good_len);
             let _ = self.file.seek(SeekFrom::Start(self.good_len));
-            return Err(io_err(&self.partial)(e));
+            return Err(io_err(&self.path)(e));
         }
         self.frames += 1;
         self.jpeg_bytes += jpeg.len() as u64;
@@ -234,14 +234,15 @@ impl Recorder {
     /// final name.
     pub fn finish(mut self) -> Result<RecordSummary, RecordError> {
         self.finished = true;
-        let partial = self.partial.clone();
+        // Errors name the user's path, not the internal `.partial` one.
+        let path = self.path.clone();
         let mut slots = 0;
         if let Some(avi) = &mut self.avi {
             avi.finish(&mut self.file, &mut self.good_len)
-                .map_err(io_err(&partial))?;
+                .map_err(io_err(&path))?;
             slots = avi.slots;
         }
-        self.file.sync_all().map_err(io_err(&partial))?;
+        self.file.sync_all().map_err(io_err(&path))?;
         std::fs::rename(&self.partial, &self.path).map_err(io_err(&self.path))?;
         // Make the rename itself durable; failing that is not worth failing the recording.
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -256,7 +257,8 @@ impl Recorder {
             file_bytes: self.good_len,
             slots,
         };
-        log::info!(
+        // The caller reports the recording in its summary.
+        log::debug!(
             "recorded {} frames ({} bytes) to {}",
             summary.frames,
             summary.file_bytes,
