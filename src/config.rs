@@ -40,10 +40,7 @@ pub enum ConfigError {
     #[error("cannot find the config directory: set XDG_CONFIG_HOME or HOME")]
     NoConfigDir,
     #[error("{path}: {err}")]
-    Io {
-        path: PathBuf,
-        err: std::io::Error,
-    },
+    Io { path: PathBuf, err: std::io::Error },
     #[error(
         "{path}: larger than {MAX_CONFIG_BYTES} bytes, is this really the alpha-bridge config?"
     )]
@@ -67,9 +64,9 @@ pub enum ConfigError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ConfigError + '_ {
-    move |source| ConfigError::Io {
+    move |err| ConfigError::Io {
         path: path.to_path_buf(),
-        err: source,
+        err,
     }
 }
 

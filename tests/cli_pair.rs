@@ -114,13 +114,14 @@ fn pairs_with_the_emulated_camera() {
 }
 
 #[test]
-fn failures_exit_1_with_an_error_line() {
+fn failures_exit_1_with_an_error_line_and_usage_errors_2() {
     let tmp = tempfile::tempdir().unwrap();
     // No camera can be reached here (no USB support yet, or no camera plugged in).
     let o = run(tmp.path(), &["pair", "--camera", "NO-SUCH-SERIAL-0000"]);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.lines().any(|l| l.starts_with("error: ")), "{err}");
+    // An option that only applies to `--camera emulated` is a usage error (issue 12).
     let o = run(tmp.path(), &["pair", "--emulator-state", "/nonexistent"]);
-    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
 }

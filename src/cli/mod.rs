@@ -208,7 +208,10 @@ mod tests {
         assert!(parse_duration("5y").is_err());
         assert!(parse_positive_duration("0s").is_err());
         assert!(parse_positive_duration("0.0001ms").is_ok());
-        assert_eq!(parse_positive_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(
+            parse_positive_duration("2s").unwrap(),
+            Duration::from_secs(2)
+        );
     }
 
     #[test]
@@ -228,7 +231,9 @@ mod tests {
     fn usage_errors_exit_2_even_under_context() {
         use anyhow::Context;
         assert_eq!(exit_code(&usage("bad")), 2);
-        let wrapped = Err::<(), _>(usage("bad")).context("while starting").unwrap_err();
+        let wrapped = Err::<(), _>(usage("bad"))
+            .context("while starting")
+            .unwrap_err();
         assert_eq!(exit_code(&wrapped), 2);
         assert_eq!(exit_code(&anyhow::anyhow!("the camera went away")), 1);
     }

@@ -90,9 +90,7 @@ pub fn side_task(
 /// Checks every option (the destination included) before anything listens or connects.
 fn config_from(args: &OffloadArgs) -> anyhow::Result<OffloadConfig> {
     let guid_arg = match &args.guid {
-        Some(g) => Some(
-            config::parse_guid(g).map_err(|e| super::usage(format!("--guid: {e}")))?,
-        ),
+        Some(g) => Some(config::parse_guid(g).map_err(|e| super::usage(format!("--guid: {e}")))?),
         None => None,
     };
     let camera = args.camera.as_deref().map(parse_camera).transpose()?;

@@ -89,7 +89,10 @@ pub fn dir_to_write(opt: &str, path: &Path) -> anyhow::Result<()> {
             Some(Kind::Dir) => break,
             Some(other) => {
                 let what = if at == path {
-                    format!("{opt} {shown}: this is {}, not a directory", other.describe())
+                    format!(
+                        "{opt} {shown}: this is {}, not a directory",
+                        other.describe()
+                    )
                 } else {
                     format!(
                         "{opt} {shown}: {} is {}, not a directory",
@@ -357,8 +360,14 @@ mod tests {
         assert!(m.contains("not a directory"), "{m}");
         // Read-only for root too: sysfs refuses new files.
         let e = file_to_write("--stats-json", Path::new("/sys/s.json")).unwrap_err();
-        assert!(!e.is::<UsageError>(), "a refusal is a runtime failure: {e:#}");
-        assert!(e.to_string().contains("cannot create files in /sys"), "{e:#}");
+        assert!(
+            !e.is::<UsageError>(),
+            "a refusal is a runtime failure: {e:#}"
+        );
+        assert!(
+            e.to_string().contains("cannot create files in /sys"),
+            "{e:#}"
+        );
     }
 
     #[test]
@@ -413,7 +422,10 @@ mod tests {
         let m = is_usage(video_device(Path::new("/nonexistent")));
         assert!(m.contains("no such device"), "{m}");
         let m = is_usage(video_device(Path::new("/dev/null")));
-        assert!(m.contains("not a video device (character device 1:3)"), "{m}");
+        assert!(
+            m.contains("not a video device (character device 1:3)"),
+            "{m}"
+        );
         let m = is_usage(video_device(Path::new("/tmp")));
         assert!(m.contains("a directory, not a video device"), "{m}");
     }

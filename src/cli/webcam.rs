@@ -106,7 +106,9 @@ fn check_options(a: &WebcamArgs) -> anyhow::Result<()> {
         ));
     }
     if a.device.is_empty() {
-        return Err(usage("--device needs auto, none or a path such as /dev/video10"));
+        return Err(usage(
+            "--device needs auto, none or a path such as /dev/video10",
+        ));
     }
     if !a.has_video_device() {
         if a.record.is_none() && a.dump_objects.is_none() {
@@ -244,7 +246,11 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         .recorded
         .zip(a.record.as_deref())
         .map(|(n, p)| (n, p, file_size(p)));
-    lines.extend(summary_lines(&summary.stats, a.has_video_device(), recorded));
+    lines.extend(summary_lines(
+        &summary.stats,
+        a.has_video_device(),
+        recorded,
+    ));
     // With `--record -` the recording is standard output: the summary goes aside.
     let to_stderr = a.record.as_deref() == Some(Path::new("-"));
     for l in lines {
@@ -284,10 +290,7 @@ fn summary_lines(
     }
     let mut lines = vec![first];
     if video_device {
-        let mut l = format!(
-            "{} written to the video device",
-            count(s.written, "frame")
-        );
+        let mut l = format!("{} written to the video device", count(s.written, "frame"));
         if s.dropped > 0 {
             l.push_str(&format!(
                 ", {} not (late, or over the --fps cap)",
@@ -450,13 +453,24 @@ mod tests {
     #[test]
     fn summary_counts_recorded_and_written_apart_with_plurals() {
         // --device none: nothing is said about a video device, the recording is counted.
-        let l = summary_lines(&snap(30, 0, 0), false, Some((30, Path::new("a.mjpeg"), None)));
+        let l = summary_lines(
+            &snap(30, 0, 0),
+            false,
+            Some((30, Path::new("a.mjpeg"), None)),
+        );
         assert_eq!(
             l,
-            ["30 frames captured in 1.0 s (30.0 fps)", "recorded 30 frames to a.mjpeg"]
+            [
+                "30 frames captured in 1.0 s (30.0 fps)",
+                "recorded 30 frames to a.mjpeg"
+            ]
         );
         assert!(!l.join("\n").contains("written"), "{l:?}");
-        let l = summary_lines(&snap(1, 1, 0), true, Some((1, Path::new("b.avi"), Some(2048))));
+        let l = summary_lines(
+            &snap(1, 1, 0),
+            true,
+            Some((1, Path::new("b.avi"), Some(2048))),
+        );
         assert_eq!(
             l,
             [

@@ -103,10 +103,7 @@ pub enum GadgetError {
     #[error("a pipe to this gadget is already open")]
     PipeTaken,
     #[error("{what}: {err}")]
-    Io {
-        what: String,
-        err: io::Error,
-    },
+    Io { what: String, err: io::Error },
 }
 
 fn io_err(what: impl Into<String>, source: io::Error) -> GadgetError {

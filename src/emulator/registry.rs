@@ -32,10 +32,7 @@ const MAX_FILE_BYTES: u64 = 64 * 1024;
 #[non_exhaustive]
 pub enum RegistryError {
     #[error("{path}: {err}")]
-    Io {
-        path: PathBuf,
-        err: std::io::Error,
-    },
+    Io { path: PathBuf, err: std::io::Error },
     #[error("{path}:{line}: not a registered host line; delete the file to start over")]
     Corrupt { path: PathBuf, line: usize },
 }
@@ -202,9 +199,9 @@ fn sanitize(name: &str) -> String {
 }
 
 fn read_file(path: &Path) -> Result<Vec<RegisteredHost>, RegistryError> {
-    let io = |source| RegistryError::Io {
+    let io = |err| RegistryError::Io {
         path: path.to_path_buf(),
-        err: source,
+        err,
     };
     let mut text = String::new();
     match fs::File::open(path) {
@@ -242,9 +239,9 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), RegistryError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)
         .and_then(|()| crate::fsutil::write_atomic(path, data))
-        .map_err(|source| RegistryError::Io {
+        .map_err(|err| RegistryError::Io {
             path: path.to_path_buf(),
-            err: source,
+            err,
         })
 }
 

@@ -27,10 +27,7 @@ const READ_CHUNK: usize = 256 << 10;
 #[non_exhaustive]
 pub enum DumpError {
     #[error("{path}: {err}")]
-    Io {
-        path: PathBuf,
-        err: io::Error,
-    },
+    Io { path: PathBuf, err: io::Error },
 }
 
 /// Writes each object to `DIR/lv-000001.bin`, `lv-000002.bin`, ...
@@ -46,9 +43,9 @@ impl DumpWriter {
     /// there, so a second run never overwrites the first.
     pub fn new(dir: impl AsRef<Path>) -> Result<DumpWriter, DumpError> {
         let dir = dir.as_ref().to_path_buf();
-        let io = |source| DumpError::Io {
+        let io = |err| DumpError::Io {
             path: dir.clone(),
-            err: source,
+            err,
         };
         std::fs::create_dir_all(&dir).map_err(io)?;
         let mut last = 0u64;
@@ -79,17 +76,17 @@ impl DumpWriter {
         let res = File::create(&tmp)
             .and_then(|mut f| f.write_all(object))
             // Named by the user's directory, not the hidden temporary file.
-            .map_err(|source| DumpError::Io {
+            .map_err(|err| DumpError::Io {
                 path: self.dir.clone(),
-                err: source,
+                err,
             });
         if let Err(e) = res {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
-        std::fs::rename(&tmp, &path).map_err(|source| DumpError::Io {
+        std::fs::rename(&tmp, &path).map_err(|err| DumpError::Io {
             path: path.clone(),
-            err: source,
+            err,
         })?;
         self.next += 1;
         self.written += 1;
@@ -111,10 +108,7 @@ pub enum ReplayKind {
 #[non_exhaustive]
 pub enum ReplayError {
     #[error("{path}: {err}")]
-    Io {
-        path: PathBuf,
-        err: io::Error,
-    },
+    Io { path: PathBuf, err: io::Error },
     #[error(
         "{0}: nothing to replay; use a directory of .bin or .jpg files, an .mjpeg/.mjpg file \
          or a .bin capture"
@@ -196,9 +190,9 @@ impl Replay {
     /// back-to-back datasets, or one `.jpg`.
     pub fn open(path: impl AsRef<Path>) -> Result<Replay, ReplayError> {
         let path = path.as_ref();
-        let io = |source| ReplayError::Io {
+        let io = |err| ReplayError::Io {
             path: path.to_path_buf(),
-            err: source,
+            err,
         };
         let meta = std::fs::metadata(path).map_err(io)?;
         let source = if meta.is_dir() {
@@ -323,9 +317,9 @@ impl Replay {
 
 /// Reads one whole file as one item, capped; a JPEG is checked and cut at its EOI.
 fn read_item(path: &Path, kind: ReplayKind, buf: &mut Vec<u8>) -> Result<(), ReplayError> {
-    let io = |source| ReplayError::Io {
+    let io = |err| ReplayError::Io {
         path: path.to_path_buf(),
-        err: source,
+        err,
     };
     let file = File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
@@ -347,10 +341,10 @@ fn read_item(path: &Path, kind: ReplayKind, buf: &mut Vec<u8>) -> Result<(), Rep
         return Err(too_large(buf.len() as u64));
     }
     if kind == ReplayKind::Jpeg {
-        let info = jpeg_info(buf).map_err(|source| ReplayError::Bad {
+        let info = jpeg_info(buf).map_err(|err| ReplayError::Bad {
             path: path.to_path_buf(),
             offset: 0,
-            err: source,
+            err,
         })?;
         buf.truncate(info.len);
     }
@@ -474,9 +468,9 @@ impl Stream {
     fn rewind(&mut self) -> Result<(), ReplayError> {
         self.file
             .seek(SeekFrom::Start(0))
-            .map_err(|source| ReplayError::Io {
+            .map_err(|err| ReplayError::Io {
                 path: self.path.clone(),
-                err: source,
+                err,
             })?;
         self.win.clear();
         self.start = 0;

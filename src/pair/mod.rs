@@ -62,10 +62,7 @@ pub enum PairError {
         err: TransportError,
     },
     #[error("the camera broke the mass storage protocol during {during}: {err}")]
-    Protocol {
-        during: &'static str,
-        err: BotError,
-    },
+    Protocol { during: &'static str, err: BotError },
     #[error("the camera reported a phase error during {during}; unplug it, plug it back in and try again")]
     PhaseError { during: &'static str },
     #[error("the camera refused {during}: {reason}")]
@@ -82,7 +79,7 @@ impl PairError {
     /// The transport error kind, if a transfer failed (the CLI turns it into advice).
     pub fn transport_kind(&self) -> Option<ErrorKind> {
         match self {
-            PairError::Transport { err: source, .. } => Some(source.kind),
+            PairError::Transport { err, .. } => Some(err.kind),
             _ => None,
         }
     }
@@ -282,7 +279,7 @@ struct Bot<'a> {
 }
 
 fn transport(during: &'static str) -> impl FnOnce(TransportError) -> PairError {
-    move |source| PairError::Transport { during, err: source }
+    move |err| PairError::Transport { during, err }
 }
 
 impl Bot<'_> {
@@ -392,7 +389,7 @@ impl Bot<'_> {
             },
         })?;
         let cbw = Cbw::new(tag, len32, dir, self.lun, cdb)
-            .map_err(|source| PairError::Protocol { during, err: source })?;
+            .map_err(|err| PairError::Protocol { during, err })?;
         log::trace!("CBW {:02x?}", cbw.encode());
         self.write_retrying(&cbw.encode(), during)?;
 
@@ -435,12 +432,18 @@ impl Bot<'_> {
                 Ok(c) => c,
                 Err(source) => {
                     self.reset_recovery();
-                    return Err(PairError::Protocol { during, err: source });
+                    return Err(PairError::Protocol {
+                        during,
+                        err: source,
+                    });
                 }
             },
             Err(source) => {
                 self.reset_recovery();
-                return Err(PairError::Protocol { during, err: source });
+                return Err(PairError::Protocol {
+                    during,
+                    err: source,
+                });
             }
         };
         log::trace!("CSW {csw:?}");

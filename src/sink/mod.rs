@@ -209,10 +209,7 @@ pub enum SinkError {
     #[error("bad picture: {0}")]
     BadPicture(String),
     #[error("i/o error on {path}: {err}")]
-    Io {
-        path: PathBuf,
-        err: io::Error,
-    },
+    Io { path: PathBuf, err: io::Error },
 }
 
 impl SinkError {

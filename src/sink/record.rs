@@ -73,10 +73,7 @@ pub struct RecordSummary {
 pub enum RecordError {
     /// `path` is the user's: the error names it, not the `.partial` file behind it.
     #[error("{path}: {err}")]
-    Io {
-        path: PathBuf,
-        err: io::Error,
-    },
+    Io { path: PathBuf, err: io::Error },
     #[error("{0} already exists; choose another name or remove it")]
     Exists(PathBuf),
     #[error("frame {frame} is not one whole jpeg ({reason}); not recorded")]
@@ -107,9 +104,9 @@ pub struct Recorder {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RecordError + '_ {
-    move |source| RecordError::Io {
+    move |err| RecordError::Io {
         path: path.to_path_buf(),
-        err: source,
+        err,
     }
 }
 

@@ -48,13 +48,8 @@ pub fn parse_guid(s: &str) -> Option<[u8; 16]> {
 #[non_exhaustive]
 pub enum Error {
     #[error("cannot read the files directory {path}: {err}")]
-    Files {
-        path: PathBuf,
-        err: std::io::Error,
-    },
-    #[error(
-        "cannot listen on {what} {addr}: {err} (is another emulator or camera tool running?)"
-    )]
+    Files { path: PathBuf, err: std::io::Error },
+    #[error("cannot listen on {what} {addr}: {err} (is another emulator or camera tool running?)")]
     Bind {
         what: &'static str,
         addr: SocketAddr,
@@ -306,7 +301,7 @@ impl WifiEmulator {
             })?;
         let bind = |what, port| {
             let addr = SocketAddr::new(cfg.bind, port);
-            TcpListener::bind(addr).map_err(|source| Error::Bind { what, addr, err: source })
+            TcpListener::bind(addr).map_err(|err| Error::Bind { what, addr, err })
         };
         let ptpip = bind("ptp/ip", cfg.ptpip_port)?;
         let http = bind("http", cfg.http_port)?;
