@@ -117,10 +117,13 @@ fn run_with(
     mut progress: Box<dyn Progress>,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
-    log::info!(
-        "offload: waiting for a camera; pictures go to {}",
-        cfg.dest.display()
-    );
+    match cfg.camera {
+        Some(addr) => log::info!(
+            "offload: connecting to the camera at {addr}; pictures go to {}",
+            cfg.dest.display()
+        ),
+        None => log::info!("offload: pictures go to {}", cfg.dest.display()),
+    }
     match offload::run(cfg, progress.as_mut(), stop) {
         // One session: its own summary line said it all.
         Ok(_) if cfg.once || cfg.camera.is_some() => Ok(()),
@@ -270,5 +273,36 @@ impl Progress for Lines {
     }
     fn session_done(&mut self, s: &Summary) {
         log::info!("session done: {}; the camera powers off", totals(s));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_give_whole_file_sizes_and_plurals() {
+        let mut s = Summary {
+            downloaded: 1,
+            skipped: 0,
+            bytes: 3 << 20,
+            saved_bytes: 3 << 20,
+            files: Vec::new(),
+        };
+        assert_eq!(totals(&s), "1 file downloaded (3.0 MiB), 0 skipped");
+        // A 2 GiB file resumed after 1.99 GiB: the user has 2 GiB, not what came now.
+        s.saved_bytes = 2 << 30;
+        s.bytes = (2 << 30) - (1 << 30) * 199 / 200 * 2;
+        let t = totals(&s);
+        assert!(
+            t.starts_with("1 file downloaded (2.0 GiB, of which "),
+            "{t}"
+        );
+        assert!(
+            t.ends_with(" came in an earlier session), 0 skipped"),
+            "{t}"
+        );
+        s.downloaded = 2;
+        assert!(totals(&s).starts_with("2 files downloaded"));
     }
 }
