@@ -57,8 +57,8 @@ pub fn run(args: &PairArgs) -> anyhow::Result<()> {
     println!("paired: {}", outcome.summary());
     if outcome.busy_retries > 0 {
         println!(
-            "(the camera was busy {} time(s) before it accepted)",
-            outcome.busy_retries
+            "(the camera was busy {} before it accepted)",
+            super::count(outcome.busy_retries as u64, "time")
         );
     }
     println!("next:");

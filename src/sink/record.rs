@@ -269,9 +269,10 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         if !self.finished {
             log::warn!(
-                "recording not finished; {} holds {} frames",
+                "recording not finished; {} holds {} {}",
                 self.partial.display(),
-                self.frames
+                self.frames,
+                if self.frames == 1 { "frame" } else { "frames" }
             );
         }
     }
