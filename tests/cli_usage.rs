@@ -512,7 +512,9 @@ fn every_path_option_is_checked_before_the_camera() {
             assert_early(&out, 2, "not a directory", &what("a file inside the path"));
         }
         // A read-only place: the machine refuses a correct command (1).
-        if !is_input(o) {
+        if !Path::new(READ_ONLY_DIR).is_dir() {
+            eprintln!("no {READ_ONLY_DIR} here: the read-only case is not checked");
+        } else if !is_input(o) {
             let ro = Path::new(READ_ONLY_DIR).join("alpha-bridge-test");
             let out = run_with(h, o, &ro);
             assert_early(
