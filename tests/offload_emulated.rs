@@ -1085,7 +1085,7 @@ fn gphoto2_cli_inner() {
     for (g, w) in got.iter().zip(&want) {
         assert!(g.1 == w.1, "{} differs", g.0);
     }
-    assert!(log.contains("1 sessions"), "{log}");
+    assert!(log.contains("1 session,"), "{log}");
 }
 
 // ---------------------------------------------------------------------------------
