@@ -114,14 +114,14 @@ fn every_usage_error_of_every_subcommand_exits_2_before_anything_is_opened() {
                 "webcam", "--camera", "emulated", "--device", "none", "--record", rec, "--format",
                 "mjpeg",
             ],
-            "--format shapes the video device's picture",
+            "--format only applies to the video device",
         ),
         (
             &[
                 "webcam", "--camera", "emulated", "--device", "none", "--record", rec, "--aspect",
                 "16:9",
             ],
-            "--aspect shapes",
+            "--aspect only applies to the video device",
         ),
         (
             &[
@@ -135,7 +135,7 @@ fn every_usage_error_of_every_subcommand_exits_2_before_anything_is_opened() {
                 "--decoder",
                 "zune",
             ],
-            "--decoder shapes",
+            "--decoder only applies to the video device",
         ),
         (
             &["webcam", "--camera", "emulated", "--pad"],

@@ -112,10 +112,15 @@ fn check_options(a: &WebcamArgs) -> anyhow::Result<()> {
     }
     if !a.has_video_device() {
         if a.record.is_none() && a.dump_objects.is_none() {
-            return Err(usage(
+            let alone = if a.offload {
+                "; for the offload alone, run `alpha-bridge offload`"
+            } else {
+                ""
+            };
+            return Err(usage(format!(
                 "nothing to do: --device none writes no video; add --record FILE (or \
-                 --dump-objects DIR), or drop --device none",
-            ));
+                 --dump-objects DIR), or drop --device none{alone}"
+            )));
         }
         let video_only = [
             ("--format", a.format.is_some()),
@@ -125,8 +130,9 @@ fn check_options(a: &WebcamArgs) -> anyhow::Result<()> {
         ];
         if let Some((opt, _)) = video_only.iter().find(|(_, given)| *given) {
             return Err(usage(format!(
-                "{opt} shapes the video device's picture, and --device none sends no video; \
-                 drop {opt} or --device none (recordings keep the camera's own JPEGs)"
+                "{opt} only applies to the video device's picture, and --device none \
+                 writes no video; drop {opt} or --device none (recordings keep the \
+                 camera's own JPEGs)"
             )));
         }
     }
