@@ -610,20 +610,27 @@ fn default_log_lines_have_no_timestamps_or_module_paths_and_v_adds_them() {
     );
 }
 
+/// `webcam --camera emulated --device DEVICE --frames N --record FILE`: its stdout.
+fn record_emulated(home: &Path, device: &str, frames: u32, file: &Path) -> String {
+    let o = bin(home)
+        .args([
+            "webcam", "--camera", "emulated", "--device", device, "--frames",
+        ])
+        .arg(frames.to_string())
+        .arg("--record")
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
 #[test]
 fn summary_counts_with_plurals_and_keeps_recorded_apart_from_written() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let one = h.join("one.mjpeg");
-    let o = bin(h)
-        .args([
-            "webcam", "--camera", "emulated", "--device", "none", "--frames", "1", "--record",
-        ])
-        .arg(&one)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
+    let out = record_emulated(h, "none", 1, &one);
     let size = std::fs::metadata(&one).unwrap().len();
     assert!(out.contains("1 frame captured in "), "{out}");
     assert!(
@@ -642,15 +649,7 @@ fn summary_counts_with_plurals_and_keeps_recorded_apart_from_written() {
 
     // With a video device (the hidden null device), both are said, apart.
     let three = h.join("three.mjpeg");
-    let o = bin(h)
-        .args([
-            "webcam", "--camera", "emulated", "--device", "null", "--frames", "3", "--record",
-        ])
-        .arg(&three)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
+    let out = record_emulated(h, "null", 3, &three);
     assert!(out.contains("3 frames captured"), "{out}");
     assert!(out.contains("written to the video device"), "{out}");
     assert!(
@@ -660,7 +659,7 @@ fn summary_counts_with_plurals_and_keeps_recorded_apart_from_written() {
 }
 
 #[test]
-fn an_os_error_is_printed_once_and_names_the_users_path() {
+fn an_os_error_reaches_the_user_once() {
     let home = tempfile::tempdir().unwrap();
     let files = tempfile::tempdir().unwrap();
     let o = bin(home.path())
