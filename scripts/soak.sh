@@ -37,7 +37,8 @@ stats="$OUT/stats.json"
 : >"$rss"
 
 echo "soak: $MINUTES min, unplug every $UNPLUG_EVERY for $UNPLUG_FOR; files in $OUT"
-RUST_LOG=${RUST_LOG:-info} "$BIN" webcam --camera emulated --device null \
+# -v: timestamped log lines (parsed below); RUST_LOG keeps them at info.
+RUST_LOG=${RUST_LOG:-info} "$BIN" -v webcam --camera emulated --device null \
   --duration "${MINUTES}m" --stats-json "$stats" \
   --emulator-unplug-every "$UNPLUG_EVERY" --emulator-unplug-for "$UNPLUG_FOR" \
   >"$OUT/stdout.txt" 2>"$log" &
@@ -102,8 +103,8 @@ print(f"\nrun {st['seconds']:.0f} s: frames in {st['captured']}, out {st['writte
       f"placeholders {st['placeholders']}, dropped {st['dropped']}, bad {st['bad_frames']}, "
       f"reconnects {st['reconnects']}, fps in {st['fps_in']:.2f}")
 
-m = re.search(r"emulated camera: (\d+) frames served, (\d+) skipped while connected, "
-              r"(\d+) connects, (\d+) unplugs", out)
+m = re.search(r"emulated camera: (\d+) frames? served, (\d+) skipped while connected, "
+              r"(\d+) connects?, (\d+) unplugs?", out)
 if m:
     served, skipped, connects, unplugs = map(int, m.groups())
     print(f"camera: {served} frames served, {connects} connections, {unplugs} unplugs")

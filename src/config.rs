@@ -60,13 +60,8 @@ const NEW_FILE_HEADER: &str = "\
 pub enum ConfigError {
     #[error("cannot find the config directory: set XDG_CONFIG_HOME or HOME")]
     NoConfigDir,
-    // The OS error is part of this message and deliberately not a `#[source]`, so an
-    // error chain printed with `{:#}` names it once.
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
     #[error(
         "{}: larger than {MAX_CONFIG_BYTES} bytes, is this really the alpha-bridge config?",
         path.display()
@@ -96,9 +91,9 @@ pub enum ConfigError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ConfigError + '_ {
-    move |source| ConfigError::Io {
+    move |err| ConfigError::Io {
         path: path.to_path_buf(),
-        source,
+        err,
     }
 }
 
@@ -163,7 +158,8 @@ pub fn parse_guid(input: &str) -> Result<[u8; GUID_LEN], ConfigError> {
         n += 1;
     }
     if n != 2 * GUID_LEN {
-        return Err(bad(format!("{n} hex digits")));
+        let digits = if n == 1 { "digit" } else { "digits" };
+        return Err(bad(format!("{n} hex {digits}")));
     }
     if out == [0; GUID_LEN] {
         // No camera can tell such a computer from a blank registry slot.

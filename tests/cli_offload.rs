@@ -41,7 +41,10 @@ fn offload_once_downloads_and_exits_zero() {
         std::fs::read(dir.path().join("2026-11-25/DSC00001.JPG")).unwrap(),
         data
     );
-    assert!(err.contains("session done: 1 downloaded"), "{err}");
+    assert!(
+        err.contains("session done: 1 file downloaded (293.0 KiB), 0 skipped"),
+        "{err}"
+    );
 }
 
 #[test]

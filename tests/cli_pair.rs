@@ -347,3 +347,13 @@ fn emulator_state_without_the_emulated_camera_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(stderr(&o).contains("--emulator-state only applies to --camera emulated"));
 }
+
+#[test]
+fn a_camera_that_is_not_there_is_a_runtime_failure_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    // No camera can be reached here (no USB support yet, or no camera plugged in).
+    let o = run(tmp.path(), &["pair", "--camera", "NO-SUCH-SERIAL-0000"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.lines().any(|l| l.starts_with("error: ")), "{err}");
+}

@@ -122,3 +122,110 @@ fn the_library_never_prints() {
     );
     assert!(v.is_empty(), "{v:#?}");
 }
+
+/// An error's cause is printed once (issue 12): every field that `thiserror` makes the
+/// `source()` (`#[from]`, `#[source]`, or a field
+/// named `source`) must not also be written into the variant's message, unless the
+/// variant is `transparent` (message and source both forwarded from the inner error).
+#[test]
+fn no_error_enum_displays_its_source_and_returns_it_too() {
+    let bad: Vec<String> = sources()
+        .iter()
+        .flat_map(|(f, text)| cause_printed_twice(f, text))
+        .collect();
+    assert!(bad.is_empty(), "cause printed twice by {bad:#?}");
+}
+
+/// The scan itself finds each way of writing the mistake, and only those.
+#[test]
+fn the_cause_printed_twice_scan_finds_each_form() {
+    let text = r#"
+pub enum E {
+    #[error("{path}: {source}")]
+    A { path: PathBuf, source: io::Error },
+    #[error("{path}: {err}")]
+    B { path: PathBuf, #[source] err: io::Error },
+    #[error("{what}: {err}")]
+    C {
+        what: String,
+        #[source]
+        err: io::Error,
+    },
+    #[error("emulated camera: {0}")]
+    D(#[from] crate::transport::TransportError),
+    #[error(transparent)]
+    Fine1(#[from] Inner),
+    #[error("{path}: {err}")]
+    Fine2 { path: PathBuf, err: io::Error },
+    #[error("could not: {0}")]
+    Fine3(String),
+}
+"#;
+    let bad = cause_printed_twice("x.rs", text);
+    assert_eq!(bad.len(), 4, "{bad:#?}");
+    assert!(bad[0].contains("{path}: {source}"), "{bad:#?}");
+    assert!(bad[3].contains("emulated camera"), "{bad:#?}");
+}
+
+/// `file: attribute` for every variant of `text` whose message writes the field that
+/// thiserror also returns from `source()`.
+fn cause_printed_twice(f: &str, text: &str) -> Vec<String> {
+    let mut bad = Vec::new();
+    let mut attr = String::new();
+    let mut in_attr = false;
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if line.starts_with('}') {
+            // The end of a top-level item: the enum (if any) is over.
+            attr.clear();
+        }
+        if t.starts_with("#[error(") {
+            attr.clear();
+            in_attr = true;
+        }
+        if in_attr {
+            attr.push_str(t);
+            if t.ends_with(")]") {
+                in_attr = false;
+            }
+            continue;
+        }
+        if attr.is_empty() || attr.contains("transparent") {
+            continue;
+        }
+        // The fields thiserror takes as the source, as they are written in the message.
+        let mut fields = Vec::new();
+        for marker in ["#[from]", "#[source]"] {
+            if let Some(i) = t.find(marker) {
+                let mut rest = t[i + marker.len()..].trim();
+                if rest.is_empty() {
+                    rest = text.lines().nth(n + 1).unwrap_or("").trim();
+                }
+                // `name: Type` for a named field, a bare type (maybe a `path::Type`)
+                // in a tuple variant.
+                let ident_len = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                let after = rest[ident_len..].trim_start();
+                fields.push(if after.starts_with(':') && !after.starts_with("::") {
+                    rest[..ident_len].to_string()
+                } else {
+                    "0".to_string()
+                });
+            }
+        }
+        // A field named `source` is the source without any attribute.
+        let named_source = t
+            .match_indices("source:")
+            .any(|(i, _)| !t[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.'));
+        if named_source {
+            fields.push("source".into());
+        }
+        for name in fields {
+            if attr.contains(&format!("{{{name}}}")) || attr.contains(&format!("{{{name}:")) {
+                bad.push(format!("{f}: {attr}"));
+            }
+        }
+    }
+    bad
+}

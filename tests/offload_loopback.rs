@@ -224,6 +224,11 @@ fn a_drop_mid_object_resumes_on_the_next_activation() {
     let s = run(&cam, dir.path()).unwrap();
     assert_eq!((s.downloaded, s.skipped), (1, 1), "{s:?}");
     assert_eq!(s.bytes, big.len() - drop_at, "only the rest was fetched");
+    assert_eq!(
+        s.saved_bytes,
+        big.len(),
+        "the whole file is what the user has"
+    );
     let log = cam.log();
     let first = log[before..]
         .iter()

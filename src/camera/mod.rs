@@ -26,7 +26,7 @@ pub enum CameraError {
     #[error("protocol error during {op:?}: {detail}")]
     Protocol { op: OpCode, detail: String },
     #[error("bad data from the camera: {0}")]
-    Parse(#[from] ParseError),
+    Parse(ParseError),
     #[error(transparent)]
     Transport(TransportError),
     /// The camera is reachable but can't do what was asked; the text says what to do.
@@ -35,6 +35,14 @@ pub enum CameraError {
     /// Live view stopped producing frames.
     #[error("no live-view frame for {0:?}: the camera stopped sending live view")]
     Stalled(std::time::Duration),
+}
+
+// By hand, not `#[from]`: the message already carries the parse error's text, and a
+// `source()` too would print it twice in a report of the chain.
+impl From<ParseError> for CameraError {
+    fn from(e: ParseError) -> Self {
+        CameraError::Parse(e)
+    }
 }
 
 impl CameraError {

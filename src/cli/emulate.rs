@@ -7,7 +7,7 @@ use alpha_bridge::emulator::msc::{MscConfig, MscEmulator};
 use alpha_bridge::emulator::registry::Registry;
 use alpha_bridge::emulator::wifi::{WifiConfig, WifiEmulator};
 use alpha_bridge::emulator::{serve, Body};
-use anyhow::{bail, Context};
+use anyhow::Context;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -19,9 +19,10 @@ pub struct EmulateArgs {
     /// dummy_hcd, and the usb_f_fs module).
     #[arg(long, conflicts_with = "wifi")]
     usb_gadget: bool,
-    /// With --usb-gadget: ptp (PC Remote, live view) or msc (Mass Storage, for pairing).
-    #[arg(long, default_value = "ptp", value_parser = ["ptp", "msc"])]
-    mode: String,
+    /// With --usb-gadget: ptp (PC Remote, live view; the default) or msc (Mass Storage,
+    /// for pairing).
+    #[arg(long, value_parser = ["ptp", "msc"])]
+    mode: Option<String>,
     /// The body to emulate: ILCE-6400, ZV-E10, or ILCE-6000 (no USB live view).
     #[arg(long, default_value = "ILCE-6400")]
     model: String,
@@ -31,9 +32,9 @@ pub struct EmulateArgs {
     /// With --wifi: the folder whose files the camera offers.
     #[arg(long, value_name = "DIR", required_if_eq("wifi", "true"))]
     files: Option<PathBuf>,
-    /// With --wifi: the address to serve and announce on (default loopback).
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: IpAddr,
+    /// With --wifi: the address to serve and announce on (default 127.0.0.1).
+    #[arg(long)]
+    bind: Option<IpAddr>,
     /// With --wifi: accept this computer GUID (repeatable). Default: with --state, only
     /// the GUIDs paired through the emulated Mass Storage body (none paired yet: every
     /// computer is refused, like a real camera); without --state, any GUID.
@@ -44,13 +45,64 @@ pub struct EmulateArgs {
     state: Option<PathBuf>,
 }
 
+impl EmulateArgs {
+    fn msc(&self) -> bool {
+        self.mode.as_deref() == Some("msc")
+    }
+}
+
+/// Options of the other front, or ones the chosen front ignores, are refused.
+fn check(a: &EmulateArgs) -> anyhow::Result<()> {
+    use super::usage;
+    if !a.usb_gadget && !a.wifi {
+        return Err(usage(
+            "choose --usb-gadget or --wifi (the in-process body is `webcam --camera emulated`)",
+        ));
+    }
+    let wifi_only = [
+        ("--files", a.files.is_some()),
+        ("--bind", a.bind.is_some()),
+        ("--guid", !a.guids.is_empty()),
+    ];
+    if a.usb_gadget {
+        if let Some((opt, _)) = wifi_only.iter().find(|(_, given)| *given) {
+            return Err(usage(format!("{opt} only applies to --wifi")));
+        }
+        if a.state.is_some() && !a.msc() {
+            return Err(usage(
+                "--state keeps paired computers: with --usb-gadget it needs --mode msc",
+            ));
+        }
+    }
+    if a.wifi {
+        if a.mode.is_some() {
+            return Err(usage("--mode only applies to --usb-gadget"));
+        }
+        if !a.guids.is_empty() && a.state.is_some() {
+            return Err(usage(
+                "--guid and --state both say which computers the camera accepts; give one",
+            ));
+        }
+    }
+    body(&a.model)?;
+    for g in &a.guids {
+        alpha_bridge::config::parse_guid(g).map_err(|e| usage(format!("--guid: {e}")))?;
+    }
+    if let Some(d) = &a.files {
+        super::paths::input("--files", d, super::paths::Want::Dir)?;
+    }
+    if let Some(d) = &a.state {
+        super::paths::dir_to_write("--state", d)?;
+    }
+    Ok(())
+}
+
 pub fn run(a: &EmulateArgs) -> anyhow::Result<()> {
+    check(a)?;
     if a.usb_gadget {
         usb_gadget(a)
-    } else if a.wifi {
-        wifi(a)
     } else {
-        bail!("choose --usb-gadget or --wifi (the in-process body is `webcam --camera emulated`)")
+        wifi(a)
     }
 }
 
@@ -60,7 +112,11 @@ fn body(model: &str) -> anyhow::Result<(Body, u16)> {
         "ILCE-6400" => (Body::ilce_6400(), 0x0CAA),
         "ZV-E10" => (Body::zv_e10(), 0x0D97),
         "ILCE-6000" => (Body::ilce_6000(), 0x094E),
-        m => bail!("unknown model {m}: choose ILCE-6400, ZV-E10 or ILCE-6000"),
+        m => {
+            return Err(super::usage(format!(
+                "unknown model {m}: choose ILCE-6400, ZV-E10 or ILCE-6000"
+            )))
+        }
     })
 }
 
@@ -76,7 +132,7 @@ fn registry(state: Option<&PathBuf>) -> anyhow::Result<Option<Registry>> {
 fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
     let stop = super::stop_flag()?;
     let (body, pid) = body(&a.model)?;
-    let msc = a.mode == "msc";
+    let msc = a.msc();
     let cfg = GadgetConfig {
         pid: if msc { 0x0C02 } else { pid },
         product: body.model.clone(),
@@ -91,7 +147,7 @@ fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
     println!(
         "emulating a {} ({}) as a USB device on {}",
         a.model,
-        a.mode,
+        if msc { "msc" } else { "ptp" },
         gadget.udc()
     );
     if msc {
@@ -121,7 +177,7 @@ fn wifi(a: &EmulateArgs) -> anyhow::Result<()> {
     let stop = super::stop_flag()?;
     let files = a.files.clone().context("--wifi needs --files DIR")?;
     let mut cfg = WifiConfig::new(files);
-    cfg.bind = a.bind;
+    cfg.bind = a.bind.unwrap_or(IpAddr::from([127, 0, 0, 1]));
     cfg.model = body(&a.model)?.0.model.clone();
     if !a.guids.is_empty() {
         cfg = cfg.accept_guids(a.guids.clone());
@@ -139,8 +195,9 @@ fn wifi(a: &EmulateArgs) -> anyhow::Result<()> {
     }
     let stats = emu.stop();
     println!(
-        "{} sessions, powered off: {}",
-        stats.sessions, stats.powered_off
+        "{}, powered off: {}",
+        super::count(stats.sessions as u64, "session"),
+        if stats.powered_off { "yes" } else { "no" }
     );
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The command line (clap): one file per subcommand. Exit codes: 0 ok, 1 runtime
-//! failure, 2 usage error, 130 interrupted twice. Only this module (and main.rs) uses
-//! clap, anyhow, env_logger and ctrlc.
+//! failure, 2 usage error (clap's own errors and [`UsageError`]), 130 interrupted twice.
+//! Only this module (and main.rs) uses clap, anyhow, env_logger and ctrlc.
 
 mod completions;
 mod doctor;
@@ -10,6 +10,7 @@ mod list;
 mod man;
 mod offload;
 mod pair;
+mod paths;
 mod testcard;
 mod webcam;
 
@@ -32,7 +33,7 @@ pub(crate) struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
     /// Only warnings and errors.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
     #[command(subcommand)]
     command: Command,
@@ -78,9 +79,7 @@ pub fn main() -> i32 {
         (false, 1) => "debug",
         _ => "trace",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
-        .format_timestamp_millis()
-        .init();
+    init_logging(level, cli.verbose > 0);
     let result = match &cli.command {
         Command::List(a) => list::run(a),
         Command::Pair(a) => pair::run(a),
@@ -96,17 +95,14 @@ pub fn main() -> i32 {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<UsageError>().is_some() {
-                2
-            } else {
-                1
-            }
+            exit_code(&e)
         }
     }
 }
 
-/// A mistake in how the command was called (exit 2, like clap's own errors); every
-/// other error is a runtime failure (exit 1).
+/// A mistake in the command line (a bad value, options that contradict each other, a
+/// path that cannot be what the option needs): `main` exits 2 for it, as clap does for
+/// its own errors. Everything else that fails is a runtime failure (exit 1).
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
@@ -118,7 +114,7 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// An error that makes the command exit 2.
+/// A usage error (exit 2) with this message.
 pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }
@@ -127,6 +123,51 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
 /// all zero; a bad one is a usage error before anything else happens.
 pub fn parse_guid_arg(s: &str) -> Result<[u8; 16], String> {
     alpha_bridge::config::parse_guid(s).map_err(|e| e.to_string())
+/// 2 when a usage error is anywhere in the chain (context may have been added), else 1.
+fn exit_code(e: &anyhow::Error) -> i32 {
+    if e.chain().any(|c| c.is::<UsageError>()) {
+        2
+    } else {
+        1
+    }
+}
+
+/// Default level: messages for people, without timestamps or module paths (warnings and
+/// errors say so in a word); `-v`/`-vv` add timestamps, levels and module paths.
+fn init_logging(level: &str, detailed: bool) {
+    use std::io::Write;
+    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level));
+    if detailed {
+        b.format_timestamp_millis();
+    } else {
+        b.format(|buf, r| match r.level() {
+            log::Level::Info => writeln!(buf, "{}", r.args()),
+            log::Level::Warn => writeln!(buf, "warning: {}", r.args()),
+            l => writeln!(buf, "{}: {}", l.as_str().to_ascii_lowercase(), r.args()),
+        });
+    }
+    b.init();
+}
+
+/// "1 frame", "2 frames", "0 frames" (nouns whose plural takes an "s").
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A size in binary units with one decimal ("1.5 MiB"), bytes below 1 KiB.
+pub fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        1 => "1 byte".into(),
+        b => format!("{b} bytes"),
+    }
 }
 
 /// A stop flag set by Ctrl-C (SIGINT) or SIGTERM; a second Ctrl-C exits at once.
@@ -167,6 +208,24 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// [`parse_duration`] for limits and periods, where zero would mean "do nothing".
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("'{s}' is zero; give a length such as 10s"));
+    }
+    Ok(d)
+}
+
+/// A count of at least one (`--frames N`).
+pub fn parse_count(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("0 would stop before the first frame; give 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +238,36 @@ mod tests {
         assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5y").is_err());
+        assert!(parse_positive_duration("0s").is_err());
+        assert!(parse_positive_duration("0.0001ms").is_ok());
+        assert_eq!(
+            parse_positive_duration("2s").unwrap(),
+            Duration::from_secs(2)
+        );
+    }
+
+    #[test]
+    fn counts_and_sizes_read_like_english() {
+        assert_eq!(count(0u64, "frame"), "0 frames");
+        assert_eq!(count(1u64, "frame"), "1 frame");
+        assert_eq!(count(2u64, "frame"), "2 frames");
+        assert_eq!(count(1u32, "file"), "1 file");
+        assert_eq!(human_bytes(1), "1 byte");
+        assert_eq!(human_bytes(512), "512 bytes");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        // A whole 2 GiB file is 2.0 GiB, not "1.99 GB".
+        assert_eq!(human_bytes(2 << 30), "2.0 GiB");
+    }
+
+    #[test]
+    fn usage_errors_exit_2_even_under_context() {
+        use anyhow::Context;
+        assert_eq!(exit_code(&usage("bad")), 2);
+        let wrapped = Err::<(), _>(usage("bad"))
+            .context("while starting")
+            .unwrap_err();
+        assert_eq!(exit_code(&wrapped), 2);
+        assert_eq!(exit_code(&anyhow::anyhow!("the camera went away")), 1);
     }
 
     #[test]

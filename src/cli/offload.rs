@@ -62,7 +62,7 @@ fn parse_camera(s: &str) -> anyhow::Result<SocketAddr> {
     }
     let ip: IpAddr = s
         .parse()
-        .with_context(|| format!("--camera {s:?}: expected an IP address or IP:PORT"))?;
+        .map_err(|_| super::usage(format!("--camera {s:?}: expected an IP address or IP:PORT")))?;
     Ok(SocketAddr::new(ip, ptpip::PORT))
 }
 
@@ -77,12 +77,9 @@ pub fn run(args: &OffloadArgs) -> anyhow::Result<()> {
     run_with(&cfg, progress, &stop)
 }
 
-/// `webcam --offload`: the offload daemon as a side task next to the webcam, with plain
-/// log lines, stopping with the same Ctrl-C.
-pub fn side_task(
-    dest: Option<PathBuf>,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
+/// `webcam --offload`: the settings of the offload side task, checked (destination
+/// included) before the webcam opens the camera.
+pub fn side_config(dest: Option<PathBuf>) -> anyhow::Result<OffloadConfig> {
     let args = OffloadArgs {
         dest,
         once: false,
@@ -91,17 +88,33 @@ pub fn side_task(
         force: false,
         timeout: None,
     };
-    let cfg = config_from(&args)?;
+    config_from(&args)
+}
+
+/// `webcam --offload`: the offload daemon as a side task next to the webcam, with plain
+/// log lines, stopping with the same Ctrl-C.
+pub fn side_task(
+    cfg: OffloadConfig,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
     std::thread::Builder::new()
         .name("offload".into())
         .spawn(move || run_with(&cfg, Box::new(Lines::default()), &stop))
         .context("cannot start the offload thread")
 }
 
+/// Checks every option (the destination included) before anything listens or connects.
 fn config_from(args: &OffloadArgs) -> anyhow::Result<OffloadConfig> {
     let dest = match &args.dest {
-        Some(d) => d.clone(),
-        None => default_dest()?,
+        Some(d) => {
+            super::paths::dir_to_write("--dest", d)?;
+            d.clone()
+        }
+        None => {
+            let d = default_dest()?;
+            super::paths::dir_to_write("the default destination (change it with --dest)", &d)?;
+            d
+        }
     };
     if args.timeout.is_some_and(|t| t.is_zero()) {
         return Err(super::usage(
@@ -155,11 +168,16 @@ fn run_with(
     mut progress: Box<dyn Progress>,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
-    log::info!(
-        "offload: waiting for a camera; pictures go to {}",
-        cfg.dest.display()
-    );
+    match cfg.camera {
+        Some(addr) => log::info!(
+            "offload: connecting to the camera at {addr}; pictures go to {}",
+            cfg.dest.display()
+        ),
+        None => log::info!("offload: pictures go to {}", cfg.dest.display()),
+    }
     match offload::run(cfg, progress.as_mut(), stop) {
+        // One session: its own summary line said it all.
+        Ok(_) if cfg.once || cfg.camera.is_some() => Ok(()),
         Ok(s) => {
             if s.timed_out {
                 log::info!(
@@ -167,12 +185,7 @@ fn run_with(
                     show_duration(cfg.timeout.unwrap_or_default())
                 );
             }
-            log::info!(
-                "done: {} files ({}) downloaded, {} skipped",
-                s.downloaded,
-                human(s.bytes),
-                s.skipped
-            );
+            log::info!("stopped; in all: {}", totals(&s));
             Ok(())
         }
         Err(OffloadError::Interrupted) => {
@@ -198,12 +211,33 @@ fn show_duration(d: std::time::Duration) -> String {
     }
 }
 
-fn human(b: u64) -> String {
-    match b {
-        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
+use super::human_bytes as human;
+
+/// "2 files downloaded (4.0 GiB), 1 skipped": sizes are the whole files', also for a
+/// file whose first part came in an earlier session (said apart).
+fn totals(s: &Summary) -> String {
+    let earlier = s.saved_bytes.saturating_sub(s.bytes);
+    let size = if earlier > 0 {
+        format!(
+            "{}, of which {} came in an earlier session",
+            human(s.saved_bytes),
+            human(earlier)
+        )
+    } else {
+        human(s.saved_bytes)
+    };
+    format!(
+        "{} downloaded ({size}), {} skipped",
+        super::count(s.downloaded as u64, "file"),
+        s.skipped
+    )
+}
+
+/// "DIR/2026-01-01/A.JPG (24.1 MiB)".
+fn saved_line(path: &Path) -> String {
+    match std::fs::metadata(path) {
+        Ok(m) => format!("saved {} ({})", path.display(), human(m.len())),
+        Err(_) => format!("saved {}", path.display()),
     }
 }
 
@@ -253,18 +287,13 @@ impl Progress for Bars {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
-        eprintln!("saved {}", path.display());
+        eprintln!("{}", saved_line(path));
     }
     fn file_skipped(&mut self, name: &str, why: &str) {
         eprintln!("skipped {name}: {why}");
     }
     fn session_done(&mut self, s: &Summary) {
-        eprintln!(
-            "session done: {} downloaded ({}), {} skipped; the camera powers off",
-            s.downloaded,
-            human(s.bytes),
-            s.skipped
-        );
+        eprintln!("session done: {}; the camera powers off", totals(s));
     }
 }
 
@@ -308,15 +337,44 @@ impl Progress for Lines {
             }
         }
     }
+    fn file_done(&mut self, path: &Path) {
+        log::info!("{}", saved_line(path));
+    }
     fn file_skipped(&mut self, name: &str, why: &str) {
         log::info!("skipped {name}: {why}");
     }
     fn session_done(&mut self, s: &Summary) {
-        log::info!(
-            "session done: {} downloaded ({}), {} skipped",
-            s.downloaded,
-            human(s.bytes),
-            s.skipped
+        log::info!("session done: {}; the camera powers off", totals(s));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_give_whole_file_sizes_and_plurals() {
+        let mut s = Summary {
+            downloaded: 1,
+            skipped: 0,
+            bytes: 3 << 20,
+            saved_bytes: 3 << 20,
+            files: Vec::new(),
+        };
+        assert_eq!(totals(&s), "1 file downloaded (3.0 MiB), 0 skipped");
+        // A 2 GiB file resumed after 1.99 GiB: the user has 2 GiB, not what came now.
+        s.saved_bytes = 2 << 30;
+        s.bytes = (2 << 30) - (1 << 30) * 199 / 200 * 2;
+        let t = totals(&s);
+        assert!(
+            t.starts_with("1 file downloaded (2.0 GiB, of which "),
+            "{t}"
         );
+        assert!(
+            t.ends_with(" came in an earlier session), 0 skipped"),
+            "{t}"
+        );
+        s.downloaded = 2;
+        assert!(totals(&s).starts_with("2 files downloaded"));
     }
 }

@@ -43,6 +43,9 @@ pub fn run(args: &PairArgs) -> anyhow::Result<()> {
             "--emulator-state only applies to --camera emulated",
         ));
     }
+    if let Some(d) = &args.emulator_state {
+        super::paths::dir_to_write("--emulator-state", d)?;
+    }
     let dir = config::default_config_dir()?;
     // Read before the camera: a file we cannot read is reported now and never edited.
     let cfg = Config::load(&dir).context("cannot read this computer's identity")?;
@@ -69,8 +72,8 @@ pub fn run(args: &PairArgs) -> anyhow::Result<()> {
     println!("paired: {}", outcome.summary());
     if outcome.busy_retries > 0 {
         println!(
-            "(the camera was busy {} time(s) before it accepted)",
-            outcome.busy_retries
+            "(the camera was busy {} before it accepted)",
+            super::count(outcome.busy_retries as u64, "time")
         );
     }
     // The camera accepted this GUID: only now is it stored.

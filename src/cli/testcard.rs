@@ -22,7 +22,8 @@ pub fn run(a: &TestcardArgs) -> anyhow::Result<()> {
         .split_once('x')
         .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
         .filter(|&(w, h)| w > 0 && h > 0 && w <= 8192 && h <= 8192)
-        .with_context(|| format!("--size {}: expected WxH, e.g. 1024x680", a.size))?;
+        .ok_or_else(|| super::usage(format!("--size {}: expected WxH, e.g. 1024x680", a.size)))?;
+    super::paths::input("file", &a.file, super::paths::Want::File)?;
     let frame_len = (w * h * 2) as usize;
     let mut f = std::fs::File::open(&a.file)
         .with_context(|| format!("cannot open {}", a.file.display()))?;

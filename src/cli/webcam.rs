@@ -4,12 +4,13 @@ use alpha_bridge::camera::ConnectOptions;
 use alpha_bridge::decode::Backend;
 use alpha_bridge::emulator::{Body, UsbEmulator};
 use alpha_bridge::pipeline::source::{CameraSource, FrameSource, ReplaySource};
+use alpha_bridge::pipeline::stats::Snapshot;
 use alpha_bridge::pipeline::{self, Aspect, Options, Output};
+use alpha_bridge::sink::record::RecordSummary;
 use alpha_bridge::sink::v4l2::{OutputFormat, V4l2Sink};
 use alpha_bridge::sink::{FrameSink, NullSink};
 use alpha_bridge::transport::{usb, Transport};
 use anyhow::{bail, Context};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -29,10 +30,10 @@ pub struct WebcamArgs {
     /// benchmarks and soak runs).
     #[arg(long, default_value = "auto", value_name = "DEVICE")]
     device: String,
-    /// Video format for the loopback device: yuyv (decoded, works everywhere) or
-    /// mjpeg (the camera's JPEG passed through, for apps that accept MJPG).
-    #[arg(long, default_value = "yuyv", value_parser = ["yuyv", "mjpeg"])]
-    format: String,
+    /// Video format for the loopback device: yuyv (decoded, works everywhere; the
+    /// default) or mjpeg (the camera's JPEG passed through, for apps that accept MJPG).
+    #[arg(long, value_parser = ["yuyv", "mjpeg"])]
+    format: Option<String>,
     /// Write the live view to FILE: MJPEG stream, or MJPEG-in-AVI if FILE ends in .avi.
     /// `-` (standard output) and FIFOs get the MJPEG stream as it comes; symbolic links,
     /// directories and devices are refused.
@@ -40,26 +41,27 @@ pub struct WebcamArgs {
     record: Option<PathBuf>,
     /// Replace the --record file if it exists (only once the new recording is complete,
     /// and only by a recording with at least one frame).
-    #[arg(long, short = 'y')]
+    #[arg(long, short = 'y', requires = "record")]
     overwrite: bool,
     /// Save every raw live-view object in DIR (for bug reports; replay with --camera replay:DIR).
     #[arg(long, value_name = "DIR")]
     dump_objects: Option<PathBuf>,
     /// Stop after this long (e.g. 10s, 2m).
-    #[arg(long, value_parser = super::parse_duration)]
+    #[arg(long, value_parser = super::parse_positive_duration)]
     duration: Option<Duration>,
     /// Stop after N frames.
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_count)]
     frames: Option<u64>,
     /// Cap the output frame rate, of the video device and of a recording (which keeps
     /// real timing: frames that come too soon are left out).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=60))]
     fps: u32,
-    /// Fit the 3:2 live view to 16:9 by cropping (or padding with --pad).
-    #[arg(long, value_parser = ["native", "16:9"], default_value = "native")]
-    aspect: String,
+    /// native (the camera's 3:2, the default) or 16:9: fit the live view to 16:9 by
+    /// cropping (or padding with --pad).
+    #[arg(long, value_parser = ["native", "16:9"])]
+    aspect: Option<String>,
     /// With --aspect 16:9: pad with black bars instead of cropping.
-    #[arg(long, requires = "aspect")]
+    #[arg(long)]
     pad: bool,
     /// JPEG decoder: zune (pure Rust) or turbojpeg (needs the turbojpeg build feature).
     /// Default: turbojpeg in a build with that feature, zune otherwise.
@@ -76,30 +78,139 @@ pub struct WebcamArgs {
     stats_json: Option<PathBuf>,
     /// Test-only (soak runs): with --camera emulated, pull the emulated camera's cable
     /// this often.
-    #[arg(long, hide = true, value_parser = super::parse_duration)]
+    #[arg(long, hide = true, value_parser = super::parse_positive_duration)]
     emulator_unplug_every: Option<Duration>,
-    /// Test-only: how long the emulated camera stays unplugged each time.
-    #[arg(long, hide = true, value_parser = super::parse_duration, default_value = "5s")]
-    emulator_unplug_for: Duration,
+    /// Test-only: how long the emulated camera stays unplugged each time (default 5s).
+    #[arg(long, hide = true, value_parser = super::parse_positive_duration,
+          requires = "emulator_unplug_every")]
+    emulator_unplug_for: Option<Duration>,
+}
+
+impl WebcamArgs {
+    fn has_video_device(&self) -> bool {
+        self.device != "none"
+    }
+
+    fn passthrough(&self) -> bool {
+        self.format.as_deref() == Some("mjpeg")
+    }
+
+    fn aspect(&self) -> Aspect {
+        match (self.aspect.as_deref(), self.pad) {
+            (Some("16:9"), false) => Aspect::Crop16x9,
+            (Some("16:9"), true) => Aspect::Pad16x9,
+            _ => Aspect::Native,
+        }
+    }
+}
+
+/// Options that would have no effect in the chosen mode, or contradict each other, are
+/// refused (usage error) instead of silently ignored.
+fn check_options(a: &WebcamArgs) -> anyhow::Result<()> {
+    use super::usage;
+    if a.camera.is_empty() || a.camera == "replay:" {
+        return Err(usage(
+            "--camera needs auto, emulated, a serial number or replay:PATH",
+        ));
+    }
+    if a.device.is_empty() {
+        return Err(usage(
+            "--device needs auto, none or a path such as /dev/video10",
+        ));
+    }
+    if !a.has_video_device() {
+        if a.record.is_none() && a.dump_objects.is_none() {
+            let alone = if a.offload {
+                "; for the offload alone, run `alpha-bridge offload`"
+            } else {
+                ""
+            };
+            return Err(usage(format!(
+                "nothing to do: --device none writes no video; add --record FILE (or \
+                 --dump-objects DIR), or drop --device none{alone}"
+            )));
+        }
+        let video_only = [
+            ("--format", a.format.is_some()),
+            ("--aspect", a.aspect.is_some()),
+            ("--pad", a.pad),
+            ("--decoder", a.decoder.is_some()),
+        ];
+        if let Some((opt, _)) = video_only.iter().find(|(_, given)| *given) {
+            return Err(usage(format!(
+                "{opt} only applies to the video device's picture, and --device none \
+                 writes no video; drop {opt} or --device none (recordings keep the \
+                 camera's own JPEGs)"
+            )));
+        }
+    }
+    if a.pad && a.aspect.as_deref() != Some("16:9") {
+        return Err(usage(
+            "--pad only works with --aspect 16:9 (it pads the 3:2 picture to 16:9)",
+        ));
+    }
+    if a.passthrough() {
+        let decoded_only = [
+            ("--aspect 16:9", a.aspect.as_deref() == Some("16:9")),
+            ("--decoder", a.decoder.is_some()),
+        ];
+        if let Some((opt, _)) = decoded_only.iter().find(|(_, given)| *given) {
+            return Err(usage(format!(
+                "{opt} needs decoded video, and --format mjpeg passes the camera's JPEGs \
+                 through undecoded; drop one of them"
+            )));
+        }
+    }
+    if a.emulator_unplug_every.is_some() && a.camera != "emulated" {
+        return Err(usage("--emulator-unplug-every needs --camera emulated"));
+    }
+    Ok(())
+}
+
+/// Every path option, before the camera or the emulator is opened.
+fn check_paths(a: &WebcamArgs) -> anyhow::Result<()> {
+    use super::paths;
+    if let Some(p) = a.camera.strip_prefix("replay:") {
+        paths::input("--camera replay:", Path::new(p), paths::Want::Any)?;
+    }
+    if !matches!(a.device.as_str(), "auto" | "none" | "null") {
+        paths::video_device(Path::new(&a.device))?;
+    }
+    if let Some(p) = &a.record {
+        paths::record_target(p, a.overwrite)?;
+    }
+    if let Some(p) = &a.dump_objects {
+        paths::dir_to_write("--dump-objects", p)?;
+    }
+    if let Some(p) = &a.stats_json {
+        paths::file_to_write("--stats-json", p)?;
+    }
+    Ok(())
 }
 
 pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
+    check_options(a)?;
+    check_paths(a)?;
+    let backend = match &a.decoder {
+        Some(name) => backend(name)?,
+        None => Backend::default(),
+    };
+    let offload_cfg = a
+        .offload
+        .then(|| super::offload::side_config(a.dest.clone()))
+        .transpose()?;
     let stop = super::stop_flag()?;
     let (source, emu) = open_source(&a.camera)?;
     let unplugger = match (a.emulator_unplug_every, &emu) {
         (Some(every), Some(emu)) => Some(spawn_unplugger(
             emu.clone(),
             every,
-            a.emulator_unplug_for,
+            a.emulator_unplug_for.unwrap_or(Duration::from_secs(5)),
             stop.clone(),
         )?),
-        (Some(_), None) => bail!("--emulator-unplug-every needs --camera emulated"),
         _ => None,
     };
     let output = open_output(a)?;
-    if matches!(output, Output::None) && a.record.is_none() && a.dump_objects.is_none() {
-        bail!("nothing to do: no video device and no --record FILE");
-    }
     let opts = Options {
         output,
         record: a.record.clone(),
@@ -108,22 +219,14 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         max_frames: a.frames,
         duration: a.duration,
         fps: a.fps,
-        backend: match &a.decoder {
-            Some(name) => backend(name)?,
-            None => Backend::default(),
-        },
-        aspect: match (a.aspect.as_str(), a.pad) {
-            ("16:9", false) => Aspect::Crop16x9,
-            ("16:9", true) => Aspect::Pad16x9,
-            _ => Aspect::Native,
-        },
+        backend,
+        aspect: a.aspect(),
         stats_json: a.stats_json.clone(),
         reconnect: !a.camera.starts_with("replay:"),
         ..Options::default()
     };
-    let offload = a
-        .offload
-        .then(|| super::offload::side_task(a.dest.clone(), stop.clone()))
+    let offload = offload_cfg
+        .map(|cfg| super::offload::side_task(cfg, stop.clone()))
         .transpose()?;
     let result = pipeline::run(source, opts, stop.clone());
     // The webcam ended (Ctrl-C, limits or an error): side tasks stop too.
@@ -140,42 +243,86 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         None => 0,
     };
     let summary = result?;
-    // With `--record -` standard output carries the video: the report goes to stderr.
-    let mut report: Box<dyn Write> = if a.record.as_deref() == Some(Path::new("-")) {
-        Box::new(std::io::stderr())
-    } else {
-        Box::new(std::io::stdout())
-    };
+    let mut lines = Vec::new();
     if let Some(emu) = &emu {
         // The body's own count of frames it made available while a host was connected
         // but was never asked for: the loss a soak run checks outside the unplug windows.
         let es = emu.stats();
-        writeln!(
-            report,
-            "emulated camera: {} frames served, {} skipped while connected, {} connects, {} unplugs",
-            es.frames_served(),
+        lines.push(format!(
+            "emulated camera: {} served, {} skipped while connected, {}, {}",
+            super::count(es.frames_served(), "frame"),
             es.frames_skipped(),
-            es.connects(),
-            unplugs
-        )?;
+            super::count(es.connects(), "connect"),
+            super::count(unplugs, "unplug"),
+        ));
     }
-    let s = &summary.stats;
-    writeln!(
-        report,
-        "{} frames captured, {} written, {} dropped, {} bad in {:.1} s ({:.1} fps)",
-        s.captured, s.written, s.dropped, s.bad_frames, s.seconds, s.fps_in
-    )?;
-    if let Some(rec) = &summary.recorded {
-        let to = alpha_bridge::sink::record::shown(&rec.path);
-        if rec.written || rec.stream {
-            writeln!(report, "recorded {} frames to {to}", rec.frames)?;
-        } else if rec.path.exists() {
-            writeln!(report, "recorded 0 frames: {to} was left as it was")?;
+    lines.extend(summary_lines(
+        &summary.stats,
+        a.has_video_device(),
+        summary.recorded.as_ref(),
+    ));
+    // With `--record -` the recording is standard output: the summary goes aside.
+    let to_stderr = a.record.as_deref() == Some(Path::new("-"));
+    for l in lines {
+        if to_stderr {
+            eprintln!("{l}");
         } else {
-            writeln!(report, "recorded 0 frames: {to} was not created")?;
+            println!("{l}");
         }
     }
     Ok(())
+}
+
+/// Size of a regular file (the whole recording), if it is one.
+/// The end-of-run summary, one line per outcome: what came from the camera, what went
+/// to the video device (only when there is one) and what was recorded, counted apart.
+fn summary_lines(
+    s: &Snapshot,
+    video_device: bool,
+    recorded: Option<&RecordSummary>,
+) -> Vec<String> {
+    use super::count;
+    let mut first = format!(
+        "{} captured in {:.1} s ({:.1} fps)",
+        count(s.captured, "frame"),
+        s.seconds,
+        s.fps_in
+    );
+    if s.bad_frames > 0 {
+        first.push_str(&format!(", {} unusable", s.bad_frames));
+    }
+    let mut lines = vec![first];
+    if video_device {
+        let mut l = format!("{} written to the video device", count(s.written, "frame"));
+        if s.dropped > 0 {
+            l.push_str(&format!(
+                ", {} not (late, or over the --fps cap)",
+                s.dropped
+            ));
+        }
+        if s.placeholders > 0 {
+            l.push_str(&format!(
+                ", {} while the camera was away",
+                count(s.placeholders, "placeholder")
+            ));
+        }
+        lines.push(l);
+    }
+    if let Some(rec) = recorded {
+        let to = alpha_bridge::sink::record::shown(&rec.path);
+        lines.push(if rec.written || rec.stream {
+            format!(
+                "recorded {} to {to} ({})",
+                count(rec.frames, "frame"),
+                super::human_bytes(rec.file_bytes)
+            )
+        } else if rec.path.exists() {
+            format!("recorded 0 frames: {to} was left as it was")
+        } else {
+            format!("recorded 0 frames: {to} was not created")
+        });
+    }
+    lines
 }
 
 fn backend(name: &str) -> anyhow::Result<Backend> {
@@ -183,7 +330,7 @@ fn backend(name: &str) -> anyhow::Result<Backend> {
         "zune" => Ok(Backend::Zune),
         #[cfg(feature = "turbojpeg")]
         "turbojpeg" => Ok(Backend::TurboJpeg),
-        _ => bail!("this build has no {name} decoder: rebuild with `cargo build --release --features turbojpeg`"),
+        _ => Err(super::usage(format!("this build has no {name} decoder: rebuild with `cargo build --release --features turbojpeg`, or drop --decoder"))),
     }
 }
 
@@ -224,6 +371,7 @@ type Opened = (Box<dyn FrameSource>, Option<Arc<UsbEmulator>>);
 
 fn open_source(camera: &str) -> anyhow::Result<Opened> {
     if let Some(path) = camera.strip_prefix("replay:") {
+        log::info!("replaying {path}");
         return Ok((
             Box::new(ReplaySource::new(PathBuf::from(path), 30, false)),
             None,
@@ -268,7 +416,7 @@ fn open_source(camera: &str) -> anyhow::Result<Opened> {
 }
 
 fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
-    let format = if a.format == "mjpeg" {
+    let format = if a.passthrough() {
         OutputFormat::Mjpeg
     } else {
         OutputFormat::Yuyv
@@ -295,4 +443,74 @@ fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
         OutputFormat::Mjpeg => Output::Mjpeg(sink),
         OutputFormat::Yuyv => Output::Yuyv(sink),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(path: &str, frames: u64, file_bytes: u64) -> RecordSummary {
+        RecordSummary {
+            path: PathBuf::from(path),
+            frames,
+            jpeg_bytes: file_bytes,
+            file_bytes,
+            slots: 0,
+            written: frames > 0,
+            stream: false,
+        }
+    }
+
+    fn snap(captured: u64, written: u64, dropped: u64) -> Snapshot {
+        Snapshot {
+            seconds: 1.0,
+            captured,
+            written,
+            dropped,
+            fps_in: captured as f64,
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn summary_counts_recorded_and_written_apart_with_plurals() {
+        // --device none: nothing is said about a video device, the recording is counted.
+        let l = summary_lines(
+            &snap(30, 0, 0),
+            false,
+            Some(&rec("a.mjpeg", 30, 100)),
+        );
+        assert_eq!(
+            l,
+            [
+                "30 frames captured in 1.0 s (30.0 fps)",
+                "recorded 30 frames to a.mjpeg (100 bytes)"
+            ]
+        );
+        assert!(!l.join("\n").contains("written"), "{l:?}");
+        let l = summary_lines(
+            &snap(1, 1, 0),
+            true,
+            Some(&rec("b.avi", 1, 2048)),
+        );
+        assert_eq!(
+            l,
+            [
+                "1 frame captured in 1.0 s (1.0 fps)",
+                "1 frame written to the video device",
+                "recorded 1 frame to b.avi (2.0 KiB)"
+            ]
+        );
+        let l = summary_lines(
+            &snap(0, 0, 0),
+            false,
+            Some(&rec("/nonexistent/c.mjpeg", 0, 0)),
+        );
+        assert_eq!(l[1], "recorded 0 frames: /nonexistent/c.mjpeg was not created");
+        let l = summary_lines(&snap(10, 8, 2), true, None);
+        assert_eq!(
+            l[1],
+            "8 frames written to the video device, 2 not (late, or over the --fps cap)"
+        );
+    }
 }

@@ -102,12 +102,8 @@ pub enum GadgetError {
     Busy(String),
     #[error("a pipe to this gadget is already open")]
     PipeTaken,
-    #[error("{what}: {source}")]
-    Io {
-        what: String,
-        #[source]
-        source: io::Error,
-    },
+    #[error("{what}: {err}")]
+    Io { what: String, err: io::Error },
 }
 
 fn io_err(what: impl Into<String>, source: io::Error) -> GadgetError {
@@ -115,7 +111,7 @@ fn io_err(what: impl Into<String>, source: io::Error) -> GadgetError {
     if source.kind() == io::ErrorKind::PermissionDenied {
         GadgetError::PermissionDenied { what }
     } else {
-        GadgetError::Io { what, source }
+        GadgetError::Io { what, err: source }
     }
 }
 

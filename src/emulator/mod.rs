@@ -51,10 +51,18 @@ use std::time::{Duration, Instant};
 pub enum EmulatorError {
     /// The pipe failed in a way other than the host going away.
     #[error("emulated camera: {0}")]
-    Transport(#[from] TransportError),
+    Transport(TransportError),
     /// The picture source failed (encoder error, unreadable replay file).
     #[error("emulated camera content: {0}")]
     Content(String),
+}
+
+// By hand, not `#[from]`: the message already carries the transport error's text, and
+// a `source()` too would print it twice in a report of the chain.
+impl From<TransportError> for EmulatorError {
+    fn from(e: TransportError) -> Self {
+        EmulatorError::Transport(e)
+    }
 }
 
 /// Pictures the emulated body sends as live view, one JPEG per frame index.

@@ -74,7 +74,15 @@ pub struct MscStats {
 #[non_exhaustive]
 pub enum MscError {
     #[error("mass storage emulator: {0}")]
-    Transport(#[from] TransportError),
+    Transport(TransportError),
+}
+
+// By hand, not `#[from]`: that would also make the transport error the `source()`,
+// and a report of the whole chain would print its text twice.
+impl From<TransportError> for MscError {
+    fn from(e: TransportError) -> Self {
+        MscError::Transport(e)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,12 +31,8 @@ const MAX_FILE_BYTES: u64 = 64 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
     #[error("{path}:{line}: not a registered host line; delete the file to start over")]
     Corrupt { path: PathBuf, line: usize },
 }
@@ -204,9 +200,9 @@ fn sanitize(name: &str) -> String {
 }
 
 fn read_file(path: &Path) -> Result<Vec<RegisteredHost>, RegistryError> {
-    let io = |source| RegistryError::Io {
+    let io = |err| RegistryError::Io {
         path: path.to_path_buf(),
-        source,
+        err,
     };
     let mut text = String::new();
     match fs::File::open(path) {
@@ -244,9 +240,9 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), RegistryError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)
         .and_then(|()| crate::fsutil::write_atomic(path, data))
-        .map_err(|source| RegistryError::Io {
+        .map_err(|err| RegistryError::Io {
             path: path.to_path_buf(),
-            source,
+            err,
         })
 }
 

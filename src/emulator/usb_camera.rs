@@ -68,7 +68,7 @@ pub fn serve_with_hook(
     Stats::bump(&stats.connects);
     let mut reader = OutReader::new();
     let mut r = Responder::new(body);
-    log::info!("emulated {} connected", body.model);
+    log::debug!("emulated {} connected", body.model);
     loop {
         let c = match reader.next(pipe, stop, &stats)? {
             Next::Container(c) => c,
@@ -1039,7 +1039,7 @@ impl UsbEmulator {
                 let hook = move || hook_faults.disconnect();
                 let end = serve_with_hook(&mut dev, &body, &thread_stop, &hook);
                 match &end {
-                    Ok(e) => log::info!("emulated {}: connection ended ({e:?})", body.model),
+                    Ok(e) => log::debug!("emulated {}: connection ended ({e:?})", body.model),
                     Err(e) => log::error!("emulated {}: {e}", body.model),
                 }
                 end

@@ -27,12 +27,8 @@ const READ_CHUNK: usize = 256 << 10;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DumpError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: io::Error },
 }
 
 /// Writes each object to `DIR/lv-000001.bin`, `lv-000002.bin`, ...
@@ -48,9 +44,9 @@ impl DumpWriter {
     /// there, so a second run never overwrites the first.
     pub fn new(dir: impl AsRef<Path>) -> Result<DumpWriter, DumpError> {
         let dir = dir.as_ref().to_path_buf();
-        let io = |source| DumpError::Io {
+        let io = |err| DumpError::Io {
             path: dir.clone(),
-            source,
+            err,
         };
         std::fs::create_dir_all(&dir).map_err(io)?;
         let mut last = 0u64;
@@ -80,17 +76,18 @@ impl DumpWriter {
         let path = self.dir.join(name);
         let res = File::create(&tmp)
             .and_then(|mut f| f.write_all(object))
-            .map_err(|source| DumpError::Io {
-                path: tmp.clone(),
-                source,
+            // Named by the user's directory, not the hidden temporary file.
+            .map_err(|err| DumpError::Io {
+                path: self.dir.clone(),
+                err,
             });
         if let Err(e) = res {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
-        std::fs::rename(&tmp, &path).map_err(|source| DumpError::Io {
+        std::fs::rename(&tmp, &path).map_err(|err| DumpError::Io {
             path: path.clone(),
-            source,
+            err,
         })?;
         self.next += 1;
         self.written += 1;
@@ -111,12 +108,8 @@ pub enum ReplayKind {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReplayError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: io::Error },
     #[error(
         "{0}: nothing to replay; use a directory of .bin or .jpg files, an .mjpeg/.mjpg file \
          or a .bin capture"
@@ -133,12 +126,11 @@ pub enum ReplayError {
         size: u64,
         max: usize,
     },
-    #[error("{path} at byte {offset}: {source}")]
+    #[error("{path} at byte {offset}: {err}")]
     Bad {
         path: PathBuf,
         offset: u64,
-        #[source]
-        source: ExtractError,
+        err: ExtractError,
     },
     #[error("{path} at byte {offset}: the last item is incomplete ({have} bytes) and was skipped")]
     Incomplete {
@@ -201,9 +193,9 @@ impl Replay {
     /// back-to-back datasets, or one `.jpg`.
     pub fn open(path: impl AsRef<Path>) -> Result<Replay, ReplayError> {
         let path = path.as_ref();
-        let io = |source| ReplayError::Io {
+        let io = |err| ReplayError::Io {
             path: path.to_path_buf(),
-            source,
+            err,
         };
         let meta = std::fs::metadata(path).map_err(io)?;
         let source = if meta.is_dir() {
@@ -329,9 +321,9 @@ impl Replay {
 
 /// Reads one whole file as one item, capped; a JPEG is checked and cut at its EOI.
 fn read_item(path: &Path, kind: ReplayKind, buf: &mut Vec<u8>) -> Result<(), ReplayError> {
-    let io = |source| ReplayError::Io {
+    let io = |err| ReplayError::Io {
         path: path.to_path_buf(),
-        source,
+        err,
     };
     let file = File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
@@ -353,10 +345,10 @@ fn read_item(path: &Path, kind: ReplayKind, buf: &mut Vec<u8>) -> Result<(), Rep
         return Err(too_large(buf.len() as u64));
     }
     if kind == ReplayKind::Jpeg {
-        let info = jpeg_info(buf).map_err(|source| ReplayError::Bad {
+        let info = jpeg_info(buf).map_err(|err| ReplayError::Bad {
             path: path.to_path_buf(),
             offset: 0,
-            source,
+            err,
         })?;
         buf.truncate(info.len);
     }
@@ -435,7 +427,7 @@ impl Stream {
                     return Err(ReplayError::Bad {
                         path: self.path.clone(),
                         offset,
-                        source,
+                        err: source,
                     });
                 }
             }
@@ -464,7 +456,7 @@ impl Stream {
                     self.win.truncate(got);
                     return Err(ReplayError::Io {
                         path: self.path.clone(),
-                        source,
+                        err: source,
                     });
                 }
             }
@@ -520,9 +512,9 @@ impl Stream {
     fn rewind(&mut self) -> Result<(), ReplayError> {
         self.file
             .seek(SeekFrom::Start(0))
-            .map_err(|source| ReplayError::Io {
+            .map_err(|err| ReplayError::Io {
                 path: self.path.clone(),
-                source,
+                err,
             })?;
         self.win.clear();
         self.start = 0;

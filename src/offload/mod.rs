@@ -83,7 +83,10 @@ impl OffloadError {
 pub struct Summary {
     pub downloaded: usize,
     pub skipped: usize,
+    /// Bytes fetched in this session (a resumed file counts only its rest).
     pub bytes: u64,
+    /// Whole sizes of the files saved: what the user now has.
+    pub saved_bytes: u64,
     /// Files saved, in order.
     pub files: Vec<PathBuf>,
     /// The run ended because no camera came within [`OffloadConfig::timeout`].
@@ -187,7 +190,8 @@ pub fn offload_camera(
     match r {
         Ok(summary) => {
             s.finish()?;
-            log::info!(
+            // The caller's progress reports it to the user (once).
+            log::debug!(
                 "session done: {} downloaded ({} bytes), {} skipped",
                 summary.downloaded,
                 summary.bytes,
@@ -226,7 +230,7 @@ fn transfer_all(
     let mut sum = Summary::default();
     for storage in s.storage_ids()? {
         let handles = s.object_handles(storage)?;
-        log::info!("storage {storage:#010x}: {} objects", handles.len());
+        log::debug!("storage {storage:#010x}: {} objects", handles.len());
         for h in handles {
             if stop.load(Ordering::Relaxed) {
                 return Err(OffloadError::Interrupted);
@@ -235,16 +239,17 @@ fn transfer_all(
             match store.plan(&serial, &info)? {
                 Plan::Skip(Skip::Folder) => {}
                 Plan::Skip(why) => {
-                    log::info!("skip {:?}: {why}", info.filename);
+                    log::debug!("skip {:?}: {why}", info.filename);
                     progress.file_skipped(&info.filename, &why.to_string());
                     sum.skipped += 1;
                 }
                 Plan::Fetch(t) => {
                     let (path, n) = fetch(s, store, &t, h, &info.filename, cfg, progress, stop)?;
-                    log::info!("saved {} ({n} bytes)", path.display());
+                    log::debug!("saved {} ({n} bytes fetched)", path.display());
                     progress.file_done(&path);
                     sum.downloaded += 1;
                     sum.bytes += n;
+                    sum.saved_bytes += std::fs::metadata(&path).map_or(n, |m| m.len());
                     sum.files.push(path);
                 }
             }
@@ -267,7 +272,7 @@ fn fetch(
     let chunking = t.expected.is_some() && s.supports_partial();
     let resume = if chunking { t.resume_from } else { 0 };
     if resume > 0 {
-        log::info!("resuming {name:?} at byte {resume}");
+        log::debug!("resuming {name:?} at byte {resume}");
     }
     progress.file_started(name, t.expected, resume);
     let mut f = store.begin(t, resume)?;
@@ -403,6 +408,7 @@ pub fn run(
                 total.downloaded += s.downloaded;
                 total.skipped += s.skipped;
                 total.bytes += s.bytes;
+                total.saved_bytes += s.saved_bytes;
                 total.files.extend(s.files);
             }
             Err(e) if cfg.once => return Err(e),

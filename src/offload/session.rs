@@ -52,7 +52,7 @@ impl Session {
             }
             Err(e) => return Err(e.into()),
         };
-        log::info!(
+        log::debug!(
             "connected to {:?} at {addr} (connection {})",
             conn.responder().name,
             conn.responder().connection
@@ -83,7 +83,7 @@ impl Session {
             s.close_quietly();
             return Err(OffloadError::NotSony(m));
         }
-        log::info!(
+        log::debug!(
             "camera: {} {} serial {}",
             s.device.manufacturer,
             s.device.model,

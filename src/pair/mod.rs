@@ -56,18 +56,13 @@ impl Default for PairOptions {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PairError {
-    #[error("USB transfer failed during {during}: {source}")]
+    #[error("USB transfer failed during {during}: {err}")]
     Transport {
         during: &'static str,
-        #[source]
-        source: TransportError,
+        err: TransportError,
     },
-    #[error("the camera broke the mass storage protocol during {during}: {source}")]
-    Protocol {
-        during: &'static str,
-        #[source]
-        source: BotError,
-    },
+    #[error("the camera broke the mass storage protocol during {during}: {err}")]
+    Protocol { during: &'static str, err: BotError },
     #[error("the camera reported a phase error during {during}; unplug it, plug it back in and try again")]
     PhaseError { during: &'static str },
     #[error("the camera refused {during}: {reason}")]
@@ -84,7 +79,7 @@ impl PairError {
     /// The transport error kind, if a transfer failed (the CLI turns it into advice).
     pub fn transport_kind(&self) -> Option<ErrorKind> {
         match self {
-            PairError::Transport { source, .. } => Some(source.kind),
+            PairError::Transport { err, .. } => Some(err.kind),
             _ => None,
         }
     }
@@ -285,7 +280,7 @@ struct Bot<'a> {
 }
 
 fn transport(during: &'static str) -> impl FnOnce(TransportError) -> PairError {
-    move |source| PairError::Transport { during, source }
+    move |err| PairError::Transport { during, err }
 }
 
 impl Bot<'_> {
@@ -388,14 +383,14 @@ impl Bot<'_> {
         };
         let len32 = u32::try_from(len).map_err(|_| PairError::Protocol {
             during,
-            source: BotError::Length {
+            err: BotError::Length {
                 what: "data phase",
                 got: len,
                 expected: u32::MAX as usize,
             },
         })?;
         let cbw = Cbw::new(tag, len32, dir, self.lun, cdb)
-            .map_err(|source| PairError::Protocol { during, source })?;
+            .map_err(|err| PairError::Protocol { during, err })?;
         log::trace!("CBW {:02x?}", cbw.encode());
         self.write_retrying(&cbw.encode(), during)?;
 
@@ -438,12 +433,18 @@ impl Bot<'_> {
                 Ok(c) => c,
                 Err(source) => {
                     self.reset_recovery();
-                    return Err(PairError::Protocol { during, source });
+                    return Err(PairError::Protocol {
+                        during,
+                        err: source,
+                    });
                 }
             },
             Err(source) => {
                 self.reset_recovery();
-                return Err(PairError::Protocol { during, source });
+                return Err(PairError::Protocol {
+                    during,
+                    err: source,
+                });
             }
         };
         log::trace!("CSW {csw:?}");

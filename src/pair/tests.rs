@@ -361,7 +361,7 @@ fn hostile_status_wrappers_are_errors_and_trigger_reset_recovery() {
         let mut f = Fake::new();
         f.csw_hook = on_pairing(corrupt);
         let e = pair_with(&mut f, &id(), &fast()).unwrap_err();
-        let PairError::Protocol { source, .. } = &e else {
+        let PairError::Protocol { err: source, .. } = &e else {
             panic!("{what}: {e:?}")
         };
         let ok = match what {

@@ -173,7 +173,7 @@ pub fn run(
     // reported at once instead of as a silent "reconnecting" loop.
     source.connect()?;
     shared.live.store(true, Ordering::SeqCst);
-    log::info!("live view from {}", source.name());
+    log::debug!("live view from {}", source.name());
 
     let jpeg_pool: Pool<Vec<u8>> = Pool::new(JPEG_POOL);
     let yuyv_pool: Pool<Yuyv> = Pool::new(YUYV_POOL);
@@ -254,7 +254,8 @@ pub fn run(
     let write_result = write.map(|w| join(w, "write")).unwrap_or(Ok(()));
 
     let stats = shared.stats.snapshot();
-    log::info!("{}", stats.line(&Snapshot::default()));
+    // The caller reports the run's summary; this whole-run line is for debugging.
+    log::debug!("{}", stats.line(&Snapshot::default()));
     if let Some(path) = &opts.stats_json {
         crate::fsutil::write_atomic(path, stats.to_json().as_bytes()).map_err(|err| {
             PipelineError::StatsFile {
@@ -347,7 +348,8 @@ fn capture_loop(
         if !shared.live.load(Ordering::Relaxed) {
             match source.connect() {
                 Ok(()) => {
-                    log::info!("camera back: live view from {}", source.name());
+                    // The camera's own connect line says it is back.
+                    log::debug!("camera back: live view from {}", source.name());
                     stats.reconnects.fetch_add(1, Ordering::Relaxed);
                     shared.live.store(true, Ordering::SeqCst);
                     reconnect_wait = Duration::from_millis(250);

@@ -208,12 +208,8 @@ pub enum SinkError {
     Format { path: PathBuf, detail: String },
     #[error("bad picture: {0}")]
     BadPicture(String),
-    #[error("i/o error on {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error("i/o error on {path}: {err}")]
+    Io { path: PathBuf, err: io::Error },
 }
 
 impl SinkError {
@@ -245,7 +241,7 @@ impl SinkError {
                 path,
                 detail: format!("{e}; is v4l2loopback loaded? {MODPROBE_LINE}"),
             },
-            _ => SinkError::Io { path, source: e },
+            _ => SinkError::Io { path, err: e },
         }
     }
 }

@@ -118,12 +118,9 @@ pub struct RecordSummary {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    /// `path` is the user's: the error names it, not the `.partial` file behind it.
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: io::Error },
     #[error("{0} already exists; choose another name or remove it")]
     Exists(PathBuf),
     #[error(
@@ -171,9 +168,9 @@ pub enum RecordError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RecordError + '_ {
-    move |source| RecordError::Io {
+    move |err| RecordError::Io {
         path: path.to_path_buf(),
-        source,
+        err,
     }
 }
 
@@ -390,10 +387,7 @@ impl Recorder {
                 opts.avi_opendml,
             );
             // Placeholder header; finish() rewrites it with the real counts.
-            let at = partial
-                .as_ref()
-                .map_or(path.as_path(), |p| p.path.as_path());
-            file.write_all(&avi.header()).map_err(io_err(at))?;
+            file.write_all(&avi.header()).map_err(io_err(&path))?;
             Some(avi)
         } else {
             None
@@ -494,7 +488,7 @@ impl Recorder {
             // Cut back to the last whole frame so the file stays valid.
             let _ = self.file.set_len(self.good_len);
             let _ = self.file.seek(SeekFrom::Start(self.good_len));
-            return Err(io_err(&partial.path)(e));
+            return Err(io_err(&self.path)(e));
         }
         self.next_slot = slot.saturating_add(1);
         self.frames += 1;
@@ -518,8 +512,8 @@ impl Recorder {
             stream: self.partial.is_none(),
         };
         let Some(partial) = self.partial.take() else {
-            // A pipe: every frame went out as it came.
-            log::info!(
+            // A pipe: every frame went out as it came (the caller reports it).
+            log::debug!(
                 "recorded {} frames ({} bytes) to {}",
                 summary.frames,
                 summary.file_bytes,
@@ -530,7 +524,7 @@ impl Recorder {
         if self.frames == 0 {
             partial.remove();
             summary.file_bytes = 0;
-            log::info!(
+            log::debug!(
                 "no frame was recorded; {} {}",
                 self.path.display(),
                 if self.path.exists() {
@@ -542,12 +536,13 @@ impl Recorder {
             return Ok(summary);
         }
         if let Some(avi) = &mut self.avi {
+            // Errors name the user's path, not the internal `.partial` one.
             avi.finish(&mut self.file, &mut self.good_len)
-                .map_err(io_err(&partial.path))?;
+                .map_err(io_err(&self.path))?;
             summary.slots = avi.slots;
             summary.file_bytes = self.good_len;
         }
-        self.file.sync_all().map_err(io_err(&partial.path))?;
+        self.file.sync_all().map_err(io_err(&self.path))?;
         let changed = |what| RecordError::FinalNameChanged {
             path: self.path.clone(),
             partial: partial.path.clone(),
@@ -582,7 +577,8 @@ impl Recorder {
                 let _ = d.sync_all();
             }
         }
-        log::info!(
+        // The caller reports the recording in its summary.
+        log::debug!(
             "recorded {} frames ({} bytes) to {}",
             summary.frames,
             summary.file_bytes,
@@ -602,9 +598,10 @@ impl Drop for Recorder {
                 p.remove();
             } else {
                 log::warn!(
-                    "recording not finished; {} holds {} frames",
+                    "recording not finished; {} holds {} {}",
                     p.path.display(),
-                    self.frames
+                    self.frames,
+                    if self.frames == 1 { "frame" } else { "frames" }
                 );
             }
         }

@@ -671,7 +671,7 @@ impl<D: LoopbackIo> Writer<D> {
             }
             Ok(n) => Err(SinkError::Io {
                 path: self.path.clone(),
-                source: io::Error::new(
+                err: io::Error::new(
                     io::ErrorKind::WriteZero,
                     format!("short write: {n} of {} bytes", data.len()),
                 ),

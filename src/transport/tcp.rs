@@ -49,10 +49,18 @@ pub enum TcpError {
     InitFail { reason: u32 },
     /// The camera sent something that is not valid PTP/IP.
     #[error("malformed ptp/ip packet from the camera: {0}")]
-    Parse(#[from] ParseError),
+    Parse(ParseError),
     /// A valid packet at the wrong moment.
     #[error("unexpected ptp/ip packet from the camera: {0}")]
     Unexpected(String),
+}
+
+// By hand, not `#[from]`: the message already carries the parse error's text, and a
+// `source()` too would print it twice in a report of the chain.
+impl From<ParseError> for TcpError {
+    fn from(e: ParseError) -> Self {
+        TcpError::Parse(e)
+    }
 }
 
 impl TcpError {

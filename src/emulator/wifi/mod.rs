@@ -47,18 +47,13 @@ pub fn parse_guid(s: &str) -> Option<[u8; 16]> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("cannot read the files directory {path}: {source}")]
-    Files {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "cannot listen on {what} {addr}: {source} (is another emulator or camera tool running?)"
-    )]
+    #[error("cannot read the files directory {path}: {err}")]
+    Files { path: PathBuf, err: std::io::Error },
+    #[error("cannot listen on {what} {addr}: {err} (is another emulator or camera tool running?)")]
     Bind {
         what: &'static str,
         addr: SocketAddr,
-        source: std::io::Error,
+        err: std::io::Error,
     },
     #[error("ssdp socket setup failed: {0}")]
     Ssdp(std::io::Error),
@@ -302,12 +297,12 @@ impl WifiEmulator {
             storage::Storage::scan(&cfg.files_dir, &cfg.faults.fake_objects).map_err(|source| {
                 Error::Files {
                     path: cfg.files_dir.clone(),
-                    source,
+                    err: source,
                 }
             })?;
         let bind = |what, port| {
             let addr = SocketAddr::new(cfg.bind, port);
-            TcpListener::bind(addr).map_err(|source| Error::Bind { what, addr, source })
+            TcpListener::bind(addr).map_err(|err| Error::Bind { what, addr, err })
         };
         let ptpip = bind("ptp/ip", cfg.ptpip_port)?;
         let http = bind("http", cfg.http_port)?;

@@ -45,7 +45,7 @@ pub(super) fn socket(bind: IpAddr, cfg: &SsdpConfig) -> Result<UdpSocket, Error>
         .map_err(|source| Error::Bind {
             what: "ssdp",
             addr: SocketAddr::V4(local),
-            source,
+            err: source,
         })?;
     if !bind4.is_unspecified() {
         s.set_multicast_if_v4(&bind4).map_err(Error::Ssdp)?;
