@@ -85,9 +85,7 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
         }
     }
     body(&a.model)?;
-    for g in &a.guids {
-        alpha_bridge::config::parse_guid(g).map_err(|e| usage(format!("--guid: {e}")))?;
-    }
+    // --guid values are parsed (and refused with exit 2) by clap already.
     if let Some(d) = &a.files {
         super::paths::input("--files", d, super::paths::Want::Dir)?;
     }

@@ -123,6 +123,8 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
 /// all zero; a bad one is a usage error before anything else happens.
 pub fn parse_guid_arg(s: &str) -> Result<[u8; 16], String> {
     alpha_bridge::config::parse_guid(s).map_err(|e| e.to_string())
+}
+
 /// 2 when a usage error is anywhere in the chain (context may have been added), else 1.
 fn exit_code(e: &anyhow::Error) -> i32 {
     if e.chain().any(|c| c.is::<UsageError>()) {

@@ -360,6 +360,7 @@ mod tests {
             bytes: 3 << 20,
             saved_bytes: 3 << 20,
             files: Vec::new(),
+            timed_out: false,
         };
         assert_eq!(totals(&s), "1 file downloaded (3.0 MiB), 0 skipped");
         // A 2 GiB file resumed after 1.99 GiB: the user has 2 GiB, not what came now.

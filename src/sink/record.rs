@@ -478,13 +478,13 @@ impl Recorder {
             }
         };
         if let Err(e) = res {
-            let Some(partial) = &self.partial else {
+            if self.partial.is_none() {
                 // A pipe cannot be cut back; its reader sees the stream end.
                 if e.kind() == io::ErrorKind::BrokenPipe {
                     return Err(RecordError::PipeClosed(self.path.clone()));
                 }
                 return Err(io_err(&self.path)(e));
-            };
+            }
             // Cut back to the last whole frame so the file stays valid.
             let _ = self.file.set_len(self.good_len);
             let _ = self.file.seek(SeekFrom::Start(self.good_len));
