@@ -214,7 +214,8 @@ fn a_failed_pairing_leaves_the_config_byte_identical() {
         assert_eq!(o.status.code(), Some(1), "{args:?}: {o:?}");
         assert_eq!(snapshot(&f), before, "{args:?}");
     }
-    // The emulated camera failing (its state dir cannot be created): same.
+    // The emulated camera's state dir cannot be created: refused before the camera is
+    // touched (a usage error since the path checks run first), and the file kept.
     let blocker = tmp.path().join("a-file");
     std::fs::write(&blocker, "x").unwrap();
     let bad_state = blocker.join("state");
@@ -230,7 +231,7 @@ fn a_failed_pairing_leaves_the_config_byte_identical() {
             bad_state.to_str().unwrap(),
         ],
     );
-    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert_eq!(snapshot(&f), before);
 }
 

@@ -480,12 +480,19 @@ fn frames(n: u32) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The summary's ", N unusable" (said only when N > 0).
 fn bad_count(stdout: &str) -> u64 {
-    stdout
-        .split(" bad in ")
-        .next()
-        .and_then(|s| s.rsplit(' ').next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no 'N bad' in: {stdout}"))
+    let first = stdout
+        .lines()
+        .find(|l| l.contains(" captured in "))
+        .unwrap_or_else(|| panic!("no summary line in: {stdout}"));
+    match first.split(", ").nth(1) {
+        Some(rest) => rest
+            .strip_suffix(" unusable")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no 'N unusable' in: {first}")),
+        None => 0,
+    }
 }
 
 #[test]

@@ -1252,7 +1252,7 @@ fn cli_force_fetches_again_next_to_the_users_files() {
     let o = offload_at_cli(home.path(), emu.ptpip_addr(), &dest, &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains(&format!("0 downloaded (0 B), {} skipped", card.len())),
+        text(&o).contains(&format!("0 files downloaded (0 bytes), {} skipped", card.len())),
         "{}",
         text(&o)
     );
@@ -1261,7 +1261,7 @@ fn cli_force_fetches_again_next_to_the_users_files() {
     let o = offload_at_cli(home.path(), emu.ptpip_addr(), &dest, &["--force"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains(&format!("{} downloaded", card.len())),
+        text(&o).contains(&format!("{} files downloaded", card.len())),
         "{}",
         text(&o)
     );
@@ -1306,7 +1306,11 @@ fn cli_timeout_with_camera_keeps_trying_then_ends_with_exit_0() {
         "{}",
         text(&o)
     );
-    assert!(text(&o).contains("done: 0 files"), "{}", text(&o));
+    assert!(
+        text(&o).contains("in all: 0 files downloaded"),
+        "{}",
+        text(&o)
+    );
     // Without --timeout the same is a runtime failure.
     let o = offload_at_cli(home.path(), free_port(), &dest, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

@@ -176,8 +176,6 @@ fn run_with(
         None => log::info!("offload: pictures go to {}", cfg.dest.display()),
     }
     match offload::run(cfg, progress.as_mut(), stop) {
-        // One session: its own summary line said it all.
-        Ok(_) if cfg.once || cfg.camera.is_some() => Ok(()),
         Ok(s) => {
             if s.timed_out {
                 log::info!(
@@ -185,7 +183,10 @@ fn run_with(
                     show_duration(cfg.timeout.unwrap_or_default())
                 );
             }
-            log::info!("stopped; in all: {}", totals(&s));
+            // After one session its own summary line said it all.
+            if s.timed_out || !(cfg.once || cfg.camera.is_some()) {
+                log::info!("stopped; in all: {}", totals(&s));
+            }
             Ok(())
         }
         Err(OffloadError::Interrupted) => {
