@@ -4,6 +4,7 @@
 
 mod emulate;
 mod list;
+mod list_props;
 mod offload;
 mod pair;
 mod testcard;
@@ -57,7 +58,7 @@ pub fn main() -> i32 {
         .format_timestamp_millis()
         .init();
     let result = match &cli.command {
-        Command::List(a) => list::run(a),
+        Command::List(a) => list::run(a, cli.verbose > 0),
         Command::Pair(a) => pair::run(a),
         Command::Offload(a) => offload::run(a),
         Command::TestcardCounter(a) => testcard::run(a),
