@@ -19,6 +19,23 @@ use std::time::{Duration, Instant};
 /// A6000 live view has also been reported to wedge the session.
 const NO_USB_LIVE_VIEW: &[&str] = &["ILCE-6000", "ILCE-7", "ILCE-7R"];
 
+/// LiveViewImageQuality (0xD26A) values: the body sends a larger live view at High
+/// (docs/protocol/sony-usb.md#properties-we-touch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveViewQuality {
+    Low = 1,
+    High = 2,
+}
+
+impl LiveViewQuality {
+    pub fn label(self) -> &'static str {
+        match self {
+            LiveViewQuality::Low => "low",
+            LiveViewQuality::High => "high",
+        }
+    }
+}
+
 /// How the handshake and polling behave.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -33,6 +50,8 @@ pub struct ConnectOptions {
     /// Ask for PC priority (PriorityMode 0xD25A = 1); off for read-only uses like
     /// `alpha-bridge list -v`.
     pub priority_mode: bool,
+    /// Set LiveViewImageQuality to this when the body lists it; `None` leaves it.
+    pub live_view_quality: Option<LiveViewQuality>,
 }
 
 impl Default for ConnectOptions {
@@ -43,6 +62,7 @@ impl Default for ConnectOptions {
             ext_info_tries: 30,
             ext_info_pause: Duration::from_millis(100),
             priority_mode: true,
+            live_view_quality: Some(LiveViewQuality::High),
         }
     }
 }
@@ -64,6 +84,8 @@ pub struct SonyCamera<T: Transport> {
     ext: ExtDeviceInfo,
     /// The property model from the handshake's 0x9209; `None` when it was unreadable.
     props: Option<PropModel>,
+    /// LiveViewImageQuality as the body has it after the handshake, when it lists it.
+    lv_quality: Option<i128>,
     opts: ConnectOptions,
     pacer: Pacer,
     last_frame: Instant,
@@ -76,13 +98,14 @@ impl<T: Transport> SonyCamera<T> {
         let mut s = PtpSession::new(t);
         s.open_session()?;
         match Self::handshake(&mut s, &opts) {
-            Ok((info, ext, props)) => {
+            Ok((info, ext, props, lv_quality)) => {
                 s.set_timeout(Duration::from_secs(2));
                 Ok(SonyCamera {
                     s: Some(s),
                     info,
                     ext,
                     props,
+                    lv_quality,
                     pacer: Pacer::new(opts.max_fps),
                     opts,
                     last_frame: Instant::now(),
@@ -99,7 +122,7 @@ impl<T: Transport> SonyCamera<T> {
     fn handshake(
         s: &mut PtpSession<T>,
         opts: &ConnectOptions,
-    ) -> Result<(DeviceInfo, ExtDeviceInfo, Option<PropModel>), CameraError> {
+    ) -> Result<(DeviceInfo, ExtDeviceInfo, Option<PropModel>, Option<i128>), CameraError> {
         let info = s.device_info()?;
         log::info!(
             "connected to {} {} (serial {}, firmware {})",
@@ -169,7 +192,47 @@ impl<T: Transport> SonyCamera<T> {
                 None
             }
         };
-        Ok((info, ext, props))
+        let quality = Self::set_live_view_quality(s, opts, props.as_ref())?;
+        Ok((info, ext, props, quality))
+    }
+
+    /// Asks for `opts.live_view_quality` when the body lists LiveViewImageQuality with
+    /// another value (0x9205 with one byte, on both generations, like PriorityMode); a
+    /// refusal is logged and streaming goes on. Returns the value the body now has.
+    fn set_live_view_quality(
+        s: &mut PtpSession<T>,
+        opts: &ConnectOptions,
+        model: Option<&PropModel>,
+    ) -> Result<Option<i128>, CameraError> {
+        let Some(p) = model.and_then(|m| m.get(PropCode::LIVE_VIEW_IMAGE_QUALITY.0)) else {
+            log::debug!("no LiveViewImageQuality listed: the body keeps its live-view size");
+            return Ok(None);
+        };
+        let current = match p.current {
+            PropValue::Int(v) => Some(v),
+            _ => None,
+        };
+        let Some(want) = opts.live_view_quality else {
+            return Ok(current);
+        };
+        if current == Some(want as i128) {
+            return Ok(current);
+        }
+        let r = s.transaction(
+            OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE,
+            &[PropCode::LIVE_VIEW_IMAGE_QUALITY.0 as u32],
+            DataPhase::Out(&[want as u8]),
+        )?;
+        if r.code == ResponseCode::OK {
+            Ok(Some(want as i128))
+        } else {
+            log::debug!(
+                "live-view quality {} not accepted: {}",
+                want.label(),
+                r.code
+            );
+            Ok(current)
+        }
     }
 
     fn ext_device_info(
@@ -215,6 +278,11 @@ impl<T: Transport> SonyCamera<T> {
 
     pub fn ext_info(&self) -> &ExtDeviceInfo {
         &self.ext
+    }
+
+    /// LiveViewImageQuality after the handshake (1 low, 2 high), when the body lists it.
+    pub fn live_view_quality(&self) -> Option<i128> {
+        self.lv_quality
     }
 
     /// The property model read during the handshake (`None` when 0x9209 was unreadable).
@@ -491,5 +559,35 @@ mod tests {
         );
         drop(cam.close());
         body.join().unwrap();
+    }
+
+    /// The emulated body resizes its live view with LiveViewImageQuality (it starts at
+    /// high): low when asked; the listing path (`None`) leaves it alone.
+    #[test]
+    fn live_view_quality_is_set_when_streaming_starts() {
+        use crate::emulator::{Body, UsbEmulator};
+        for (want, got, size) in [
+            (None, Some(2), (1024, 680)),
+            (Some(LiveViewQuality::Low), Some(1), (640, 424)),
+            (Some(LiveViewQuality::High), Some(2), (1024, 680)),
+        ] {
+            let emu = UsbEmulator::new(Body::ilce_6400());
+            let opts = ConnectOptions {
+                live_view_quality: want,
+                ..Default::default()
+            };
+            let mut cam = SonyCamera::connect(emu.connect().unwrap(), opts).unwrap();
+            assert_eq!(cam.live_view_quality(), got, "{want:?}");
+            let mut buf = Vec::new();
+            let mut sizes = Vec::new();
+            while sizes.len() < 30 && sizes.last() != Some(&size) {
+                cam.next_live_view(&mut buf, &|| false).unwrap();
+                if let Ok(f) = crate::frame::extract(&buf) {
+                    sizes.push((f.width, f.height));
+                }
+            }
+            assert_eq!(sizes.last(), Some(&size), "{want:?}: {sizes:?}");
+            drop(cam.close());
+        }
     }
 }

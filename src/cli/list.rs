@@ -225,6 +225,7 @@ fn with_props(mut row: Row, wanted: bool) -> Row {
     };
     let opts = camera::sony::ConnectOptions {
         priority_mode: false,
+        live_view_quality: None,
         ..Default::default()
     };
     let result = usb::open(&selector, usb::InterfaceClass::Ptp)
