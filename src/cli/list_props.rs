@@ -1,8 +1,8 @@
 //! The property model of a PC Remote body for `alpha-bridge list -v` (a table for people)
 //! and `list --json` (an array for tools), docs/protocol/sony-usb.md#property-model.
 
-use alpha_bridge::ptp::props::{format_value, type_name, Allowed, PropModel, Property};
-use alpha_bridge::ptp::sony::PropValue;
+use alpha_bridge::ptp::props::{format_value, type_name, PropModel, Property};
+use alpha_bridge::ptp::sony::{PropForm, PropValue};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
@@ -64,17 +64,17 @@ fn short(v: &PropValue) -> String {
 
 fn allowed_text(p: &Property) -> String {
     match &p.allowed {
-        Allowed::Any => String::new(),
-        Allowed::Range { min, max, step } => {
+        PropForm::None => String::new(),
+        PropForm::Range { min, max, step } => {
             format!("{}..{} step {}", short(min), short(max), short(step))
         }
-        Allowed::Enum {
+        PropForm::Enum {
             values,
-            settable_now: None,
+            settable: None,
         } => list_text(values),
-        Allowed::Enum {
+        PropForm::Enum {
             values,
-            settable_now: Some(now),
+            settable: Some(now),
         } => format!("{} | settable now: {}", list_text(values), list_text(now)),
     }
 }
@@ -102,16 +102,16 @@ pub fn json(m: &PropModel) -> Value {
         .iter()
         .map(|p| {
             let allowed = match &p.allowed {
-                Allowed::Any => Value::Null,
-                Allowed::Range { min, max, step } => {
+                PropForm::None => Value::Null,
+                PropForm::Range { min, max, step } => {
                     json!({"range": {"min": value(min), "max": value(max), "step": value(step)}})
                 }
-                Allowed::Enum {
+                PropForm::Enum {
                     values: vs,
-                    settable_now,
+                    settable,
                 } => json!({
                     "enum": values(vs),
-                    "settable_now": settable_now.as_deref().map(values),
+                    "settable_now": settable.as_deref().map(values),
                 }),
             };
             json!({
@@ -150,7 +150,7 @@ pub fn json(m: &PropModel) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alpha_bridge::ptp::sony::{encode_all_props, Generation, PropDesc, PropForm};
+    use alpha_bridge::ptp::sony::{encode_all_props, Generation, PropDesc};
     use alpha_bridge::ptp::DataType;
 
     fn model(g: Generation) -> PropModel {

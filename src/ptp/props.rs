@@ -69,22 +69,6 @@ impl Enabled {
     }
 }
 
-/// The allowed values.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Allowed {
-    Any,
-    Range {
-        min: PropValue,
-        max: PropValue,
-        step: PropValue,
-    },
-    /// `values` shown by the body; `settable_now` only on 3.00 bodies.
-    Enum {
-        values: Vec<PropValue>,
-        settable_now: Option<Vec<PropValue>>,
-    },
-}
-
 /// One property or control of the body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Property {
@@ -96,7 +80,9 @@ pub struct Property {
     pub get_set: u8,
     pub enabled: Enabled,
     pub current: PropValue,
-    pub allowed: Allowed,
+    /// The allowed values as the body sent them: a range, or the enumeration (on 3.00
+    /// with the settable-now list).
+    pub allowed: PropForm,
     pub write: WriteMethod,
     /// A 0xC203 event named it since the last 0x9209 read: `current` may be old.
     pub stale: bool,
@@ -112,18 +98,7 @@ impl Property {
             get_set: d.get_set,
             enabled: Enabled::of(d.is_enabled),
             current: d.current.clone(),
-            allowed: match &d.form {
-                PropForm::None => Allowed::Any,
-                PropForm::Range { min, max, step } => Allowed::Range {
-                    min: min.clone(),
-                    max: max.clone(),
-                    step: step.clone(),
-                },
-                PropForm::Enum { values, settable } => Allowed::Enum {
-                    values: values.clone(),
-                    settable_now: settable.clone(),
-                },
-            },
+            allowed: d.form.clone(),
             write: match (g, is_control) {
                 (Generation::V3, _) => WriteMethod::Direct,
                 (Generation::V2, true) => WriteMethod::Control,
@@ -445,6 +420,14 @@ mod tests {
         Some((m, raw))
     }
 
+    fn unnamed(m: &PropModel) -> Vec<u16> {
+        m.properties
+            .iter()
+            .filter(|p| p.name.is_none())
+            .map(|p| p.code)
+            .collect()
+    }
+
     #[test]
     fn names_are_sorted_and_unique() {
         assert!(NAMES.windows(2).all(|w| w[0].0 < w[1].0));
@@ -462,24 +445,15 @@ mod tests {
         assert_eq!(m.properties.len(), 36);
         assert!(m.skipped.is_empty());
         // Every code of this body but one (0xD212, undocumented) has a name.
-        let unnamed: Vec<u16> = m
-            .properties
-            .iter()
-            .filter(|p| p.name.is_none())
-            .map(|p| p.code)
-            .collect();
+        let unnamed = unnamed(&m);
         assert_eq!(unnamed, [0xD212]);
         let iso = m.get(0xD21E).unwrap();
         assert_eq!((iso.name, iso.write), (Some("ISO"), WriteMethod::Notch));
         assert_eq!(iso.current, PropValue::Int(0x00FF_FFFF));
-        let Allowed::Enum {
-            values,
-            settable_now,
-        } = &iso.allowed
-        else {
+        let PropForm::Enum { values, settable } = &iso.allowed else {
             panic!("{iso:?}")
         };
-        assert_eq!((values.len(), settable_now), (29, &None));
+        assert_eq!((values.len(), settable), (29, &None));
         // GetSet 0 but IsEnabled 1: settable on 2.00 (through 0x9207).
         assert_eq!((iso.get_set, iso.settable_now()), (0, true));
         let half = m.get(0xD2C1).unwrap();
@@ -509,12 +483,7 @@ mod tests {
         assert_eq!(m.properties.len(), 78);
         assert!(m.properties.iter().all(|p| p.write == WriteMethod::Direct));
         assert!(!m.properties.iter().any(Property::is_control));
-        let unnamed: Vec<u16> = m
-            .properties
-            .iter()
-            .filter(|p| p.name.is_none())
-            .map(|p| p.code)
-            .collect();
+        let unnamed = unnamed(&m);
         // Codes libgphoto2 gives no name either.
         assert_eq!(
             unnamed,
@@ -535,15 +504,11 @@ mod tests {
             (0, Enabled::Enabled, false)
         );
         let prog = m.get(0x500E).unwrap();
-        let Allowed::Enum {
-            values,
-            settable_now,
-        } = &prog.allowed
-        else {
+        let PropForm::Enum { values, settable } = &prog.allowed else {
             panic!("{prog:?}")
         };
         assert_eq!(
-            (values.len(), settable_now.as_ref().map(Vec::len)),
+            (values.len(), settable.as_ref().map(Vec::len)),
             (0, Some(28))
         );
         assert_eq!(m.get(0xD278).unwrap().data_type, DataType::STR);
