@@ -3,20 +3,25 @@
 //! that parse again to the same encoding (see ptp_dataset.rs for why not plain identity).
 #![no_main]
 
-use alpha_bridge::ptp::sony::{encode_all_props, parse_all_props, ExtCmd, ExtDeviceInfo};
+use alpha_bridge::ptp::sony::{
+    encode_all_props, parse_all_props, AllProps, ExtCmd, ExtDeviceInfo, Generation,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    // Real property codes are 0x5xxx/0xDxxx; below 0x200 a code after an enumeration is
-    // read as a second enumeration's count (2024+ bodies), so such sets are ambiguous by
-    // design and only checked for not panicking.
-    let props = parse_all_props(data).ok();
-    if let Some(props) = props.filter(|p| p.iter().all(|d| d.code >= 0x200)) {
+    // Laid out by the generation the body answered in 0x9202; try both. Skipped entries
+    // keep their bytes; the descriptors read must encode to bytes that parse back to
+    // the same encoding.
+    for g in [Generation::V2, Generation::V3] {
+        let Ok(all) = AllProps::parse(data, g, &[]) else {
+            continue;
+        };
+        let props: Vec<_> = all.descriptors().cloned().collect();
         let mut v = Vec::new();
-        encode_all_props(&props, &mut v);
-        let back = parse_all_props(&v).expect("own encoding parses");
+        encode_all_props(&props, g, &mut v);
+        let back = parse_all_props(&v, g).expect("own encoding parses");
         let mut again = Vec::new();
-        encode_all_props(&back, &mut again);
+        encode_all_props(&back, g, &mut again);
         assert_eq!(v, again);
     }
     if let Ok(info) = ExtDeviceInfo::parse(data) {

@@ -8,7 +8,8 @@ use super::session::{DataPhase, PtpSession};
 use super::CameraError;
 use crate::ptp::codes::{handle, vendor};
 use crate::ptp::dataset::DeviceInfo;
-use crate::ptp::sony::{self as sony_ds, ExtDeviceInfo, PropValue};
+use crate::ptp::props::PropModel;
+use crate::ptp::sony::{self as sony_ds, AllProps, ExtDeviceInfo, PropValue};
 use crate::ptp::{OpCode, PropCode, ResponseCode};
 use crate::transport::Transport;
 use std::time::{Duration, Instant};
@@ -17,6 +18,23 @@ use std::time::{Duration, Instant};
 /// (libgphoto2's capability flags, docs/protocol/sony-usb.md#bodies-without-usb-live-view).
 /// A6000 live view has also been reported to wedge the session.
 const NO_USB_LIVE_VIEW: &[&str] = &["ILCE-6000", "ILCE-7", "ILCE-7R"];
+
+/// LiveViewImageQuality (0xD26A) values: the body sends a larger live view at High
+/// (docs/protocol/sony-usb.md#properties-we-touch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveViewQuality {
+    Low = 1,
+    High = 2,
+}
+
+impl LiveViewQuality {
+    pub fn label(self) -> &'static str {
+        match self {
+            LiveViewQuality::Low => "low",
+            LiveViewQuality::High => "high",
+        }
+    }
+}
 
 /// How the handshake and polling behave.
 #[derive(Debug, Clone)]
@@ -29,6 +47,11 @@ pub struct ConnectOptions {
     pub ext_info_tries: u32,
     /// Pause between those tries.
     pub ext_info_pause: Duration,
+    /// Ask for PC priority (PriorityMode 0xD25A = 1); off for read-only uses like
+    /// `alpha-bridge list -v`.
+    pub priority_mode: bool,
+    /// Set LiveViewImageQuality to this when the body lists it; `None` leaves it.
+    pub live_view_quality: Option<LiveViewQuality>,
 }
 
 impl Default for ConnectOptions {
@@ -38,6 +61,8 @@ impl Default for ConnectOptions {
             stall_timeout: Duration::from_secs(10),
             ext_info_tries: 30,
             ext_info_pause: Duration::from_millis(100),
+            priority_mode: true,
+            live_view_quality: Some(LiveViewQuality::High),
         }
     }
 }
@@ -57,6 +82,10 @@ pub struct SonyCamera<T: Transport> {
     s: Option<PtpSession<T>>,
     info: DeviceInfo,
     ext: ExtDeviceInfo,
+    /// The property model from the handshake's 0x9209; `None` when it was unreadable.
+    props: Option<PropModel>,
+    /// LiveViewImageQuality as the body has it after the handshake, when it lists it.
+    lv_quality: Option<i128>,
     opts: ConnectOptions,
     pacer: Pacer,
     last_frame: Instant,
@@ -69,12 +98,14 @@ impl<T: Transport> SonyCamera<T> {
         let mut s = PtpSession::new(t);
         s.open_session()?;
         match Self::handshake(&mut s, &opts) {
-            Ok((info, ext)) => {
+            Ok((info, ext, props, lv_quality)) => {
                 s.set_timeout(Duration::from_secs(2));
                 Ok(SonyCamera {
                     s: Some(s),
                     info,
                     ext,
+                    props,
+                    lv_quality,
                     pacer: Pacer::new(opts.max_fps),
                     opts,
                     last_frame: Instant::now(),
@@ -91,7 +122,7 @@ impl<T: Transport> SonyCamera<T> {
     fn handshake(
         s: &mut PtpSession<T>,
         opts: &ConnectOptions,
-    ) -> Result<(DeviceInfo, ExtDeviceInfo), CameraError> {
+    ) -> Result<(DeviceInfo, ExtDeviceInfo, Option<PropModel>, Option<i128>), CameraError> {
         let info = s.device_info()?;
         log::info!(
             "connected to {} {} (serial {}, firmware {})",
@@ -109,48 +140,105 @@ impl<T: Transport> SonyCamera<T> {
                 DataPhase::In(&mut buf),
             )?;
         }
-        let ext = Self::ext_device_info(s, opts, &mut buf)?;
+        let ext = Self::ext_device_info(s, opts, &info, &mut buf)?;
         s.checked(OpCode::SDIO_CONNECT, &[3, 0, 0], DataPhase::In(&mut buf))?;
         // "PC priority" so the host may change settings; bodies that refuse still stream.
-        match s.transaction(
-            OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE,
-            &[PropCode::PRIORITY_MODE.0 as u32],
-            DataPhase::Out(&[1]),
-        ) {
-            Ok(r) if r.code == ResponseCode::OK => {}
-            Ok(r) => log::debug!("priority mode not accepted: {}", r.code),
-            Err(e) => return Err(e),
+        match opts.priority_mode.then(|| {
+            s.transaction(
+                OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE,
+                &[PropCode::PRIORITY_MODE.0 as u32],
+                DataPhase::Out(&[1]),
+            )
+        }) {
+            None => {}
+            Some(Ok(r)) if r.code == ResponseCode::OK => {}
+            Some(Ok(r)) => log::debug!("priority mode not accepted: {}", r.code),
+            Some(Err(e)) => return Err(e),
         }
         s.checked(
             OpCode::SDIO_GET_ALL_EXT_DEVICE_PROP_INFO,
             &[],
             DataPhase::In(&mut buf),
         )?;
-        match sony_ds::parse_all_props(&buf) {
-            Ok(props) => {
-                let lv = props
-                    .iter()
-                    .find(|p| p.code == PropCode::LIVE_VIEW_STATUS.0);
+        let props = match AllProps::parse(&buf, ext.generation(), &ext.announced()) {
+            Ok(all) => {
+                for sk in all.skipped() {
+                    log::debug!(
+                        "0x9209: skipped {} bytes at offset {} (code {:04x?}): {}",
+                        sk.bytes.len(),
+                        sk.offset,
+                        sk.code,
+                        sk.reason
+                    );
+                }
+                let model = PropModel::from_all_props(&all);
+                let lv = model.get(PropCode::LIVE_VIEW_STATUS.0);
                 log::debug!(
-                    "{} properties; live view status {:?}",
-                    props.len(),
+                    "{} properties ({} skipped, {} declared) read as protocol {}; live view status {:?}",
+                    model.properties.len(),
+                    model.skipped.len(),
+                    all.declared,
+                    ext.generation().label(),
                     lv.map(|p| &p.current)
                 );
-                if let Some(p) = lv {
-                    if p.current == PropValue::Int(0) {
-                        log::info!("the camera reports live view as off; waiting for frames");
-                    }
+                if lv.is_some_and(|p| p.current == PropValue::Int(0)) {
+                    log::info!("the camera reports live view as off; waiting for frames");
                 }
+                Some(model)
             }
-            // The dump is informational here; a body with an odd descriptor still streams.
-            Err(e) => log::warn!("could not read the camera's property list: {e}"),
+            // The dump is informational here; a body with an odd dataset still streams.
+            Err(e) => {
+                log::warn!("could not read the camera's property list: {e}");
+                None
+            }
+        };
+        let quality = Self::set_live_view_quality(s, opts, props.as_ref())?;
+        Ok((info, ext, props, quality))
+    }
+
+    /// Asks for `opts.live_view_quality` when the body lists LiveViewImageQuality with
+    /// another value (0x9205 with one byte, on both generations, like PriorityMode); a
+    /// refusal is logged and streaming goes on. Returns the value the body now has.
+    fn set_live_view_quality(
+        s: &mut PtpSession<T>,
+        opts: &ConnectOptions,
+        model: Option<&PropModel>,
+    ) -> Result<Option<i128>, CameraError> {
+        let Some(p) = model.and_then(|m| m.get(PropCode::LIVE_VIEW_IMAGE_QUALITY.0)) else {
+            log::debug!("no LiveViewImageQuality listed: the body keeps its live-view size");
+            return Ok(None);
+        };
+        let current = match p.current {
+            PropValue::Int(v) => Some(v),
+            _ => None,
+        };
+        let Some(want) = opts.live_view_quality else {
+            return Ok(current);
+        };
+        if current == Some(want as i128) {
+            return Ok(current);
         }
-        Ok((info, ext))
+        let r = s.transaction(
+            OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE,
+            &[PropCode::LIVE_VIEW_IMAGE_QUALITY.0 as u32],
+            DataPhase::Out(&[want as u8]),
+        )?;
+        if r.code == ResponseCode::OK {
+            Ok(Some(want as i128))
+        } else {
+            log::debug!(
+                "live-view quality {} not accepted: {}",
+                want.label(),
+                r.code
+            );
+            Ok(current)
+        }
     }
 
     fn ext_device_info(
         s: &mut PtpSession<T>,
         opts: &ConnectOptions,
+        info: &DeviceInfo,
         buf: &mut Vec<u8>,
     ) -> Result<ExtDeviceInfo, CameraError> {
         for attempt in 1..=opts.ext_info_tries.max(1) {
@@ -160,10 +248,13 @@ impl<T: Transport> SonyCamera<T> {
                 DataPhase::In(buf),
             )?;
             if !buf.is_empty() {
+                // The data's version decides the layout; Param1 of the response (0x0136
+                // seen) is informational.
                 let ext = ExtDeviceInfo::parse(buf)?;
                 log::debug!(
-                    "SDIO version {:#x}: {} properties, {} controls (attempt {attempt})",
+                    "SDIO version {:#x} (protocol {}): {} properties, {} controls (attempt {attempt})",
                     ext.version,
+                    ext.generation().label(),
                     ext.properties.len(),
                     ext.controls.len()
                 );
@@ -171,11 +262,14 @@ impl<T: Transport> SonyCamera<T> {
             }
             std::thread::sleep(opts.ext_info_pause);
         }
-        Err(CameraError::Unsupported(
-            "the camera never finished connecting (empty SDIO_GetExtDeviceInfo): \
-             wake it up, close any menu on its screen, and try again"
-                .into(),
-        ))
+        // libgphoto2 goes on in this case too: the codes come from DeviceInfo.
+        log::debug!(
+            "SDIO_GetExtDeviceInfo stayed empty after {} tries: going on as a protocol 2.00 \
+             body with DeviceInfo's {} property codes",
+            opts.ext_info_tries.max(1),
+            info.device_properties_supported.len()
+        );
+        Ok(ExtDeviceInfo::fallback(&info.device_properties_supported))
     }
 
     pub fn device_info(&self) -> &DeviceInfo {
@@ -184,6 +278,18 @@ impl<T: Transport> SonyCamera<T> {
 
     pub fn ext_info(&self) -> &ExtDeviceInfo {
         &self.ext
+    }
+
+    /// LiveViewImageQuality after the handshake (1 low, 2 high), when the body lists it.
+    pub fn live_view_quality(&self) -> Option<i128> {
+        self.lv_quality
+    }
+
+    /// The property model read during the handshake (`None` when 0x9209 was unreadable).
+    /// Keeping it current from 0xC203 events needs the interrupt pipe, which this session
+    /// does not read yet: the hook is [`PropModel::on_event`] + [`PropModel::update`].
+    pub fn properties(&self) -> Option<&PropModel> {
+        self.props.as_ref()
     }
 
     pub fn counters(&self) -> LiveViewCounters {
@@ -333,9 +439,16 @@ mod tests {
     }
 
     /// A minimal scripted body: answers the handshake, with 0x9202 empty twice.
-    fn scripted_body(mut dev: memory::DeviceEnd, seen: std::sync::mpsc::Sender<(u16, Vec<u32>)>) {
+    fn scripted_body(dev: memory::DeviceEnd, seen: std::sync::mpsc::Sender<(u16, Vec<u32>)>) {
+        scripted_body_with(dev, seen, 2)
+    }
+
+    fn scripted_body_with(
+        mut dev: memory::DeviceEnd,
+        seen: std::sync::mpsc::Sender<(u16, Vec<u32>)>,
+        mut empty_9202: u32,
+    ) {
         let mut buf = vec![0u8; 4096];
-        let mut empty_9202 = 2;
         loop {
             let Ok(n) = dev.read_out(&mut buf, Duration::from_secs(5)) else {
                 return;
@@ -346,9 +459,11 @@ mod tests {
             let _ = seen.send((cmd.code.0, cmd.params.as_slice().to_vec()));
             let mut payload = Vec::new();
             match cmd.code {
-                OpCode::GET_DEVICE_INFO => {
-                    info("ILCE-6400", vendor::SONY, &[0x1001, 0x9201, 0x9202]).encode(&mut payload)
+                OpCode::GET_DEVICE_INFO => DeviceInfo {
+                    device_properties_supported: vec![0x5005, 0xD21E],
+                    ..info("ILCE-6400", vendor::SONY, &[0x1001, 0x9201, 0x9202])
                 }
+                .encode(&mut payload),
                 OpCode::SDIO_CONNECT => payload = vec![0; 8],
                 OpCode::SDIO_GET_EXT_DEVICE_INFO if empty_9202 > 0 => empty_9202 -= 1,
                 OpCode::SDIO_GET_EXT_DEVICE_INFO => ExtDeviceInfo {
@@ -360,7 +475,11 @@ mod tests {
                 OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE => {
                     let _ = dev.read_out(&mut buf, Duration::from_secs(5));
                 }
-                OpCode::SDIO_GET_ALL_EXT_DEVICE_PROP_INFO => payload = vec![0; 8],
+                // One 2.00 descriptor: ISO (UINT32), enabled, no form.
+                OpCode::SDIO_GET_ALL_EXT_DEVICE_PROP_INFO => {
+                    payload = vec![1, 0, 0, 0, 0, 0, 0, 0, 0x1E, 0xD2, 6, 0, 0, 1];
+                    payload.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0, 0x90, 1, 0, 0, 0]);
+                }
                 _ => {}
             }
             let data_in = matches!(
@@ -414,5 +533,61 @@ mod tests {
             (0x1003, vec![]),
         ];
         assert_eq!(ops, expected);
+    }
+
+    #[test]
+    fn an_ext_device_info_that_stays_empty_falls_back_to_2_00() {
+        let (host, dev, _) = memory::pair(512);
+        let (tx, _rx) = std::sync::mpsc::channel();
+        let body = std::thread::spawn(move || scripted_body_with(dev, tx, u32::MAX));
+        let opts = ConnectOptions {
+            ext_info_tries: 3,
+            ext_info_pause: Duration::from_millis(1),
+            ..Default::default()
+        };
+        let cam = SonyCamera::connect(host, opts).unwrap();
+        let ext = cam.ext_info();
+        assert_eq!(
+            (ext.version, &ext.properties[..], &ext.controls[..]),
+            (0x00C8, &[0x5005, 0xD21E][..], &[][..])
+        );
+        let props = cam.properties().expect("0x9209 read as 2.00");
+        let iso = props.get(0xD21E).unwrap();
+        assert_eq!(
+            (iso.name, &iso.current),
+            (Some("ISO"), &PropValue::Int(400))
+        );
+        drop(cam.close());
+        body.join().unwrap();
+    }
+
+    /// The emulated body resizes its live view with LiveViewImageQuality (it starts at
+    /// high): low when asked; the listing path (`None`) leaves it alone.
+    #[test]
+    fn live_view_quality_is_set_when_streaming_starts() {
+        use crate::emulator::{Body, UsbEmulator};
+        for (want, got, size) in [
+            (None, Some(2), (1024, 680)),
+            (Some(LiveViewQuality::Low), Some(1), (640, 424)),
+            (Some(LiveViewQuality::High), Some(2), (1024, 680)),
+        ] {
+            let emu = UsbEmulator::new(Body::ilce_6400());
+            let opts = ConnectOptions {
+                live_view_quality: want,
+                ..Default::default()
+            };
+            let mut cam = SonyCamera::connect(emu.connect().unwrap(), opts).unwrap();
+            assert_eq!(cam.live_view_quality(), got, "{want:?}");
+            let mut buf = Vec::new();
+            let mut sizes = Vec::new();
+            while sizes.len() < 30 && sizes.last() != Some(&size) {
+                cam.next_live_view(&mut buf, &|| false).unwrap();
+                if let Ok(f) = crate::frame::extract(&buf) {
+                    sizes.push((f.width, f.height));
+                }
+            }
+            assert_eq!(sizes.last(), Some(&size), "{want:?}: {sizes:?}");
+            drop(cam.close());
+        }
     }
 }

@@ -4,6 +4,9 @@
 //! DeviceInfo read to tell PC Remote (VendorExtensionID 0x11) from MTP; everything else is
 //! judged from the interface classes alone. It never selects by product id.
 //!
+//! With `-v`, each PC Remote body is connected (without asking for PC priority) and its
+//! property model read and printed (src/cli/list_props.rs).
+//!
 //! It must not hold the camera: the interface is released before printing. Exit codes:
 //! 0 listed (also when no camera is attached), 1 no USB access or a listing failure.
 
@@ -17,7 +20,8 @@ use std::fmt::Write as _;
 /// Options of `alpha-bridge list`.
 #[derive(clap::Args, Debug)]
 pub struct ListArgs {
-    /// Print a JSON array (one object per device) for tools.
+    /// Print a JSON array (one object per device) for tools; with -v each PC Remote body's
+    /// property model too (`properties`).
     #[arg(long)]
     pub json: bool,
     /// Do not open PTP interfaces to tell PC Remote from MTP (only USB descriptors).
@@ -138,17 +142,20 @@ pub(super) struct Row {
     pub(super) serial: Option<String>,
     pub(super) vendor_extension: Option<u32>,
     pub(super) problem: Option<String>,
+    /// With `-v`, the property model of a PC Remote body.
+    pub(super) props: Option<alpha_bridge::ptp::props::PropModel>,
 }
 
 /// Reads a body's PTP DeviceInfo (over USB for `list`; `doctor` also reads the emulated
 /// body's over a memory pipe).
 pub(super) type ReadDeviceInfo<'a> = &'a dyn Fn(&UsbDeviceInfo) -> Result<DeviceInfo, String>;
 
-pub fn run(args: &ListArgs) -> anyhow::Result<()> {
+pub fn run(args: &ListArgs, verbose: bool) -> anyhow::Result<()> {
     let devices = usb::list_sony().context("cannot list USB devices")?;
     let rows: Vec<Row> = devices
         .into_iter()
         .map(|info| describe(info, !args.no_probe))
+        .map(|row| with_props(row, verbose && !args.no_probe))
         .collect();
     if args.json {
         println!("{}", to_json(&rows));
@@ -182,6 +189,7 @@ pub(super) fn describe_with(info: UsbDeviceInfo, read: Option<ReadDeviceInfo<'_>
         mode: mode_of(info.mode, None),
         vendor_extension: None,
         problem: info.open_error.as_ref().map(|e| e.message.clone()),
+        props: None,
         info,
     };
     let Some(read) = read else {
@@ -219,6 +227,37 @@ pub(super) fn describe_with(info: UsbDeviceInfo, read: Option<ReadDeviceInfo<'_>
             }
         }
         Err(e) => row.problem = Some(format!("could not read DeviceInfo: {e}")),
+    }
+    row
+}
+
+/// Reads the property model of a PC Remote body: the connect handshake without PC
+/// priority, so listing changes nothing on the camera.
+fn with_props(mut row: Row, wanted: bool) -> Row {
+    if !wanted || row.mode != Mode::PcRemote {
+        return row;
+    }
+    let selector = Selector::BusAddress {
+        bus: row.info.bus,
+        address: row.info.address,
+    };
+    let opts = camera::sony::ConnectOptions {
+        priority_mode: false,
+        live_view_quality: None,
+        ..Default::default()
+    };
+    let result = usb::open(&selector, usb::InterfaceClass::Ptp)
+        .map_err(|e| e.to_string())
+        .and_then(|t| camera::sony::SonyCamera::connect(t, opts).map_err(|e| e.to_string()));
+    match result {
+        Ok(cam) => {
+            row.props = cam.properties().cloned();
+            if row.props.is_none() {
+                row.problem = Some("could not read the camera's property list".into());
+            }
+            drop(cam.close());
+        }
+        Err(e) => row.problem = Some(format!("could not read the properties: {e}")),
     }
     row
 }
@@ -262,6 +301,9 @@ fn to_text(rows: &[Row]) -> String {
         }
         if let Some(p) = &r.problem {
             let _ = writeln!(s, "  problem  {p}");
+        }
+        if let Some(m) = &r.props {
+            s.push_str(&super::list_props::table(m));
         }
     }
     s
@@ -335,6 +377,9 @@ fn to_json(rows: &[Row]) -> String {
         json_opt(&mut o, r.mode.advice().as_deref());
         o.push_str(",\"problem\":");
         json_opt(&mut o, r.problem.as_deref());
+        if let Some(m) = &r.props {
+            let _ = write!(o, ",\"properties\":{}", super::list_props::json(m));
+        }
         o.push('}');
     }
     o.push(']');
@@ -430,6 +475,7 @@ mod tests {
             serial: serial.map(String::from),
             vendor_extension: (mode == Mode::PcRemote).then_some(0x11),
             problem: None,
+            props: None,
         }
     }
 

@@ -8,6 +8,7 @@ mod emulate;
 mod examples;
 mod list;
 mod man;
+mod list_props;
 mod offload;
 mod pair;
 mod paths;
@@ -81,7 +82,7 @@ pub fn main() -> i32 {
     };
     init_logging(level, cli.verbose > 0);
     let result = match &cli.command {
-        Command::List(a) => list::run(a),
+        Command::List(a) => list::run(a, cli.verbose > 0),
         Command::Pair(a) => pair::run(a),
         Command::Offload(a) => offload::run(a),
         Command::TestcardCounter(a) => testcard::run(a),

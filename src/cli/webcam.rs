@@ -1,5 +1,6 @@
 //! `alpha-bridge webcam`: live view → v4l2loopback (and/or `--record FILE`).
 
+use alpha_bridge::camera::sony::LiveViewQuality;
 use alpha_bridge::camera::ConnectOptions;
 use alpha_bridge::decode::Backend;
 use alpha_bridge::emulator::{Body, UsbEmulator};
@@ -73,6 +74,10 @@ pub struct WebcamArgs {
     /// With --offload: where pictures go (default ~/Pictures/alpha-bridge).
     #[arg(long, value_name = "DIR", requires = "offload")]
     dest: Option<PathBuf>,
+    /// Live-view quality to ask the camera for when streaming starts: high (larger
+    /// picture, e.g. 1024x680) or low (smaller, e.g. 640x424; less USB traffic).
+    #[arg(long, default_value = "high", value_parser = ["high", "low"])]
+    live_view_quality: String,
     /// Write the final statistics as JSON to FILE at exit.
     #[arg(long, value_name = "FILE")]
     stats_json: Option<PathBuf>,
@@ -200,7 +205,14 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         .then(|| super::offload::side_config(a.dest.clone()))
         .transpose()?;
     let stop = super::stop_flag()?;
-    let (source, emu) = open_source(&a.camera)?;
+    let connect = ConnectOptions {
+        live_view_quality: Some(match a.live_view_quality.as_str() {
+            "low" => LiveViewQuality::Low,
+            _ => LiveViewQuality::High,
+        }),
+        ..Default::default()
+    };
+    let (source, emu) = open_source(&a.camera, connect)?;
     let unplugger = match (a.emulator_unplug_every, &emu) {
         (Some(every), Some(emu)) => Some(spawn_unplugger(
             emu.clone(),
@@ -369,7 +381,7 @@ fn spawn_unplugger(
 
 type Opened = (Box<dyn FrameSource>, Option<Arc<UsbEmulator>>);
 
-fn open_source(camera: &str) -> anyhow::Result<Opened> {
+fn open_source(camera: &str, connect: ConnectOptions) -> anyhow::Result<Opened> {
     if let Some(path) = camera.strip_prefix("replay:") {
         log::info!("replaying {path}");
         return Ok((
@@ -383,11 +395,7 @@ fn open_source(camera: &str) -> anyhow::Result<Opened> {
         let e = emu.clone();
         let open = Box::new(move || e.connect().map(|h| Box::new(h) as Box<dyn Transport>));
         return Ok((
-            Box::new(CameraSource::new(
-                "emulated camera",
-                open,
-                ConnectOptions::default(),
-            )),
+            Box::new(CameraSource::new("emulated camera", open, connect)),
             Some(emu),
         ));
     }
@@ -409,10 +417,7 @@ fn open_source(camera: &str) -> anyhow::Result<Opened> {
     let open = Box::new(move || {
         usb::open(&selector, usb::InterfaceClass::Ptp).map(|t| Box::new(t) as Box<dyn Transport>)
     });
-    Ok((
-        Box::new(CameraSource::new(label, open, ConnectOptions::default())),
-        None,
-    ))
+    Ok((Box::new(CameraSource::new(label, open, connect)), None))
 }
 
 fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {

@@ -19,7 +19,7 @@ use super::EmulatorError;
 use crate::ptp::codes::{handle, vendor};
 use crate::ptp::container::{self, Command, Event, Header, Kind, Params, Response, HEADER_LEN};
 use crate::ptp::dataset::{DeviceInfo, ObjectInfo};
-use crate::ptp::sony::{self, ExtDeviceInfo, PropDesc, PropForm, PropValue};
+use crate::ptp::sony::{self, ExtDeviceInfo, Generation, PropDesc, PropForm, PropValue};
 use crate::ptp::{DataType, EventCode, ObjectFormat, OpCode, PropCode, ResponseCode};
 use crate::transport::{memory, DevicePipe, ErrorKind, TransportError};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -384,6 +384,8 @@ struct Responder<'a> {
     phase: u8,
     props: Vec<PropDesc>,
     controls: Vec<u16>,
+    /// The version answered in 0x9202 (it lays out 0x9209).
+    answered_version: Option<u16>,
     /// When live view started (connect phase 3).
     lv_start: Option<Duration>,
     last_served: Option<u64>,
@@ -406,6 +408,7 @@ impl<'a> Responder<'a> {
             controls: vec![
                 0xD2C1, 0xD2C2, 0xD2C3, 0xD2C8, 0xD2C5, 0xD2C7, 0xD2D1, 0xD2D2, 0xD2DC, 0xD2DD,
             ],
+            answered_version: None,
             lv_start: None,
             last_served: None,
             last_dataset_len: 0,
@@ -571,6 +574,7 @@ impl<'a> Responder<'a> {
             return Answer::data_ok();
         }
         let version = (requested.min(self.body.sdio_version as u32)) as u16;
+        self.answered_version = Some(version);
         ExtDeviceInfo {
             version,
             properties: self.props.iter().map(|p| p.code).collect(),
@@ -580,6 +584,11 @@ impl<'a> Responder<'a> {
         Answer::data_ok()
     }
 
+    /// The 0x9209 layout of the version answered in 0x9202 (the body's own before that).
+    fn generation(&self) -> Generation {
+        Generation::of_version(self.answered_version.unwrap_or(self.body.sdio_version))
+    }
+
     fn find(&self, code: u32) -> Option<usize> {
         self.props.iter().position(|p| p.code as u32 == code)
     }
@@ -587,7 +596,7 @@ impl<'a> Responder<'a> {
     fn prop_desc(&mut self, code: u32) -> Answer {
         match self.find(code) {
             Some(i) => {
-                self.props[i].encode(&mut self.data);
+                self.props[i].encode(self.generation(), &mut self.data);
                 Answer::data_ok()
             }
             None => Answer::code(ResponseCode::DEVICE_PROP_NOT_SUPPORTED),
@@ -610,7 +619,7 @@ impl<'a> Responder<'a> {
         if self.phase < 2 {
             return Answer::code(ResponseCode::ACCESS_DENIED);
         }
-        sony::encode_all_props(&self.props, &mut self.data);
+        sony::encode_all_props(&self.props, self.generation(), &mut self.data);
         Answer::data_ok()
     }
 
@@ -638,7 +647,10 @@ impl<'a> Responder<'a> {
         let v = decode_int(value, p.data_type.0 & 1 == 1);
         let allowed = match &p.form {
             PropForm::None => true,
-            PropForm::Enum(vals) => vals.contains(&PropValue::Int(v)),
+            PropForm::Enum { values, settable } => settable
+                .as_ref()
+                .unwrap_or(values)
+                .contains(&PropValue::Int(v)),
             PropForm::Range { min, max, .. } => match (min, max) {
                 (PropValue::Int(lo), PropValue::Int(hi)) => (*lo..=*hi).contains(&v),
                 _ => true,
@@ -829,7 +841,10 @@ fn int(v: i128) -> PropValue {
 }
 
 fn enum_of(vals: &[i128]) -> PropForm {
-    PropForm::Enum(vals.iter().map(|&v| int(v)).collect())
+    PropForm::Enum {
+        values: vals.iter().map(|&v| int(v)).collect(),
+        settable: None,
+    }
 }
 
 fn desc(code: u16, t: DataType, get_set: u8, enabled: u8, cur: i128, form: PropForm) -> PropDesc {

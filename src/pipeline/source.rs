@@ -94,9 +94,15 @@ impl FrameSource for CameraSource {
         let t = (self.open)()?;
         let cam = SonyCamera::connect(t, self.opts.clone())?;
         self.label = format!(
-            "{} {}",
+            "{} {}{}",
             cam.device_info().model,
-            cam.device_info().serial_number
+            cam.device_info().serial_number,
+            match cam.live_view_quality() {
+                Some(1) => ", live-view quality low (1)".to_string(),
+                Some(2) => ", live-view quality high (2)".to_string(),
+                Some(q) => format!(", live-view quality {q}"),
+                None => String::new(),
+            }
         );
         self.cam = Some(cam);
         Ok(())

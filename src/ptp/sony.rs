@@ -36,6 +36,28 @@ impl ExtDeviceInfo {
         })
     }
 
+    /// What to go on when 0x9202 stayed empty after every retry (libgphoto2 does the
+    /// same): a 2.00 body whose properties are DeviceInfo's DevicePropertiesSupported.
+    /// 2.00 bodies list their controls inside 0x9209, so none are lost here.
+    pub fn fallback(device_properties: &[u16]) -> ExtDeviceInfo {
+        ExtDeviceInfo {
+            version: SDIO_VERSION_2,
+            properties: device_properties.to_vec(),
+            controls: Vec::new(),
+        }
+    }
+
+    pub fn generation(&self) -> Generation {
+        Generation::of_version(self.version)
+    }
+
+    /// Every code announced: properties, then controls.
+    pub fn announced(&self) -> Vec<u16> {
+        let mut v = self.properties.clone();
+        v.extend_from_slice(&self.controls);
+        v
+    }
+
     pub fn encode(&self, out: &mut Vec<u8>) {
         Writer::new(out)
             .u16(self.version)
@@ -120,7 +142,42 @@ pub enum PropForm {
         max: PropValue,
         step: PropValue,
     },
-    Enum(Vec<PropValue>),
+    /// `values`: the values the body shows. `settable`: on 3.00 bodies, a second list
+    /// sent right after the first, of the values settable now; `None` on 2.00 bodies,
+    /// which send one list.
+    Enum {
+        values: Vec<PropValue>,
+        settable: Option<Vec<PropValue>>,
+    },
+}
+
+/// How a body lays out 0x9209 and takes new values, decided by the version in the data
+/// of 0x9202 (docs/protocol/sony-usb.md#sdio-versions), never by the bytes of 0x9209.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Generation {
+    /// Protocol 2.00 (answers 0x00C8, or anything below 0x012C): one enumeration list
+    /// per descriptor, controls (GetSet 0x81/0x83) listed inside 0x9209.
+    V2,
+    /// Protocol 3.00 (answers 0x012C or later): two enumeration lists per descriptor.
+    V3,
+}
+
+impl Generation {
+    pub fn of_version(version: u16) -> Generation {
+        if version >= SDIO_VERSION_3 {
+            Generation::V3
+        } else {
+            Generation::V2
+        }
+    }
+
+    /// "2.00" / "3.00".
+    pub fn label(self) -> &'static str {
+        match self {
+            Generation::V2 => "2.00",
+            Generation::V3 => "3.00",
+        }
+    }
 }
 
 /// One Sony property descriptor (0x9203 / an entry of 0x9209).
@@ -136,7 +193,8 @@ pub struct PropDesc {
 }
 
 impl PropDesc {
-    fn read(r: &mut Reader<'_>) -> Result<PropDesc, ParseError> {
+    /// Reads one descriptor laid out for `generation`.
+    pub fn read(r: &mut Reader<'_>, generation: Generation) -> Result<PropDesc, ParseError> {
         let code = r.u16("PropertyCode")?;
         let data_type = DataType(r.u16("DataType")?);
         let get_set = r.u8("GetSet")?;
@@ -152,14 +210,20 @@ impl PropDesc {
             }
             Ok(v)
         };
-        let mut form = match flag {
+        let form = match flag {
             0 => PropForm::None,
             1 => PropForm::Range {
                 min: PropValue::read(r, data_type, "RangeMin")?,
                 max: PropValue::read(r, data_type, "RangeMax")?,
                 step: PropValue::read(r, data_type, "RangeStep")?,
             },
-            2 => PropForm::Enum(read_enum(r)?),
+            2 => PropForm::Enum {
+                values: read_enum(r)?,
+                settable: match generation {
+                    Generation::V2 => None,
+                    Generation::V3 => Some(read_enum(r)?),
+                },
+            },
             f => {
                 return Err(ParseError::Invalid {
                     what: "property",
@@ -167,14 +231,6 @@ impl PropDesc {
                 })
             }
         };
-        // 2024+ bodies append a second enumeration (the settable values): a following
-        // property code is 0x5xxx/0xDxxx, so a small u16 here is a count.
-        if matches!(form, PropForm::Enum(_)) && r.remaining() >= 2 {
-            let peek = u16::from_le_bytes([r.rest()[0], r.rest()[1]]);
-            if peek < 0x200 {
-                form = PropForm::Enum(read_enum(r)?);
-            }
-        }
         Ok(PropDesc {
             code,
             data_type,
@@ -186,7 +242,9 @@ impl PropDesc {
         })
     }
 
-    pub fn encode(&self, out: &mut Vec<u8>) {
+    /// Writes the descriptor laid out for `generation`: on 3.00 the second list is the
+    /// settable one (the shown list when none is known), on 2.00 it is left out.
+    pub fn encode(&self, generation: Generation, out: &mut Vec<u8>) {
         let mut w = Writer::new(out);
         w.u16(self.code)
             .u16(self.data_type.0)
@@ -194,6 +252,12 @@ impl PropDesc {
             .u8(self.is_enabled);
         self.default.write(&mut w, self.data_type);
         self.current.write(&mut w, self.data_type);
+        let list = |w: &mut Writer<'_>, vs: &[PropValue]| {
+            w.u16(vs.len() as u16);
+            for v in vs {
+                v.write(w, self.data_type);
+            }
+        };
         match &self.form {
             PropForm::None => {
                 w.u8(0);
@@ -204,37 +268,275 @@ impl PropDesc {
                 max.write(&mut w, self.data_type);
                 step.write(&mut w, self.data_type);
             }
-            PropForm::Enum(vs) => {
-                w.u8(2).u16(vs.len() as u16);
-                for v in vs {
-                    v.write(&mut w, self.data_type);
+            PropForm::Enum { values, settable } => {
+                w.u8(2);
+                list(&mut w, values);
+                if generation == Generation::V3 {
+                    list(&mut w, settable.as_deref().unwrap_or(values));
                 }
             }
         }
     }
 }
 
-/// Parses SDIO_GetAllExtDevicePropInfo (0x9209) data.
-pub fn parse_all_props(b: &[u8]) -> Result<Vec<PropDesc>, ParseError> {
-    let mut r = Reader::new(b, "AllExtDevicePropInfo");
-    let n = r.u32("Count")? as usize;
-    let _reserved = r.u32("Reserved")?;
-    // Each descriptor is at least 8 bytes; never reserve more than the data could hold.
-    let mut v = Vec::with_capacity(n.min(r.remaining() / 8));
-    for _ in 0..n {
-        if r.remaining() == 0 {
-            break;
-        }
-        v.push(PropDesc::read(&mut r)?);
-    }
-    Ok(v)
+/// Why a 0x9209 descriptor was left out of the property list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The descriptor could not be read (data type 0x0000 or unknown, bad form flag,
+    /// cut short); its end was found by the resync rule of [`AllProps::parse`].
+    Unreadable(String),
+    /// A second descriptor for a code already read at `first_offset`; the first wins.
+    Duplicate { first_offset: usize },
 }
 
-/// Encodes a 0x9209 dataset.
-pub fn encode_all_props(props: &[PropDesc], out: &mut Vec<u8>) {
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::Unreadable(why) => write!(f, "unreadable: {why}"),
+            SkipReason::Duplicate { first_offset } => {
+                write!(f, "duplicate of the descriptor at offset {first_offset}")
+            }
+        }
+    }
+}
+
+/// Bytes of 0x9209 that did not become a descriptor, kept verbatim so the dataset still
+/// encodes byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// Offset in the 0x9209 data.
+    pub offset: usize,
+    /// The code in the first two bytes, when there are two.
+    pub code: Option<u16>,
+    pub reason: SkipReason,
+    pub bytes: Vec<u8>,
+}
+
+/// One entry of 0x9209 in the order the body sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    Desc(PropDesc),
+    Skipped(Skipped),
+}
+
+/// SDIO_GetAllExtDevicePropInfo (0x9209) data, read by [`Generation`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllProps {
+    pub generation: Generation,
+    /// The descriptor count in the header (skipped entries included, as the body counts).
+    pub declared: u32,
+    pub reserved: u32,
+    pub entries: Vec<Entry>,
+}
+
+/// The fixed head of a descriptor: code, data type, GetSet, IsEnabled.
+const DESC_HEAD: usize = 6;
+
+impl AllProps {
+    /// Reads 0x9209 data laid out for `generation`. Only a missing 8-byte header is an
+    /// error: a descriptor that cannot be read, or repeats a code, becomes a
+    /// [`Skipped`] entry and the rest of the list is still read.
+    ///
+    /// Resync rule: after a descriptor at offset `p` that cannot be read, its length is
+    /// unknown. The next descriptor is taken to start at the first offset `q >= p + 6`
+    /// (the fixed head) where (1) a descriptor reads completely, (2) its code is one the
+    /// body announced in 0x9202 (`announced`, properties and controls) and not read yet —
+    /// or, when `announced` is empty, lies in 0x5000–0x5FFF or 0xD000–0xDFFF — and (3) the
+    /// data ends right after it or another descriptor meeting (1) and (2) follows. Bytes
+    /// `p..q` become one skipped entry; with no such `q` the rest is one skipped entry.
+    /// The search examines at most 32 times the data's length, so hostile data cannot make
+    /// it quadratic.
+    pub fn parse(
+        b: &[u8],
+        generation: Generation,
+        announced: &[u16],
+    ) -> Result<AllProps, ParseError> {
+        let mut r = Reader::new(b, "AllExtDevicePropInfo");
+        let declared = r.u32("Count")?;
+        let reserved = r.u32("Reserved")?;
+        let mut p = Parse {
+            b,
+            generation,
+            announced,
+            seen: Vec::new(),
+            budget: b.len().saturating_mul(32),
+        };
+        let mut entries = Vec::with_capacity((declared as usize).min(b.len() / 8));
+        let mut pos = r.position();
+        while pos < b.len() {
+            let (entry, next) = match p.read_at(pos) {
+                Ok((d, len)) => {
+                    let end = pos + len;
+                    match p.seen.iter().find(|&&(c, _)| c == d.code) {
+                        Some(&(_, first_offset)) => (
+                            Entry::Skipped(Skipped {
+                                offset: pos,
+                                code: Some(d.code),
+                                reason: SkipReason::Duplicate { first_offset },
+                                bytes: b[pos..end].to_vec(),
+                            }),
+                            end,
+                        ),
+                        None => {
+                            p.seen.push((d.code, pos));
+                            (Entry::Desc(d), end)
+                        }
+                    }
+                }
+                Err(e) => {
+                    let next = p.resync(pos);
+                    (
+                        Entry::Skipped(Skipped {
+                            offset: pos,
+                            code: b
+                                .get(pos..pos + 2)
+                                .map(|c| u16::from_le_bytes([c[0], c[1]])),
+                            reason: SkipReason::Unreadable(e.to_string()),
+                            bytes: b[pos..next].to_vec(),
+                        }),
+                        next,
+                    )
+                }
+            };
+            entries.push(entry);
+            pos = next;
+        }
+        Ok(AllProps {
+            generation,
+            declared,
+            reserved,
+            entries,
+        })
+    }
+
+    /// The descriptors that were read, in the body's order.
+    pub fn descriptors(&self) -> impl Iterator<Item = &PropDesc> {
+        self.entries.iter().filter_map(|e| match e {
+            Entry::Desc(d) => Some(d),
+            Entry::Skipped(_) => None,
+        })
+    }
+
+    pub fn skipped(&self) -> impl Iterator<Item = &Skipped> {
+        self.entries.iter().filter_map(|e| match e {
+            Entry::Skipped(s) => Some(s),
+            Entry::Desc(_) => None,
+        })
+    }
+
+    /// Writes the dataset back: the same bytes as parsed.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        Writer::new(out).u32(self.declared).u32(self.reserved);
+        for e in &self.entries {
+            match e {
+                Entry::Desc(d) => d.encode(self.generation, out),
+                Entry::Skipped(s) => out.extend_from_slice(&s.bytes),
+            }
+        }
+    }
+}
+
+/// State of one [`AllProps::parse`].
+struct Parse<'a> {
+    b: &'a [u8],
+    generation: Generation,
+    announced: &'a [u16],
+    /// Codes read so far, with their offsets.
+    seen: Vec<(u16, usize)>,
+    /// Bytes the resync search may still examine.
+    budget: usize,
+}
+
+impl Parse<'_> {
+    /// The descriptor at `pos` and its length.
+    fn read_at(&self, pos: usize) -> Result<(PropDesc, usize), ParseError> {
+        let mut r = Reader::new(&self.b[pos..], "property descriptor");
+        let d = PropDesc::read(&mut r, self.generation).map_err(|e| with_offset(e, pos))?;
+        Ok((d, r.position()))
+    }
+
+    fn plausible(&self, code: u16) -> bool {
+        if self.seen.iter().any(|&(c, _)| c == code) {
+            return false;
+        }
+        if self.announced.is_empty() {
+            matches!(code >> 12, 0x5 | 0xD)
+        } else {
+            self.announced.contains(&code)
+        }
+    }
+
+    /// Length of a descriptor at `q` meeting conditions (1) and (2) of the resync rule,
+    /// charged to the budget.
+    fn candidate(&mut self, q: usize) -> Option<usize> {
+        let head = self.b.get(q..q + DESC_HEAD)?;
+        if !self.plausible(u16::from_le_bytes([head[0], head[1]])) {
+            return None;
+        }
+        let mut r = Reader::new(&self.b[q..], "property descriptor");
+        let ok = PropDesc::read(&mut r, self.generation).is_ok();
+        self.budget = self.budget.saturating_sub(r.position().max(1));
+        ok.then(|| r.position())
+    }
+
+    /// Where the entry after an unreadable descriptor at `p` starts (the data's end when
+    /// none is found).
+    fn resync(&mut self, p: usize) -> usize {
+        let end = self.b.len();
+        for q in p + DESC_HEAD..end {
+            if self.budget == 0 {
+                break;
+            }
+            let Some(len) = self.candidate(q) else {
+                continue;
+            };
+            let after = q + len;
+            if after == end || self.candidate(after).is_some() {
+                return q;
+            }
+        }
+        end
+    }
+}
+
+/// Makes a descriptor-relative error offset absolute.
+fn with_offset(e: ParseError, base: usize) -> ParseError {
+    match e {
+        ParseError::Truncated {
+            what,
+            field,
+            offset,
+            need,
+            have,
+        } => ParseError::Truncated {
+            what,
+            field,
+            offset: base + offset,
+            need,
+            have,
+        },
+        ParseError::Invalid { what, reason } => ParseError::Invalid {
+            what,
+            reason: format!("{reason} (descriptor at offset {base})"),
+        },
+        e => e,
+    }
+}
+
+/// Parses SDIO_GetAllExtDevicePropInfo (0x9209) data laid out for `generation` and
+/// returns the descriptors read (skipped entries left out; see [`AllProps::parse`]).
+pub fn parse_all_props(b: &[u8], generation: Generation) -> Result<Vec<PropDesc>, ParseError> {
+    Ok(AllProps::parse(b, generation, &[])?
+        .descriptors()
+        .cloned()
+        .collect())
+}
+
+/// Encodes a 0x9209 dataset laid out for `generation`.
+pub fn encode_all_props(props: &[PropDesc], generation: Generation, out: &mut Vec<u8>) {
     Writer::new(out).u32(props.len() as u32).u32(0);
     for p in props {
-        p.encode(out);
+        p.encode(generation, out);
     }
 }
 
@@ -285,209 +587,4 @@ impl<'a> ExtCmd<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shared(rel: &str) -> Option<Vec<u8>> {
-        std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/vectors")
-                .join(rel),
-        )
-        .ok()
-    }
-
-    #[test]
-    fn a5100_9202_vector() {
-        let Some(c) = shared("usb-issues/a5100_9202_data.bin") else {
-            return;
-        };
-        let info = ExtDeviceInfo::parse(&c[12..]).unwrap();
-        assert_eq!(info.version, SDIO_VERSION_2);
-        assert_eq!(info.properties.len(), 31);
-        assert_eq!(
-            info.controls,
-            vec![0xD2C1, 0xD2C2, 0xD2C3, 0xD2C8, 0xD2C5, 0xD2C7]
-        );
-        let mut v = Vec::new();
-        info.encode(&mut v);
-        assert_eq!(v, &c[12..]);
-    }
-
-    #[test]
-    fn a5000_9209_entry_from_sony_usb_md() {
-        let b = [
-            0x01, 0, 0, 0, 0, 0, 0, 0, 0x04, 0x50, 0x02, 0x00, 0x01, 0x01, 0x02, 0x10, 0x02, 0x04,
-            0x00, 0x02, 0x03, 0x10, 0x13,
-        ];
-        let p = parse_all_props(&b).unwrap();
-        assert_eq!(p.len(), 1);
-        assert_eq!(p[0].code, 0x5004);
-        assert_eq!(p[0].current, PropValue::Int(0x10));
-        assert_eq!(
-            p[0].form,
-            PropForm::Enum([2, 3, 0x10, 0x13].map(PropValue::Int).to_vec())
-        );
-        let mut v = Vec::new();
-        encode_all_props(&p, &mut v);
-        assert_eq!(v, b);
-    }
-
-    #[test]
-    fn signed_values_and_hostile_counts() {
-        let d = PropDesc {
-            code: 0xD224,
-            data_type: DataType::INT16,
-            get_set: 1,
-            is_enabled: 1,
-            default: PropValue::Int(0),
-            current: PropValue::Int(-1700),
-            form: PropForm::Range {
-                min: PropValue::Int(-2000),
-                max: PropValue::Int(2000),
-                step: PropValue::Int(100),
-            },
-        };
-        let mut v = Vec::new();
-        encode_all_props(std::slice::from_ref(&d), &mut v);
-        assert_eq!(parse_all_props(&v).unwrap(), vec![d]);
-        let hostile = [
-            0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0x04, 0x50, 0x04, 0x40, 1, 1, 0xff, 0xff, 0xff,
-            0xff,
-        ];
-        assert!(parse_all_props(&hostile).is_err());
-    }
-
-    #[test]
-    fn ext_cmd_start_vector() {
-        let Some(p) = shared("ptpip-sony/start_9280_data.bin") else {
-            return;
-        };
-        let cmd = ExtCmd::parse(&p[12..]).unwrap();
-        assert_eq!(
-            (cmd.sub_command, cmd.direction, cmd.payload),
-            (2, 0, &[1u8, 1][..])
-        );
-        let mut v = Vec::new();
-        cmd.encode(&mut v);
-        assert_eq!(v, &p[12..]);
-    }
-
-    mod props {
-        use super::*;
-        use proptest::prelude::*;
-
-        /// A value that fits `t` (sign-extended for signed types, as the reader yields).
-        fn value(t: DataType) -> BoxedStrategy<PropValue> {
-            if t == DataType::STR {
-                return prop_oneof!["[ -~]{0,40}", "\\PC{0,20}"]
-                    .prop_map(PropValue::Str)
-                    .boxed();
-            }
-            let size = t.scalar_size().unwrap();
-            let signed = t.0 & 1 == 1;
-            let scalar = any::<i128>().prop_map(move |v| {
-                if size == 16 {
-                    return v;
-                }
-                let shift = 128 - 8 * size as u32;
-                if signed {
-                    (v << shift) >> shift
-                } else {
-                    ((v as u128) << shift >> shift) as i128
-                }
-            });
-            if t.is_array() {
-                proptest::collection::vec(scalar, 0..6)
-                    .prop_map(PropValue::Array)
-                    .boxed()
-            } else {
-                scalar.prop_map(PropValue::Int).boxed()
-            }
-        }
-
-        fn data_type() -> impl Strategy<Value = DataType> {
-            prop_oneof![
-                (1u16..=10).prop_map(DataType),
-                (0x4001u16..=0x400A).prop_map(DataType),
-                Just(DataType::STR),
-            ]
-        }
-
-        /// Real property codes are 0x5xxx/0xDxxx: never below 0x200, which would read
-        /// as a second enumeration after an enumerated property.
-        fn prop_desc() -> impl Strategy<Value = PropDesc> {
-            (data_type(), 0x200u16..)
-                .prop_flat_map(|(t, code)| {
-                    let form = prop_oneof![
-                        Just(PropForm::None),
-                        (value(t), value(t), value(t))
-                            .prop_map(|(min, max, step)| PropForm::Range { min, max, step }),
-                        proptest::collection::vec(value(t), 0..6).prop_map(PropForm::Enum),
-                    ];
-                    (
-                        Just(t),
-                        Just(code),
-                        any::<u8>(),
-                        any::<u8>(),
-                        value(t),
-                        value(t),
-                        form,
-                    )
-                })
-                .prop_map(
-                    |(data_type, code, get_set, is_enabled, default, current, form)| PropDesc {
-                        code,
-                        data_type,
-                        get_set,
-                        is_enabled,
-                        default,
-                        current,
-                        form,
-                    },
-                )
-        }
-
-        proptest! {
-            #[test]
-            fn all_props_round_trip(props in proptest::collection::vec(prop_desc(), 0..6)) {
-                let mut v = Vec::new();
-                encode_all_props(&props, &mut v);
-                prop_assert_eq!(parse_all_props(&v), Ok(props));
-            }
-
-            #[test]
-            fn ext_device_info_round_trips(version: u16, p in proptest::collection::vec(any::<u16>(), 0..50), c in proptest::collection::vec(any::<u16>(), 0..50)) {
-                let e = ExtDeviceInfo { version, properties: p, controls: c };
-                let mut v = Vec::new();
-                e.encode(&mut v);
-                prop_assert_eq!(ExtDeviceInfo::parse(&v), Ok(e));
-            }
-
-            #[test]
-            fn ext_cmd_round_trips(sub_command: u16, direction: u16, payload in proptest::collection::vec(any::<u8>(), 0..300)) {
-                let c = ExtCmd { sub_command, direction, payload: &payload };
-                let mut v = Vec::new();
-                c.encode(&mut v);
-                prop_assert_eq!(ExtCmd::parse(&v), Ok(c));
-            }
-
-            #[test]
-            fn random_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..400)) {
-                let _ = parse_all_props(&b);
-                let _ = ExtDeviceInfo::parse(&b);
-                let _ = ExtCmd::parse(&b);
-            }
-
-            /// Any bytes after a valid count/reserved header, where the descriptor parser
-            /// does the work.
-            #[test]
-            fn random_descriptors_never_panic(n in 0u32..5, b in proptest::collection::vec(any::<u8>(), 0..200)) {
-                let mut v = n.to_le_bytes().to_vec();
-                v.extend_from_slice(&[0; 4]);
-                v.extend_from_slice(&b);
-                let _ = parse_all_props(&v);
-            }
-        }
-    }
-}
+pub(crate) mod tests;
