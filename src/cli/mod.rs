@@ -8,6 +8,7 @@ mod offload;
 mod pair;
 mod testcard;
 mod webcam;
+mod webcam_pipewire;
 
 use clap::{Parser, Subcommand};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -25,6 +25,11 @@ pub struct WebcamArgs {
     /// /dev/video10, or none (no video output; with --record only the file is written).
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Where the video goes: pipewire (a PipeWire camera node, no kernel module), v4l2
+    /// (a v4l2loopback device, see --device), or auto (PipeWire when a daemon answers
+    /// and v4l2loopback is not loaded).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "pipewire", "v4l2"])]
+    output: String,
     /// Video format for the loopback device: yuyv (decoded, works everywhere) or
     /// mjpeg (the camera's JPEG passed through, for apps that accept MJPG).
     #[arg(long, default_value = "yuyv", value_parser = ["yuyv", "mjpeg"])]
@@ -245,6 +250,9 @@ fn open_source(camera: &str) -> anyhow::Result<Opened> {
 }
 
 fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
+    if let Some(out) = super::webcam_pipewire::open(&a.output, &a.device, a.fps)? {
+        return Ok(out);
+    }
     let format = if a.format == "mjpeg" {
         OutputFormat::Mjpeg
     } else {
