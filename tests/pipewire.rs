@@ -65,9 +65,11 @@ impl Session {
             .expect("start scripts/pw-session.sh");
         let s = Session { dir, child };
         let ready = s.dir.path().join("ready");
-        wait_for(Duration::from_secs(30), "the private PipeWire session", || {
-            ready.exists()
-        });
+        wait_for(
+            Duration::from_secs(30),
+            "the private PipeWire session",
+            || ready.exists(),
+        );
         Some(s)
     }
 
@@ -96,12 +98,16 @@ impl Session {
             log,
             node: String::new(),
         };
-        wait_for(Duration::from_secs(20), "the alpha-bridge node in pw-dump", || {
-            w.node = node_block(&self.pw_dump())
-                .and_then(|b| prop(&b, "node.name"))
-                .unwrap_or_default();
-            !w.node.is_empty()
-        });
+        wait_for(
+            Duration::from_secs(20),
+            "the alpha-bridge node in pw-dump",
+            || {
+                w.node = node_block(&self.pw_dump())
+                    .and_then(|b| prop(&b, "node.name"))
+                    .unwrap_or_default();
+                !w.node.is_empty()
+            },
+        );
         w
     }
 
@@ -112,9 +118,8 @@ impl Session {
 
     /// `gst-launch-1.0 -q pipewiresrc target-object=NODE num-buffers=N ! CAPS ! SINK`.
     fn gst(&self, node: &str, buffers: u32, caps: &str, sink: &str) -> Output {
-        let pipeline = format!(
-            "pipewiresrc target-object={node} num-buffers={buffers} ! {caps} ! {sink}"
-        );
+        let pipeline =
+            format!("pipewiresrc target-object={node} num-buffers={buffers} ! {caps} ! {sink}");
         let mut child = self
             .cmd("gst-launch-1.0")
             .arg("-q")
@@ -295,7 +300,11 @@ fn pipewire_node_judged_by_pw_dump_and_gstreamer() {
         .arg(&decoded)
         .output()
         .unwrap();
-    assert!(ff.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&ff.stderr));
+    assert!(
+        ff.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&ff.stderr)
+    );
     let c = counters(&decoded);
     assert_eq!(c.len(), 20, "ffmpeg decoded {} of 20 JPEGs", c.len());
     assert_increasing(&c, 18);
@@ -330,7 +339,10 @@ fn pipewire_consumer_stays_fed_across_an_unplug() {
     let c = counters(&raw);
     assert_eq!(c.len(), 180);
     let read: Vec<u64> = c.iter().flatten().copied().collect();
-    assert!(read.len() >= 170, "placeholders keep the last counter readable: {c:?}");
+    assert!(
+        read.len() >= 170,
+        "placeholders keep the last counter readable: {c:?}"
+    );
     // The body's counter restarts with each session: split the stream at the resets.
     // Each piece is live frames (increasing) then the dimmed last frame repeated while
     // the camera was away.
@@ -343,9 +355,15 @@ fn pipewire_consumer_stays_fed_across_an_unplug() {
         }
     }
     pieces.push(&read[start..]);
-    assert!(pieces.len() >= 2, "no replug inside the consumed frames: {c:?}");
+    assert!(
+        pieces.len() >= 2,
+        "no replug inside the consumed frames: {c:?}"
+    );
     for p in &pieces {
-        assert!(p.windows(2).all(|w| w[1] >= w[0]), "counters go backwards: {c:?}");
+        assert!(
+            p.windows(2).all(|w| w[1] >= w[0]),
+            "counters go backwards: {c:?}"
+        );
     }
     // Fed while away: some piece ends in repeats of its last live frame.
     assert!(

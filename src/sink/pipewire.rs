@@ -28,6 +28,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 /// Offered before the first picture: the usual Sony live-view size (and the placeholder
 /// card's), so the first real picture rarely renegotiates.
@@ -91,6 +92,9 @@ pub struct NodeStats {
     pub no_buffer: AtomicU64,
     /// Pictures larger than the negotiated buffers (an MJPG frame over the bound).
     pub too_big: AtomicU64,
+    /// Sum and maximum of the time from `write` to the buffer being queued, in µs.
+    pub handoff_us_sum: AtomicU64,
+    pub handoff_us_max: AtomicU64,
 }
 
 /// The newest picture, waiting for the node.
@@ -101,6 +105,8 @@ struct Slot {
     data: Vec<u8>,
     /// Not yet sent to PipeWire.
     fresh: bool,
+    /// When the writer put it here.
+    at: Instant,
 }
 
 struct Shared {
@@ -154,6 +160,7 @@ impl PipewireSink {
                 height: 0,
                 data: Vec::new(),
                 fresh: false,
+                at: Instant::now(),
             }),
             wake_pending: AtomicBool::new(false),
             failed: Mutex::new(None),
@@ -270,6 +277,7 @@ impl FrameSink for PipewireSink {
             slot.width = w;
             slot.height = h;
             slot.fresh = true;
+            slot.at = Instant::now();
         }
         self.wake()
     }
@@ -292,12 +300,15 @@ impl Drop for PipewireSink {
             let _ = t.join();
         }
         let s = &self.shared.stats;
+        let sent = s.delivered.load(Ordering::Relaxed);
         log::info!(
-            "pipewire: {} pictures sent, {} replaced before sending, {} cycles without a free buffer, {} too big",
-            s.delivered.load(Ordering::Relaxed),
+            "pipewire: {sent} pictures sent, {} replaced before sending, {} cycles without a \
+             free buffer, {} too big; handoff to queued mean {} max {} µs",
             s.dropped.load(Ordering::Relaxed),
             s.no_buffer.load(Ordering::Relaxed),
-            s.too_big.load(Ordering::Relaxed)
+            s.too_big.load(Ordering::Relaxed),
+            s.handoff_us_sum.load(Ordering::Relaxed) / sent.max(1),
+            s.handoff_us_max.load(Ordering::Relaxed)
         );
     }
 }
@@ -596,7 +607,11 @@ fn fill(stream: &pw::stream::Stream, shared: &Shared, f: Format) {
         } else {
             0
         };
-        shared.stats.delivered.fetch_add(1, Ordering::Relaxed);
+        let st = &shared.stats;
+        st.delivered.fetch_add(1, Ordering::Relaxed);
+        let us = slot.at.elapsed().as_micros().min(u64::MAX as u128) as u64;
+        st.handoff_us_sum.fetch_add(us, Ordering::Relaxed);
+        st.handoff_us_max.fetch_max(us, Ordering::Relaxed);
     } else {
         *chunk.size_mut() = 0;
         shared.stats.too_big.fetch_add(1, Ordering::Relaxed);
