@@ -35,28 +35,33 @@ export XDG_RUNTIME_DIR=$rt PIPEWIRE_RUNTIME_DIR=$rt
 unset PIPEWIRE_REMOTE
 pipewire >"$rt/pipewire.log" 2>&1 &
 pw=$!
-# WirePlumber links consumers to the node they target.
-wireplumber >"$rt/wireplumber.log" 2>&1 &
-wp=$!
+wp=""
 cleanup() {
-  kill "$wp" "$pw" 2>/dev/null || true
-  wait "$wp" "$pw" 2>/dev/null || true
+  kill $wp "$pw" 2>/dev/null || true
+  wait $wp "$pw" 2>/dev/null || true
   [ -z "$own" ] || rm -rf "$rt"
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT
-ok=""
-for _ in $(seq 200); do
-  if pw-cli ls Client 2>/dev/null | grep -q 'application.name = "WirePlumber"'; then
-    ok=1
-    break
-  fi
-  sleep 0.05
-done
-if [ -z "$ok" ]; then
-  echo "pw-session: pipewire or wireplumber did not start; logs:" >&2
-  tail -n 20 "$rt/pipewire.log" "$rt/wireplumber.log" >&2
+# Waits up to 30 s (a loaded machine starts slowly) for CMD to succeed.
+wait_until() {
+  for _ in $(seq 300); do
+    if "$@"; then return 0; fi
+    kill -0 "$pw" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+started() {
+  echo "pw-session: $1 did not start; logs:" >&2
+  tail -n 20 "$rt/pipewire.log" "$rt/wireplumber.log" >&2 2>/dev/null
   exit 1
-fi
+}
+wait_until pw-cli info 0 >/dev/null 2>&1 || started pipewire
+# WirePlumber (started once the daemon answers) links consumers to the node they target.
+wireplumber >"$rt/wireplumber.log" 2>&1 &
+wp=$!
+wp_ready() { pw-cli ls Client 2>/dev/null | grep -q 'application.name = "WirePlumber"'; }
+wait_until wp_ready || started wireplumber
 touch "$rt/ready"
 "$@"

@@ -383,3 +383,28 @@ fn pipewire_consumer_stays_fed_across_an_unplug() {
         "the emulated camera was never unplugged: {stdout}"
     );
 }
+
+#[test]
+fn pipewire_size_change_renegotiates() {
+    let Some(s) = Session::start() else { return };
+    // The node first offers the live view's 1024x680; a raw consumer makes the pipeline
+    // decode and crop to 16:9, so the pictures become 1024x576 and the link must
+    // renegotiate to that size.
+    let cam = s.webcam(&["--duration", "120s", "--aspect", "16:9"]);
+    let raw = s.dir.path().join("crop.yuv");
+    let out = s.gst(
+        &cam.node,
+        30,
+        "video/x-raw,format=YUY2",
+        &format!("filesink location={}", raw.display()),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let (_, log) = cam.stop();
+    let len = std::fs::metadata(&raw).unwrap().len();
+    assert_eq!(len, 30 * 1024 * 576 * 2, "not 30 frames of 1024x576: {log}");
+    assert!(
+        log.contains("the picture is now 1024x576; renegotiating"),
+        "{log}"
+    );
+    assert!(log.contains("a consumer took YUY2 1024x576"), "{log}");
+}
