@@ -220,3 +220,32 @@ fn pipewire_size_change_renegotiates() {
     );
     assert!(log.contains("a consumer took YUY2 1024x576"), "{log}");
 }
+
+#[test]
+fn pipewire_output_without_a_daemon_says_what_to_do() {
+    // An empty runtime dir: no daemon socket, whatever the desktop runs.
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "webcam",
+            "--camera",
+            "emulated",
+            "--output",
+            "pipewire",
+            "--duration",
+            "2s",
+        ])
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .env("PIPEWIRE_RUNTIME_DIR", dir.path())
+        .env_remove("PIPEWIRE_REMOTE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no PipeWire daemon is reachable"), "{err}");
+    assert!(
+        err.contains("systemctl --user start pipewire wireplumber"),
+        "{err}"
+    );
+    assert!(err.contains("--output v4l2"), "{err}");
+}
