@@ -76,14 +76,12 @@ fn pipewire_node_judged_by_pw_dump_and_gstreamer() {
     assert!(!formats[..formats.find(']').unwrap_or(formats.len())].contains("\"min\""));
 
     // Raw YUY2.
-    let raw = s.dir.path().join("raw.yuv");
-    let out = s.gst(
+    let raw = s.gst_to_file(
         &cam.node,
         30,
         "video/x-raw,format=YUY2,width=1024,height=680",
-        &format!("filesink location={}", raw.display()),
+        "raw.yuv",
     );
-    assert!(out.status.success(), "{out:?}");
     let c = counters(&raw);
     assert_eq!(c.len(), 30);
     assert_increasing(&c, 25);
@@ -133,14 +131,12 @@ fn pipewire_consumer_stays_fed_across_an_unplug() {
     ]);
     // About 6 s of frames at 30 fps: spans at least one 2 s unplug (placeholders at a
     // few a second keep pipewiresrc fed meanwhile).
-    let raw = s.dir.path().join("unplug.yuv");
-    let out = s.gst(
+    let raw = s.gst_to_file(
         &cam.node,
         180,
         "video/x-raw,format=YUY2,width=1024,height=680",
-        &format!("filesink location={}", raw.display()),
+        "unplug.yuv",
     );
-    assert!(out.status.success(), "{out:?}");
     let (stdout, log) = cam.stop();
     let c = counters(&raw);
     assert_eq!(c.len(), 180);
@@ -203,14 +199,7 @@ fn pipewire_size_change_renegotiates() {
     // decode and crop to 16:9, so the pictures become 1024x576 and the link must
     // renegotiate to that size.
     let cam = s.webcam(&["--duration", "120s", "--aspect", "16:9"]);
-    let raw = s.dir.path().join("crop.yuv");
-    let out = s.gst(
-        &cam.node,
-        30,
-        "video/x-raw,format=YUY2",
-        &format!("filesink location={}", raw.display()),
-    );
-    assert!(out.status.success(), "{out:?}");
+    let raw = s.gst_to_file(&cam.node, 30, "video/x-raw,format=YUY2", "crop.yuv");
     let (_, log) = cam.stop();
     let len = std::fs::metadata(&raw).unwrap().len();
     assert_eq!(len, 30 * 1024 * 576 * 2, "not 30 frames of 1024x576: {log}");

@@ -135,6 +135,21 @@ impl Session {
     }
 }
 
+impl Session {
+    /// [`Session::gst`] into a file `name` in the session's folder; asserts success.
+    pub fn gst_to_file(&self, node: &str, buffers: u32, caps: &str, name: &str) -> PathBuf {
+        let file = self.dir.path().join(name);
+        let out = self.gst(
+            node,
+            buffers,
+            caps,
+            &format!("filesink location={}", file.display()),
+        );
+        assert!(out.status.success(), "{out:?}");
+        file
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         kill_group(&self.child);
