@@ -244,7 +244,8 @@ pub fn run(
         let (jpool, ypool) = (jpeg_pool.clone(), yuyv_pool.clone());
         let (fps, aspect) = (opts.fps, opts.aspect);
         spawn("write", move || {
-            let r = write_loop(sink, write_rx, jpool, ypool, fps, aspect, &mode, &shared);
+            let out = WriteConfig { fps, aspect, mode };
+            let r = write_loop(sink, write_rx, jpool, ypool, &out, &shared);
             stop_on_error(&shared, r)
         })
     });
@@ -531,17 +532,23 @@ fn decode_loop(
 /// Owns the sink. While the camera is away, or connected but sending nothing for
 /// [`STARVED_AFTER`] (an AccessDenied storm), it repeats the last picture, dimmed with a
 /// "reconnecting" banner, a few times a second.
+/// The writer's settings: output rate cap, shaping, and which picture kind to make.
+struct WriteConfig {
+    fps: u32,
+    aspect: Aspect,
+    mode: Mode,
+}
+
 fn write_loop(
     mut sink: Box<dyn FrameSink>,
     rx: crossbeam_channel::Receiver<Ready>,
     jpeg_pool: Pool<Vec<u8>>,
     yuyv_pool: Pool<Yuyv>,
-    fps: u32,
-    aspect: Aspect,
-    mode: &Mode,
+    out: &WriteConfig,
     shared: &Shared,
 ) -> Result<(), PipelineError> {
-    let mut cap = RateCap::new(fps);
+    let (aspect, mode) = (out.aspect, &out.mode);
+    let mut cap = RateCap::new(out.fps);
     let placeholder_interval = Duration::from_millis(200);
     let mut placeholder = Placeholder::new();
     // The last decoded frame stays out of the pool until a newer one replaces it, so
