@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 cargo build --release --bins
+# tests/pipewire.rs starts its own private PipeWire session (scripts/pw-session.sh).
 cargo test --release
 # Every fuzz target over its checked-in corpus, then 10 s each (skips with a note where
 # no fuzz toolchain can be had).

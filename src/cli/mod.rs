@@ -14,6 +14,7 @@ mod pair;
 mod paths;
 mod testcard;
 mod webcam;
+mod webcam_pipewire;
 
 use clap::{Parser, Subcommand};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -31,8 +31,14 @@ pub struct WebcamArgs {
     /// benchmarks and soak runs).
     #[arg(long, default_value = "auto", value_name = "DEVICE")]
     device: String,
+    /// Where the video goes: pipewire (a PipeWire camera node, no kernel module), v4l2
+    /// (a v4l2loopback device, see --device), or auto (PipeWire when a daemon answers
+    /// and v4l2loopback is not loaded).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "pipewire", "v4l2"])]
+    output: String,
     /// Video format for the loopback device: yuyv (decoded, works everywhere; the
     /// default) or mjpeg (the camera's JPEG passed through, for apps that accept MJPG).
+    /// With PipeWire the consumer picks the format.
     #[arg(long, value_parser = ["yuyv", "mjpeg"])]
     format: Option<String>,
     /// Write the live view to FILE: MJPEG stream, or MJPEG-in-AVI if FILE ends in .avi.
@@ -421,6 +427,9 @@ fn open_source(camera: &str, connect: ConnectOptions) -> anyhow::Result<Opened> 
 }
 
 fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {
+    if let Some(out) = super::webcam_pipewire::open(&a.output, &a.device, a.fps)? {
+        return Ok(out);
+    }
     let format = if a.passthrough() {
         OutputFormat::Mjpeg
     } else {

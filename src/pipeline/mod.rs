@@ -15,7 +15,7 @@ use crate::decode::{Backend, DecodeError, Decoder, Yuyv};
 use crate::frame::{self, DumpError, DumpWriter};
 use crate::sink::placeholder::Placeholder;
 use crate::sink::record::{RecordError, RecordOptions, RecordSummary, Recorder};
-use crate::sink::{FrameSink, Picture, SinkError};
+use crate::sink::{Demand, FrameSink, Picture, SinkError, Want};
 use lossy::{lossy, LossySender, Pool};
 use source::{FrameSource, Item, SourceError};
 use stats::{Snapshot, Stats};
@@ -33,6 +33,9 @@ pub enum Output {
     Yuyv(Box<dyn FrameSink>),
     /// The camera's JPEG passed through untouched (`--format mjpeg`).
     Mjpeg(Box<dyn FrameSink>),
+    /// Whatever the sink's consumers asked for, frame by frame (PipeWire): YUYV,
+    /// JPEG, or no decode at all while nobody watches.
+    Negotiated(Box<dyn FrameSink>, Demand),
 }
 
 /// Cropping or padding the 3:2 live view for 16:9 apps.
@@ -138,6 +141,22 @@ enum ReadyPic {
     Jpeg(Captured),
 }
 
+/// Which picture the decoder makes: fixed for the run, or asked by the sink each frame.
+#[derive(Clone)]
+enum Mode {
+    Fixed(Want),
+    Negotiated(Demand),
+}
+
+impl Mode {
+    fn want(&self) -> Want {
+        match self {
+            Mode::Fixed(w) => *w,
+            Mode::Negotiated(d) => d.get(),
+        }
+    }
+}
+
 /// Shared run state.
 struct Shared {
     stop: Arc<AtomicBool>,
@@ -181,11 +200,15 @@ pub fn run(
     let (to_write, write_rx) = lossy::<Ready>(2, shared.stats.dropped_write.clone());
 
     let output = std::mem::replace(&mut opts.output, Output::None);
-    let (sink, passthrough) = match output {
-        Output::None => (None, false),
-        Output::Yuyv(s) => (Some(s), false),
-        Output::Mjpeg(s) => (Some(s), true),
+    let (mut sink, mode) = match output {
+        Output::None => (None, Mode::Fixed(Want::Nothing)),
+        Output::Yuyv(s) => (Some(s), Mode::Fixed(Want::Yuyv)),
+        Output::Mjpeg(s) => (Some(s), Mode::Fixed(Want::Jpeg)),
+        Output::Negotiated(s, d) => (Some(s), Mode::Negotiated(d)),
     };
+    if let Some(s) = sink.as_mut() {
+        s.set_source(&source.info());
+    }
     let has_sink = sink.is_some();
 
     let dumper = opts
@@ -213,16 +236,9 @@ pub fn run(
         let shared = shared.clone();
         let (jpool, ypool) = (jpeg_pool.clone(), yuyv_pool.clone());
         let backend = opts.backend;
+        let mode = mode.clone();
         spawn("decode", move || {
-            let r = decode_loop(
-                decode_rx,
-                to_write,
-                jpool,
-                ypool,
-                backend,
-                passthrough,
-                &shared,
-            );
+            let r = decode_loop(decode_rx, to_write, jpool, ypool, backend, &mode, &shared);
             stop_on_error(&shared, r)
         })
     };
@@ -231,7 +247,8 @@ pub fn run(
         let (jpool, ypool) = (jpeg_pool.clone(), yuyv_pool.clone());
         let (fps, aspect) = (opts.fps, opts.aspect);
         spawn("write", move || {
-            let r = write_loop(sink, write_rx, jpool, ypool, fps, aspect, &shared);
+            let out = WriteConfig { fps, aspect, mode };
+            let r = write_loop(sink, write_rx, jpool, ypool, &out, &shared);
             stop_on_error(&shared, r)
         })
     });
@@ -477,7 +494,7 @@ fn decode_loop(
     jpeg_pool: Pool<Vec<u8>>,
     yuyv_pool: Pool<Yuyv>,
     backend: Backend,
-    passthrough: bool,
+    mode: &Mode,
     shared: &Shared,
 ) -> Result<(), PipelineError> {
     let mut decoder = Decoder::new(backend);
@@ -488,7 +505,9 @@ fn decode_loop(
         ReadyPic::Jpeg(c) => jpeg_pool.put(c.buf),
     };
     for cap in rx {
-        if passthrough {
+        // Nobody watching a negotiating sink: the JPEG goes on undecoded, so the sink
+        // still learns the size to offer.
+        if mode.want() != Want::Yuyv {
             let complete = cap.complete;
             to_write.send(
                 Ready {
@@ -540,16 +559,23 @@ fn decode_loop(
 /// Owns the sink. While the camera is away, or connected but sending nothing for
 /// [`STARVED_AFTER`] (an AccessDenied storm), it repeats the last picture, dimmed with a
 /// "reconnecting" banner, a few times a second.
+/// The writer's settings: output rate cap, shaping, and which picture kind to make.
+struct WriteConfig {
+    fps: u32,
+    aspect: Aspect,
+    mode: Mode,
+}
+
 fn write_loop(
     mut sink: Box<dyn FrameSink>,
     rx: crossbeam_channel::Receiver<Ready>,
     jpeg_pool: Pool<Vec<u8>>,
     yuyv_pool: Pool<Yuyv>,
-    fps: u32,
-    aspect: Aspect,
+    out: &WriteConfig,
     shared: &Shared,
 ) -> Result<(), PipelineError> {
-    let mut cap = RateCap::new(fps);
+    let (aspect, mode) = (out.aspect, &out.mode);
+    let mut cap = RateCap::new(out.fps);
     let placeholder_interval = Duration::from_millis(200);
     let mut placeholder = Placeholder::new();
     // The last decoded frame stays out of the pool until a newer one replaces it, so
@@ -607,8 +633,15 @@ fn write_loop(
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 let away =
                     !shared.live.load(Ordering::Relaxed) || last_live.elapsed() >= STARVED_AFTER;
+                let jpeg = match mode {
+                    Mode::Fixed(_) => passthrough,
+                    Mode::Negotiated(d) => match d.get() {
+                        Want::Nothing => continue,
+                        want => want == Want::Jpeg,
+                    },
+                };
                 if away && !shared.stop.load(Ordering::Relaxed) {
-                    if passthrough {
+                    if jpeg {
                         let pic = placeholder.render_jpeg(None)?;
                         sink.write(&pic)?;
                     } else {

@@ -64,6 +64,10 @@ pub trait FrameSource: Send {
     /// Closes the camera session (if any) and releases the device.
     fn disconnect(&mut self);
     fn name(&self) -> String;
+    /// The connected body's model and serial number, where there is a body.
+    fn info(&self) -> crate::sink::SourceInfo {
+        crate::sink::SourceInfo::default()
+    }
 }
 
 /// Opens a transport to the camera (USB device, or the emulator's in-process pipe).
@@ -126,6 +130,16 @@ impl FrameSource for CameraSource {
 
     fn name(&self) -> String {
         self.label.clone()
+    }
+
+    fn info(&self) -> crate::sink::SourceInfo {
+        self.cam
+            .as_ref()
+            .map(|cam| crate::sink::SourceInfo {
+                model: cam.device_info().model.clone(),
+                serial: cam.device_info().serial_number.clone(),
+            })
+            .unwrap_or_default()
     }
 }
 

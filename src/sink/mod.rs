@@ -1,18 +1,23 @@
 //! Where finished pictures go: the [`FrameSink`] trait, a [`NullSink`] for measuring the
-//! pipeline without a device, the v4l2loopback writer ([`v4l2`]) and the "camera
-//! reconnecting" picture ([`placeholder`]).
+//! pipeline without a device, the v4l2loopback writer ([`v4l2`]), the PipeWire camera
+//! node ([`pipewire`], feature `pipewire`) and the "camera reconnecting" picture
+//! ([`placeholder`]).
 //!
 //! A sink is owned by exactly one thread (the pipeline's writer) and is handed borrowed
 //! [`Picture`]s, so no frame is copied on the way in. Sinks must not block for long,
 //! panic on a bad picture, or print: errors are [`SinkError`]s whose [`SinkErrorKind`]
 //! lets the CLI give the fix, and the message itself says what to do.
 
+#[cfg(feature = "pipewire")]
+pub mod pipewire;
 pub mod placeholder;
 pub mod record;
 pub mod v4l2;
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 /// The exact command that loads v4l2loopback the way alpha-bridge expects it: one device
 /// at /dev/video10, named for the camera, with `exclusive_caps=1` (Chrome and Zoom only
@@ -104,6 +109,9 @@ pub trait FrameSink: Send {
     fn write(&mut self, pic: &Picture<'_>) -> Result<(), SinkError>;
     /// What this sink writes to, for logs ("v4l2loopback /dev/video10", "null").
     fn name(&self) -> String;
+    /// Which camera the pictures come from, told once before the first picture, for
+    /// sinks that show it to apps (the PipeWire node's name). Most sinks ignore it.
+    fn set_source(&mut self, _info: &SourceInfo) {}
 }
 
 impl<S: FrameSink + ?Sized> FrameSink for Box<S> {
@@ -112,6 +120,58 @@ impl<S: FrameSink + ?Sized> FrameSink for Box<S> {
     }
     fn name(&self) -> String {
         (**self).name()
+    }
+    fn set_source(&mut self, info: &SourceInfo) {
+        (**self).set_source(info)
+    }
+}
+
+/// The camera behind a run, as far as it is known (a replay has no body).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// "ILCE-6400"; empty when unknown.
+    pub model: String,
+    /// The body's serial number; empty when unknown.
+    pub serial: String,
+}
+
+/// What a sink that negotiates with its consumers wants from the pipeline right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// No consumer: do not decode (JPEGs still pass, so the sink learns the size).
+    Nothing,
+    /// A consumer took raw video: decode to YUYV.
+    Yuyv,
+    /// A consumer took MJPG: pass the camera's JPEG through.
+    Jpeg,
+}
+
+/// A [`Want`] shared between a negotiating sink (which sets it from its own thread) and
+/// the pipeline's decoder (which reads it once a frame). Cloning shares it.
+#[derive(Debug, Clone)]
+pub struct Demand(Arc<AtomicU8>);
+
+impl Default for Demand {
+    fn default() -> Self {
+        Demand(Arc::new(AtomicU8::new(0)))
+    }
+}
+
+impl Demand {
+    pub fn get(&self) -> Want {
+        match self.0.load(Ordering::Acquire) {
+            1 => Want::Yuyv,
+            2 => Want::Jpeg,
+            _ => Want::Nothing,
+        }
+    }
+    pub fn set(&self, w: Want) {
+        let v = match w {
+            Want::Nothing => 0,
+            Want::Yuyv => 1,
+            Want::Jpeg => 2,
+        };
+        self.0.store(v, Ordering::Release);
     }
 }
 
@@ -175,6 +235,8 @@ pub enum SinkErrorKind {
     BadPicture,
     /// Any other I/O failure on the device.
     Io,
+    /// No PipeWire daemon answered, or it went away.
+    NoPipewire,
 }
 
 /// Errors from sinks. Messages are lowercase and name the fix.
@@ -208,6 +270,11 @@ pub enum SinkError {
     Format { path: PathBuf, detail: String },
     #[error("bad picture: {0}")]
     BadPicture(String),
+    #[error(
+        "{detail}; start PipeWire for your session (`systemctl --user start pipewire \
+         wireplumber`) or use the kernel module instead with --output v4l2"
+    )]
+    NoPipewire { detail: String },
     #[error("i/o error on {path}: {err}")]
     Io { path: PathBuf, err: io::Error },
 }
@@ -223,6 +290,7 @@ impl SinkError {
             SinkError::Format { .. } => SinkErrorKind::Format,
             SinkError::BadPicture(_) => SinkErrorKind::BadPicture,
             SinkError::Io { .. } => SinkErrorKind::Io,
+            SinkError::NoPipewire { .. } => SinkErrorKind::NoPipewire,
         }
     }
 
@@ -300,6 +368,17 @@ mod tests {
         let e = SinkError::from_io(p, io::Error::from_raw_os_error(libc::ENOENT));
         assert_eq!(e.kind(), SinkErrorKind::NotFound);
         assert!(e.to_string().contains(MODPROBE_LINE));
+    }
+
+    #[test]
+    fn demand_round_trips_between_clones() {
+        let d = Demand::default();
+        let seen = d.clone();
+        assert_eq!(seen.get(), Want::Nothing);
+        for w in [Want::Yuyv, Want::Jpeg, Want::Nothing] {
+            d.set(w);
+            assert_eq!(seen.get(), w);
+        }
     }
 
     #[test]
