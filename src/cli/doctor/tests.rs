@@ -354,6 +354,7 @@ fn row(mode: Mode, usb_mode: UsbMode) -> Row {
         serial: Some("D01".into()),
         vendor_extension: None,
         problem: None,
+        props: None,
     }
 }
 
