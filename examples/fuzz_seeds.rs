@@ -336,7 +336,7 @@ fn ptpip_synthetic(c: &mut Corpus) {
     ];
     let mut all = Vec::new();
     for p in &pk {
-        p.encode(&mut all);
+        p.encode(&mut all).unwrap();
     }
     c.put(
         "ptpip_stream",

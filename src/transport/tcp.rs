@@ -184,7 +184,7 @@ impl PtpIpConnection {
             name: name.to_string(),
             version: Some(ptpip::PROTOCOL_VERSION),
         }
-        .encode(&mut wbuf);
+        .encode(&mut wbuf)?;
         cmd.write_all(&wbuf)
             .map_err(|e| io_error(e, "sending init command request"))?;
         let responder = loop {
@@ -210,7 +210,7 @@ impl PtpIpConnection {
                 Packet::InitFail { reason } => return Err(TcpError::InitFail { reason }),
                 Packet::ProbeRequest => {
                     wbuf.clear();
-                    Packet::ProbeResponse.encode(&mut wbuf);
+                    Packet::ProbeResponse.encode(&mut wbuf)?;
                     cmd.write_all(&wbuf)
                         .map_err(|e| io_error(e, "answering a probe"))?;
                 }
@@ -232,7 +232,7 @@ impl PtpIpConnection {
         Packet::InitEventRequest {
             connection: responder.connection,
         }
-        .encode(&mut wbuf);
+        .encode(&mut wbuf)?;
         event
             .write_all(&wbuf)
             .map_err(|e| io_error(e, "sending init event request"))?;
@@ -247,7 +247,7 @@ impl PtpIpConnection {
                 Packet::InitFail { reason } => return Err(TcpError::InitFail { reason }),
                 Packet::ProbeRequest => {
                     wbuf.clear();
-                    Packet::ProbeResponse.encode(&mut wbuf);
+                    Packet::ProbeResponse.encode(&mut wbuf)?;
                     event
                         .write_all(&wbuf)
                         .map_err(|e| io_error(e, "answering a probe"))?;
@@ -286,7 +286,7 @@ impl PtpIpConnection {
     pub fn send(&mut self, pk: &Packet) -> Result<(), TcpError> {
         self.poll_events()?;
         self.wbuf.clear();
-        pk.encode(&mut self.wbuf);
+        pk.encode(&mut self.wbuf)?;
         self.cmd
             .write_all(&self.wbuf)
             .map_err(|e| io_error(e, "sending to the camera"))?;
@@ -297,7 +297,8 @@ impl PtpIpConnection {
     /// `Packet` (still one buffer, one write).
     pub fn send_data(&mut self, tid: u32, payload: &[u8], end: bool) -> Result<(), TcpError> {
         self.wbuf.clear();
-        ptpip::encode_data_header(end, tid, payload.len(), &mut self.wbuf);
+        self.wbuf
+            .extend_from_slice(&ptpip::data_header(end, tid, payload.len())?);
         self.wbuf.extend_from_slice(payload);
         self.cmd
             .write_all(&self.wbuf)
@@ -319,7 +320,7 @@ impl PtpIpConnection {
             if pk == Packet::ProbeRequest {
                 log::trace!("ptp/ip: probe on the command channel");
                 self.wbuf.clear();
-                Packet::ProbeResponse.encode(&mut self.wbuf);
+                Packet::ProbeResponse.encode(&mut self.wbuf)?;
                 self.cmd
                     .write_all(&self.wbuf)
                     .map_err(|e| io_error(e, "answering a probe"))?;
@@ -361,7 +362,7 @@ impl PtpIpConnection {
                 Ok(Some(Packet::ProbeRequest)) => {
                     log::trace!("ptp/ip: probe on the event channel");
                     let mut b = Vec::with_capacity(8);
-                    Packet::ProbeResponse.encode(&mut b);
+                    let _ = Packet::ProbeResponse.encode(&mut b);
                     // Eight bytes into an idle socket buffer; a full buffer means the
                     // camera stopped reading, which the next command will notice.
                     match self.event.write(&b) {
@@ -469,7 +470,7 @@ mod tests {
 
     fn hex_packet(p: &Packet) -> Vec<u8> {
         let mut v = Vec::new();
-        p.encode(&mut v);
+        p.encode(&mut v).unwrap();
         v
     }
 }
