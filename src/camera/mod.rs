@@ -1,15 +1,17 @@
-//! A Sony body driven over a [`Transport`](crate::transport::Transport): the PTP session
-//! ([`session`]), Sony's PC Remote connect handshake and live-view polling ([`sony`]).
+//! A Sony body driven over a [`Link`](link::Link) (USB or PTP/IP): the session driver
+//! that runs the transaction engine ([`session`]), the links ([`link`]), Sony's PC
+//! Remote connect handshake and live-view polling ([`sony`]).
 //!
 //! This layer never renders, decodes or writes files; it hands raw live-view objects
 //! to the caller. It must not be used by `crate::emulator` (sony-usb.md §3, §5).
 
+pub mod link;
 pub mod pacing;
 pub mod session;
 pub mod sony;
 
-pub use session::{read_device_info, DataPhase, PtpSession};
-pub use sony::{ConnectOptions, SonyCamera};
+pub use session::{read_device_info, DataPhase, PtpSession, Session};
+pub use sony::{Camera, ConnectOptions, SonyCamera};
 
 use crate::ptp::{OpCode, ParseError, ResponseCode};
 use crate::transport::{ErrorKind, TransportError};

@@ -234,8 +234,9 @@ impl Engine {
         }
     }
 
-    /// Feeds one input. Errors end the transaction (call [`abandon`](Engine::abandon)
-    /// to queue a cancel); events never do.
+    /// Feeds one input. After an error the transaction is over for the caller, who
+    /// calls [`abandon`](Engine::abandon) (with or without a cancel); events never end
+    /// a transaction.
     pub fn handle<'a>(&mut self, input: Input<'a>) -> Result<Step<'a>, ProtocolError> {
         if let Input::Event(e) = input {
             if self.events.len() >= MAX_EVENTS {
@@ -251,9 +252,8 @@ impl Engine {
             return Ok(Step::Continue);
         };
         let r = t.handle(input);
-        match &r {
-            Ok(Step::Done(_)) | Err(_) => self.txn = None,
-            _ => {}
+        if let Ok(Step::Done(_)) = r {
+            self.txn = None;
         }
         r
     }
