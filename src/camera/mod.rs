@@ -33,6 +33,13 @@ pub enum CameraError {
     /// The camera is reachable but can't do what was asked; the text says what to do.
     #[error("{0}")]
     Unsupported(String),
+    /// The camera refused the connection at PTP/IP level (Init Fail): it only talks to
+    /// computers registered with it.
+    #[error(
+        "this camera is not paired with this computer (it refused the connection, reason \
+         {reason}): run `alpha-bridge pair` once with the camera in mass storage mode"
+    )]
+    NotPaired { reason: u32 },
     /// Live view stopped producing frames.
     #[error("no live-view frame for {0:?}: the camera stopped sending live view")]
     Stalled(std::time::Duration),
@@ -49,7 +56,10 @@ impl CameraError {
 
     /// Whether retrying later (after a reconnect) could help.
     pub fn is_transient(&self) -> bool {
-        !matches!(self, CameraError::Unsupported(_))
+        !matches!(
+            self,
+            CameraError::Unsupported(_) | CameraError::NotPaired { .. }
+        )
             && !matches!(
                 self.transport_kind(),
                 Some(ErrorKind::PermissionDenied | ErrorKind::Busy)

@@ -6,7 +6,8 @@
 //! corrupt. Every declared length is checked against a per-type cap (control packets are
 //! a few dozen bytes, Init packets at most [`MAX_INIT_LEN`], Data/End Data at most the
 //! decoder's `max_packet`, 64 MiB by default) before a single byte of it is buffered.
-//! No sockets, threads or clocks here: `transport::tcp` owns the I/O.
+//! No sockets, threads or clocks here: the host's link (`camera::link::ptpip`) and the
+//! emulated camera own the I/O and read through [`Decoder::pull`].
 
 use super::codec::{Reader, Writer};
 use super::codes::{EventCode, OpCode, ResponseCode};

@@ -3,10 +3,11 @@
 //! A [`Link`] sends what the engine asks for and hands back, one at a time, the inputs
 //! its framer decodes from what the camera sent. It keeps the quirks of its wire and
 //! nothing else: [`usb::UsbLink`] the zero-length packets, halted endpoints and the
-//! class-request cancel; `ptpip::PtpIpLink` the two TCP connections, the Init
+//! class-request cancel; [`ptpip::PtpIpLink`] the two TCP connections, the Init
 //! handshake, probes and the event channel. Transaction rules live in the engine, so
 //! both links apply the same ones.
 
+pub mod ptpip;
 pub mod usb;
 
 use std::time::Duration;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use crate::ptp::engine::{Input, Transmit};
 use crate::transport::TransportError;
 
+pub use ptpip::PtpIpLink;
 pub use usb::UsbLink;
 
 /// Why a link could not go on.
