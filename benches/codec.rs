@@ -64,12 +64,12 @@ fn ptpip_packets(c: &mut Criterion) {
     g.bench_function("operation-request-encode", |b| {
         b.iter(|| {
             out.clear();
-            black_box(&req).encode(&mut out);
+            black_box(&req).encode(&mut out).unwrap();
             black_box(out.len())
         })
     });
     let mut small = Vec::new();
-    req.encode(&mut small);
+    req.encode(&mut small).unwrap();
     g.bench_function("operation-request-decode", |b| {
         b.iter(|| ptpip::decode(black_box(&small), ptpip::DEFAULT_MAX_PACKET).unwrap())
     });
@@ -83,13 +83,18 @@ fn ptpip_packets(c: &mut Criterion) {
         tid: 7,
         total: TOTAL as u64,
     }
-    .encode(&mut stream);
+    .encode(&mut stream)
+    .unwrap();
     for i in 0..TOTAL / CHUNK {
         let payload = vec![i as u8; CHUNK];
         if i + 1 == TOTAL / CHUNK {
-            Packet::EndData { tid: 7, payload }.encode(&mut stream);
+            Packet::EndData { tid: 7, payload }
+                .encode(&mut stream)
+                .unwrap();
         } else {
-            Packet::Data { tid: 7, payload }.encode(&mut stream);
+            Packet::Data { tid: 7, payload }
+                .encode(&mut stream)
+                .unwrap();
         }
     }
     g.throughput(Throughput::Bytes(TOTAL as u64));
@@ -114,7 +119,7 @@ fn ptpip_packets(c: &mut Criterion) {
     g.bench_function("data-header-encode-1MiB", |b| {
         b.iter(|| {
             out.clear();
-            ptpip::encode_data_header(false, 7, payload.len(), &mut out);
+            out.extend_from_slice(&ptpip::data_header(false, 7, payload.len()).unwrap());
             out.extend_from_slice(&payload);
             black_box(out.len())
         })

@@ -137,7 +137,7 @@ fn usb_camera(c: &mut Corpus) {
     let mut buf = Vec::new();
     cam.next_live_view(&mut buf, &|| false)
         .expect("a live-view frame");
-    let rec = cam.close();
+    let rec = cam.close().into_transport();
     let host_out: Vec<u8> = rec.out.concat();
     // Live-view objects are large; the container stream seed keeps everything else.
     let cam_in: Vec<u8> = rec.input.concat();
@@ -336,7 +336,7 @@ fn ptpip_synthetic(c: &mut Corpus) {
     ];
     let mut all = Vec::new();
     for p in &pk {
-        p.encode(&mut all);
+        p.encode(&mut all).unwrap();
     }
     c.put(
         "ptpip_stream",

@@ -56,11 +56,52 @@ fn violations(allowed: impl Fn(&str) -> bool, needles: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// The files of `src/transport/usb/` that hold pure decisions (testable without USB).
+const USB_PURE: &[&str] = &[
+    "src/transport/usb/mod.rs",
+    "src/transport/usb/descriptor.rs",
+    "src/transport/usb/device.rs",
+    "src/transport/usb/holders.rs",
+    "src/transport/usb/request.rs",
+];
+
 #[test]
 fn only_transport_usb_names_rusb() {
+    // Within the folder, only the glue files do: the decisions stay pure.
     let v = violations(
-        |p| p == "src/transport/usb.rs",
+        |p| p.starts_with("src/transport/usb/") && !USB_PURE.contains(&p),
         &["rusb::", "use rusb", "extern crate rusb"],
+    );
+    assert!(v.is_empty(), "{v:#?}");
+}
+
+#[test]
+fn the_usb_transport_uses_rusb_safely() {
+    // rusb's safe API only: no raw libusb calls, no unsafe blocks.
+    let v = violations(
+        |p| !p.starts_with("src/transport/usb/"),
+        &["rusb::ffi", "libusb1_sys", "unsafe"],
+    );
+    assert!(v.is_empty(), "{v:#?}");
+}
+
+#[test]
+fn transport_knows_no_ptp() {
+    // Byte pipes only: framing, the Init handshake and transactions live above.
+    let v = violations(
+        |p| !p.starts_with("src/transport/"),
+        &["crate::ptp", "crate::camera", "crate::offload"],
+    );
+    assert!(v.is_empty(), "{v:#?}");
+}
+
+#[test]
+fn one_ptp_engine_one_ptpip_reader() {
+    // Transactions run on ptp::engine; PTP/IP bytes are read through ptpip::Decoder.
+    // Nobody else parses PTP/IP headers by hand or drives transaction ids.
+    let v = violations(
+        |p| p.starts_with("src/ptp/"),
+        &["ptpip::Header::parse", "TransactionIds::new", "read_exact(&mut h"],
     );
     assert!(v.is_empty(), "{v:#?}");
 }

@@ -1,16 +1,18 @@
-//! A Sony body driven over a [`Transport`](crate::transport::Transport): the PTP session
-//! ([`session`]), Sony's PC Remote connect handshake and live-view polling ([`sony`]).
+//! A Sony body driven over a [`Link`](link::Link) (USB or PTP/IP): the session driver
+//! that runs the transaction engine ([`session`]), the links ([`link`]), Sony's PC
+//! Remote connect handshake and live-view polling ([`sony`]).
 //!
 //! This layer never renders, decodes or writes files; it hands raw live-view objects
 //! to the caller. It must not be used by `crate::emulator`
 //! (docs/protocol/emulator.md#independence-rule).
 
+pub mod link;
 pub mod pacing;
 pub mod session;
 pub mod sony;
 
-pub use session::{read_device_info, DataPhase, PtpSession};
-pub use sony::{ConnectOptions, SonyCamera};
+pub use session::{read_device_info, DataPhase, PtpSession, Session};
+pub use sony::{Camera, ConnectOptions, SonyCamera};
 
 use crate::ptp::{OpCode, ParseError, ResponseCode};
 use crate::transport::{ErrorKind, TransportError};
@@ -32,6 +34,13 @@ pub enum CameraError {
     /// The camera is reachable but can't do what was asked; the text says what to do.
     #[error("{0}")]
     Unsupported(String),
+    /// The camera refused the connection at PTP/IP level (Init Fail): it only talks to
+    /// computers registered with it.
+    #[error(
+        "this camera is not paired with this computer (it refused the connection, reason \
+         {reason}): run `alpha-bridge pair` once with the camera in mass storage mode"
+    )]
+    NotPaired { reason: u32 },
     /// Live view stopped producing frames.
     #[error("no live-view frame for {0:?}: the camera stopped sending live view")]
     Stalled(std::time::Duration),
@@ -56,7 +65,10 @@ impl CameraError {
 
     /// Whether retrying later (after a reconnect) could help.
     pub fn is_transient(&self) -> bool {
-        !matches!(self, CameraError::Unsupported(_))
+        !matches!(
+            self,
+            CameraError::Unsupported(_) | CameraError::NotPaired { .. }
+        )
             && !matches!(
                 self.transport_kind(),
                 Some(ErrorKind::PermissionDenied | ErrorKind::Busy)

@@ -1,29 +1,26 @@
-//! A PTP session over a USB [`Transport`]: one transaction at a time, containers
-//! assembled across transfers, and the recovery rules of
-//! docs/protocol/ptp-usb.md#reading-a-response (stale responses, leftover zero-length
-//! packets, split header and data, surplus bytes after a data container, stalls, cancel on
-//! timeout).
+//! The session driver: runs the transaction engine ([`crate::ptp::engine`]) over a
+//! [`Link`], one transaction at a time, for any caller (the Sony live-view code over USB
+//! or PTP/IP, the Send-to-Computer script). It opens and closes the PTP session (one
+//! rule for SessionAlreadyOpen on every link: close the old session, open a fresh one),
+//! turns engine and link failures into [`CameraError`]s (a refusal is `Refused`, a
+//! broken protocol `Protocol`), and recovers after a failed transaction: buffered bytes
+//! are dropped and, where the camera may still be sending (timeout, protocol error), the
+//! transaction is cancelled so the next one starts clean.
 //!
-//! The receive buffer and the caller's data buffer are reused between transactions,
-//! so polling live view allocates nothing once the buffers have grown to frame size.
+//! Data phases go straight from the link's receive buffer into the caller's buffer or
+//! sink, so polling live view allocates nothing once the buffers have grown.
 
+use super::link::{Link, LinkError, UsbLink};
 use super::CameraError;
-use crate::ptp::container::{
-    self, Command, Header, Kind, Params, Response, HEADER_LEN, UNKNOWN_LENGTH,
-};
+use crate::ptp::container::{Event, Response};
 use crate::ptp::dataset::DeviceInfo;
-use crate::ptp::{OpCode, ResponseCode, TransactionIds};
-use crate::transport::{ErrorKind, Pipe, Transport, TransportError};
+use crate::ptp::engine::{DataDir, Engine, Step};
+use crate::ptp::{OpCode, ResponseCode};
+use crate::transport::{ErrorKind, Transport, TransportError};
 use std::time::Duration;
 
 /// Largest data phase accepted by default (live-view objects are well under 1 MiB).
 pub const DEFAULT_MAX_DATA: usize = 64 << 20;
-/// Bytes asked for per bulk IN transfer when the container length is not known yet.
-const FIRST_READ: usize = 64 << 10;
-/// Consecutive zero-length reads tolerated before the device is declared broken.
-const MAX_ZERO_READS: u32 = 4;
-/// Stale responses skipped before giving up on a transaction.
-const MAX_STALE: u32 = 8;
 
 /// The data phase of a transaction.
 pub enum DataPhase<'a> {
@@ -34,59 +31,95 @@ pub enum DataPhase<'a> {
     In(&'a mut Vec<u8>),
 }
 
-/// One PTP session (or the session-less exchange before OpenSession).
-pub struct PtpSession<T: Transport> {
-    t: T,
-    tids: TransactionIds,
-    rx: Vec<u8>,
-    filled: usize,
-    last_read_short: bool,
-    tx: Vec<u8>,
-    timeout: Duration,
+/// One PTP session (or the session-less exchange before OpenSession) over a link.
+pub struct Session<L: Link> {
+    link: L,
+    engine: Engine,
     max_data: usize,
     open: bool,
 }
 
-impl<T: Transport> PtpSession<T> {
+/// A session over a USB transport.
+pub type PtpSession<T> = Session<UsbLink<T>>;
+
+impl<T: Transport> Session<UsbLink<T>> {
     pub fn new(t: T) -> Self {
-        PtpSession {
-            t,
-            tids: TransactionIds::new(),
-            rx: Vec::new(),
-            filled: 0,
-            last_read_short: false,
-            tx: Vec::with_capacity(64),
-            timeout: Duration::from_secs(8),
+        Session::over(UsbLink::new(t))
+    }
+
+    pub fn transport(&mut self) -> &mut T {
+        self.link.transport()
+    }
+
+    /// Gives the transport back without closing the session.
+    pub fn into_transport(self) -> T {
+        self.link.into_transport()
+    }
+}
+
+impl<L: Link> Session<L> {
+    /// A session over `link` (nothing is sent yet).
+    pub fn over(link: L) -> Self {
+        Session {
+            link,
+            engine: Engine::new(),
             max_data: DEFAULT_MAX_DATA,
             open: false,
         }
     }
 
-    /// Per-transfer timeout (libgphoto2 uses 8 s while connecting).
+    /// Per-read and per-write timeout (libgphoto2 uses 8 s while connecting).
     pub fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
+        self.link.set_timeout(timeout);
     }
 
+    /// Cap on a data phase collected into memory ([`DataPhase::In`]).
     pub fn set_max_data(&mut self, max: usize) {
         self.max_data = max;
     }
 
-    pub fn transport(&mut self) -> &mut T {
-        &mut self.t
+    pub fn link(&mut self) -> &mut L {
+        &mut self.link
+    }
+
+    pub fn into_link(self) -> L {
+        self.link
     }
 
     pub fn is_open(&self) -> bool {
         self.open
     }
 
-    /// OpenSession(1) with transaction id 0; SessionAlreadyOpen counts as success.
+    /// Events the camera sent so far (oldest first), removed from the queue.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.engine.poll_event()).collect()
+    }
+
+    /// OpenSession(1) with transaction id 0. A session left open by an earlier host
+    /// (SessionAlreadyOpen) is closed and a fresh one opened, on every link: that way no
+    /// state of the earlier host (a half-done handshake, a pending Sony command) carries
+    /// over. A body that still says SessionAlreadyOpen then is taken at its word.
     pub fn open_session(&mut self) -> Result<(), CameraError> {
-        self.tids = TransactionIds::new();
         let r = self.transaction(OpCode::OPEN_SESSION, &[1], DataPhase::None)?;
         match r.code {
             ResponseCode::OK => {}
             ResponseCode::SESSION_ALREADY_OPEN => {
-                log::debug!("session was already open; reusing it")
+                log::info!("a session was still open; closing it and opening a fresh one");
+                let c = self.transaction(OpCode::CLOSE_SESSION, &[], DataPhase::None)?;
+                log::debug!("CloseSession of the old session answered {}", c.code);
+                let r = self.transaction(OpCode::OPEN_SESSION, &[1], DataPhase::None)?;
+                match r.code {
+                    ResponseCode::OK => {}
+                    ResponseCode::SESSION_ALREADY_OPEN => {
+                        log::debug!("the session is still open after CloseSession; reusing it")
+                    }
+                    code => {
+                        return Err(CameraError::Refused {
+                            op: OpCode::OPEN_SESSION,
+                            code,
+                        })
+                    }
+                }
             }
             code => {
                 return Err(CameraError::Refused {
@@ -110,6 +143,11 @@ impl<T: Transport> PtpSession<T> {
             Ok(r) => log::debug!("CloseSession answered {}", r.code),
             Err(e) => log::debug!("CloseSession failed: {e}"),
         }
+    }
+
+    /// Forgets the session without CloseSession (the link is gone).
+    pub fn forget_session(&mut self) {
+        self.open = false;
     }
 
     pub fn device_info(&mut self) -> Result<DeviceInfo, CameraError> {
@@ -139,253 +177,134 @@ impl<T: Transport> PtpSession<T> {
         params: &[u32],
         data: DataPhase<'_>,
     ) -> Result<Response, CameraError> {
-        let tid = self.tids.next_id();
-        let params = Params::new(params).map_err(|e| CameraError::Protocol {
-            op,
-            detail: e.to_string(),
-        })?;
-        log::debug!("-> {op:?} tid {tid} {params:?}");
-        self.tx.clear();
-        Command {
-            code: op,
-            tid,
-            params,
-        }
-        .encode(&mut self.tx);
-        self.write_with_retry(op)?;
-        let result = match data {
+        match data {
+            DataPhase::None => Ok(self.run(op, params, DataDir::None, &[], &mut |_| true, 0)?.0),
             DataPhase::Out(payload) => {
-                self.tx.clear();
-                self.tx
-                    .extend_from_slice(&container::data_header(op, tid, payload.len()));
-                self.tx.extend_from_slice(payload);
-                self.write_with_retry(op)?;
-                self.read_response(op, tid, None)
+                let dir = DataDir::Out {
+                    len: payload.len() as u64,
+                };
+                Ok(self.run(op, params, dir, payload, &mut |_| true, 0)?.0)
             }
             DataPhase::In(buf) => {
                 buf.clear();
-                self.read_response(op, tid, Some(buf))
+                let max = self.max_data as u64;
+                Ok(self
+                    .run(
+                        op,
+                        params,
+                        DataDir::In,
+                        &[],
+                        &mut |b| {
+                            buf.extend_from_slice(b);
+                            true
+                        },
+                        max,
+                    )?
+                    .0)
             }
-            DataPhase::None => self.read_response(op, tid, None),
+        }
+    }
+
+    /// A data-in transaction whose payload goes to `sink` piece by piece, as it arrives
+    /// (no cap but the camera's own declared length: for objects of any size). When
+    /// `sink` returns false the rest of the data phase is read and dropped, so the
+    /// response is still taken and the link stays usable. Returns the response, whatever
+    /// its code, and the payload bytes received.
+    pub fn transaction_streamed(
+        &mut self,
+        op: OpCode,
+        params: &[u32],
+        sink: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<(Response, u64), CameraError> {
+        self.run(op, params, DataDir::In, &[], sink, u64::MAX)
+    }
+
+    fn run(
+        &mut self,
+        op: OpCode,
+        params: &[u32],
+        dir: DataDir,
+        payload: &[u8],
+        sink: &mut dyn FnMut(&[u8]) -> bool,
+        max_data: u64,
+    ) -> Result<(Response, u64), CameraError> {
+        // The camera may send a data phase nobody asked for; it is read and dropped, but
+        // still bounded.
+        let max_data = if dir == DataDir::In {
+            max_data
+        } else {
+            self.max_data as u64
         };
+        let tid = self
+            .engine
+            .begin(op, params, dir, max_data)
+            .map_err(|e| CameraError::Protocol {
+                op,
+                detail: e.detail,
+            })?;
+        log::debug!("-> {op:?} tid {tid} {params:x?}");
+        let result = self.exchange(op, payload, sink);
         match &result {
-            Ok(r) => log::debug!("<- {:?} tid {} {:?}", r.code, r.tid, r.params),
+            Ok((r, n)) => log::debug!("<- {:?} tid {} {:?} ({n} data bytes)", r.code, r.tid, r.params),
             Err(e) => {
                 log::debug!("<- {op:?} tid {tid} failed: {e}");
-                self.recover(tid, e);
+                self.recover(e);
             }
         }
         result
     }
 
-    fn write_with_retry(&mut self, op: OpCode) -> Result<(), CameraError> {
-        match self.t.write(&self.tx, self.timeout) {
-            Err(e) if e.kind == ErrorKind::Stall => {
-                log::warn!("bulk OUT stalled during {op:?}; clearing the halt and retrying once");
-                self.t.clear_halt(Pipe::BulkOut)?;
-                Ok(self.t.write(&self.tx, self.timeout)?)
+    fn exchange(
+        &mut self,
+        op: OpCode,
+        payload: &[u8],
+        sink: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<(Response, u64), CameraError> {
+        let link_err = |e: LinkError| match e {
+            LinkError::Transport(t) => CameraError::Transport(t),
+            LinkError::Corrupt(detail) => CameraError::Protocol { op, detail },
+        };
+        while let Some(t) = self.engine.poll_transmit() {
+            self.link.transmit(&t, payload).map_err(link_err)?;
+        }
+        let mut got = 0u64;
+        let mut keep = true;
+        loop {
+            let input = self.link.next_input().map_err(link_err)?;
+            match self.engine.handle(input) {
+                Ok(Step::Continue) => {}
+                Ok(Step::Deliver(b)) => {
+                    got += b.len() as u64;
+                    if keep {
+                        keep = sink(b);
+                    }
+                }
+                Ok(Step::Done(r)) => return Ok((r, got)),
+                Err(e) => {
+                    return Err(CameraError::Protocol {
+                        op: e.op,
+                        detail: e.detail,
+                    })
+                }
             }
-            r => Ok(r?),
         }
     }
 
-    /// After a failed transaction: drop buffered bytes and, where the camera may still be
-    /// sending, cancel the transaction (class request 0x64) so the next one starts clean.
-    fn recover(&mut self, tid: u32, e: &CameraError) {
-        self.filled = 0;
-        let needs_cancel = match e {
+    /// After a failed transaction: drop buffered bytes and, where the camera may still
+    /// be sending, cancel the transaction so the next one starts clean.
+    fn recover(&mut self, e: &CameraError) {
+        let cancel = match e {
             CameraError::Transport(t) => t.kind == ErrorKind::Timeout,
             CameraError::Protocol { .. } | CameraError::Parse(_) => true,
             _ => false,
         };
-        if !needs_cancel {
-            return;
-        }
-        let mut req = [0u8; 6];
-        req[..2].copy_from_slice(&0x4001u16.to_le_bytes());
-        req[2..].copy_from_slice(&tid.to_le_bytes());
-        if let Err(err) = self.t.class_out(0x64, 0, &req, Duration::from_secs(1)) {
-            log::debug!("cancel request failed: {err}");
-            return;
-        }
-        for _ in 0..20 {
-            let mut st = [0u8; 32];
-            match self.t.class_in(0x67, 0, &mut st, Duration::from_secs(1)) {
-                Ok(n) if n >= 4 && u16::from_le_bytes([st[2], st[3]]) == 0x2019 => {
-                    std::thread::sleep(Duration::from_millis(50))
-                }
-                _ => break,
+        self.engine.abandon(cancel);
+        self.link.reset();
+        while let Some(t) = self.engine.poll_transmit() {
+            if let Err(err) = self.link.transmit(&t, &[]) {
+                log::debug!("cancel failed: {err}");
             }
         }
-    }
-
-    /// Reads transfers until at least `min` bytes are buffered.
-    fn fill(&mut self, min: usize, op: OpCode) -> Result<(), CameraError> {
-        let mps = self.t.max_packet_size().max(1);
-        let mut zero_reads = 0;
-        let mut stall_cleared = false;
-        while self.filled < min {
-            let need = (min - self.filled).max(FIRST_READ.min(self.max_data));
-            let want = need.div_ceil(mps) * mps;
-            if self.rx.len() < self.filled + want {
-                self.rx.resize(self.filled + want, 0);
-            }
-            let n = match self
-                .t
-                .read(&mut self.rx[self.filled..self.filled + want], self.timeout)
-            {
-                Err(e) if e.kind == ErrorKind::Stall && !stall_cleared && self.filled == 0 => {
-                    log::warn!(
-                        "bulk IN stalled during {op:?}; clearing the halt and retrying once"
-                    );
-                    self.t.clear_halt(Pipe::BulkIn)?;
-                    stall_cleared = true;
-                    continue;
-                }
-                r => r?,
-            };
-            if n == 0 {
-                zero_reads += 1;
-                if zero_reads > MAX_ZERO_READS {
-                    return Err(CameraError::Protocol {
-                        op,
-                        detail: "the camera keeps sending empty transfers".into(),
-                    });
-                }
-                continue;
-            }
-            zero_reads = 0;
-            self.filled += n;
-            self.last_read_short = n < want;
-        }
-        Ok(())
-    }
-
-    /// Drops the first `len` buffered bytes (one consumed container).
-    fn consume(&mut self, len: usize) {
-        self.rx.copy_within(len..self.filled, 0);
-        self.filled -= len;
-    }
-
-    fn read_response(
-        &mut self,
-        op: OpCode,
-        tid: u32,
-        mut data: Option<&mut Vec<u8>>,
-    ) -> Result<Response, CameraError> {
-        let mut stale = 0;
-        loop {
-            self.fill(HEADER_LEN, op)?;
-            let h = Header::parse(&self.rx[..self.filled]).map_err(|e| CameraError::Protocol {
-                op,
-                detail: e.to_string(),
-            })?;
-            match h.kind {
-                Kind::Data => {
-                    if h.code != op.0 {
-                        return Err(CameraError::Protocol {
-                            op,
-                            detail: format!(
-                                "data container for {:?} while waiting for {op:?}",
-                                OpCode(h.code)
-                            ),
-                        });
-                    }
-                    if h.tid != tid {
-                        return Err(CameraError::Protocol {
-                            op,
-                            detail: format!(
-                                "data container with transaction id {} (expected {tid})",
-                                h.tid
-                            ),
-                        });
-                    }
-                    self.read_data(op, h, data.as_deref_mut())?;
-                }
-                Kind::Response => {
-                    self.fill(h.length as usize, op)?;
-                    let r = Response::parse(&self.rx[..h.length as usize]).map_err(|e| {
-                        CameraError::Protocol {
-                            op,
-                            detail: e.to_string(),
-                        }
-                    })?;
-                    self.consume(h.length as usize);
-                    let close_tid_zero = op == OpCode::CLOSE_SESSION && r.tid == 0;
-                    if r.tid == tid || close_tid_zero {
-                        return Ok(r);
-                    }
-                    if r.tid < tid && stale < MAX_STALE {
-                        stale += 1;
-                        log::debug!("discarding a stale response {:?} tid {}", r.code, r.tid);
-                        continue;
-                    }
-                    return Err(CameraError::Protocol {
-                        op,
-                        detail: format!("response with transaction id {} (expected {tid})", r.tid),
-                    });
-                }
-                Kind::Event | Kind::Command => {
-                    return Err(CameraError::Protocol {
-                        op,
-                        detail: format!("unexpected {:?} container on bulk IN", h.kind),
-                    });
-                }
-            }
-        }
-    }
-
-    fn read_data(
-        &mut self,
-        op: OpCode,
-        h: Header,
-        data: Option<&mut Vec<u8>>,
-    ) -> Result<(), CameraError> {
-        let sink = match data {
-            Some(d) => d,
-            None => {
-                log::warn!("{op:?}: the camera sent a data phase nobody asked for; discarding it");
-                let mut scratch = Vec::new();
-                return self.read_data(op, h, Some(&mut scratch));
-            }
-        };
-        if h.length == UNKNOWN_LENGTH {
-            // Read to the short packet that ends the transfer
-            // (docs/protocol/ptp-usb.md#reading-a-response).
-            while !self.last_read_short {
-                let before = self.filled;
-                if self.filled - HEADER_LEN > self.max_data {
-                    return Err(CameraError::Protocol {
-                        op,
-                        detail: format!("data phase exceeds {} bytes", self.max_data),
-                    });
-                }
-                self.fill(before + 1, op)?;
-            }
-            sink.extend_from_slice(&self.rx[HEADER_LEN..self.filled]);
-            self.filled = 0;
-            return Ok(());
-        }
-        let len = h.length as usize;
-        if len - HEADER_LEN > self.max_data {
-            return Err(CameraError::Protocol {
-                op,
-                detail: format!(
-                    "data phase of {} bytes exceeds the limit of {}",
-                    len - HEADER_LEN,
-                    self.max_data
-                ),
-            });
-        }
-        self.fill(len, op)?;
-        sink.extend_from_slice(&self.rx[HEADER_LEN..len]);
-        self.consume(len);
-        Ok(())
-    }
-
-    /// Gives the transport back without closing the session.
-    pub fn into_transport(self) -> T {
-        self.t
     }
 }
 
@@ -407,7 +326,8 @@ impl From<TransportError> for CameraError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ptp::container::{data_header, Command, Response};
+    use crate::ptp::container::{data_header, Command, Header, Params, Response};
+    use crate::transport::Pipe;
     use std::collections::VecDeque;
 
     /// A scripted fake device (probe-rs `fake_probe` style): an expectation queue of
@@ -533,7 +453,7 @@ mod tests {
             Step::Read(data_and_response),
         ]));
         assert_eq!(s.device_info().unwrap().model, "ILCE-6400");
-        assert_eq!(s.filled, 0);
+        assert_eq!(s.link().buffered(), 0);
     }
 
     #[test]
@@ -563,9 +483,14 @@ mod tests {
 
     #[test]
     fn session_already_open_is_success_and_error_response_skips_the_data_phase() {
+        // One rule on every link (issue 13): the old session is closed, a fresh one opened.
         let mut s = PtpSession::new(Fake::new(vec![
             Step::Write(OpCode::OPEN_SESSION),
             Step::Read(resp(ResponseCode::SESSION_ALREADY_OPEN, 0, &[])),
+            Step::Write(OpCode::CLOSE_SESSION),
+            Step::Read(resp(ResponseCode::OK, 1, &[])),
+            Step::Write(OpCode::OPEN_SESSION),
+            Step::Read(resp(ResponseCode::OK, 0, &[])),
             Step::Write(OpCode::GET_OBJECT),
             Step::Read(resp(ResponseCode::ACCESS_DENIED, 1, &[])),
         ]));
@@ -631,7 +556,7 @@ mod tests {
             .transaction(OpCode::GET_OBJECT, &[1], DataPhase::In(&mut buf))
             .unwrap_err();
         assert!(e.to_string().contains("exceeds"), "{e}");
-        assert!(s.rx.len() < 1 << 20);
+        assert!(s.link().rx_capacity() < 1 << 20);
 
         let mut s = PtpSession::new(Fake::new(vec![
             Step::Write(OpCode::GET_OBJECT),

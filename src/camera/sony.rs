@@ -1,10 +1,11 @@
-//! Sony PC Remote over USB: the connect handshake
-//! (docs/protocol/sony-usb.md#connect-handshake) and live-view polling
-//! (docs/protocol/sony-usb.md#live-view). `SonyCamera` owns the session; dropping it closes
-//! the session.
+//! Sony PC Remote: the connect handshake (docs/protocol/sony-usb.md#connect-handshake)
+//! and live-view polling (docs/protocol/sony-usb.md#live-view), over any [`Link`].
+//! [`Camera`] owns the session; dropping it closes the session. [`SonyCamera`] is the
+//! USB one.
 
+use super::link::{Link, UsbLink};
 use super::pacing::Pacer;
-use super::session::{DataPhase, PtpSession};
+use super::session::{DataPhase, Session};
 use super::CameraError;
 use crate::ptp::codes::{handle, vendor};
 use crate::ptp::dataset::DeviceInfo;
@@ -77,9 +78,9 @@ pub struct LiveViewCounters {
 }
 
 /// A connected Sony body in PC Remote mode.
-pub struct SonyCamera<T: Transport> {
+pub struct Camera<L: Link> {
     /// `None` only after `close` consumed the camera.
-    s: Option<PtpSession<T>>,
+    s: Option<Session<L>>,
     info: DeviceInfo,
     ext: ExtDeviceInfo,
     /// The property model from the handshake's 0x9209; `None` when it was unreadable.
@@ -92,15 +93,26 @@ pub struct SonyCamera<T: Transport> {
     counters: LiveViewCounters,
 }
 
-impl<T: Transport> SonyCamera<T> {
-    /// Runs the whole connect handshake. On failure the session is closed again.
+/// A Sony body over USB.
+pub type SonyCamera<T> = Camera<UsbLink<T>>;
+
+impl<T: Transport> Camera<UsbLink<T>> {
+    /// Runs the whole connect handshake over a USB transport.
     pub fn connect(t: T, opts: ConnectOptions) -> Result<SonyCamera<T>, CameraError> {
-        let mut s = PtpSession::new(t);
+        Camera::connect_link(UsbLink::new(t), opts)
+    }
+}
+
+impl<L: Link> Camera<L> {
+    /// Runs the whole connect handshake over `link`. On failure the session is closed
+    /// again.
+    pub fn connect_link(link: L, opts: ConnectOptions) -> Result<Camera<L>, CameraError> {
+        let mut s = Session::over(link);
         s.open_session()?;
         match Self::handshake(&mut s, &opts) {
             Ok((info, ext, props, lv_quality)) => {
                 s.set_timeout(Duration::from_secs(2));
-                Ok(SonyCamera {
+                Ok(Camera {
                     s: Some(s),
                     info,
                     ext,
@@ -120,7 +132,7 @@ impl<T: Transport> SonyCamera<T> {
     }
 
     fn handshake(
-        s: &mut PtpSession<T>,
+        s: &mut Session<L>,
         opts: &ConnectOptions,
     ) -> Result<(DeviceInfo, ExtDeviceInfo, Option<PropModel>, Option<i128>), CameraError> {
         let info = s.device_info()?;
@@ -236,7 +248,7 @@ impl<T: Transport> SonyCamera<T> {
     }
 
     fn ext_device_info(
-        s: &mut PtpSession<T>,
+        s: &mut Session<L>,
         opts: &ConnectOptions,
         info: &DeviceInfo,
         buf: &mut Vec<u8>,
@@ -356,19 +368,19 @@ impl<T: Transport> SonyCamera<T> {
         }
     }
 
-    fn session(&mut self) -> &mut PtpSession<T> {
+    fn session(&mut self) -> &mut Session<L> {
         self.s.as_mut().expect("session present until close")
     }
 
-    /// Closes the session and returns the transport.
-    pub fn close(mut self) -> T {
+    /// Closes the session and returns the link.
+    pub fn close(mut self) -> L {
         let mut s = self.s.take().expect("session present until close");
         s.close_session();
-        s.into_transport()
+        s.into_link()
     }
 }
 
-impl<T: Transport> Drop for SonyCamera<T> {
+impl<L: Link> Drop for Camera<L> {
     fn drop(&mut self) {
         if let Some(s) = self.s.as_mut() {
             s.close_session();

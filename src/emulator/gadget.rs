@@ -22,6 +22,12 @@
 //! PIMA 15740 / USB Still Image Capture Device Definition 1.0 §5.2 (class requests);
 //! USB Mass Storage Class Bulk-Only Transport 1.0 §3 (class requests).
 
+use crate::ptp::container;
+use crate::ptp::ResponseCode;
+use crate::transport::usb::request::{
+    MSC_GET_MAX_LUN, MSC_RESET, PTP_CANCEL, PTP_DEVICE_RESET, PTP_GET_DEVICE_STATUS,
+    PTP_GET_EXTENDED_EVENT_DATA,
+};
 use crate::transport::{DevicePipe, ErrorKind, TransportError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use std::ffi::CString;
@@ -62,14 +68,6 @@ const USB_DIR_IN: u8 = 0x80;
 const USB_TYPE_MASK: u8 = 0x60;
 const USB_TYPE_CLASS: u8 = 0x20;
 
-// Still Image class requests (USB Still Image Capture Device Definition §5.2).
-const PTP_CANCEL: u8 = 0x64;
-const PTP_GET_EXTENDED_EVENT_DATA: u8 = 0x65;
-const PTP_DEVICE_RESET: u8 = 0x66;
-const PTP_GET_DEVICE_STATUS: u8 = 0x67;
-// Bulk-Only Transport class requests (BOT 1.0 §3.1, §3.2).
-const MSC_RESET: u8 = 0xFF;
-const MSC_GET_MAX_LUN: u8 = 0xFE;
 
 /// One OUT read: a multiple of every packet size, small enough for the kernel's
 /// contiguous buffer. A host transfer longer than this arrives as several reads.
@@ -823,19 +821,20 @@ fn setup(ep0: &File, shared: &Shared, function: Function, s: &[u8; 8]) {
     let answer: Option<Vec<u8>> = match (function, class, req) {
         (Function::Ptp, true, PTP_GET_DEVICE_STATUS) if dir_in => {
             let code = match shared.status.load(Ordering::SeqCst) {
-                0 => 0x2001,
-                c => c,
+                0 => ResponseCode::OK,
+                c => ResponseCode(c),
             };
-            log::debug!("ptp: get device status -> {code:#06x}");
-            let mut v = vec![4, 0];
-            v.extend_from_slice(&code.to_le_bytes());
-            Some(v)
+            log::debug!("ptp: get device status -> {code}");
+            Some(container::device_status(code).to_vec())
         }
         (Function::Ptp, true, PTP_CANCEL) if !dir_in => {
             let mut d = vec![0u8; len.min(64)];
-            let _ = ep0.read(&mut d);
+            let n = ep0.read(&mut d).unwrap_or(0);
             shared.cancels.fetch_add(1, Ordering::SeqCst);
-            log::info!("ptp: cancel request {:02x?}", d);
+            match container::parse_cancel_request(&d[..n]) {
+                Some(tid) => log::info!("ptp: cancel request for transaction {tid}"),
+                None => log::info!("ptp: cancel request {:02x?}", &d[..n]),
+            }
             return;
         }
         (Function::Ptp, true, PTP_DEVICE_RESET) if !dir_in => {

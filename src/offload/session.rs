@@ -4,18 +4,22 @@
 //! enumeration, chunked GetPartialObject downloads streamed to a sink, and the Sony end
 //! (0x9280 sub-command 5, then 0x9281) plus CloseSession so the camera powers off.
 //!
-//! Only ever used over PTP/IP: the power-off must never go to a camera over USB
-//! (libgphoto2 #323, #355). Memory is bounded by one Data packet.
+//! It is a script over the session driver (`camera::session`), so its transactions
+//! follow the same engine rules as live view (stale answers, caps, refusals). Only ever
+//! used over PTP/IP: the power-off must never go to a camera over USB (libgphoto2 #323,
+//! #355). Memory is bounded by one Data packet.
 
 use std::net::SocketAddr;
 
 use super::OffloadError;
+use crate::camera::link::PtpIpLink;
+use crate::camera::session::{DataPhase, Session as PtpSession};
+use crate::camera::CameraError;
 use crate::ptp::container::Params;
 use crate::ptp::dataset::{DeviceInfo, ObjectInfo};
-use crate::ptp::ptpip::{data_phase, Packet};
 use crate::ptp::sony::{ext_cmd, ExtCmd};
-use crate::ptp::{OpCode, ResponseCode, TransactionIds};
-use crate::transport::tcp::{PtpIpConnection, TcpConfig, TcpError};
+use crate::ptp::{OpCode, ResponseCode};
+use crate::transport::tcp::{TcpConfig, TcpError};
 
 /// Manufacturer string a Sony body reports.
 pub const SONY_MANUFACTURER: &str = "Sony Corporation";
@@ -27,13 +31,39 @@ fn refused(op: OpCode, code: ResponseCode) -> OffloadError {
     OffloadError::Refused { op, code }
 }
 
-/// An open session with a camera in Send-to-Computer mode.
-#[derive(Debug)]
+impl From<CameraError> for OffloadError {
+    fn from(e: CameraError) -> Self {
+        match e {
+            CameraError::Refused { op, code } => OffloadError::Refused { op, code },
+            CameraError::Protocol { op, detail } => {
+                OffloadError::Protocol(format!("{op}: {detail}"))
+            }
+            CameraError::Parse(p) => OffloadError::Malformed(p.to_string()),
+            CameraError::Transport(t) => OffloadError::Connection(TcpError::Transport(t)),
+            CameraError::NotPaired { reason } => {
+                log::debug!("init fail reason {reason}");
+                OffloadError::NotPaired
+            }
+            other => OffloadError::Protocol(other.to_string()),
+        }
+    }
+}
+
+/// An open session with a camera in Send-to-Computer mode: the same session driver
+/// and transaction engine as live view, over the PTP/IP link.
 pub struct Session {
-    conn: PtpIpConnection,
-    tids: TransactionIds,
+    s: PtpSession<PtpIpLink>,
     device: DeviceInfo,
     started: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("model", &self.device.model)
+            .field("started", &self.started)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -44,40 +74,26 @@ impl Session {
         host_name: &str,
         cfg: TcpConfig,
     ) -> Result<Session, OffloadError> {
-        let conn = match PtpIpConnection::connect(addr, guid, host_name, cfg) {
-            Ok(c) => c,
-            Err(TcpError::InitFail { reason }) => {
-                log::debug!("init fail reason {reason}");
-                return Err(OffloadError::NotPaired);
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let link = PtpIpLink::connect(addr, guid, host_name, cfg)?;
         log::debug!(
             "connected to {:?} at {addr} (connection {})",
-            conn.responder().name,
-            conn.responder().connection
+            link.responder().name,
+            link.responder().connection
         );
+        let mut s = PtpSession::over(link);
+        s.set_max_data(MAX_SMALL_DATA);
         let mut s = Session {
-            conn,
-            tids: TransactionIds::new(),
+            s,
             device: DeviceInfo::default(),
             started: false,
         };
-        match s.simple(OpCode::OPEN_SESSION, &[1]) {
-            // Left open by an earlier, interrupted client: close and open again.
-            Err(OffloadError::Refused { code, .. })
-                if code == ResponseCode::SESSION_ALREADY_OPEN =>
-            {
-                log::info!("a session was still open; reopening it");
-                s.simple(OpCode::CLOSE_SESSION, &[])?;
-                s.simple(OpCode::OPEN_SESSION, &[1])?;
-            }
-            r => {
-                r?;
-            }
-        }
-        let raw = s.data_in(OpCode::GET_DEVICE_INFO, &[], MAX_SMALL_DATA)?;
-        s.device = DeviceInfo::parse(&raw).map_err(|e| OffloadError::Malformed(e.to_string()))?;
+        // A session left open by an earlier, interrupted client is closed and opened
+        // again (the session driver's one rule for every link).
+        s.s.open_session()?;
+        s.device = s.s.device_info().map_err(|e| match e {
+            CameraError::Parse(p) => OffloadError::Malformed(p.to_string()),
+            e => e.into(),
+        })?;
         if s.device.manufacturer != SONY_MANUFACTURER {
             let m = s.device.manufacturer.clone();
             s.close_quietly();
@@ -134,50 +150,9 @@ impl Session {
         Ok(())
     }
 
-    fn request(&mut self, op: OpCode, params: &[u32], dp: u32) -> Result<u32, OffloadError> {
-        let tid = self.tids.next_id();
-        let params = Params::new(params).map_err(|e| OffloadError::Malformed(e.to_string()))?;
-        log::debug!("-> {op} tid {tid} {:?}", params.as_slice());
-        self.conn.send(&Packet::OperationRequest {
-            data_phase: dp,
-            code: op,
-            tid,
-            params,
-        })?;
-        Ok(tid)
-    }
-
-    /// Waits for the response of `tid`, skipping a stray End Data (libgphoto2 does).
-    fn response(&mut self, op: OpCode, tid: u32) -> Result<Params, OffloadError> {
-        loop {
-            match self.conn.recv()? {
-                Packet::OperationResponse {
-                    code,
-                    tid: t,
-                    params,
-                } if t == tid => {
-                    log::debug!("<- {code} tid {tid}");
-                    if code != ResponseCode::OK {
-                        return Err(refused(op, code));
-                    }
-                    return Ok(params);
-                }
-                Packet::EndData { .. } => continue,
-                other => {
-                    return Err(OffloadError::Protocol(format!(
-                        "{} (tid {:?}) while waiting for the response to {op} tid {tid}",
-                        other.packet_type(),
-                        other.tid()
-                    )))
-                }
-            }
-        }
-    }
-
     /// A transaction without data.
     pub fn simple(&mut self, op: OpCode, params: &[u32]) -> Result<Params, OffloadError> {
-        let tid = self.request(op, params, data_phase::NO_DATA_OR_IN)?;
-        self.response(op, tid)
+        Ok(self.s.checked(op, params, DataPhase::None)?.params)
     }
 
     /// A data-out transaction, PlayMemories style: Start Data, one Data packet with
@@ -188,88 +163,35 @@ impl Session {
         params: &[u32],
         data: &[u8],
     ) -> Result<Params, OffloadError> {
-        let tid = self.request(op, params, data_phase::OUT)?;
-        self.conn.send(&Packet::StartData {
-            tid,
-            total: data.len() as u64,
-        })?;
-        self.conn.send_data(tid, data, false)?;
-        self.conn.send_data(tid, &[], true)?;
-        self.response(op, tid)
+        Ok(self.s.checked(op, params, DataPhase::Out(data))?.params)
     }
 
     /// A data-in transaction whose data goes to `sink` chunk by chunk. Returns the
     /// response parameters and the number of data bytes. The camera may skip the data
-    /// phase and answer directly (usually with an error).
+    /// phase and answer directly (usually with an error). A failing sink (disk full)
+    /// does not leave the rest of the data phase in the socket: the phase is drained
+    /// and the response taken, then the sink's error is returned.
     pub fn data_in_to(
         &mut self,
         op: OpCode,
         params: &[u32],
         sink: &mut dyn FnMut(&[u8]) -> Result<(), OffloadError>,
     ) -> Result<(Params, u64), OffloadError> {
-        let tid = self.request(op, params, data_phase::NO_DATA_OR_IN)?;
-        let total = match self.conn.recv()? {
-            Packet::StartData { tid: t, total } if t == tid => total,
-            Packet::OperationResponse {
-                code,
-                tid: t,
-                params,
-            } if t == tid => {
-                if code != ResponseCode::OK {
-                    return Err(refused(op, code));
-                }
-                return Ok((params, 0));
-            }
-            other => {
-                return Err(OffloadError::Protocol(format!(
-                    "{} while waiting for the data of {op}",
-                    other.packet_type()
-                )))
-            }
-        };
-        let mut got: u64 = 0;
         let mut sink_err = None;
-        loop {
-            let (payload, end) = match self.conn.recv()? {
-                Packet::Data { tid: t, payload } if t == tid => (payload, false),
-                Packet::EndData { tid: t, payload } if t == tid => (payload, true),
-                other => {
-                    return Err(OffloadError::Protocol(format!(
-                        "{} during the data phase of {op}",
-                        other.packet_type()
-                    )))
-                }
-            };
-            got = got
-                .checked_add(payload.len() as u64)
-                .filter(|&g| total == u64::MAX || g <= total)
-                .ok_or_else(|| {
-                    OffloadError::Protocol(format!(
-                        "{op}: the camera sent more data than the {total} bytes it announced"
-                    ))
-                })?;
-            // A failing sink (disk full) must not leave the rest of the data phase
-            // in the socket: drain it, take the response, then report the failure.
-            if !payload.is_empty() && sink_err.is_none() {
-                if let Err(e) = sink(&payload) {
-                    sink_err = Some(e);
-                }
+        let (r, got) = self.s.transaction_streamed(op, params, &mut |b| match sink(b) {
+            Ok(()) => true,
+            Err(e) => {
+                sink_err = Some(e);
+                false
             }
-            if end {
-                break;
-            }
-        }
+        })?;
         if let Some(e) = sink_err {
-            let _ = self.response(op, tid);
             return Err(e);
         }
-        if total != u64::MAX && got != total {
-            return Err(OffloadError::Protocol(format!(
-                "{op}: the camera announced {total} bytes but sent {got}"
-            )));
+        if r.code != ResponseCode::OK {
+            return Err(refused(op, r.code));
         }
-        let p = self.response(op, tid)?;
-        Ok((p, got))
+        Ok((r.params, got))
     }
 
     /// A data-in transaction collected into memory, at most `cap` bytes.
@@ -361,7 +283,7 @@ impl Session {
     /// The Sony end (power-off) and CloseSession, then both sockets closed.
     pub fn finish(mut self) -> Result<(), OffloadError> {
         let r = self.finish_inner();
-        self.conn.shutdown();
+        self.s.link().shutdown();
         r
     }
 
@@ -386,6 +308,6 @@ impl Session {
         if let Err(e) = self.simple(OpCode::CLOSE_SESSION, &[]) {
             log::debug!("close session after error: {e}");
         }
-        self.conn.shutdown();
+        self.s.link().shutdown();
     }
 }

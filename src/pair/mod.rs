@@ -21,10 +21,11 @@ use bot::{BotError, Cbw, Csw, CswStatus, Direction, CSW_LEN};
 use scsi::{Inquiry, Sense};
 use std::time::Duration;
 
-/// BOT class request GET MAX LUN (device to host, 1 byte).
-pub const REQ_GET_MAX_LUN: u8 = 0xFE;
-/// BOT class request Bulk-Only Mass Storage Reset (host to device, no data).
-pub const REQ_BULK_ONLY_RESET: u8 = 0xFF;
+/// BOT class requests, named as this module always did; the numbers are defined once,
+/// with the other class requests, in `transport::usb::request`.
+pub use crate::transport::usb::request::{
+    MSC_GET_MAX_LUN as REQ_GET_MAX_LUN, MSC_RESET as REQ_BULK_ONLY_RESET,
+};
 
 /// Knobs of the pairing exchange; the defaults suit a real camera.
 #[derive(Debug, Clone)]

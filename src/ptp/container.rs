@@ -295,8 +295,9 @@ impl Event {
 /// The header of a data container carrying `payload_len` bytes. Payloads that do not
 /// fit a u32 length use `UNKNOWN_LENGTH` (the receiver then reads to a short packet).
 pub fn data_header(code: OpCode, tid: u32, payload_len: usize) -> [u8; HEADER_LEN] {
-    let length = u32::try_from(payload_len + HEADER_LEN)
-        .ok()
+    let length = payload_len
+        .checked_add(HEADER_LEN)
+        .and_then(|l| u32::try_from(l).ok())
         .filter(|&l| l != UNKNOWN_LENGTH)
         .unwrap_or(UNKNOWN_LENGTH);
     Header {
@@ -306,6 +307,40 @@ pub fn data_header(code: OpCode, tid: u32, payload_len: usize) -> [u8; HEADER_LE
         tid,
     }
     .encode()
+}
+
+/// The data of a PTP Cancel Request (class request 0x64, ptp-usb.md §8): the
+/// CancelTransaction event code and the transaction id.
+pub fn cancel_request(tid: u32) -> [u8; 6] {
+    let mut d = [0u8; 6];
+    d[..2].copy_from_slice(&EventCode::CANCEL_TRANSACTION.0.to_le_bytes());
+    d[2..].copy_from_slice(&tid.to_le_bytes());
+    d
+}
+
+/// The transaction id a Cancel Request's data names, if it is one.
+pub fn parse_cancel_request(d: &[u8]) -> Option<u32> {
+    match d {
+        [a, b, t @ ..] if u16::from_le_bytes([*a, *b]) == EventCode::CANCEL_TRANSACTION.0 => {
+            Some(u32::from_le_bytes(t.get(..4)?.try_into().ok()?))
+        }
+        _ => None,
+    }
+}
+
+/// The reply to Get Device Status (class request 0x67): u16 length, u16 code, optional
+/// u32 parameters. This is the reply for a bare code.
+pub fn device_status(code: ResponseCode) -> [u8; 4] {
+    let c = code.0.to_le_bytes();
+    [4, 0, c[0], c[1]]
+}
+
+/// The code of a Get Device Status reply, if it has one.
+pub fn parse_device_status(d: &[u8]) -> Option<ResponseCode> {
+    match d {
+        [_, _, a, b, ..] => Some(ResponseCode(u16::from_le_bytes([*a, *b]))),
+        _ => None,
+    }
 }
 
 /// Streaming decode: if `buf` starts with a whole container, returns its header.
@@ -369,6 +404,20 @@ mod tests {
             data_header(OpCode::GET_DEVICE_INFO, 1, 0x103 - 12),
             h.encode()
         );
+    }
+
+    #[test]
+    fn cancel_request_and_device_status() {
+        let d = cancel_request(0x0102_0304);
+        assert_eq!(d, [0x01, 0x40, 4, 3, 2, 1]);
+        assert_eq!(parse_cancel_request(&d), Some(0x0102_0304));
+        assert_eq!(parse_cancel_request(&d[..5]), None);
+        assert_eq!(parse_cancel_request(&[0x02, 0x40, 0, 0, 0, 0]), None);
+        let s = device_status(ResponseCode::DEVICE_BUSY);
+        assert_eq!(s, [4, 0, 0x19, 0x20]);
+        assert_eq!(parse_device_status(&s), Some(ResponseCode::DEVICE_BUSY));
+        assert_eq!(parse_device_status(&s[..3]), None);
+        assert_eq!(data_header(OpCode::GET_OBJECT, 1, usize::MAX)[..4], [0xff; 4]);
     }
 
     #[test]

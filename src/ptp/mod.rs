@@ -1,12 +1,15 @@
-//! Sans-IO PTP (ISO 15740) as Sony bodies speak it: wire codes, USB containers,
-//! datasets and transaction ids. No USB, sockets, files, threads or clocks in here;
-//! callers own the I/O (docs/protocol/ptp-usb.md, docs/protocol/sony-usb.md).
+//! Sans-IO PTP (ISO 15740) as Sony bodies speak it: wire codes, USB containers, PTP/IP
+//! packets, datasets, transaction ids and the transaction engine ([`engine`]) that both
+//! links run. No USB, sockets, files, threads or clocks in here; callers own the I/O
+//! (docs/protocol/ptp-usb.md, docs/protocol/sony-usb.md,
+//! docs/protocol/ptpip.md).
 
 pub mod codec;
 pub mod codes;
 pub mod container;
 pub mod dataset;
 pub mod props;
+pub mod engine;
 pub mod ptpip;
 pub mod sony;
 

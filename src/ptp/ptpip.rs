@@ -6,7 +6,8 @@
 //! corrupt. Every declared length is checked against a per-type cap (control packets are
 //! a few dozen bytes, Init packets at most [`MAX_INIT_LEN`], Data/End Data at most the
 //! decoder's `max_packet`, 64 MiB by default) before a single byte of it is buffered.
-//! No sockets, threads or clocks here: `transport::tcp` owns the I/O.
+//! No sockets, threads or clocks here: the host's link (`camera::link::ptpip`) and the
+//! emulated camera own the I/O and read through [`Decoder::pull`].
 
 use super::codec::{Reader, Writer};
 use super::codes::{EventCode, OpCode, ResponseCode};
@@ -209,10 +210,16 @@ impl Packet {
         }
     }
 
-    /// Appends the whole packet (header included) to `out`.
-    ///
-    /// Panics only on a caller bug: a Data/End Data payload too large for a u32 length.
-    pub fn encode(&self, out: &mut Vec<u8>) {
+    /// Appends the whole packet (header included) to `out`. The only packets that can
+    /// fail are Data / End Data whose payload does not fit a u32 length; `out` is then
+    /// left as it was.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), ParseError> {
+        if let Packet::Data { tid, payload } | Packet::EndData { tid, payload } = self {
+            let end = matches!(self, Packet::EndData { .. });
+            out.extend_from_slice(&data_header(end, *tid, payload.len())?);
+            out.extend_from_slice(payload);
+            return Ok(());
+        }
         let start = out.len();
         out.extend_from_slice(&[0u8; 4]);
         let mut w = Writer::new(out);
@@ -273,16 +280,26 @@ impl Packet {
             Packet::StartData { tid, total } => {
                 w.u32(*tid).u64(*total);
             }
-            Packet::Data { tid, payload } | Packet::EndData { tid, payload } => {
-                w.u32(*tid).bytes(payload);
-            }
             Packet::Cancel { tid } => {
                 w.u32(*tid);
             }
-            Packet::InitEventAck | Packet::ProbeRequest | Packet::ProbeResponse => {}
+            Packet::Data { .. }
+            | Packet::EndData { .. }
+            | Packet::InitEventAck
+            | Packet::ProbeRequest
+            | Packet::ProbeResponse => {}
         }
-        let len = u32::try_from(out.len() - start).expect("PTP/IP packet larger than 4 GiB");
+        // Everything but Data is a few hundred bytes at most (names are capped).
+        let len = (out.len() - start) as u32;
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        Ok(())
+    }
+
+    /// The packet as bytes (see [`encode`](Packet::encode)).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ParseError> {
+        let mut v = Vec::new();
+        self.encode(&mut v)?;
+        Ok(v)
     }
 
     /// Parses one complete packet: `b` must be exactly the declared length.
@@ -304,16 +321,29 @@ impl Packet {
     }
 }
 
-/// Appends a Data packet header for `payload_len` bytes, so a caller can append the
-/// payload itself without building a `Packet` (one buffer, one write).
-pub fn encode_data_header(end: bool, tid: u32, payload_len: usize, out: &mut Vec<u8>) {
-    let len = u32::try_from(HEADER_LEN + 4 + payload_len).expect("PTP/IP packet too large");
+/// The 12-byte head of a Data (or, with `end`, End Data) packet carrying `payload_len`
+/// bytes, so a caller can send a payload it streams from elsewhere without building a
+/// [`Packet`]. The one Data-header encoder of the crate: an error, never a panic, when
+/// the packet would not fit a u32 length.
+pub fn data_header(end: bool, tid: u32, payload_len: usize) -> Result<[u8; 12], ParseError> {
+    let len = payload_len
+        .checked_add(HEADER_LEN + 4)
+        .and_then(|l| u32::try_from(l).ok())
+        .ok_or(ParseError::TooLarge {
+            what: "PTP/IP data packet",
+            declared: payload_len as u64,
+            max: u64::from(u32::MAX) - (HEADER_LEN as u64 + 4),
+        })?;
     let kind = if end {
         PacketType::END_DATA
     } else {
         PacketType::DATA
     };
-    Writer::new(out).u32(len).u32(kind.0).u32(tid);
+    let mut h = [0u8; 12];
+    h[..4].copy_from_slice(&len.to_le_bytes());
+    h[4..8].copy_from_slice(&kind.0.to_le_bytes());
+    h[8..].copy_from_slice(&tid.to_le_bytes());
+    Ok(h)
 }
 
 fn utf16z(w: &mut Writer<'_>, s: &str) {
@@ -438,8 +468,37 @@ fn expect_end(r: &Reader<'_>, what: &'static str) -> Result<(), ParseError> {
     }
 }
 
+/// A decoded packet whose Data / End Data payload still lies in the decoder's buffer
+/// (no copy; the bytes live until the decoder is next fed or read into).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PacketRef<'a> {
+    Data { tid: u32, payload: &'a [u8] },
+    EndData { tid: u32, payload: &'a [u8] },
+    Other(Packet),
+}
+
+impl PacketRef<'_> {
+    pub fn into_owned(self) -> Packet {
+        match self {
+            PacketRef::Data { tid, payload } => Packet::Data {
+                tid,
+                payload: payload.to_vec(),
+            },
+            PacketRef::EndData { tid, payload } => Packet::EndData {
+                tid,
+                payload: payload.to_vec(),
+            },
+            PacketRef::Other(p) => p,
+        }
+    }
+}
+
 /// Parses a payload of the given type (the bytes after the 8-byte header).
 fn parse_body(kind: PacketType, p: &[u8]) -> Result<Packet, ParseError> {
+    parse_body_ref(kind, p).map(PacketRef::into_owned)
+}
+
+fn parse_body_ref(kind: PacketType, p: &[u8]) -> Result<PacketRef<'_>, ParseError> {
     let what = kind.name().unwrap_or("PTP/IP packet");
     let mut r = Reader::new(p, what);
     let pk = match kind.0 {
@@ -505,23 +564,24 @@ fn parse_body(kind: PacketType, p: &[u8]) -> Result<Packet, ParseError> {
             let total = r.u64("TotalDataLength")?;
             Packet::StartData { tid, total }
         }
-        10 => Packet::Data {
-            tid: r.u32("TransactionID")?,
-            payload: r.take(r.remaining(), "Payload")?.to_vec(),
-        },
+        10 | 12 => {
+            let tid = r.u32("TransactionID")?;
+            let payload = r.rest();
+            return Ok(if kind.0 == 10 {
+                PacketRef::Data { tid, payload }
+            } else {
+                PacketRef::EndData { tid, payload }
+            });
+        }
         11 => Packet::Cancel {
             tid: r.u32("TransactionID")?,
-        },
-        12 => Packet::EndData {
-            tid: r.u32("TransactionID")?,
-            payload: r.take(r.remaining(), "Payload")?.to_vec(),
         },
         13 => Packet::ProbeRequest,
         14 => Packet::ProbeResponse,
         n => return Err(invalid("PTP/IP packet", format!("unknown packet type {n}"))),
     };
     expect_end(&r, what)?;
-    Ok(pk)
+    Ok(PacketRef::Other(pk))
 }
 
 /// Decodes the first packet of `buf` without keeping state.
@@ -568,15 +628,41 @@ impl DecodeError {
     }
 }
 
-/// A streaming decoder: feed bytes as they arrive, take packets out.
+/// Why [`Decoder::pull`] stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PullError<E> {
+    /// The caller's read failed.
+    #[error("{0}")]
+    Io(E),
+    /// The bytes are not PTP/IP.
+    #[error("{0}")]
+    Corrupt(ParseError),
+    /// The stream ended inside a packet.
+    #[error("the connection closed inside a ptp/ip packet ({0} bytes of it received)")]
+    Truncated(usize),
+}
+
+/// Bytes a read asks for at most, so one huge Data packet is read in pieces the
+/// caller can overlap with its own work (and a buffer grows in steps).
+const MAX_READ: usize = 1 << 20;
+
+/// A streaming decoder: feed bytes as they arrive (or let it read them, see
+/// [`read_into`](Decoder::read_into) and [`pull`](Decoder::pull)), take packets out.
+///
+/// This is the one PTP/IP reader of the crate: the host's link, the emulated camera and
+/// the test fakes all decode through it, whatever they read from.
 ///
 /// After a body error the bad packet has been consumed and decoding can go on; a
 /// framing error is sticky (returned again on every call) because the stream has lost
 /// its packet boundaries.
 #[derive(Debug)]
 pub struct Decoder {
+    /// Zero-initialised space; `start..end` holds undecoded bytes. Grows only, so a
+    /// read into it never re-zeroes memory.
     buf: Vec<u8>,
     start: usize,
+    end: usize,
     max_packet: u32,
     failed: Option<ParseError>,
 }
@@ -597,6 +683,7 @@ impl Decoder {
         Decoder {
             buf: Vec::new(),
             start: 0,
+            end: 0,
             max_packet,
             failed: None,
         }
@@ -611,25 +698,58 @@ impl Decoder {
         self.failed.is_some()
     }
 
-    /// Appends received bytes.
-    pub fn feed(&mut self, bytes: &[u8]) {
-        if self.start > 0 && self.start == self.buf.len() {
-            self.buf.clear();
+    /// Makes room for `n` more bytes after `end`, moving undecoded bytes to the front
+    /// first so memory stays bounded by the largest packet, not by the stream.
+    fn reserve(&mut self, n: usize) {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.start > 0 && self.end + n > self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
         }
-        self.buf.extend_from_slice(bytes);
+        if self.end + n > self.buf.len() {
+            self.buf.resize(self.end + n, 0);
+        }
+    }
+
+    /// Appends received bytes.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.reserve(bytes.len());
+        self.buf[self.end..self.end + bytes.len()].copy_from_slice(bytes);
+        self.end += bytes.len();
+    }
+
+    /// Lets `read` write straight into the decoder's buffer (no copy through a
+    /// temporary): it is given room for exactly the bytes the packet being assembled
+    /// still needs (at most 1 MiB), so it never reads past that packet, and returns how
+    /// many bytes it wrote (0 = end of stream).
+    pub fn read_into<E>(
+        &mut self,
+        read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        let want = self.needed().clamp(1, MAX_READ);
+        self.reserve(want);
+        let n = read(&mut self.buf[self.end..self.end + want])?.min(want);
+        self.end += n;
+        Ok(n)
     }
 
     /// Bytes buffered but not yet returned as packets.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.end - self.start
+    }
+
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
     }
 
     /// How many more bytes the packet being assembled needs (at least 1 when the header
     /// itself is incomplete, 0 when a packet is ready or after a framing error). Lets a
     /// socket reader size its next read so it never reads past one packet.
     pub fn needed(&self) -> usize {
-        let b = &self.buf[self.start..];
+        let b = self.pending();
         match Header::parse(b, self.max_packet) {
             Ok(None) => HEADER_LEN - b.len(),
             Ok(Some(h)) => (h.length as usize).saturating_sub(b.len()),
@@ -637,27 +757,77 @@ impl Decoder {
         }
     }
 
+    /// The type of the next packet, once all of it is buffered (`None` before).
+    pub fn peek_type(&self) -> Option<PacketType> {
+        let b = self.pending();
+        match Header::parse(b, self.max_packet) {
+            Ok(Some(h)) if b.len() >= h.length as usize => Some(h.kind),
+            _ => None,
+        }
+    }
+
+    /// Whether [`decode_ref`](Decoder::decode_ref) returns something other than
+    /// `Ok(None)`: a whole packet is buffered, or the stream is corrupt.
+    pub fn ready(&self) -> bool {
+        self.failed.is_some()
+            || match Header::parse(self.pending(), self.max_packet) {
+                Ok(None) => false,
+                Ok(Some(h)) => self.buffered() >= h.length as usize,
+                Err(_) => true,
+            }
+    }
+
     /// The next packet, `Ok(None)` if more bytes are needed.
     pub fn decode(&mut self) -> Result<Option<Packet>, ParseError> {
+        Ok(self.decode_ref()?.map(PacketRef::into_owned))
+    }
+
+    /// The next packet with a Data payload borrowed from the buffer.
+    pub fn decode_ref(&mut self) -> Result<Option<PacketRef<'_>>, ParseError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        let r = decode(&self.buf[self.start..], self.max_packet);
-        match r {
-            Ok(None) => Ok(None),
-            Ok(Some((p, used))) => {
-                self.consume(used);
-                Ok(Some(p))
-            }
-            Err(DecodeError::Body { error, skip }) => {
-                self.consume(skip);
-                Err(error)
-            }
-            Err(DecodeError::Framing(e)) => {
+        let h = match Header::parse(self.pending(), self.max_packet) {
+            Ok(None) => return Ok(None),
+            Ok(Some(h)) => h,
+            Err(e) => {
                 self.failed = Some(e.clone());
-                Err(e)
+                return Err(e);
+            }
+        };
+        let len = h.length as usize;
+        if self.buffered() < len {
+            return Ok(None);
+        }
+        let at = self.start;
+        self.start += len;
+        parse_body_ref(h.kind, &self.buf[at + HEADER_LEN..at + len]).map(Some)
+    }
+
+    /// Reads with `read` until a whole packet is buffered and returns it: the blocking
+    /// loop every PTP/IP peer needs, with the I/O left to the caller. `Ok(None)` is a
+    /// clean end of stream between packets.
+    pub fn pull<E>(
+        &mut self,
+        mut read: impl FnMut(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<Option<Packet>, PullError<E>> {
+        Ok(self.pull_ref(&mut read)?.map(PacketRef::into_owned))
+    }
+
+    /// [`pull`](Decoder::pull), with the Data payload borrowed from the buffer.
+    pub fn pull_ref<E>(
+        &mut self,
+        mut read: impl FnMut(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<Option<PacketRef<'_>>, PullError<E>> {
+        while !self.ready() {
+            if self.read_into(&mut read).map_err(PullError::Io)? == 0 {
+                return match self.buffered() {
+                    0 => Ok(None),
+                    n => Err(PullError::Truncated(n)),
+                };
             }
         }
+        self.decode_ref().map_err(PullError::Corrupt)
     }
 
     /// At end of stream: an error if a partial packet is left over.
@@ -674,18 +844,6 @@ impl Decoder {
                 need: have + self.needed().max(1),
                 have,
             }),
-        }
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        if self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        } else if self.start > (1 << 16) && self.start * 2 > self.buf.len() {
-            // Keep memory bounded by the largest packet, not by the stream.
-            self.buf.drain(..self.start);
-            self.start = 0;
         }
     }
 }
@@ -745,7 +903,7 @@ mod tests {
         assert_eq!(v.len(), 1, "{v:?}");
         let pk = v.into_iter().next().unwrap().unwrap();
         let mut re = Vec::new();
-        pk.encode(&mut re);
+        pk.encode(&mut re).unwrap();
         assert_eq!(re, b, "re-encoding {pk:?}");
         pk
     }
@@ -1164,11 +1322,11 @@ mod tests {
         let pks = sample_packets();
         let mut stream = Vec::new();
         for pk in &pks {
-            pk.encode(&mut stream);
+            pk.encode(&mut stream).unwrap();
         }
         for pk in &pks {
             let mut b = Vec::new();
-            pk.encode(&mut b);
+            pk.encode(&mut b).unwrap();
             for cut in 0..=b.len() {
                 let mut d = Decoder::new();
                 d.feed(&b[..cut]);
@@ -1245,7 +1403,7 @@ mod tests {
     #[test]
     fn body_errors_skip_the_packet_and_keep_the_stream() {
         let mut b = hex("0c000000 08000000 03c20400"); // rocc TakePic: a 12-byte "Event"
-        Packet::ProbeRequest.encode(&mut b);
+        Packet::ProbeRequest.encode(&mut b).unwrap();
         let v = decode_all(&b, 3);
         assert_eq!(v.len(), 2, "{v:?}");
         assert!(v[0].as_ref().unwrap_err().contains("Event"), "{v:?}");
@@ -1270,13 +1428,13 @@ mod tests {
             tid: 1,
             total: 0x1_2345_6789,
         }
-        .encode(&mut b);
+        .encode(&mut b).unwrap();
         assert_eq!(b, hex("14000000 09000000 01000000 8967452301000000"));
         let mut b = Vec::new();
-        Packet::ProbeResponse.encode(&mut b);
+        Packet::ProbeResponse.encode(&mut b).unwrap();
         assert_eq!(b, hex("08000000 0e000000"));
         let mut b = Vec::new();
-        encode_data_header(true, 5, 2, &mut b);
+        b.extend_from_slice(&data_header(true, 5, 2).unwrap());
         b.extend_from_slice(&[0x18, 0x01]);
         assert_eq!(
             Packet::parse(&b).unwrap(),
@@ -1355,7 +1513,7 @@ mod tests {
             version: Some(PROTOCOL_VERSION),
         };
         let mut v = Vec::new();
-        p.encode(&mut v);
+        p.encode(&mut v).unwrap();
         let (back, used) = decode(&v, DEFAULT_MAX_PACKET).unwrap().unwrap();
         assert_eq!(used, v.len());
         let Packet::InitCommandRequest { name, .. } = back else {
@@ -1369,7 +1527,7 @@ mod tests {
         fn encode_then_decode_is_identity(pks in proptest::collection::vec(arb_packet(), 1..8), step in 1usize..97) {
             let mut b = Vec::new();
             for pk in &pks {
-                pk.encode(&mut b);
+                pk.encode(&mut b).unwrap();
             }
             let got: Vec<Result<Packet, String>> = decode_all(&b, step);
             let want: Vec<Result<Packet, String>> = pks.into_iter().map(Ok).collect();

@@ -5,6 +5,7 @@
 //! multiple of the packet size overflows. [`Faults`] lets tests pull the cable or stall
 //! an endpoint at any moment.
 
+use super::usb::request;
 use super::{DevicePipe, ErrorKind, Pipe, Transport, TransportError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
@@ -208,7 +209,7 @@ impl Transport for HostEnd {
         self.check()?;
         match request {
             // Cancel and Device Reset: drop whatever the device had queued for us.
-            0x64 | 0x66 => {
+            request::PTP_CANCEL | request::PTP_DEVICE_RESET => {
                 self.current = None;
                 self.pending_zlp = false;
                 while self.bulk_in.try_recv().is_ok() {}
@@ -229,7 +230,7 @@ impl Transport for HostEnd {
         _timeout: Duration,
     ) -> Result<usize, TransportError> {
         self.check()?;
-        if request != 0x67 || buf.len() < 4 {
+        if request != request::PTP_GET_DEVICE_STATUS || buf.len() < 4 {
             return Err(TransportError::new(
                 ErrorKind::Stall,
                 format!("class request {request:#x} not supported"),

@@ -1,5 +1,6 @@
 //! Byte pipes that know nothing of PTP: USB bulk/interrupt endpoints (`usb`, the only
-//! file that names rusb), an in-process pair (`memory`), and PTP/IP sockets (`tcp`).
+//! folder that names rusb), an in-process pair (`memory`), and TCP connections for
+//! PTP/IP (`tcp`; the framing and handshake live in `camera::link::ptpip`).
 //!
 //! A [`Transport`] is the host side of a USB interface with bulk IN, bulk OUT and an
 //! optional interrupt IN endpoint; a [`DevicePipe`] is the device side, used by the

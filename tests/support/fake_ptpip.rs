@@ -16,7 +16,7 @@ use std::time::Duration;
 use alpha_bridge::ptp::codec::Writer;
 use alpha_bridge::ptp::container::Params;
 use alpha_bridge::ptp::dataset::{DeviceInfo, ObjectInfo};
-use alpha_bridge::ptp::ptpip::{Header, Packet, HEADER_LEN};
+use alpha_bridge::ptp::ptpip::{data_header, Decoder, Packet};
 use alpha_bridge::ptp::sony::ExtCmd;
 use alpha_bridge::ptp::{EventCode, ObjectFormat, OpCode, ResponseCode};
 
@@ -264,14 +264,12 @@ struct Cam {
     wbuf: Vec<u8>,
 }
 
+/// One packet through the crate's PTP/IP reader: it never reads past the packet, so a
+/// fresh decoder per call loses nothing.
 fn read_packet(s: &mut TcpStream) -> Option<Packet> {
-    let mut h = [0u8; HEADER_LEN];
-    s.read_exact(&mut h).ok()?;
-    let hd = Header::parse(&h, 64 << 20).ok()??;
-    let mut b = vec![0u8; hd.length as usize];
-    b[..HEADER_LEN].copy_from_slice(&h);
-    s.read_exact(&mut b[HEADER_LEN..]).ok()?;
-    Packet::parse(&b).ok()
+    Decoder::with_max_packet(64 << 20)
+        .pull(|b| s.read(b))
+        .ok()?
 }
 
 fn resp(code: ResponseCode, tid: u32, params: &[u32]) -> Packet {
@@ -289,7 +287,7 @@ impl Cam {
 
     fn send(&mut self, s: &mut TcpStream, p: &Packet) -> bool {
         self.wbuf.clear();
-        p.encode(&mut self.wbuf);
+        p.encode(&mut self.wbuf).unwrap();
         s.write_all(&self.wbuf).is_ok()
     }
 
@@ -595,7 +593,7 @@ impl Cam {
             let last = sent + n == len;
             let in_end = last && self.cfg.last_chunk_in_end_data;
             buf.clear();
-            alpha_bridge::ptp::ptpip::encode_data_header(in_end, tid, n as usize, &mut buf);
+            buf.extend_from_slice(&data_header(in_end, tid, n as usize).unwrap());
             let start = buf.len();
             buf.resize(start + n as usize, 0);
             c.fill(off + sent, &mut buf[start..], &self.block);
@@ -604,7 +602,7 @@ impl Cam {
                     // Send what fits before the drop point, then vanish.
                     let keep = d.saturating_sub(off + sent) as usize;
                     let mut part = Vec::new();
-                    alpha_bridge::ptp::ptpip::encode_data_header(false, tid, keep, &mut part);
+                    part.extend_from_slice(&data_header(false, tid, keep).unwrap());
                     part.extend_from_slice(&buf[start..start + keep]);
                     let _ = s.write_all(&part);
                     self.dropped = true;
@@ -621,7 +619,7 @@ impl Cam {
         }
         if !self.cfg.last_chunk_in_end_data {
             buf.clear();
-            alpha_bridge::ptp::ptpip::encode_data_header(true, tid, 0, &mut buf);
+            buf.extend_from_slice(&data_header(true, tid, 0).unwrap());
             if s.write_all(&buf).is_err() {
                 return Flow::End;
             }

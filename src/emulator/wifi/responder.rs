@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use crate::ptp::codes::{OpCode, ResponseCode};
 
 use super::session::{self, After, DataIn, Session};
-use super::wire::{self, Packet, PacketReader};
+use super::wire::{self, Packet};
+use crate::ptp::ptpip::{self, Decoder};
 use super::{Activation, DataInStyle, Shared, MAX_LOGGED_OPS};
 use crate::ptp::container::Params;
 use crate::ptp::ptpip::{fail_reason, PROTOCOL_VERSION};
@@ -83,9 +84,9 @@ fn serve(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
         st.conns.insert(id, stream.try_clone()?);
         Registered { shared, id }
     };
-    let mut reader = PacketReader::new(MAX_PACKET);
+    let mut reader = Decoder::with_max_packet(MAX_PACKET);
     loop {
-        let Some(first) = reader.read(&mut stream)? else {
+        let Some(first) = wire::read(&mut reader, &mut stream)? else {
             return Ok(());
         };
         match first {
@@ -116,7 +117,7 @@ fn hold_silently(mut stream: TcpStream) -> io::Result<()> {
 fn command_connection(
     shared: &Shared,
     mut stream: TcpStream,
-    mut reader: PacketReader,
+    mut reader: Decoder,
     guid: [u8; 16],
     name: &str,
 ) -> io::Result<()> {
@@ -178,7 +179,7 @@ fn command_connection(
 fn event_connection(
     shared: &Shared,
     mut stream: TcpStream,
-    mut reader: PacketReader,
+    mut reader: Decoder,
     connection: u32,
 ) -> io::Result<()> {
     {
@@ -200,7 +201,7 @@ fn event_connection(
         st.session_conns.push(stream.try_clone()?);
     }
     wire::write_packet(&mut stream, &Packet::InitEventAck)?;
-    while let Some(p) = reader.read(&mut stream)? {
+    while let Some(p) = wire::read(&mut reader, &mut stream)? {
         match p {
             Packet::ProbeRequest => wire::write_packet(&mut stream, &Packet::ProbeResponse)?,
             Packet::ProbeResponse => {}
@@ -213,12 +214,12 @@ fn event_connection(
 fn run_session(
     shared: &Shared,
     stream: &mut TcpStream,
-    reader: &mut PacketReader,
+    reader: &mut Decoder,
 ) -> io::Result<()> {
     let mut session = Session::new();
     let mut buf = Vec::new();
     loop {
-        let Some(p) = reader.read(stream)? else {
+        let Some(p) = wire::read(reader, stream)? else {
             return Ok(());
         };
         let (data_phase, op, tid, params) = match p {
@@ -358,7 +359,7 @@ fn run_session(
 fn linger_for_close_session(
     shared: &Shared,
     stream: &mut TcpStream,
-    reader: &mut PacketReader,
+    reader: &mut Decoder,
 ) -> io::Result<()> {
     let deadline = Instant::now() + POWER_OFF_GRACE;
     loop {
@@ -367,7 +368,7 @@ fn linger_for_close_session(
             return Ok(());
         }
         stream.set_read_timeout(Some(left))?;
-        let Ok(Some(p)) = reader.read(stream) else {
+        let Ok(Some(p)) = wire::read(reader, stream) else {
             // End of stream, timeout or garbage: either way the body is off now.
             return Ok(());
         };
@@ -395,11 +396,11 @@ fn linger_for_close_session(
 /// chunk inside End Data). `Ok(Err(n))` = the payload exceeded the cap and was drained.
 fn receive_data_out(
     stream: &mut TcpStream,
-    reader: &mut PacketReader,
+    reader: &mut Decoder,
     tid: u32,
 ) -> io::Result<Result<Vec<u8>, u64>> {
     let total = loop {
-        match reader.read(stream)? {
+        match wire::read(reader, stream)? {
             Some(Packet::StartData { tid: t, total }) => {
                 if t != tid {
                     log::warn!("emulator: Start Data for tid {t} during tid {tid}");
@@ -419,7 +420,7 @@ fn receive_data_out(
     let mut data = Vec::with_capacity(usize::try_from(total).unwrap_or(0).min(MAX_DATA_OUT));
     let mut received: u64 = 0;
     loop {
-        let (payload, end) = match reader.read(stream)? {
+        let (payload, end) = match wire::read(reader, stream)? {
             Some(Packet::Data { payload, .. }) => (payload, false),
             Some(Packet::EndData { payload, .. }) => (payload, true),
             Some(Packet::ProbeRequest) => {
@@ -493,7 +494,10 @@ fn send_data_in(
                 buf.resize(12 + n, 0);
             }
             src.read_exact(&mut buf[12..12 + n])?;
-            buf[..12].copy_from_slice(&wire::data_head(end_packet, tid, n)?);
+            buf[..12].copy_from_slice(
+                &ptpip::data_header(end_packet, tid, n)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            );
             let mut write_len = 12 + n;
             let mut cut = false;
             if object {

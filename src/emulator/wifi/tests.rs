@@ -44,27 +44,14 @@ struct Client {
     last_phase: Vec<u32>,
 }
 
+/// Through the crate's one PTP/IP reader, as the body itself reads.
 fn read_packet(s: &mut TcpStream, dec: &mut Decoder) -> std::io::Result<Option<Packet>> {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        if let Some(p) = dec
-            .decode()
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?
-        {
-            return Ok(Some(p));
-        }
-        let want = dec.needed().clamp(1, buf.len());
-        let n = s.read(&mut buf[..want])?;
-        if n == 0 {
-            return Ok(None);
-        }
-        dec.feed(&buf[..n]);
-    }
+    super::wire::read(dec, s)
 }
 
 fn try_send(s: &mut TcpStream, p: &Packet) -> std::io::Result<()> {
     let mut v = Vec::new();
-    p.encode(&mut v);
+    p.encode(&mut v).unwrap();
     s.write_all(&v)
 }
 
@@ -1114,7 +1101,7 @@ fn raw_until_response(c: &mut Client, tid: u32) -> (usize, ResponseCode) {
     loop {
         let p = read_packet(&mut c.cmd, &mut c.dec).unwrap().unwrap();
         let mut v = Vec::new();
-        p.encode(&mut v);
+        p.encode(&mut v).unwrap();
         n += v.len();
         if let Packet::OperationResponse { code, tid: t, .. } = p {
             assert_eq!(t, tid);
