@@ -212,7 +212,7 @@ impl<L: Link> Camera<L> {
     /// another value (0x9205 with one byte, on both generations, like PriorityMode); a
     /// refusal is logged and streaming goes on. Returns the value the body now has.
     fn set_live_view_quality(
-        s: &mut PtpSession<T>,
+        s: &mut Session<L>,
         opts: &ConnectOptions,
         model: Option<&PropModel>,
     ) -> Result<Option<i128>, CameraError> {
