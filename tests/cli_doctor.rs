@@ -267,7 +267,10 @@ fn each_problem_is_a_fail_line_with_its_fix_and_the_exit_code_is_1() {
     assert_eq!(find(&l, "pairing").0, "warn");
     let pw = find(&l, "pipewire");
     assert_eq!(pw.0, "warn");
-    assert!(pw.2.starts_with("not running for this user (no socket at "), "{pw:?}");
+    assert!(
+        pw.2.starts_with("not running for this user (no socket at "),
+        "{pw:?}"
+    );
 
     let fails = l.iter().filter(|c| c.0 == "FAIL").count();
     assert!(

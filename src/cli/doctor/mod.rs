@@ -144,10 +144,9 @@ impl Probe {
                 self_pid: std::process::id(),
                 pipewire_built: cfg!(feature = "pipewire"),
                 // SAFETY: getuid cannot fail and touches no memory.
-                pipewire_socket: Some(r.join(format!(
-                    "run/user/{}/pipewire-0",
-                    unsafe { libc::getuid() }
-                ))),
+                pipewire_socket: Some(
+                    r.join(format!("run/user/{}/pipewire-0", unsafe { libc::getuid() })),
+                ),
             },
         }
     }

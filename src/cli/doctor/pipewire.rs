@@ -64,8 +64,9 @@ pub fn check(found: &Found) -> Check {
             WHAT,
             format!("not reachable: {why}"),
             format!(
-                "only needed for `{WEBCAM}` (no v4l2loopback): run it in your desktop \
-                 session, where XDG_RUNTIME_DIR is set, after {START}"
+                "only needed for `{WEBCAM}` (no v4l2loopback): run alpha-bridge in your \
+                 desktop session (not over sudo), where XDG_RUNTIME_DIR is set, and start \
+                 PipeWire there: {START}"
             ),
         ),
         Found::NotRunning(Some(_), why) => Check::warn(

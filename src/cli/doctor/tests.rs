@@ -672,7 +672,10 @@ fn ok_v4l2loopback_lines_are_left_alone_whatever_pipewire_does() {
     t.loopback("Y,N,N,N,N,N,N,N", "10,-1,-1,-1,-1,-1,-1,-1", &[(10, "x")]);
     let probe = t.probe();
     let missing = pipewire::find(&probe);
-    assert!(matches!(missing, Found::NotRunning(Some(_), _)), "{missing:?}");
+    assert!(
+        matches!(missing, Found::NotRunning(Some(_), _)),
+        "{missing:?}"
+    );
     for found in [missing, Found::Running(t.path(PW_SOCKET))] {
         let v = pipewire::weigh_v4l2(v4l2loopback(&probe), &found);
         assert!(
