@@ -254,13 +254,27 @@ fn each_problem_is_a_fail_line_with_its_fix_and_the_exit_code_is_1() {
         .as_ref()
         .unwrap()
         .contains("systemctl --user stop gvfs-gphoto2-volume-monitor"));
-    // The camera itself is fine, and not pairing yet is only a warning.
+    // Without PipeWire either, the module's fix names the PipeWire way too.
+    assert!(
+        v.3.as_ref().unwrap().ends_with(
+            "or, without v4l2loopback: systemctl --user start pipewire wireplumber, then \
+             `alpha-bridge webcam --output pipewire`"
+        ),
+        "{v:?}"
+    );
+    // The camera itself is fine; not pairing yet and no PipeWire are only warnings.
     assert_eq!(find(&l, "camera").0, "ok");
     assert_eq!(find(&l, "pairing").0, "warn");
+    let pw = find(&l, "pipewire");
+    assert_eq!(pw.0, "warn");
+    assert!(
+        pw.2.starts_with("not running for this user (no socket at "),
+        "{pw:?}"
+    );
 
     let fails = l.iter().filter(|c| c.0 == "FAIL").count();
     assert!(
-        stdout.contains(&format!("not ready: {fails} problems to fix, 1 warning")),
+        stdout.contains(&format!("not ready: {fails} problems to fix, 2 warnings")),
         "{stdout}"
     );
     let err: Vec<&str> = stderr.lines().collect();
@@ -294,6 +308,34 @@ fn exclusive_caps_off_fails() {
     assert_eq!(c.0, "FAIL");
     assert!(c.2.starts_with("off for /dev/video10"), "{c:?}");
     assert_eq!(l.iter().filter(|c| c.0 == "FAIL").count(), 1, "{stdout}");
+}
+
+#[test]
+fn with_pipewire_running_a_missing_v4l2loopback_is_only_a_warning() {
+    use std::os::unix::fs::MetadataExt;
+    let f = Fake::ready();
+    fs::remove_dir_all(f.root.path().join("sys/module/v4l2loopback")).unwrap();
+    // A daemon stand-in where doctor looks under --root: run/user/UID/pipewire-0.
+    let uid = fs::metadata(f.root.path()).unwrap().uid();
+    let socket = f.file(&format!("/run/user/{uid}/pipewire-0"), "");
+    fs::remove_file(&socket).unwrap();
+    let _daemon = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let out = f.run();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let l = lines(&stdout);
+    let pw = find(&l, "pipewire");
+    assert_eq!(pw.0, "ok", "{pw:?}");
+    assert!(pw.2.contains("works without v4l2loopback"), "{pw:?}");
+    let v = find(&l, "v4l2loopback");
+    assert_eq!(v.0, "warn", "{v:?}");
+    assert!(
+        v.3.as_ref()
+            .unwrap()
+            .starts_with("not needed while PipeWire runs"),
+        "{v:?}"
+    );
+    assert!(l.iter().all(|c| c.0 != "FAIL"), "{stdout}");
 }
 
 /// Root may open anything, so the permission check is run as `nobody` (setpriv).

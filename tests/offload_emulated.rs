@@ -1252,7 +1252,10 @@ fn cli_force_fetches_again_next_to_the_users_files() {
     let o = offload_at_cli(home.path(), emu.ptpip_addr(), &dest, &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains(&format!("0 files downloaded (0 bytes), {} skipped", card.len())),
+        text(&o).contains(&format!(
+            "0 files downloaded (0 bytes), {} skipped",
+            card.len()
+        )),
         "{}",
         text(&o)
     );

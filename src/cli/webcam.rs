@@ -489,11 +489,7 @@ mod tests {
     #[test]
     fn summary_counts_recorded_and_written_apart_with_plurals() {
         // --device none: nothing is said about a video device, the recording is counted.
-        let l = summary_lines(
-            &snap(30, 0, 0),
-            false,
-            Some(&rec("a.mjpeg", 30, 100)),
-        );
+        let l = summary_lines(&snap(30, 0, 0), false, Some(&rec("a.mjpeg", 30, 100)));
         assert_eq!(
             l,
             [
@@ -502,11 +498,7 @@ mod tests {
             ]
         );
         assert!(!l.join("\n").contains("written"), "{l:?}");
-        let l = summary_lines(
-            &snap(1, 1, 0),
-            true,
-            Some(&rec("b.avi", 1, 2048)),
-        );
+        let l = summary_lines(&snap(1, 1, 0), true, Some(&rec("b.avi", 1, 2048)));
         assert_eq!(
             l,
             [
@@ -520,7 +512,10 @@ mod tests {
             false,
             Some(&rec("/nonexistent/c.mjpeg", 0, 0)),
         );
-        assert_eq!(l[1], "recorded 0 frames: /nonexistent/c.mjpeg was not created");
+        assert_eq!(
+            l[1],
+            "recorded 0 frames: /nonexistent/c.mjpeg was not created"
+        );
         let l = summary_lines(&snap(10, 8, 2), true, None);
         assert_eq!(
             l[1],

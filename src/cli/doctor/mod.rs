@@ -1,21 +1,25 @@
 //! `alpha-bridge doctor`: checks what a first run needs and prints a checklist, one line
 //! per check (`ok`, `warn` or `FAIL`), with the fix under each line that is not ok:
 //! the udev rules (installed, and matching Sony's vendor id), gvfs, v4l2loopback
-//! (loaded, `exclusive_caps`, the Secure Boot case, access to its device), every Sony
-//! body on USB (its USB mode, access to its device node, a program holding it), the
-//! pairing in the config file, and the free space where `offload` puts pictures.
+//! (loaded, `exclusive_caps`, the Secure Boot case, access to its device), whether a
+//! PipeWire daemon answers (the other webcam output), every Sony body on USB (its USB
+//! mode, access to its device node, a program holding it), the pairing in the config
+//! file, and the free space where `offload` puts pictures.
 //!
 //! FAIL is something the webcam or the offload cannot work without; warn is optional
 //! or needs the camera rather than this computer (no camera connected, not paired yet).
-//! Exit 0 only when no line is FAIL.
+//! The webcam needs v4l2loopback or PipeWire, so only both missing is FAIL (see
+//! [`pipewire`]). Exit 0 only when no line is FAIL.
 //!
 //! It changes nothing: it reads files under /sys, /etc, /lib, /proc and /dev, the config
-//! file (never written), and opens a PTP body's interface for a moment to read its
-//! DeviceInfo, as `alpha-bridge list` does. Every system path is read under
-//! [`Probe::root`], so tests build a fake /sys and /etc (the hidden `--root DIR`), and
+//! file (never written), connects to the PipeWire socket (nothing sent), and opens a PTP
+//! body's interface for a moment to read its DeviceInfo, as `alpha-bridge list` does.
+//! Every system path is read under [`Probe::root`], so tests build a fake /sys and /etc
+//! (the hidden `--root DIR`; the PipeWire socket is then `run/user/UID/pipewire-0` in it), and
 //! `--camera emulated` checks the built-in emulated body through the same code.
 
 mod camera;
+mod pipewire;
 mod system;
 
 use alpha_bridge::config;
@@ -35,7 +39,8 @@ pub struct DoctorArgs {
     /// ~/Pictures/alpha-bridge): checked for free space and write access.
     #[arg(long, value_name = "DIR")]
     pub dest: Option<PathBuf>,
-    /// Test-only: read /sys, /etc, /lib, /proc and /dev under DIR instead of /.
+    /// Test-only: read /sys, /etc, /lib, /proc and /dev under DIR instead of /, and
+    /// look for PipeWire at DIR/run/user/UID/pipewire-0.
     #[arg(long, value_name = "DIR", hide = true)]
     pub root: Option<PathBuf>,
 }
@@ -110,6 +115,10 @@ pub struct Probe {
     pub use_mokutil: bool,
     /// Our own process, left out of the scan for programs holding the camera.
     pub self_pid: u32,
+    /// Whether this build has the PipeWire output (feature `pipewire`).
+    pub pipewire_built: bool,
+    /// The PipeWire daemon's socket, as `webcam` finds it (None: no XDG_RUNTIME_DIR).
+    pub pipewire_socket: Option<PathBuf>,
 }
 
 impl Probe {
@@ -122,6 +131,8 @@ impl Probe {
                 kernel_release: system.kernel_release,
                 use_mokutil: true,
                 self_pid: std::process::id(),
+                pipewire_built: cfg!(feature = "pipewire"),
+                pipewire_socket: pipewire_socket(),
             },
             Some(r) => Probe {
                 root: r.to_path_buf(),
@@ -131,6 +142,11 @@ impl Probe {
                     .unwrap_or_default(),
                 use_mokutil: false,
                 self_pid: std::process::id(),
+                pipewire_built: cfg!(feature = "pipewire"),
+                // SAFETY: getuid cannot fail and touches no memory.
+                pipewire_socket: Some(
+                    r.join(format!("run/user/{}/pipewire-0", unsafe { libc::getuid() })),
+                ),
             },
         }
     }
@@ -167,6 +183,17 @@ impl Probe {
     }
 }
 
+/// Where `webcam` looks for the PipeWire daemon.
+#[cfg(feature = "pipewire")]
+fn pipewire_socket() -> Option<PathBuf> {
+    alpha_bridge::sink::pipewire::socket_path()
+}
+
+#[cfg(not(feature = "pipewire"))]
+fn pipewire_socket() -> Option<PathBuf> {
+    None
+}
+
 pub fn run(a: &DoctorArgs) -> anyhow::Result<()> {
     let probe = Probe::new(a.root.as_deref());
     let dest = match &a.dest {
@@ -194,7 +221,9 @@ pub fn all_checks(probe: &Probe, camera: &str, dest: Result<PathBuf, String>) ->
     let access_rule_installed = rule.status != Status::Fail;
     out.push(rule);
     out.push(system::gvfs(probe));
-    out.extend(system::v4l2loopback(probe));
+    let pw = pipewire::find(probe);
+    out.extend(pipewire::weigh_v4l2(system::v4l2loopback(probe), &pw));
+    out.push(pipewire::check(&pw));
     out.extend(camera::cameras(probe, camera, access_rule_installed));
     out.push(system::pairing(
         config::default_config_dir().map_err(|e| e.to_string()),

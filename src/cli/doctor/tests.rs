@@ -1,6 +1,7 @@
 //! The doctor's checks against fake /sys, /etc, /lib and /proc trees.
 
 use super::camera::{access_check, holder_check, mode_check};
+use super::pipewire::{self, Found};
 use super::system::{
     free_bytes, free_space, gvfs, judge_space, pairing, udev_rule, v4l2loopback, LOW_FREE, MIN_FREE,
 };
@@ -11,6 +12,7 @@ use alpha_bridge::transport::{ErrorKind, TransportError};
 use std::fs;
 
 const RELEASE: &str = "6.1.0-test-amd64";
+const PW_SOCKET: &str = "/run/user/1000/pipewire-0";
 const SHIPPED_60: &str = include_str!("../../../udev/60-alpha-bridge.rules");
 const SHIPPED_70: &str = include_str!("../../../udev/70-alpha-bridge-gvfs.rules");
 
@@ -49,6 +51,8 @@ impl Tree {
             kernel_release: RELEASE.into(),
             use_mokutil: false,
             self_pid: 1,
+            pipewire_built: true,
+            pipewire_socket: Some(self.path(PW_SOCKET)),
         }
     }
 
@@ -543,4 +547,148 @@ fn human_sizes() {
     assert_eq!(human_bytes(512), "512 B");
     assert_eq!(human_bytes(3 * 1024 * 1024 + 400 * 1024), "3.4 MiB");
     assert_eq!(human_bytes(12 * 1024 * 1024 * 1024), "12.0 GiB");
+}
+
+/// v4l2loopback installed for the kernel but not loaded.
+fn module_not_loaded(t: &Tree) {
+    t.file(
+        &format!("/lib/modules/{RELEASE}/modules.dep"),
+        "updates/dkms/v4l2loopback.ko.xz: kernel/drivers/media/v4l2-core/videodev.ko.xz\n",
+    );
+}
+
+/// A PipeWire daemon stand-in: a socket that accepts connections at PW_SOCKET.
+fn pipewire_daemon(t: &Tree) -> std::os::unix::net::UnixListener {
+    let path = t.path(PW_SOCKET);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::os::unix::net::UnixListener::bind(path).unwrap()
+}
+
+#[test]
+fn a_running_pipewire_is_ok_and_makes_a_missing_v4l2loopback_a_warning() {
+    let t = Tree::new();
+    module_not_loaded(&t);
+    let _daemon = pipewire_daemon(&t);
+    let probe = t.probe();
+    let found = pipewire::find(&probe);
+    assert_eq!(found, Found::Running(t.path(PW_SOCKET)));
+    let c = pipewire::check(&found);
+    assert_eq!(c.status, Status::Ok, "{c:?}");
+    assert_eq!(c.what, "pipewire");
+    assert!(
+        c.detail
+            .ends_with("webcam --output pipewire works without v4l2loopback"),
+        "{c:?}"
+    );
+
+    let v = pipewire::weigh_v4l2(v4l2loopback(&probe), &found);
+    assert_eq!(v[0].status, Status::Warn, "{v:?}");
+    assert_eq!(v[0].detail, "not loaded");
+    assert!(
+        fix(&v[0]).starts_with(
+            "not needed while PipeWire runs (`alpha-bridge webcam --output pipewire`)"
+        ),
+        "{v:?}"
+    );
+    assert!(
+        fix(&v[0]).contains(alpha_bridge::sink::MODPROBE_LINE),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn no_pipewire_is_a_warning_and_the_v4l2loopback_fail_names_it() {
+    let t = Tree::new();
+    module_not_loaded(&t);
+    let probe = t.probe();
+    let found = pipewire::find(&probe);
+    let c = pipewire::check(&found);
+    assert_eq!(c.status, Status::Warn, "{c:?}");
+    assert_eq!(
+        c.detail,
+        format!(
+            "not running for this user (no socket at {})",
+            t.path(PW_SOCKET).display()
+        )
+    );
+    assert!(
+        fix(&c).ends_with("systemctl --user start pipewire wireplumber"),
+        "{c:?}"
+    );
+
+    let v = pipewire::weigh_v4l2(v4l2loopback(&probe), &found);
+    assert_eq!(v[0].status, Status::Fail, "{v:?}");
+    assert!(
+        fix(&v[0]).starts_with(alpha_bridge::sink::MODPROBE_LINE),
+        "{v:?}"
+    );
+    assert!(
+        fix(&v[0]).ends_with(
+            "; or, without v4l2loopback: systemctl --user start pipewire wireplumber, \
+             then `alpha-bridge webcam --output pipewire`"
+        ),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn a_socket_nobody_listens_on_is_not_a_running_pipewire() {
+    let t = Tree::new();
+    drop(pipewire_daemon(&t));
+    assert!(t.path(PW_SOCKET).exists());
+    let c = pipewire::check(&pipewire::find(&t.probe()));
+    assert_eq!(c.status, Status::Warn, "{c:?}");
+    assert!(c.detail.ends_with(": connection refused)"), "{c:?}");
+}
+
+#[test]
+fn pipewire_without_xdg_runtime_dir_or_support_is_a_warning() {
+    let t = Tree::new();
+    let mut probe = t.probe();
+    probe.pipewire_socket = None;
+    let c = pipewire::check(&pipewire::find(&probe));
+    assert_eq!(c.status, Status::Warn, "{c:?}");
+    assert_eq!(c.detail, "not reachable: XDG_RUNTIME_DIR is not set");
+
+    // A build without PipeWire never suggests `--output pipewire` on the module's line.
+    let _daemon = pipewire_daemon(&t);
+    module_not_loaded(&t);
+    let mut probe = t.probe();
+    probe.pipewire_built = false;
+    let found = pipewire::find(&probe);
+    assert_eq!(found, Found::NotBuilt);
+    let c = pipewire::check(&found);
+    assert_eq!(c.status, Status::Warn, "{c:?}");
+    assert!(c.detail.contains("built without PipeWire support"), "{c:?}");
+    let plain = v4l2loopback(&probe);
+    let v = pipewire::weigh_v4l2(plain.clone(), &found);
+    assert_eq!(v[0].status, Status::Fail);
+    assert_eq!(v[0].fix, plain[0].fix);
+}
+
+#[test]
+fn ok_v4l2loopback_lines_are_left_alone_whatever_pipewire_does() {
+    let t = Tree::new();
+    t.loopback("Y,N,N,N,N,N,N,N", "10,-1,-1,-1,-1,-1,-1,-1", &[(10, "x")]);
+    let probe = t.probe();
+    let missing = pipewire::find(&probe);
+    assert!(
+        matches!(missing, Found::NotRunning(Some(_), _)),
+        "{missing:?}"
+    );
+    for found in [missing, Found::Running(t.path(PW_SOCKET))] {
+        let v = pipewire::weigh_v4l2(v4l2loopback(&probe), &found);
+        assert!(
+            v.iter().all(|c| c.status == Status::Ok && c.fix.is_none()),
+            "{v:?}"
+        );
+    }
+    // exclusive_caps off: FAIL without PipeWire, warn with it.
+    t.loopback("N,N,N,N,N,N,N,N", "10,-1,-1,-1,-1,-1,-1,-1", &[(10, "x")]);
+    let fail = pipewire::weigh_v4l2(v4l2loopback(&probe), &pipewire::find(&probe));
+    assert_eq!(fail[1].status, Status::Fail, "{fail:?}");
+    let _daemon = pipewire_daemon(&t);
+    let warn = pipewire::weigh_v4l2(v4l2loopback(&probe), &pipewire::find(&probe));
+    assert_eq!(warn[1].status, Status::Warn, "{warn:?}");
+    assert_eq!(warn[1].detail, fail[1].detail);
 }
