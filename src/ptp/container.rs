@@ -309,7 +309,7 @@ pub fn data_header(code: OpCode, tid: u32, payload_len: usize) -> [u8; HEADER_LE
     .encode()
 }
 
-/// The data of a PTP Cancel Request (class request 0x64, ptp-usb.md §8): the
+/// The data of a PTP Cancel Request (class request 0x64, docs/protocol/ptp-usb.md#class-requests): the
 /// CancelTransaction event code and the transaction id.
 pub fn cancel_request(tid: u32) -> [u8; 6] {
     let mut d = [0u8; 6];

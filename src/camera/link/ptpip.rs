@@ -1,4 +1,4 @@
-//! The PTP/IP link (ptpip.md §1–§3): the engine over two TCP connections.
+//! The PTP/IP link (docs/protocol/ptpip.md#connections): the engine over two TCP connections.
 //!
 //! What only PTP/IP has, and stays here: the Init handshake (driven from
 //! [`InitHandshake`], which decides what to send; this opens the sockets in the order

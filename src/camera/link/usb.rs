@@ -1,4 +1,4 @@
-//! The USB link: the engine's containers over a [`Transport`] (ptp-usb.md §3, §4, §8).
+//! The USB link: the engine's containers over a [`Transport`] (docs/protocol/ptp-usb.md#transaction-phases).
 //!
 //! What only USB has, and stays here: a bulk IN read is one transfer, sized in whole
 //! packets and ended by a short or zero-length packet (which also ends a data container

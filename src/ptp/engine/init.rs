@@ -1,4 +1,4 @@
-//! The PTP/IP connection handshake as a state machine (ptpip.md §1–§2), initiator side:
+//! The PTP/IP connection handshake as a state machine (docs/protocol/ptpip.md#init-handshake), initiator side:
 //! Init Command Request on the command channel, its Ack, then (and only then) the event
 //! channel is opened and gets an Init Event Request, whose Ack ends the handshake.
 //! Probe Requests on either channel are answered on that channel; Init Fail is the

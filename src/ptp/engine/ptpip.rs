@@ -1,4 +1,4 @@
-//! The PTP/IP framer (ptpip.md §3): packets from the command or event channel to engine
+//! The PTP/IP framer (docs/protocol/ptpip.md#packet-framing): packets from the command or event channel to engine
 //! [`Input`]s, engine [`Transmit`]s to packets.
 //!
 //! Bytes are framed by [`Decoder`](crate::ptp::ptpip::Decoder) (one per channel); this

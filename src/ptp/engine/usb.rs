@@ -1,5 +1,5 @@
 //! The USB framer: bulk-IN bytes to engine [`Input`]s, engine [`Transmit`]s to bulk-OUT
-//! containers (ptp-usb.md §2–§5).
+//! containers (docs/protocol/ptp-usb.md#containers).
 //!
 //! Containers may arrive split over transfers or several in one transfer; the framer
 //! takes whatever bytes the link has buffered and says how many it used. A data

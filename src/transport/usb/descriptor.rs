@@ -1,4 +1,5 @@
-//! Pure decisions over descriptor summaries (sony-usb.md §1, ptp-usb.md §4): the USB
+//! Pure decisions over descriptor summaries (docs/protocol/sony-usb.md#usb-modes,
+//! docs/protocol/ptp-usb.md#interface-and-endpoints): the USB
 //! mode a device is in, which interface and endpoints to use, when a write needs a
 //! zero-length packet. No rusb here: testable on a machine without USB.
 
@@ -10,7 +11,7 @@ const USB_CLASS_VIDEO: u8 = 0x0E;
 
 
 /// What a Sony device offers, judged from the interfaces of all its configurations
-/// (sony-usb.md §1). PC Remote and MTP both show as [`UsbMode::Ptp`]; only DeviceInfo's
+/// (docs/protocol/sony-usb.md#usb-modes). PC Remote and MTP both show as [`UsbMode::Ptp`]; only DeviceInfo's
 /// VendorExtensionID tells them apart, which is above this layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -230,7 +231,7 @@ pub fn select_endpoints(iface: &InterfaceSummary) -> Result<Endpoints, Transport
 }
 
 /// Whether a bulk write of `len` bytes needs a trailing zero-length packet so the device
-/// sees where the transfer ends (ptp-usb.md §4). An empty write is itself the ZLP.
+/// sees where the transfer ends (docs/protocol/ptp-usb.md#short-packets-and-the-zlp-rule). An empty write is itself the ZLP.
 pub fn needs_zlp(len: usize, packet_size: u16) -> bool {
     packet_size != 0 && len != 0 && len % usize::from(packet_size) == 0
 }

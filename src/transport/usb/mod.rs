@@ -3,7 +3,7 @@
 //! [`Transport`](super::Transport). This folder is the only place in the project that
 //! names rusb, and only [`error`], [`enumerate`], [`transport`] and [`hotplug`] do.
 //!
-//! Rules it keeps (ptp-usb.md §1, §4, §6, §8; sony-usb.md §1, §8; sony-pairing.md §1):
+//! Rules it keeps (docs/protocol/ptp-usb.md#interface-and-endpoints):
 //! devices are chosen by vendor id 0x054C and interface class triple, never by product id
 //! (it changes with the camera's USB mode); every configuration is looked at, not just the
 //! active one; endpoint addresses and wMaxPacketSize come from the descriptors; the kernel
