@@ -3,6 +3,7 @@
 use alpha_bridge::camera::ConnectOptions;
 use alpha_bridge::decode::Backend;
 use alpha_bridge::emulator::{Body, UsbEmulator};
+use alpha_bridge::pipeline::network::{live_view_tcp, PtpIpSource};
 use alpha_bridge::pipeline::source::{CameraSource, FrameSource, ReplaySource};
 use alpha_bridge::pipeline::{self, Aspect, Options, Output};
 use alpha_bridge::sink::v4l2::{OutputFormat, V4l2Sink};
@@ -17,8 +18,9 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args, Debug)]
 pub struct WebcamArgs {
     /// auto (first Sony body over USB), emulated (built-in emulated camera),
-    /// a serial number, or replay:PATH (a capture made with --dump-objects, a folder of
-    /// JPEGs or an MJPEG file).
+    /// a serial number, ptpip:HOST[:PORT] (a body in PC Remote over Wi-Fi or Ethernet,
+    /// paired with this computer), or replay:PATH (a capture made with --dump-objects,
+    /// a folder of JPEGs or an MJPEG file).
     #[arg(long, default_value = "auto")]
     camera: String,
     /// The v4l2loopback output device: auto (first one found), a path like
@@ -199,7 +201,42 @@ fn spawn_unplugger(
 
 type Opened = (Box<dyn FrameSource>, Option<Arc<UsbEmulator>>);
 
+/// `HOST[:PORT]` of `--camera ptpip:` (port 15740 by default; IPv6 in brackets).
+fn ptpip_addr(s: &str) -> anyhow::Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let with_port = if s.parse::<std::net::SocketAddr>().is_ok()
+        || (s.rsplit_once(':').is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok()))
+    {
+        s.to_string()
+    } else if s.contains(':') && !s.starts_with('[') {
+        format!("[{s}]:{}", alpha_bridge::ptp::ptpip::PORT)
+    } else {
+        format!("{s}:{}", alpha_bridge::ptp::ptpip::PORT)
+    };
+    with_port
+        .to_socket_addrs()
+        .with_context(|| format!("--camera ptpip:{s}: not a host or address (try ptpip:192.168.1.20)"))?
+        .next()
+        .with_context(|| format!("--camera ptpip:{s}: the name has no address"))
+}
+
 fn open_source(camera: &str) -> anyhow::Result<Opened> {
+    if let Some(host) = camera.strip_prefix("ptpip:") {
+        let addr = ptpip_addr(host)?;
+        let id = alpha_bridge::config::Identity::load_default()
+            .context("cannot read this computer's identity")?;
+        log::info!("camera over the network at {addr}");
+        return Ok((
+            Box::new(PtpIpSource::new(
+                addr,
+                id.guid,
+                id.host_name,
+                live_view_tcp(),
+                ConnectOptions::default(),
+            )),
+            None,
+        ));
+    }
     if let Some(path) = camera.strip_prefix("replay:") {
         return Ok((
             Box::new(ReplaySource::new(PathBuf::from(path), 30, false)),

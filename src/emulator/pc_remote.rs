@@ -19,6 +19,18 @@ use crate::ptp::{DataType, ObjectFormat, OpCode, PropCode, ResponseCode};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// Operations whose data phase goes host → device.
+pub(crate) fn has_data_out(op: OpCode) -> bool {
+    matches!(
+        op,
+        OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE
+            | OpCode::SDIO_CONTROL_DEVICE
+            | OpCode::SET_DEVICE_PROP_VALUE
+            | OpCode::SONY_EXT_CMD_WRITE
+    ) || op.0 == 0x100C // SendObjectInfo
+        || op.0 == 0x100D // SendObject
+}
+
 /// What to send back for one transaction. The data phase (if any) is in
 /// [`Responder::data`].
 pub(crate) struct Answer {

@@ -14,7 +14,7 @@
 //! the sans-IO `ptp` layer. [`UsbEmulator`] runs it on a thread over an in-process pipe.
 
 use super::body::{lock, Body, Stats};
-use super::pc_remote::{Answer, Responder};
+use super::pc_remote::{has_data_out, Answer, Responder};
 use super::EmulatorError;
 use crate::ptp::codes::handle;
 use crate::ptp::container::{self, Command, Event, Header, Kind, Params, Response, HEADER_LEN};
@@ -220,18 +220,6 @@ fn protocol_error(stats: &Stats, msg: std::fmt::Arguments<'_>) {
 fn is_live_view_poll(cmd: &Command) -> bool {
     matches!(cmd.code, OpCode::GET_OBJECT | OpCode::GET_OBJECT_INFO)
         && cmd.params.get(0) == handle::LIVE_VIEW
-}
-
-/// Operations whose data phase goes host → device.
-fn has_data_out(op: OpCode) -> bool {
-    matches!(
-        op,
-        OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE
-            | OpCode::SDIO_CONTROL_DEVICE
-            | OpCode::SET_DEVICE_PROP_VALUE
-            | OpCode::SONY_EXT_CMD_WRITE
-    ) || op.0 == 0x100C // SendObjectInfo
-        || op.0 == 0x100D // SendObject
 }
 
 fn is_whole_command(t: &[u8]) -> bool {
