@@ -1,9 +1,11 @@
 //! Sony PC Remote: the connect handshake (docs/protocol/sony-usb.md#connect-handshake)
 //! and live-view polling (docs/protocol/sony-usb.md#live-view), over any [`Link`].
 //! [`Camera`] owns the session; dropping it closes the session. [`SonyCamera`] is the
-//! USB one.
+//! USB one; [`Camera::connect_ptpip`] reaches a body in PC Remote over Wi-Fi or
+//! Ethernet, with the sequence published for the network ([`Handshake::Network`]); the
+//! live-view loop is the same on both.
 
-use super::link::{Link, UsbLink};
+use super::link::{Link, PtpIpLink, UsbLink};
 use super::pacing::Pacer;
 use super::session::{DataPhase, Session};
 use super::CameraError;
@@ -12,7 +14,9 @@ use crate::ptp::dataset::DeviceInfo;
 use crate::ptp::props::PropModel;
 use crate::ptp::sony::{self as sony_ds, AllProps, ExtDeviceInfo, PropValue};
 use crate::ptp::{OpCode, PropCode, ResponseCode};
+use crate::transport::tcp::TcpConfig;
 use crate::transport::Transport;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Bodies that enumerate in PC Remote mode but give no live view over USB
@@ -37,9 +41,26 @@ impl LiveViewQuality {
     }
 }
 
+/// Which connect sequence a body expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Handshake {
+    /// USB (docs/protocol/sony-usb.md#connect-handshake): OpenSession, GetDeviceInfo,
+    /// SDIO_Connect 1 and 2, SDIO_GetExtDeviceInfo, SDIO_Connect 3, PC priority
+    /// (0x9205), 0x9209.
+    #[default]
+    Usb,
+    /// PTP/IP, as published for PC Remote over the network: OpenSession, SDIO_Connect 1
+    /// and 2, GetDeviceInfo, SDIO_GetExtDeviceInfo(0x12C), SDIO_Connect 3, 0x9209.
+    Network,
+}
+
 /// How the handshake and polling behave.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
+    /// The connect sequence (set by the connect function of each link).
+    pub handshake: Handshake,
+    /// Per-transfer timeout once live view runs (a wireless link wants more).
+    pub live_timeout: Duration,
     /// Cap on live-view requests per second (at most 30).
     pub max_fps: u32,
     /// Give up on live view after this long without a frame.
@@ -58,6 +79,8 @@ pub struct ConnectOptions {
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
+            handshake: Handshake::Usb,
+            live_timeout: Duration::from_secs(2),
             max_fps: 30,
             stall_timeout: Duration::from_secs(10),
             ext_info_tries: 30,
@@ -99,7 +122,35 @@ pub type SonyCamera<T> = Camera<UsbLink<T>>;
 impl<T: Transport> Camera<UsbLink<T>> {
     /// Runs the whole connect handshake over a USB transport.
     pub fn connect(t: T, opts: ConnectOptions) -> Result<SonyCamera<T>, CameraError> {
+        let opts = ConnectOptions {
+            handshake: Handshake::Usb,
+            ..opts
+        };
         Camera::connect_link(UsbLink::new(t), opts)
+    }
+}
+
+impl Camera<PtpIpLink> {
+    /// Connects to a body in PC Remote over the network at `addr` (port 15740): the
+    /// PTP/IP Init handshake with the paired `guid` (an unpaired computer gets
+    /// [`CameraError::NotPaired`]), then the network connect sequence.
+    pub fn connect_ptpip(
+        addr: SocketAddr,
+        guid: [u8; 16],
+        host_name: &str,
+        tcp: TcpConfig,
+        opts: ConnectOptions,
+    ) -> Result<Camera<PtpIpLink>, CameraError> {
+        let link = PtpIpLink::connect(addr, guid, host_name, tcp)?;
+        log::info!(
+            "ptp/ip: connected to {:?} at {addr}",
+            link.responder().name
+        );
+        let opts = ConnectOptions {
+            handshake: Handshake::Network,
+            ..opts
+        };
+        Camera::connect_link(link, opts)
     }
 }
 
@@ -111,7 +162,7 @@ impl<L: Link> Camera<L> {
         s.open_session()?;
         match Self::handshake(&mut s, &opts) {
             Ok((info, ext, props, lv_quality)) => {
-                s.set_timeout(Duration::from_secs(2));
+                s.set_timeout(opts.live_timeout);
                 Ok(Camera {
                     s: Some(s),
                     info,
@@ -135,38 +186,49 @@ impl<L: Link> Camera<L> {
         s: &mut Session<L>,
         opts: &ConnectOptions,
     ) -> Result<(DeviceInfo, ExtDeviceInfo, Option<PropModel>, Option<i128>), CameraError> {
-        let info = s.device_info()?;
-        log::info!(
-            "connected to {} {} (serial {}, firmware {})",
-            info.manufacturer,
-            info.model,
-            info.serial_number,
-            info.device_version
-        );
-        check_pc_remote(&info)?;
         let mut buf = Vec::new();
-        for phase in [1, 2] {
-            s.checked(
-                OpCode::SDIO_CONNECT,
-                &[phase, 0, 0],
-                DataPhase::In(&mut buf),
-            )?;
-        }
-        let ext = Self::ext_device_info(s, opts, &info, &mut buf)?;
-        s.checked(OpCode::SDIO_CONNECT, &[3, 0, 0], DataPhase::In(&mut buf))?;
-        // "PC priority" so the host may change settings; bodies that refuse still stream.
-        match opts.priority_mode.then(|| {
-            s.transaction(
-                OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE,
-                &[PropCode::PRIORITY_MODE.0 as u32],
-                DataPhase::Out(&[1]),
-            )
-        }) {
-            None => {}
-            Some(Ok(r)) if r.code == ResponseCode::OK => {}
-            Some(Ok(r)) => log::debug!("priority mode not accepted: {}", r.code),
-            Some(Err(e)) => return Err(e),
-        }
+        let (info, ext) = match opts.handshake {
+            Handshake::Usb => {
+                let info = Self::identify(s, check_pc_remote)?;
+                Self::connect_phases(s, &mut buf)?;
+                let ext = Self::ext_device_info(
+                    s,
+                    opts,
+                    &info,
+                    &[sony_ds::SDIO_VERSION_3 as u32, 1],
+                    &mut buf,
+                )?;
+                s.checked(OpCode::SDIO_CONNECT, &[3, 0, 0], DataPhase::In(&mut buf))?;
+                // "PC priority" so the host may change settings; bodies that refuse
+                // still stream.
+                match opts.priority_mode.then(|| {
+                    s.transaction(
+                        OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE,
+                        &[PropCode::PRIORITY_MODE.0 as u32],
+                        DataPhase::Out(&[1]),
+                    )
+                }) {
+                    None => {}
+                    Some(Ok(r)) if r.code == ResponseCode::OK => {}
+                    Some(Ok(r)) => log::debug!("priority mode not accepted: {}", r.code),
+                    Some(Err(e)) => return Err(e),
+                }
+                (info, ext)
+            }
+            Handshake::Network => {
+                Self::connect_phases(s, &mut buf)?;
+                let info = Self::identify(s, check_network_pc_remote)?;
+                let ext = Self::ext_device_info(
+                    s,
+                    opts,
+                    &info,
+                    &[sony_ds::SDIO_VERSION_3 as u32],
+                    &mut buf,
+                )?;
+                s.checked(OpCode::SDIO_CONNECT, &[3, 0, 0], DataPhase::In(&mut buf))?;
+                (info, ext)
+            }
+        };
         s.checked(
             OpCode::SDIO_GET_ALL_EXT_DEVICE_PROP_INFO,
             &[],
@@ -247,18 +309,40 @@ impl<L: Link> Camera<L> {
         }
     }
 
+    /// GetDeviceInfo, logged and checked with `check`.
+    fn identify(
+        s: &mut Session<L>,
+        check: fn(&DeviceInfo) -> Result<(), CameraError>,
+    ) -> Result<DeviceInfo, CameraError> {
+        let info = s.device_info()?;
+        log::info!(
+            "connected to {} {} (serial {}, firmware {})",
+            info.manufacturer,
+            info.model,
+            info.serial_number,
+            info.device_version
+        );
+        check(&info)?;
+        Ok(info)
+    }
+
+    /// SDIO_Connect phases 1 and 2.
+    fn connect_phases(s: &mut Session<L>, buf: &mut Vec<u8>) -> Result<(), CameraError> {
+        for phase in [1, 2] {
+            s.checked(OpCode::SDIO_CONNECT, &[phase, 0, 0], DataPhase::In(buf))?;
+        }
+        Ok(())
+    }
+
     fn ext_device_info(
         s: &mut Session<L>,
         opts: &ConnectOptions,
         info: &DeviceInfo,
+        params: &[u32],
         buf: &mut Vec<u8>,
     ) -> Result<ExtDeviceInfo, CameraError> {
         for attempt in 1..=opts.ext_info_tries.max(1) {
-            s.checked(
-                OpCode::SDIO_GET_EXT_DEVICE_INFO,
-                &[sony_ds::SDIO_VERSION_3 as u32, 1],
-                DataPhase::In(buf),
-            )?;
+            s.checked(OpCode::SDIO_GET_EXT_DEVICE_INFO, params, DataPhase::In(buf))?;
             if !buf.is_empty() {
                 // The data's version decides the layout; Param1 of the response (0x0136
                 // seen) is informational.
@@ -372,6 +456,14 @@ impl<L: Link> Camera<L> {
         self.s.as_mut().expect("session present until close")
     }
 
+    /// Drops the camera without CloseSession (the link is gone or stalled: a
+    /// CloseSession would only wait for its timeout) and returns the link.
+    pub fn abandon(mut self) -> L {
+        let mut s = self.s.take().expect("session present until close");
+        s.forget_session();
+        s.into_link()
+    }
+
     /// Closes the session and returns the link.
     pub fn close(mut self) -> L {
         let mut s = self.s.take().expect("session present until close");
@@ -411,6 +503,28 @@ pub fn check_pc_remote(info: &DeviceInfo) -> Result<(), CameraError> {
             "the {} gives no live view over USB (a firmware limit of this body, also seen by \
              libgphoto2); alpha-bridge needs a body with USB live view, such as the a6100/a6400/a7 III or later",
             info.model
+        )));
+    }
+    Ok(())
+}
+
+/// Checks DeviceInfo of a body reached over the network: a Sony camera that knows the
+/// SDIO connect operations (Sony bodies may report the MTP vendor id over PTP/IP, so
+/// the vendor id alone does not decide).
+pub fn check_network_pc_remote(info: &DeviceInfo) -> Result<(), CameraError> {
+    let sony = info.vendor_extension_id == vendor::SONY || info.manufacturer.starts_with("Sony");
+    if !sony {
+        return Err(CameraError::Unsupported(format!(
+            "the device at this address is not a Sony camera (it says {:?} {:?})",
+            info.manufacturer, info.model
+        )));
+    }
+    if !info.supports(OpCode::SDIO_CONNECT) && !info.operations_supported.is_empty() {
+        return Err(CameraError::Unsupported(format!(
+            "the {} is not in PC Remote mode over the network: on the camera set Network → \
+             PC Remote Function → On and PC Remote Cnct Method to Wi-Fi or wired LAN, then \
+             connect again",
+            display_model(info)
         )));
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! `alpha-bridge emulate`: an emulated Sony body as a real USB gadget (PC Remote PTP or
-//! Mass Storage for pairing) or as a Wi-Fi "Send to Computer" peer (SSDP + PTP/IP).
+//! Mass Storage for pairing) or as a Wi-Fi peer (SSDP + PTP/IP) doing "Send to Computer"
+//! or, with `--pc-remote`, PC Remote (live view over PTP/IP).
 //! The in-process body behind `webcam --camera emulated` needs no command.
 
 use alpha_bridge::emulator::gadget::{Function, Gadget, GadgetConfig};
@@ -29,9 +30,17 @@ pub struct EmulateArgs {
     /// Announce over SSDP and serve PTP/IP like a camera doing "Send to Computer".
     #[arg(long)]
     wifi: bool,
-    /// With --wifi: the folder whose files the camera offers.
-    #[arg(long, value_name = "DIR", required_if_eq("wifi", "true"))]
+    /// With --wifi: the folder whose files the camera offers (not with --pc-remote).
+    #[arg(long, value_name = "DIR")]
     files: Option<PathBuf>,
+    /// With --wifi: PC Remote mode, live view over PTP/IP (`webcam --camera ptpip:HOST`)
+    /// instead of Send to Computer.
+    #[arg(long, requires = "wifi")]
+    pc_remote: bool,
+    /// With --pc-remote: Wi-Fi faults, as latency[,jitter[,loss%]] in milliseconds and
+    /// percent, e.g. 20,10,1 (what a busy access point does).
+    #[arg(long, value_name = "MS[,MS[,PCT]]", requires = "pc_remote")]
+    net: Option<String>,
     /// With --wifi: the address to serve and announce on (default 127.0.0.1).
     #[arg(long)]
     bind: Option<IpAddr>,
@@ -77,6 +86,11 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
     if a.wifi {
         if a.mode.is_some() {
             return Err(usage("--mode only applies to --usb-gadget"));
+        }
+        if !a.pc_remote && a.files.is_none() {
+            return Err(usage(
+                "--wifi needs --files DIR (the folder the camera offers), or --pc-remote",
+            ));
         }
         if !a.guids.is_empty() && a.state.is_some() {
             return Err(usage(
@@ -171,23 +185,59 @@ fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--net MS[,MS[,PCT]]`.
+fn net_faults(s: &str) -> anyhow::Result<(Duration, Duration, f64)> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("--net {s}: expected numbers like 20,10,1"))?;
+    if v.is_empty() || v.len() > 3 || v.iter().any(|x| !x.is_finite() || *x < 0.0) {
+        bail!("--net {s}: expected latency[,jitter[,loss%]], e.g. 20,10,1");
+    }
+    let ms = |x: f64| Duration::from_secs_f64(x.min(60_000.0) / 1000.0);
+    Ok((
+        ms(v[0]),
+        ms(v.get(1).copied().unwrap_or(0.0)),
+        v.get(2).copied().unwrap_or(0.0),
+    ))
+}
+
 fn wifi(a: &EmulateArgs) -> anyhow::Result<()> {
     let stop = super::stop_flag()?;
-    let files = a.files.clone().context("--wifi needs --files DIR")?;
-    let mut cfg = WifiConfig::new(files);
+    let net = a.net.as_deref().map(net_faults).transpose()?;
+    let mut cfg = if a.pc_remote {
+        WifiConfig::pc_remote(body(&a.model)?.0)
+    } else {
+        let files = a.files.clone().context("--wifi needs --files DIR")?;
+        let mut c = WifiConfig::new(files);
+        c.model = body(&a.model)?.0.model.clone();
+        c
+    };
     cfg.bind = a.bind.unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    cfg.model = body(&a.model)?.0.model.clone();
     if !a.guids.is_empty() {
         cfg = cfg.accept_guids(a.guids.clone());
     } else if let Some(reg) = registry(a.state.as_ref())? {
         cfg.accept = Box::new(move |g| reg.is_registered(g));
     }
     let emu = WifiEmulator::start(cfg).context("cannot start the Wi-Fi emulator")?;
-    println!(
-        "camera waiting for its computer: PTP/IP on {}, description at {}",
-        emu.ptpip_addr(),
-        emu.location()
-    );
+    if let Some((delay, jitter, loss)) = net {
+        emu.net_faults().set_latency(delay, jitter);
+        emu.net_faults().set_loss(loss);
+    }
+    if a.pc_remote {
+        println!(
+            "camera in PC Remote mode: PTP/IP on {} (alpha-bridge webcam --camera ptpip:{})",
+            emu.ptpip_addr(),
+            emu.ptpip_addr()
+        );
+    } else {
+        println!(
+            "camera waiting for its computer: PTP/IP on {}, description at {}",
+            emu.ptpip_addr(),
+            emu.location()
+        );
+    }
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -143,7 +143,7 @@ fn config_from(args: &OffloadArgs) -> anyhow::Result<OffloadConfig> {
 
 /// No pairing stored: try the GUID `pair` would register (PlayMemories Home's, so a
 /// pairing made by Sony's software on this computer works), storing nothing.
-fn unpaired_guid(stored: &Config) -> anyhow::Result<[u8; 16]> {
+pub(super) fn unpaired_guid(stored: &Config) -> anyhow::Result<[u8; 16]> {
     match config::default_route_mac() {
         Some(mac) => {
             let g = config::guid_from_mac(mac);

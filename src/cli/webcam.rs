@@ -4,6 +4,7 @@ use alpha_bridge::camera::sony::LiveViewQuality;
 use alpha_bridge::camera::ConnectOptions;
 use alpha_bridge::decode::Backend;
 use alpha_bridge::emulator::{Body, UsbEmulator};
+use alpha_bridge::pipeline::network::{live_view_tcp, PtpIpSource};
 use alpha_bridge::pipeline::source::{CameraSource, FrameSource, ReplaySource};
 use alpha_bridge::pipeline::stats::Snapshot;
 use alpha_bridge::pipeline::{self, Aspect, Options, Output};
@@ -21,8 +22,9 @@ use std::time::{Duration, Instant};
 pub struct WebcamArgs {
     /// Where the live view comes from: auto (the first Sony body on USB), a USB serial
     /// number (as `alpha-bridge list` shows it), emulated (the built-in emulated camera),
-    /// or replay:PATH (a capture made with --dump-objects, a folder of JPEGs or an MJPEG
-    /// file).
+    /// ptpip:HOST[:PORT] (a body in PC Remote over Wi-Fi or Ethernet, paired with this
+    /// computer), or replay:PATH (a capture made with --dump-objects, a folder of JPEGs or
+    /// an MJPEG file).
     #[arg(long, default_value = "auto", value_name = "CAMERA")]
     camera: String,
     /// Where the pictures go: auto (the first free v4l2loopback device), a path such as
@@ -387,7 +389,47 @@ fn spawn_unplugger(
 
 type Opened = (Box<dyn FrameSource>, Option<Arc<UsbEmulator>>);
 
+/// `HOST[:PORT]` of `--camera ptpip:` (port 15740 by default; IPv6 in brackets).
+fn ptpip_addr(s: &str) -> anyhow::Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let with_port = if s.parse::<std::net::SocketAddr>().is_ok()
+        || (s.rsplit_once(':').is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok()))
+    {
+        s.to_string()
+    } else if s.contains(':') && !s.starts_with('[') {
+        format!("[{s}]:{}", alpha_bridge::ptp::ptpip::PORT)
+    } else {
+        format!("{s}:{}", alpha_bridge::ptp::ptpip::PORT)
+    };
+    with_port
+        .to_socket_addrs()
+        .with_context(|| format!("--camera ptpip:{s}: not a host or address (try ptpip:192.168.1.20)"))?
+        .next()
+        .with_context(|| format!("--camera ptpip:{s}: the name has no address"))
+}
+
 fn open_source(camera: &str, connect: ConnectOptions) -> anyhow::Result<Opened> {
+    if let Some(host) = camera.strip_prefix("ptpip:") {
+        let addr = ptpip_addr(host)?;
+        let stored = alpha_bridge::config::Config::load_default()
+            .context("cannot read this computer's identity")?;
+        stored.warn_unknown_keys();
+        let guid = match stored.guid {
+            Some(g) => g,
+            None => super::offload::unpaired_guid(&stored)?,
+        };
+        log::info!("camera over the network at {addr}");
+        return Ok((
+            Box::new(PtpIpSource::new(
+                addr,
+                guid,
+                stored.host_name(),
+                live_view_tcp(),
+                connect,
+            )),
+            None,
+        ));
+    }
     if let Some(path) = camera.strip_prefix("replay:") {
         log::info!("replaying {path}");
         return Ok((

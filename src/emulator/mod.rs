@@ -29,6 +29,7 @@ pub mod body;
 pub mod gadget;
 pub mod liveview;
 pub mod msc;
+pub mod pc_remote;
 pub mod registry;
 pub mod testcard;
 pub mod usb_camera;

@@ -8,6 +8,7 @@
 //! closes the session and finishes the recording, then each stage drains and returns.
 
 pub mod lossy;
+pub mod network;
 pub mod source;
 pub mod stats;
 

@@ -14,6 +14,8 @@
 //! command powers the body off: the session closes and announcing stops.
 
 mod http;
+mod netfaults;
+mod remote;
 mod responder;
 mod session;
 mod ssdp;
@@ -30,8 +32,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::emulator::Body;
 use crate::ptp::codes::OpCode;
 
+pub use netfaults::{NetFaults, RETRANSMIT_DELAY};
 pub use storage::{format_for_name, FakeObject, STORAGE_ID};
 
 /// Decides whether an initiator GUID is registered with this body (Init Fail otherwise).
@@ -135,6 +139,9 @@ pub struct WifiConfig {
     /// Payload bytes per Data packet.
     pub chunk_size: usize,
     pub faults: Faults,
+    /// PC Remote mode: this body answers on PTP/IP (SDIO handshake, live view) instead
+    /// of offering files for Send to Computer; `files_dir` may then be empty.
+    pub pc_remote: Option<Arc<Body>>,
 }
 
 impl WifiConfig {
@@ -156,7 +163,17 @@ impl WifiConfig {
             data_in_style: DataInStyle::default(),
             chunk_size: 256 * 1024,
             faults: Faults::default(),
+            pc_remote: None,
         }
+    }
+
+    /// A body in PC Remote mode: live view over PTP/IP, no files.
+    pub fn pc_remote(body: Body) -> WifiConfig {
+        let mut c = WifiConfig::new(PathBuf::new());
+        c.model = body.model.clone();
+        c.serial = body.serial.clone();
+        c.pc_remote = Some(Arc::new(body));
+        c
     }
 
     /// Accept exactly these GUIDs.
@@ -228,6 +245,8 @@ pub(crate) struct State {
     next_connection: u32,
     current_connection: Option<u32>,
     event_attached: bool,
+    /// The current session's event connection (PC Remote sends property events on it).
+    event_stream: Option<TcpStream>,
     drop_budget: Option<u64>,
 }
 
@@ -239,6 +258,8 @@ pub(crate) struct Shared {
     pub chunk_size: usize,
     pub rate_limit: Option<u64>,
     pub abrupt_power_off: bool,
+    pub pc_remote: Option<Arc<Body>>,
+    pub net: Arc<NetFaults>,
     pub accept: GuidCheck,
     pub storage: storage::Storage,
     pub uuid: String,
@@ -293,13 +314,16 @@ fn uuid_for(guid: &[u8; 16]) -> String {
 impl WifiEmulator {
     /// Scans the files, binds PTP/IP, HTTP and (if enabled) SSDP, and starts announcing.
     pub fn start(cfg: WifiConfig) -> Result<WifiEmulator, Error> {
-        let storage =
+        let storage = if cfg.pc_remote.is_some() && cfg.files_dir.as_os_str().is_empty() {
+            storage::Storage::empty()
+        } else {
             storage::Storage::scan(&cfg.files_dir, &cfg.faults.fake_objects).map_err(|source| {
                 Error::Files {
                     path: cfg.files_dir.clone(),
                     err: source,
                 }
-            })?;
+            })?
+        };
         let bind = |what, port| {
             let addr = SocketAddr::new(cfg.bind, port);
             TcpListener::bind(addr).map_err(|err| Error::Bind { what, addr, err })
@@ -330,6 +354,8 @@ impl WifiEmulator {
             chunk_size: cfg.chunk_size.clamp(1, 16 << 20),
             rate_limit: cfg.faults.rate_limit.filter(|&r| r > 0),
             abrupt_power_off: cfg.faults.abrupt_power_off,
+            pc_remote: cfg.pc_remote,
+            net: Arc::new(NetFaults::new()),
             accept: cfg.accept,
             storage,
             uuid: uuid_for(&cfg.responder_guid),
@@ -344,14 +370,20 @@ impl WifiEmulator {
                 next_connection: 1,
                 current_connection: None,
                 event_attached: false,
+                event_stream: None,
                 drop_budget: cfg.faults.drop_after_bytes,
             }),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
         });
         log::info!(
-            "emulator: {} in Send to Computer mode, ptp/ip on {ptpip_addr}, description at {}",
+            "emulator: {} in {} mode, ptp/ip on {ptpip_addr}, description at {}",
             shared.identity.model,
+            if shared.pc_remote.is_some() {
+                "PC Remote"
+            } else {
+                "Send to Computer"
+            },
             shared.location
         );
         let mut threads = Vec::new();
@@ -433,6 +465,22 @@ impl WifiEmulator {
                 .0;
         }
         st
+    }
+
+    /// The Wi-Fi fault switches of the PC Remote mode (latency, jitter, loss, stall).
+    pub fn net_faults(&self) -> &Arc<NetFaults> {
+        &self.shared.net
+    }
+
+    /// Cuts both connections of the current session at once (a reset link). In PC
+    /// Remote mode the host may connect again right away.
+    pub fn drop_connections(&self) {
+        let st = self.shared.lock();
+        for c in &st.session_conns {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+        drop(st);
+        self.shared.notify();
     }
 
     /// The user picks "Send to Computer" again: a new session is allowed and announcing

@@ -132,8 +132,18 @@ fn command_connection(
             },
         );
     }
+    let pc_remote = shared.pc_remote.is_some();
     let connection = {
         let mut st = shared.lock();
+        if pc_remote && st.activation == Activation::InSession {
+            // A body in PC Remote takes its host back after a lost link: the old
+            // session is cut.
+            log::info!("emulator: a new session from {name:?} replaces the current one");
+            for c in st.session_conns.drain(..) {
+                let _ = c.shutdown(Shutdown::Both);
+            }
+            st.activation = Activation::Waiting;
+        }
         if st.activation != Activation::Waiting {
             st.stats.unanswered_inits += 1;
             drop(st);
@@ -158,14 +168,22 @@ fn command_connection(
         name: shared.identity.model.clone(),
         version: shared.ack_with_version.then_some(PROTOCOL_VERSION),
     };
-    let result = wire::write_packet(&mut stream, &ack)
-        .and_then(|()| run_session(shared, &mut stream, &mut reader));
+    let result = wire::write_packet(&mut stream, &ack).and_then(|()| match &shared.pc_remote {
+        Some(body) => super::remote::run(shared, body, &mut stream, &mut reader),
+        None => run_session(shared, &mut stream, &mut reader),
+    });
     // Whatever ended the session, this activation is spent.
     let mut st = shared.lock();
     if st.current_connection == Some(connection) {
         if st.activation == Activation::InSession {
-            st.activation = Activation::Used;
+            // PC Remote accepts its host again at once; Send to Computer is spent.
+            st.activation = if pc_remote {
+                Activation::Waiting
+            } else {
+                Activation::Used
+            };
         }
+        st.event_stream = None;
         st.current_connection = None;
         for c in st.session_conns.drain(..) {
             let _ = c.shutdown(Shutdown::Both);
@@ -199,6 +217,7 @@ fn event_connection(
         }
         st.event_attached = true;
         st.session_conns.push(stream.try_clone()?);
+        st.event_stream = Some(stream.try_clone()?);
     }
     wire::write_packet(&mut stream, &Packet::InitEventAck)?;
     while let Some(p) = wire::read(&mut reader, &mut stream)? {
@@ -394,7 +413,7 @@ fn linger_for_close_session(
 
 /// Receives a data-out phase in either style (Data packets + empty End Data, or the last
 /// chunk inside End Data). `Ok(Err(n))` = the payload exceeded the cap and was drained.
-fn receive_data_out(
+pub(super) fn receive_data_out(
     stream: &mut TcpStream,
     reader: &mut Decoder,
     tid: u32,
@@ -456,7 +475,7 @@ fn receive_data_out(
 /// Streams a data-in phase: Start Data, then chunks as Data / End Data in the configured
 /// style. `object` payloads count for the drop fault and the stats.
 #[allow(clippy::too_many_arguments)]
-fn send_data_in(
+pub(super) fn send_data_in(
     shared: &Shared,
     stream: &mut TcpStream,
     tid: u32,

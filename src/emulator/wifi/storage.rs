@@ -209,6 +209,13 @@ fn walk(dir: &Path, depth: u32, out: &mut Vec<Found>) -> io::Result<()> {
 }
 
 impl Storage {
+    /// No card (PC Remote mode).
+    pub fn empty() -> Storage {
+        Storage {
+            objects: Vec::new(),
+        }
+    }
+
     /// Scans `dir` (recursively; sub-directories are flattened into date folders) and
     /// appends the fake objects to the first date folder.
     pub fn scan(dir: &Path, fakes: &[FakeObject]) -> io::Result<Storage> {
