@@ -191,9 +191,11 @@ fn net_faults(s: &str) -> anyhow::Result<(Duration, Duration, f64)> {
         .split(',')
         .map(|x| x.trim().parse::<f64>())
         .collect::<Result<_, _>>()
-        .with_context(|| format!("--net {s}: expected numbers like 20,10,1"))?;
+        .map_err(|_| super::usage(format!("--net {s}: expected numbers like 20,10,1")))?;
     if v.is_empty() || v.len() > 3 || v.iter().any(|x| !x.is_finite() || *x < 0.0) {
-        bail!("--net {s}: expected latency[,jitter[,loss%]], e.g. 20,10,1");
+        return Err(super::usage(format!(
+            "--net {s}: expected latency[,jitter[,loss%]], e.g. 20,10,1"
+        )));
     }
     let ms = |x: f64| Duration::from_secs_f64(x.min(60_000.0) / 1000.0);
     Ok((
