@@ -101,7 +101,11 @@ fn one_ptp_engine_one_ptpip_reader() {
     // Nobody else parses PTP/IP headers by hand or drives transaction ids.
     let v = violations(
         |p| p.starts_with("src/ptp/"),
-        &["ptpip::Header::parse", "TransactionIds::new", "read_exact(&mut h"],
+        &[
+            "ptpip::Header::parse",
+            "TransactionIds::new",
+            "read_exact(&mut h",
+        ],
     );
     assert!(v.is_empty(), "{v:#?}");
 }

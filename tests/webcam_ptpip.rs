@@ -202,7 +202,11 @@ fn live_view_over_ptpip_runs_the_published_sequence_and_frames_arrive_in_order()
         OpCode::GET_OBJECT,
     ];
     assert_eq!(&ops[..want.len()], &want, "{ops:?}");
-    assert_eq!(ops.last(), Some(&OpCode::CLOSE_SESSION), "the session is closed");
+    assert_eq!(
+        ops.last(),
+        Some(&OpCode::CLOSE_SESSION),
+        "the session is closed"
+    );
 }
 
 #[test]
@@ -216,7 +220,11 @@ fn a_stalled_socket_then_a_reset_give_placeholders_then_live_frames_again() {
     w.wait_any(3);
     let live_before = w.seen.live().len();
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(w.seen.live().len(), live_before, "no live frame while stalled");
+    assert_eq!(
+        w.seen.live().len(),
+        live_before,
+        "no live frame while stalled"
+    );
     emu.net_faults().set_stalled(false);
     w.wait_live(15);
     // A reset: both connections cut at once.
@@ -249,9 +257,14 @@ fn latency_jitter_and_loss_slow_live_view_down_but_it_keeps_going() {
 fn an_unpaired_computer_is_told_to_pair() {
     let emu = emulator(|c| c.accept = Box::new(|g| *g == [9; 16]));
     let mut src = source(&emu, Duration::from_secs(3));
-    let e = src.connect().expect_err("the body refuses an unknown computer");
+    let e = src
+        .connect()
+        .expect_err("the body refuses an unknown computer");
     let msg = e.to_string();
-    assert!(msg.contains("not paired") && msg.contains("alpha-bridge pair"), "{msg}");
+    assert!(
+        msg.contains("not paired") && msg.contains("alpha-bridge pair"),
+        "{msg}"
+    );
     assert!(!e.is_transient(), "{msg}");
     assert_eq!(emu.stats().init_fails, 1);
 }
@@ -332,5 +345,8 @@ fn cli_webcam_tells_an_unpaired_computer_to_pair_and_exits_1() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!rec.exists(), "no recording without a camera");
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("not paired") && err.contains("alpha-bridge pair"), "{err}");
+    assert!(
+        err.contains("not paired") && err.contains("alpha-bridge pair"),
+        "{err}"
+    );
 }

@@ -68,10 +68,9 @@ impl CameraError {
         !matches!(
             self,
             CameraError::Unsupported(_) | CameraError::NotPaired { .. }
+        ) && !matches!(
+            self.transport_kind(),
+            Some(ErrorKind::PermissionDenied | ErrorKind::Busy)
         )
-            && !matches!(
-                self.transport_kind(),
-                Some(ErrorKind::PermissionDenied | ErrorKind::Busy)
-            )
     }
 }

@@ -178,7 +178,9 @@ impl<L: Link> Session<L> {
         data: DataPhase<'_>,
     ) -> Result<Response, CameraError> {
         match data {
-            DataPhase::None => Ok(self.run(op, params, DataDir::None, &[], &mut |_| true, 0)?.0),
+            DataPhase::None => Ok(self
+                .run(op, params, DataDir::None, &[], &mut |_| true, 0)?
+                .0),
             DataPhase::Out(payload) => {
                 let dir = DataDir::Out {
                     len: payload.len() as u64,
@@ -235,17 +237,22 @@ impl<L: Link> Session<L> {
         } else {
             self.max_data as u64
         };
-        let tid = self
-            .engine
-            .begin(op, params, dir, max_data)
-            .map_err(|e| CameraError::Protocol {
-                op,
-                detail: e.detail,
-            })?;
+        let tid =
+            self.engine
+                .begin(op, params, dir, max_data)
+                .map_err(|e| CameraError::Protocol {
+                    op,
+                    detail: e.detail,
+                })?;
         log::debug!("-> {op:?} tid {tid} {params:x?}");
         let result = self.exchange(op, payload, sink);
         match &result {
-            Ok((r, n)) => log::debug!("<- {:?} tid {} {:?} ({n} data bytes)", r.code, r.tid, r.params),
+            Ok((r, n)) => log::debug!(
+                "<- {:?} tid {} {:?} ({n} data bytes)",
+                r.code,
+                r.tid,
+                r.params
+            ),
             Err(e) => {
                 log::debug!("<- {op:?} tid {tid} failed: {e}");
                 self.recover(e);

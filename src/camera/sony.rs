@@ -142,10 +142,7 @@ impl Camera<PtpIpLink> {
         opts: ConnectOptions,
     ) -> Result<Camera<PtpIpLink>, CameraError> {
         let link = PtpIpLink::connect(addr, guid, host_name, tcp)?;
-        log::info!(
-            "ptp/ip: connected to {:?} at {addr}",
-            link.responder().name
-        );
+        log::info!("ptp/ip: connected to {:?} at {addr}", link.responder().name);
         let opts = ConnectOptions {
             handshake: Handshake::Network,
             ..opts

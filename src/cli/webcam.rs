@@ -393,7 +393,9 @@ type Opened = (Box<dyn FrameSource>, Option<Arc<UsbEmulator>>);
 fn ptpip_addr(s: &str) -> anyhow::Result<std::net::SocketAddr> {
     use std::net::ToSocketAddrs;
     let with_port = if s.parse::<std::net::SocketAddr>().is_ok()
-        || (s.rsplit_once(':').is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok()))
+        || (s
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok()))
     {
         s.to_string()
     } else if s.contains(':') && !s.starts_with('[') {
@@ -403,7 +405,9 @@ fn ptpip_addr(s: &str) -> anyhow::Result<std::net::SocketAddr> {
     };
     with_port
         .to_socket_addrs()
-        .with_context(|| format!("--camera ptpip:{s}: not a host or address (try ptpip:192.168.1.20)"))?
+        .with_context(|| {
+            format!("--camera ptpip:{s}: not a host or address (try ptpip:192.168.1.20)")
+        })?
         .next()
         .with_context(|| format!("--camera ptpip:{s}: the name has no address"))
 }

@@ -68,7 +68,6 @@ const USB_DIR_IN: u8 = 0x80;
 const USB_TYPE_MASK: u8 = 0x60;
 const USB_TYPE_CLASS: u8 = 0x20;
 
-
 /// One OUT read: a multiple of every packet size, small enough for the kernel's
 /// contiguous buffer. A host transfer longer than this arrives as several reads.
 const OUT_CHUNK: usize = 64 * 1024;

@@ -321,7 +321,6 @@ impl OutReader {
     }
 }
 
-
 /// A connected emulator cable: the serve thread and the pipe's fault switches.
 struct Cable {
     pipe_faults: Arc<memory::Faults>,

@@ -178,13 +178,15 @@ impl Session {
         sink: &mut dyn FnMut(&[u8]) -> Result<(), OffloadError>,
     ) -> Result<(Params, u64), OffloadError> {
         let mut sink_err = None;
-        let (r, got) = self.s.transaction_streamed(op, params, &mut |b| match sink(b) {
-            Ok(()) => true,
-            Err(e) => {
-                sink_err = Some(e);
-                false
-            }
-        })?;
+        let (r, got) = self
+            .s
+            .transaction_streamed(op, params, &mut |b| match sink(b) {
+                Ok(()) => true,
+                Err(e) => {
+                    sink_err = Some(e);
+                    false
+                }
+            })?;
         if let Some(e) = sink_err {
             return Err(e);
         }

@@ -92,7 +92,8 @@ impl FrameSource for PtpIpSource {
             Ok(()) => Ok(Item::Object),
             Err(_) if stop.load(Ordering::Relaxed) => Err(SourceError::Stopped),
             Err(e) => {
-                self.link_failed = matches!(e, CameraError::Transport(_) | CameraError::Protocol { .. });
+                self.link_failed =
+                    matches!(e, CameraError::Transport(_) | CameraError::Protocol { .. });
                 Err(e.into())
             }
         }

@@ -417,7 +417,10 @@ mod tests {
         assert_eq!(s, [4, 0, 0x19, 0x20]);
         assert_eq!(parse_device_status(&s), Some(ResponseCode::DEVICE_BUSY));
         assert_eq!(parse_device_status(&s[..3]), None);
-        assert_eq!(data_header(OpCode::GET_OBJECT, 1, usize::MAX)[..4], [0xff; 4]);
+        assert_eq!(
+            data_header(OpCode::GET_OBJECT, 1, usize::MAX)[..4],
+            [0xff; 4]
+        );
     }
 
     #[test]

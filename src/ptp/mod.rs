@@ -8,8 +8,8 @@ pub mod codec;
 pub mod codes;
 pub mod container;
 pub mod dataset;
-pub mod props;
 pub mod engine;
+pub mod props;
 pub mod ptpip;
 pub mod sony;
 

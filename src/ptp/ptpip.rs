@@ -1428,7 +1428,8 @@ mod tests {
             tid: 1,
             total: 0x1_2345_6789,
         }
-        .encode(&mut b).unwrap();
+        .encode(&mut b)
+        .unwrap();
         assert_eq!(b, hex("14000000 09000000 01000000 8967452301000000"));
         let mut b = Vec::new();
         Packet::ProbeResponse.encode(&mut b).unwrap();

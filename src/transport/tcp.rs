@@ -109,7 +109,9 @@ pub fn connect(addr: SocketAddr, cfg: &TcpConfig, what: &str) -> Result<TcpPipe,
     log::debug!("{what} to {addr}: {last:?}");
     Err(TransportError::new(
         ErrorKind::NotFound,
-        format!("the camera at {addr} refused the connection: is it still waiting for this computer?"),
+        format!(
+            "the camera at {addr} refused the connection: is it still waiting for this computer?"
+        ),
     ))
 }
 

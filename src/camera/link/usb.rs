@@ -167,7 +167,10 @@ impl<T: Transport> UsbLink<T> {
                 &mut st,
                 Duration::from_secs(1),
             ) {
-                Ok(n) if container::parse_device_status(&st[..n]) == Some(ResponseCode::DEVICE_BUSY) => {
+                Ok(n)
+                    if container::parse_device_status(&st[..n])
+                        == Some(ResponseCode::DEVICE_BUSY) =>
+                {
                     std::thread::sleep(Duration::from_millis(50))
                 }
                 _ => break,

@@ -32,10 +32,14 @@ impl NetFaults {
 
     /// Every answer waits `delay` plus a uniform share of `jitter`.
     pub fn set_latency(&self, delay: Duration, jitter: Duration) {
-        self.delay_us
-            .store(u64::try_from(delay.as_micros()).unwrap_or(u64::MAX), Ordering::SeqCst);
-        self.jitter_us
-            .store(u64::try_from(jitter.as_micros()).unwrap_or(u64::MAX), Ordering::SeqCst);
+        self.delay_us.store(
+            u64::try_from(delay.as_micros()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
+        self.jitter_us.store(
+            u64::try_from(jitter.as_micros()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
     }
 
     /// `percent` of the answers pay one retransmission delay (0 to 100).
@@ -91,11 +95,16 @@ mod tests {
         f.set_latency(Duration::from_millis(20), Duration::from_millis(10));
         for _ in 0..1000 {
             let d = f.next_delay();
-            assert!(d >= Duration::from_millis(20) && d <= Duration::from_millis(30), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(20) && d <= Duration::from_millis(30),
+                "{d:?}"
+            );
         }
         f.set_latency(Duration::ZERO, Duration::ZERO);
         f.set_loss(10.0);
-        let lost = (0..10_000).filter(|_| f.next_delay() >= RETRANSMIT_DELAY).count();
+        let lost = (0..10_000)
+            .filter(|_| f.next_delay() >= RETRANSMIT_DELAY)
+            .count();
         assert!((700..1300).contains(&lost), "{lost} of 10000");
         f.set_stalled(true);
         assert!(f.is_stalled());

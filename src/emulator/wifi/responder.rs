@@ -15,9 +15,9 @@ use crate::ptp::codes::{OpCode, ResponseCode};
 
 use super::session::{self, After, DataIn, Session};
 use super::wire::{self, Packet};
-use crate::ptp::ptpip::{self, Decoder};
 use super::{Activation, DataInStyle, Shared, MAX_LOGGED_OPS};
 use crate::ptp::container::Params;
+use crate::ptp::ptpip::{self, Decoder};
 use crate::ptp::ptpip::{fail_reason, PROTOCOL_VERSION};
 
 /// Largest packet accepted from the initiator (libgphoto2 sends 64 KiB data chunks).
@@ -230,11 +230,7 @@ fn event_connection(
     Ok(())
 }
 
-fn run_session(
-    shared: &Shared,
-    stream: &mut TcpStream,
-    reader: &mut Decoder,
-) -> io::Result<()> {
+fn run_session(shared: &Shared, stream: &mut TcpStream, reader: &mut Decoder) -> io::Result<()> {
     let mut session = Session::new();
     let mut buf = Vec::new();
     loop {

@@ -84,7 +84,11 @@ pub enum Input<'a> {
         total: Option<u64>,
     },
     /// Payload of the open data phase; `end` marks its last piece (which may be empty).
-    Data { tid: u32, bytes: &'a [u8], end: bool },
+    Data {
+        tid: u32,
+        bytes: &'a [u8],
+        end: bool,
+    },
     Response(Response),
     Event(Event),
 }
@@ -311,11 +315,17 @@ impl Txn {
         if let Phase::Data { total, got, .. } = self.phase {
             if r.code == super::ResponseCode::OK {
                 return self.error(match total {
-                    Some(t) => format!("response before the end of the data phase ({got} of {t} bytes)"),
+                    Some(t) => {
+                        format!("response before the end of the data phase ({got} of {t} bytes)")
+                    }
                     None => format!("response before the end of the data phase ({got} bytes)"),
                 });
             }
-            log::debug!("{:?}: the camera ended the data phase with {}", self.op, r.code);
+            log::debug!(
+                "{:?}: the camera ended the data phase with {}",
+                self.op,
+                r.code
+            );
         }
         Ok(Step::Done(r))
     }
@@ -345,7 +355,8 @@ impl Txn {
             }
         }
         if self.phase != Phase::Waiting {
-            return self.error("the camera sent more data than it announced (a second data phase)".into());
+            return self
+                .error("the camera sent more data than it announced (a second data phase)".into());
         }
         if let Some(n) = total {
             if n > self.max_data {
@@ -370,7 +381,12 @@ impl Txn {
         Ok(Step::Continue)
     }
 
-    fn data<'a>(&mut self, tid: u32, bytes: &'a [u8], end: bool) -> Result<Step<'a>, ProtocolError> {
+    fn data<'a>(
+        &mut self,
+        tid: u32,
+        bytes: &'a [u8],
+        end: bool,
+    ) -> Result<Step<'a>, ProtocolError> {
         if tid != self.tid {
             if self.skipping == Some(tid) {
                 if end {
@@ -415,9 +431,7 @@ impl Txn {
         }
         if end {
             if let Some(t) = total.filter(|&t| t != got) {
-                return self.error(format!(
-                    "the camera announced {t} bytes but sent {got}"
-                ));
+                return self.error(format!("the camera announced {t} bytes but sent {got}"));
             }
             self.phase = Phase::AfterData;
         } else {

@@ -7,8 +7,8 @@
 //! the handshake ([`super::init`]) and are protocol errors afterwards.
 
 use super::{DataDir, Input, Transmit};
-use crate::ptp::ptpip::{self, data_phase, Packet, PacketRef, UNKNOWN_TOTAL};
 use crate::ptp::container::{Event, Response};
+use crate::ptp::ptpip::{self, data_phase, Packet, PacketRef, UNKNOWN_TOTAL};
 use crate::ptp::ParseError;
 
 /// What one received packet is.

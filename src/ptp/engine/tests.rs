@@ -170,11 +170,7 @@ trait Rig {
     fn stash(&mut self, bytes: &[u8]);
 }
 
-fn step<'a>(
-    e: &mut Engine,
-    input: Input<'a>,
-    data: &mut Vec<u8>,
-) -> Option<Outcome> {
+fn step<'a>(e: &mut Engine, input: Input<'a>, data: &mut Vec<u8>) -> Option<Outcome> {
     match e.handle(input) {
         Ok(Step::Continue) => None,
         Ok(Step::Deliver(b)) => {
@@ -262,14 +258,10 @@ impl Rig for PtpIpRig {
 
 /// Runs one transaction whose camera side is `pieces`, cutting every transfer at
 /// `cut` (0 = whole). Returns the outcome (with the number of events seen).
-fn transact(
-    rig: &mut dyn Rig,
-    op: OpCode,
-    dir: DataDir,
-    pieces: &[Piece],
-    cut: usize,
-) -> Outcome {
-    rig.engine().begin(op, &[1], dir, CAP).map_err(|e| e.detail)?;
+fn transact(rig: &mut dyn Rig, op: OpCode, dir: DataDir, pieces: &[Piece], cut: usize) -> Outcome {
+    rig.engine()
+        .begin(op, &[1], dir, CAP)
+        .map_err(|e| e.detail)?;
     while rig.engine().poll_transmit().is_some() {}
     let mut data = Vec::new();
     let mut out = None;
@@ -328,8 +320,14 @@ fn both(before: Option<&[Cam]>, dir: DataDir, script: &[Cam]) -> Outcome {
                 Box::<PtpIpRig>::default()
             };
             if let Some(b) = before {
-                transact(&mut *rig, OpCode::OPEN_SESSION, DataDir::None, &pieces(b), 0)
-                    .expect("first transaction");
+                transact(
+                    &mut *rig,
+                    OpCode::OPEN_SESSION,
+                    DataDir::None,
+                    &pieces(b),
+                    0,
+                )
+                .expect("first transaction");
             }
             let got = transact(&mut *rig, OP, dir, &pieces(script), cut);
             let name = if usb { "usb" } else { "ptp/ip" };
@@ -376,7 +374,12 @@ fn a_stale_response_is_skipped() {
 #[test]
 fn a_stale_data_phase_is_skipped_whole() {
     let d = data(1, 40);
-    let got = both(Some(OPEN), DataDir::In, &[data(0, 30), ok(0), d.clone(), ok(1)]).unwrap();
+    let got = both(
+        Some(OPEN),
+        DataDir::In,
+        &[data(0, 30), ok(0), d.clone(), ok(1)],
+    )
+    .unwrap();
     assert_eq!(got.1, payload_of(&d));
 }
 
@@ -403,15 +406,23 @@ fn a_wrong_transaction_id_is_a_protocol_error() {
     let e = both(Some(OPEN), DataDir::In, &[data(5, 10), ok(1)]).unwrap_err();
     assert!(e.contains("transaction id 5"), "{e}");
     // The event id is never a stale answer.
-    let e = both(Some(OPEN), DataDir::None, &[Cam::Resp(ResponseCode::OK, 0xFFFF_FFFF)])
-        .unwrap_err();
+    let e = both(
+        Some(OPEN),
+        DataDir::None,
+        &[Cam::Resp(ResponseCode::OK, 0xFFFF_FFFF)],
+    )
+    .unwrap_err();
     assert!(e.contains("transaction id"), "{e}");
 }
 
 #[test]
 fn an_error_response_is_a_refusal_with_no_data() {
-    let (code, got, _) =
-        both(Some(OPEN), DataDir::In, &[Cam::Resp(ResponseCode::ACCESS_DENIED, 1)]).unwrap();
+    let (code, got, _) = both(
+        Some(OPEN),
+        DataDir::In,
+        &[Cam::Resp(ResponseCode::ACCESS_DENIED, 1)],
+    )
+    .unwrap();
     assert_eq!(code, ResponseCode::ACCESS_DENIED);
     assert!(got.is_empty());
 }
@@ -449,8 +460,12 @@ fn an_event_in_the_middle_of_a_data_phase_is_queued() {
     assert_eq!((code, events), (ResponseCode::OK, 1));
     assert_eq!(got, payload_of(&d));
     // Events on the data stream itself (USB bulk IN, PTP/IP command channel) too.
-    let (_, got, events) =
-        both(Some(OPEN), DataDir::In, &[Cam::Event, d.clone(), Cam::Event, ok(1)]).unwrap();
+    let (_, got, events) = both(
+        Some(OPEN),
+        DataDir::In,
+        &[Cam::Event, d.clone(), Cam::Event, ok(1)],
+    )
+    .unwrap();
     assert_eq!((got, events), (payload_of(&d), 3));
 }
 
@@ -480,7 +495,14 @@ fn a_data_container_for_another_operation_is_a_protocol_error() {
         event_mid: false,
     };
     let mut rig = UsbRig::default();
-    transact(&mut rig, OpCode::OPEN_SESSION, DataDir::None, &usb_pieces(OPEN), 0).unwrap();
+    transact(
+        &mut rig,
+        OpCode::OPEN_SESSION,
+        DataDir::None,
+        &usb_pieces(OPEN),
+        0,
+    )
+    .unwrap();
     let e = transact(&mut rig, OP, DataDir::In, &usb_pieces(&[d, ok(1)]), 0).unwrap_err();
     assert!(e.contains("GET_DEVICE_INFO"), "{e}");
 }
@@ -497,7 +519,10 @@ fn close_session_may_be_answered_with_id_zero() {
         }));
         assert!(matches!(r, Ok(Step::Done(_))));
     }
-    assert_eq!(e.begin(OpCode::CLOSE_SESSION, &[], DataDir::None, CAP), Ok(2));
+    assert_eq!(
+        e.begin(OpCode::CLOSE_SESSION, &[], DataDir::None, CAP),
+        Ok(2)
+    );
     let r = e.handle(Input::Response(Response {
         code: ResponseCode::OK,
         tid: 0,
@@ -508,9 +533,19 @@ fn close_session_may_be_answered_with_id_zero() {
 
 #[test]
 fn ptpip_ok_response_before_end_data_is_an_error_but_a_refusal_ends_the_phase() {
-    for (code, is_err) in [(ResponseCode::OK, true), (ResponseCode::GENERAL_ERROR, false)] {
+    for (code, is_err) in [
+        (ResponseCode::OK, true),
+        (ResponseCode::GENERAL_ERROR, false),
+    ] {
         let mut rig = PtpIpRig::default();
-        transact(&mut rig, OpCode::OPEN_SESSION, DataDir::None, &ptpip_pieces(OPEN), 0).unwrap();
+        transact(
+            &mut rig,
+            OpCode::OPEN_SESSION,
+            DataDir::None,
+            &ptpip_pieces(OPEN),
+            0,
+        )
+        .unwrap();
         let mut b = pk(Packet::StartData { tid: 1, total: 10 });
         b.extend(pk(Packet::Data {
             tid: 1,
@@ -529,7 +564,14 @@ fn ptpip_ok_response_before_end_data_is_an_error_but_a_refusal_ends_the_phase() 
 #[test]
 fn ptpip_stray_end_data_is_skipped_and_fewer_bytes_than_announced_is_an_error() {
     let mut rig = PtpIpRig::default();
-    transact(&mut rig, OpCode::OPEN_SESSION, DataDir::None, &ptpip_pieces(OPEN), 0).unwrap();
+    transact(
+        &mut rig,
+        OpCode::OPEN_SESSION,
+        DataDir::None,
+        &ptpip_pieces(OPEN),
+        0,
+    )
+    .unwrap();
     let mut b = pk(Packet::EndData {
         tid: 1,
         payload: vec![],
@@ -539,7 +581,14 @@ fn ptpip_stray_end_data_is_skipped_and_fewer_bytes_than_announced_is_an_error() 
         tid: 1,
         params: Params::default(),
     }));
-    transact(&mut rig, OpCode::CLOSE_SESSION, DataDir::None, &[Piece::Bytes(b)], 0).unwrap();
+    transact(
+        &mut rig,
+        OpCode::CLOSE_SESSION,
+        DataDir::None,
+        &[Piece::Bytes(b)],
+        0,
+    )
+    .unwrap();
     let mut d = data(2, 20);
     if let Cam::Data { declared, .. } = &mut d {
         *declared = Some(Some(21));
@@ -552,10 +601,17 @@ fn ptpip_stray_end_data_is_skipped_and_fewer_bytes_than_announced_is_an_error() 
 fn begin_queues_command_and_data_out_and_abandon_queues_a_cancel() {
     let mut e = Engine::new();
     let tid = e
-        .begin(OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE, &[0xD25A], DataDir::Out { len: 1 }, CAP)
+        .begin(
+            OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE,
+            &[0xD25A],
+            DataDir::Out { len: 1 },
+            CAP,
+        )
         .unwrap();
     assert_eq!(tid, 0);
-    assert!(matches!(e.poll_transmit(), Some(Transmit::Command { cmd, .. }) if cmd.tid == 0 && cmd.params.as_slice() == [0xD25A]));
+    assert!(
+        matches!(e.poll_transmit(), Some(Transmit::Command { cmd, .. }) if cmd.tid == 0 && cmd.params.as_slice() == [0xD25A])
+    );
     assert_eq!(
         e.poll_transmit(),
         Some(Transmit::DataOut {
@@ -569,10 +625,15 @@ fn begin_queues_command_and_data_out_and_abandon_queues_a_cancel() {
     assert_eq!(e.poll_transmit(), Some(Transmit::Cancel { tid: 0 }));
     assert_eq!(e.current(), None);
     // Six parameters are a caller bug, reported, not a panic.
-    assert!(e.begin(OP, &[1, 2, 3, 4, 5, 6], DataDir::None, CAP).is_err());
+    assert!(e
+        .begin(OP, &[1, 2, 3, 4, 5, 6], DataDir::None, CAP)
+        .is_err());
     // Ids go on after an abandoned transaction; OpenSession restarts them.
     assert_eq!(e.begin(OP, &[], DataDir::None, CAP), Ok(1));
-    assert_eq!(e.begin(OpCode::OPEN_SESSION, &[1], DataDir::None, CAP), Ok(0));
+    assert_eq!(
+        e.begin(OpCode::OPEN_SESSION, &[1], DataDir::None, CAP),
+        Ok(0)
+    );
 }
 
 #[test]

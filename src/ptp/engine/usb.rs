@@ -9,9 +9,7 @@
 //! the link can see: it calls [`UsbFramer::end_of_transfer`].
 
 use super::{Input, Transmit};
-use crate::ptp::container::{
-    self, Event, Header, Kind, Response, HEADER_LEN, UNKNOWN_LENGTH,
-};
+use crate::ptp::container::{self, Event, Header, Kind, Response, HEADER_LEN, UNKNOWN_LENGTH};
 use crate::ptp::{OpCode, ParseError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,7 +60,9 @@ impl UsbFramer {
     /// Bytes still needed to finish the current container (0 when unknown).
     pub fn needed(&self, buffered: usize) -> usize {
         match self.state {
-            State::Data { left, .. } => left.map_or(0, |l| usize::try_from(l).unwrap_or(usize::MAX)),
+            State::Data { left, .. } => {
+                left.map_or(0, |l| usize::try_from(l).unwrap_or(usize::MAX))
+            }
             State::Header => {
                 if buffered < HEADER_LEN {
                     return HEADER_LEN - buffered;
@@ -119,7 +119,8 @@ impl UsbFramer {
                 let h = Header::parse(buf)?;
                 match h.kind {
                     Kind::Data => {
-                        let total = (h.length != UNKNOWN_LENGTH).then(|| (h.length as usize - HEADER_LEN) as u64);
+                        let total = (h.length != UNKNOWN_LENGTH)
+                            .then(|| (h.length as usize - HEADER_LEN) as u64);
                         self.state = State::Data {
                             tid: h.tid,
                             left: total,

@@ -9,7 +9,6 @@ use std::fmt;
 const USB_CLASS_HID: u8 = 0x03;
 const USB_CLASS_VIDEO: u8 = 0x0E;
 
-
 /// What a Sony device offers, judged from the interfaces of all its configurations
 /// (docs/protocol/sony-usb.md#usb-modes). PC Remote and MTP both show as [`UsbMode::Ptp`]; only DeviceInfo's
 /// VendorExtensionID tells them apart, which is above this layer.

@@ -8,7 +8,6 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-
 /// One Sony device on the bus, as `list_sony` found it.
 #[derive(Debug, Clone)]
 pub struct UsbDeviceInfo {

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 /// At most this many processes are named in a "camera is busy" message.
 const MAX_HOLDERS: usize = 8;
 
-
 /// A process that has a device node open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
@@ -89,4 +88,3 @@ pub fn busy_advice(holders: &[Holder]) -> String {
     }
     format!("the camera is held by {}", parts.join("; "))
 }
-

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-
 /// Whether libusb can report arrivals and departures here (else [`UsbWatcher`] polls).
 pub fn hotplug_supported() -> bool {
     // rusb::has_hotplug() first starts rusb's global context, which panics where libusb

@@ -15,12 +15,7 @@ fn ep(address: u8, kind: EndpointKind, mps: u16) -> EndpointSummary {
     }
 }
 
-fn iface(
-    cfg: u8,
-    number: u8,
-    triple: (u8, u8, u8),
-    eps: Vec<EndpointSummary>,
-) -> InterfaceSummary {
+fn iface(cfg: u8, number: u8, triple: (u8, u8, u8), eps: Vec<EndpointSummary>) -> InterfaceSummary {
     InterfaceSummary {
         config_value: cfg,
         number,
@@ -120,8 +115,7 @@ fn interface_choice_prefers_active_configuration() {
         iface(2, 0, (0x06, 0x01, 0x01), ptp_eps()),
         iface(3, 1, (0x06, 0x01, 0x01), ptp_eps()),
     ];
-    let f =
-        |active| find_interface(&ifaces, InterfaceClass::Ptp, active).map(|i| i.config_value);
+    let f = |active| find_interface(&ifaces, InterfaceClass::Ptp, active).map(|i| i.config_value);
     assert_eq!(f(Some(3)), Some(3));
     assert_eq!(f(Some(1)), Some(2));
     assert_eq!(f(None), Some(2));

@@ -28,7 +28,6 @@ pub(super) const MAX_TRANSFER: usize = 16 * 1024 * 1024;
 /// libusb treats a 0 ms timeout as "wait forever"; never ask for that by accident.
 const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 
-
 /// A claimed PTP or mass-storage interface of a Sony body. Writes on a PTP interface end
 /// with a zero-length packet when their length is a multiple of wMaxPacketSize; on a
 /// mass-storage interface they never do (see [`InterfaceClass::ends_writes_with_zlp`]).
@@ -311,7 +310,8 @@ impl UsbTransport {
 
     /// USB port reset (re-enumeration may follow; the transport is then unusable).
     pub fn reset_device(&mut self) -> Result<(), TransportError> {
-        self.claim.handle
+        self.claim
+            .handle
             .reset()
             .map_err(|e| usb_error(e, self.loc("resetting the usb device")))
     }
@@ -385,7 +385,8 @@ impl Transport for UsbTransport {
         };
         let timeout = timeout.max(MIN_TIMEOUT);
         let len = buf.len().min(MAX_TRANSFER);
-        self.claim.handle
+        self.claim
+            .handle
             .read_interrupt(ep, &mut buf[..len], timeout)
             .map_err(|e| usb_error(e, self.loc("reading a camera event")))
     }
@@ -405,7 +406,8 @@ impl Transport for UsbTransport {
             },
         };
         log::debug!("usb: clear halt on {ep:#04x}");
-        self.claim.handle
+        self.claim
+            .handle
             .clear_halt(ep)
             .map_err(|e| usb_error(e, self.loc("clearing a stalled endpoint")))
     }
@@ -483,4 +485,3 @@ impl Transport for UsbTransport {
         usize::from(self.endpoints.in_packet_size)
     }
 }
-
