@@ -11,7 +11,7 @@ use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use super::responder::{receive_data_out, send_data_in};
+use super::responder::{next_request, receive_data_out, send_data_in};
 use super::wire::{self, Packet};
 use super::{Shared, MAX_LOGGED_OPS};
 use crate::emulator::body::{Body, Stats};
@@ -32,27 +32,8 @@ pub(super) fn run(
     let mut r = Responder::new(body);
     let mut buf = Vec::new();
     loop {
-        let Some(p) = wire::read(reader, stream)? else {
+        let Some((dp, op, tid, params)) = next_request(stream, reader)? else {
             return Ok(());
-        };
-        let (dp, op, tid, params) = match p {
-            Packet::OperationRequest {
-                data_phase,
-                code,
-                tid,
-                params,
-            } => (data_phase, code, tid, params),
-            Packet::ProbeRequest => {
-                wire::write_packet(stream, &Packet::ProbeResponse)?;
-                continue;
-            }
-            Packet::ProbeResponse | Packet::Cancel { .. } | Packet::EndData { .. } => continue,
-            other => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("unexpected {other:?} on the command connection"),
-                ))
-            }
         };
         stats.log_op(op);
         shared.bump(|s| {

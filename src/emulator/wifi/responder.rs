@@ -230,33 +230,42 @@ fn event_connection(
     Ok(())
 }
 
-fn run_session(shared: &Shared, stream: &mut TcpStream, reader: &mut Decoder) -> io::Result<()> {
-    let mut session = Session::new();
-    let mut buf = Vec::new();
+/// One operation request from the command connection: (DataPhaseInfo, code, tid,
+/// parameters); `Ok(None)` when the host hung up. Probes are answered, a Cancel or a
+/// stray End Data skipped (libgphoto2 skips a stray End Data; so does the body).
+pub(super) fn next_request(
+    stream: &mut TcpStream,
+    reader: &mut Decoder,
+) -> io::Result<Option<(u32, OpCode, u32, Params)>> {
     loop {
         let Some(p) = wire::read(reader, stream)? else {
-            return Ok(());
+            return Ok(None);
         };
-        let (data_phase, op, tid, params) = match p {
+        match p {
             Packet::OperationRequest {
                 data_phase,
                 code,
                 tid,
                 params,
-            } => (data_phase, code, tid, params),
-            Packet::ProbeRequest => {
-                wire::write_packet(stream, &Packet::ProbeResponse)?;
-                continue;
-            }
-            Packet::ProbeResponse | Packet::Cancel { .. } => continue,
-            // libgphoto2 skips a stray End Data; so does the body.
-            Packet::EndData { .. } => continue,
+            } => return Ok(Some((data_phase, code, tid, params))),
+            Packet::ProbeRequest => wire::write_packet(stream, &Packet::ProbeResponse)?,
+            Packet::ProbeResponse | Packet::Cancel { .. } | Packet::EndData { .. } => {}
             other => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!("unexpected {other:?} on the command connection"),
                 ))
             }
+        }
+    }
+}
+
+fn run_session(shared: &Shared, stream: &mut TcpStream, reader: &mut Decoder) -> io::Result<()> {
+    let mut session = Session::new();
+    let mut buf = Vec::new();
+    loop {
+        let Some((data_phase, op, tid, params)) = next_request(stream, reader)? else {
+            return Ok(());
         };
         log::debug!("emulator: {op} {params:x?} tid {tid}");
         {
