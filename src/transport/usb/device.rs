@@ -36,6 +36,11 @@ impl UsbDeviceInfo {
         find_interface(&self.interfaces, class, self.active_config).is_some()
     }
 
+    /// Whether it has a video-class (UVC, USB Streaming) interface.
+    pub fn offers_video(&self) -> bool {
+        super::descriptor::offers_video(&self.interfaces)
+    }
+
     /// `/dev/bus/usb/BBB/DDD`, the node the udev rule must make accessible.
     pub fn dev_node(&self) -> String {
         format!("/dev/bus/usb/{:03}/{:03}", self.bus, self.address)
