@@ -312,16 +312,7 @@ pub(super) fn usb_mode_verdict(
     wanted: Option<&str>,
     sys: &Path,
 ) -> Verdict {
-    let named: Vec<&UsbDeviceInfo> = devices
-        .iter()
-        .filter(|i| {
-            wanted.map_or(true, |w| {
-                i.serial
-                    .as_deref()
-                    .is_some_and(|s| usb::serial_matches(w, s))
-            })
-        })
-        .collect();
+    let named: Vec<&UsbDeviceInfo> = devices.iter().filter(|i| i.is_named_by(wanted)).collect();
     if let Some(i) = named.iter().find(|i| i.offers(usb::InterfaceClass::Ptp)) {
         let row = describe_with((*i).clone(), None, sys);
         return match row.streaming_note() {

@@ -89,13 +89,7 @@ fn rows(probe: &Probe, camera: &str) -> Result<Vec<Row>, Check> {
     let wanted = (camera != "auto").then_some(camera);
     Ok(found
         .into_iter()
-        .filter(|i| {
-            wanted.map_or(true, |w| {
-                i.serial
-                    .as_deref()
-                    .is_some_and(|s| usb::serial_matches(w, s))
-            })
-        })
+        .filter(|i| i.is_named_by(wanted))
         .map(|i| list::describe_with(i, read, &sys))
         .collect())
 }

@@ -36,6 +36,13 @@ impl UsbDeviceInfo {
         find_interface(&self.interfaces, class, self.active_config).is_some()
     }
 
+    /// Whether the user's `--camera SERIAL` names it (`None`, i.e. auto: any device).
+    pub fn is_named_by(&self, serial: Option<&str>) -> bool {
+        serial.map_or(true, |w| {
+            self.serial.as_deref().is_some_and(|s| serial_matches(w, s))
+        })
+    }
+
     /// Whether it has a video-class (UVC, USB Streaming) interface.
     pub fn offers_video(&self) -> bool {
         super::descriptor::offers_video(&self.interfaces)

@@ -15,6 +15,16 @@ list_in() {
 	L=$O/list-$1.txt
 }
 done_with() { stop gadget INT; [ "$STOP_RC" = 0 ] || die "the $1 body exited $STOP_RC"; wait_for 10 sh -c '! grep -qx 054c /sys/bus/usb/devices/*/idVendor' || die "the $1 body did not leave the bus"; }
+# webcam_refuses MODE TEXT: webcam exits 1 saying TEXT and what to change
+webcam_refuses() {
+	step "webcam refuses the body in $1"
+	local rc=0 f=$O/webcam-$1.txt
+	timeout 60 "$AB" webcam --device none --record "$O/$1.mjpeg" --duration 5s >"$f" 2>&1 || rc=$?
+	cat "$f"
+	[ "$rc" = 1 ] || die "webcam against $1 exited $rc, not 1"
+	grep -qF -- "$2" "$f" || die "webcam against $1 does not say: $2"
+	grep -q "change the USB Connection setting to PC Remote" "$f" || die "webcam does not say what to change"
+}
 has() { grep -qF -- "$1" "$L" || die "list in $MODE mode does not say: $1"; }
 
 MODE=ptp; list_in ptp
@@ -28,23 +38,14 @@ has "mode     MTP (file transfer)"
 has "change the USB Connection setting to PC Remote"
 has "MENU → Setup → USB Connection → \"PC Remote\""
 has "(menu names vary by model)"
-step "webcam refuses the MTP body"
-rc=0; timeout 60 "$AB" webcam --device none --record "$O/mtp.mjpeg" --duration 5s >"$O/webcam-mtp.txt" 2>&1 || rc=$?
-cat "$O/webcam-mtp.txt"
-[ "$rc" = 1 ] || die "webcam against MTP exited $rc, not 1"
-grep -q "MTP device" "$O/webcam-mtp.txt" || die "webcam does not say the body is in MTP mode"
-grep -q "change the USB Connection setting to PC Remote" "$O/webcam-mtp.txt" || die "webcam does not say what to change"
+webcam_refuses mtp "MTP device"
 done_with mtp
 
 MODE=msc; list_in msc
 has "mode     Mass Storage"
 has "Mass Storage is the mode \`alpha-bridge pair\` uses"
 has "change the USB Connection setting to PC Remote"
-step "webcam refuses the Mass Storage body at once"
-rc=0; timeout 60 "$AB" webcam --device none --record "$O/msc.mjpeg" --duration 5s >"$O/webcam-msc.txt" 2>&1 || rc=$?
-cat "$O/webcam-msc.txt"
-[ "$rc" = 1 ] || die "webcam against Mass Storage exited $rc, not 1"
-grep -q "has no PTP interface for live view (USB mode: Mass Storage)" "$O/webcam-msc.txt" || die "webcam does not name the mode"
+webcam_refuses msc "has no PTP interface for live view (USB mode: Mass Storage)"
 done_with msc
 
 MODE=uvc; list_in uvc
