@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 /// Options of `alpha-bridge list`.
 #[derive(clap::Args, Debug)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Print a JSON array (one object per device) for tools; with -v each PC Remote body's
     /// property model too (`properties`).
     #[arg(long)]
@@ -203,7 +203,7 @@ pub(super) fn devices(root: Option<&Path>) -> anyhow::Result<(Vec<UsbDeviceInfo>
     })
 }
 
-pub fn run(args: &ListArgs, verbose: bool) -> anyhow::Result<()> {
+pub(crate) fn run(args: &ListArgs, verbose: bool) -> anyhow::Result<()> {
     let (devices, sys) = devices(args.root.as_deref())?;
     // A fake sysfs has nothing behind it to open.
     let probe = !args.no_probe && args.root.is_none();
@@ -705,7 +705,7 @@ mod tests {
         let both = device("1-3", "BOTH", "ZV-E1", &[UVC[0], UVC[1], PTP]);
         let ptp = device("1-4", "PTP1", "ILCE-6400", &[PTP]);
 
-        let Verdict::WrongMode(m) = usb_mode_verdict(&[msc.clone()], None, sys) else {
+        let Verdict::WrongMode(m) = usb_mode_verdict(std::slice::from_ref(&msc), None, sys) else {
             panic!("mass storage is not usable")
         };
         assert!(
@@ -718,7 +718,7 @@ mod tests {
             m.contains("`alpha-bridge pair`") && m.contains("MENU → Setup → USB Connection →"),
             "{m}"
         );
-        let Verdict::WrongMode(m) = usb_mode_verdict(&[uvc.clone()], None, sys) else {
+        let Verdict::WrongMode(m) = usb_mode_verdict(std::slice::from_ref(&uvc), None, sys) else {
             panic!("UVC alone is not usable")
         };
         assert!(

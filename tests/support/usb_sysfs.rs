@@ -6,15 +6,15 @@
 use std::path::Path;
 
 /// Interface class triples.
-pub const PTP: (u8, u8, u8) = (0x06, 0x01, 0x01);
-pub const MSC: (u8, u8, u8) = (0x08, 0x06, 0x50);
-pub const UVC_CONTROL: (u8, u8, u8) = (0x0E, 0x01, 0x00);
-pub const UVC_STREAM: (u8, u8, u8) = (0x0E, 0x02, 0x00);
-pub const HID: (u8, u8, u8) = (0x03, 0x00, 0x00);
+pub(crate) const PTP: (u8, u8, u8) = (0x06, 0x01, 0x01);
+pub(crate) const MSC: (u8, u8, u8) = (0x08, 0x06, 0x50);
+pub(crate) const UVC_CONTROL: (u8, u8, u8) = (0x0E, 0x01, 0x00);
+pub(crate) const UVC_STREAM: (u8, u8, u8) = (0x0E, 0x02, 0x00);
+pub(crate) const HID: (u8, u8, u8) = (0x03, 0x00, 0x00);
 
 /// Raw descriptors: the device descriptor, then one configuration with `ifaces` (a PTP
 /// interface gets bulk IN, bulk OUT and interrupt IN; mass storage bulk IN and OUT).
-pub fn descriptors(pid: u16, ifaces: &[(u8, u8, u8)]) -> Vec<u8> {
+pub(crate) fn descriptors(pid: u16, ifaces: &[(u8, u8, u8)]) -> Vec<u8> {
     let mut b = vec![18, 1, 0, 2, 0, 0, 0, 64, 0x4C, 0x05];
     b.extend_from_slice(&pid.to_le_bytes());
     b.extend_from_slice(&[0, 1, 1, 2, 3, 1]);
@@ -38,7 +38,7 @@ pub fn descriptors(pid: u16, ifaces: &[(u8, u8, u8)]) -> Vec<u8> {
 
 /// Adds a Sony device at `port` (bus 1, device `devnum`) under `root`; `video` names the
 /// `/dev/videoN` numbers uvcvideo made for its first interface.
-pub fn add_device(
+pub(crate) fn add_device(
     root: &Path,
     port: &str,
     devnum: u8,

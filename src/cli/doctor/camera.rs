@@ -96,7 +96,7 @@ fn rows(probe: &Probe, camera: &str) -> Result<Vec<Row>, Check> {
 
 /// The camera lines: mode, access and holders for each body (or why there is none).
 /// `rule_installed` says whether the udev access rule was found, for the advice.
-pub fn cameras(probe: &Probe, camera: &str, rule_installed: bool) -> Vec<Check> {
+pub(crate) fn cameras(probe: &Probe, camera: &str, rule_installed: bool) -> Vec<Check> {
     let rows = match rows(probe, camera) {
         Ok(r) => r,
         Err(c) => return vec![c],
@@ -143,7 +143,7 @@ fn name_of(r: &Row, emulated: bool) -> String {
 /// PC Remote is ready; Mass Storage is ready for pairing only; USB Streaming is a webcam
 /// already (warn: alpha-bridge is not needed for video); anything else needs a change
 /// on the camera, which `list`'s advice names.
-pub fn mode_check(r: &Row, emulated: bool) -> Check {
+pub(crate) fn mode_check(r: &Row, emulated: bool) -> Check {
     const WHAT: &str = "camera";
     let name = name_of(r, emulated);
     let advice = r.advice().unwrap_or_default();
@@ -175,7 +175,7 @@ pub fn mode_check(r: &Row, emulated: bool) -> Check {
 }
 
 /// Read/write access to `/dev/bus/usb/BBB/DDD`, which libusb needs to open the body.
-pub fn access_check(probe: &Probe, r: &Row, emulated: bool, rule_installed: bool) -> Check {
+pub(crate) fn access_check(probe: &Probe, r: &Row, emulated: bool, rule_installed: bool) -> Check {
     const WHAT: &str = "usb access";
     let dev = r.info.dev_node();
     let fix = if rule_installed {
@@ -211,7 +211,7 @@ pub fn access_check(probe: &Probe, r: &Row, emulated: bool, rule_installed: bool
 }
 
 /// Another program with the device node open (gvfs, gphoto2, another alpha-bridge).
-pub fn holder_check(probe: &Probe, r: &Row) -> Check {
+pub(crate) fn holder_check(probe: &Probe, r: &Row) -> Check {
     const WHAT: &str = "in use";
     let holders = usb::find_holders(
         &probe.at("/proc"),

@@ -475,9 +475,12 @@ fn no_usb_is_an_error_not_a_panic() {
     }
 }
 
+/// An interface of a test configuration: class triple, endpoint count.
+type TestInterface = ((u8, u8, u8), u8);
+
 /// The raw bytes of a sysfs `descriptors` file: a device descriptor, then one
-/// configuration per entry, each with its interfaces (class triple, endpoint count).
-fn raw_descriptors(pid: u16, configs: &[&[((u8, u8, u8), u8)]]) -> Vec<u8> {
+/// configuration per entry, each with its interfaces.
+fn raw_descriptors(pid: u16, configs: &[&[TestInterface]]) -> Vec<u8> {
     let mut b = vec![18, 1, 0, 2, 0, 0, 0, 64, 0x4C, 0x05];
     b.extend_from_slice(&pid.to_le_bytes());
     b.extend_from_slice(&[0, 1, 1, 2, 3, configs.len() as u8]);
