@@ -10,6 +10,7 @@ pub mod link;
 pub mod pacing;
 pub mod session;
 pub mod sony;
+pub mod usb_mode;
 
 pub use session::{read_device_info, DataPhase, PtpSession, Session};
 pub use sony::{Camera, ConnectOptions, SonyCamera};

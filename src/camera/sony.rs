@@ -8,6 +8,7 @@
 use super::link::{Link, PtpIpLink, UsbLink};
 use super::pacing::Pacer;
 use super::session::{DataPhase, Session};
+use super::usb_mode::{has_usb_live_view, pc_remote_steps, ptp_face, PtpFace};
 use super::CameraError;
 use crate::ptp::codes::{handle, vendor};
 use crate::ptp::dataset::DeviceInfo;
@@ -18,11 +19,6 @@ use crate::transport::tcp::TcpConfig;
 use crate::transport::Transport;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-/// Bodies that enumerate in PC Remote mode but give no live view over USB
-/// (libgphoto2's capability flags, docs/protocol/sony-usb.md#bodies-without-usb-live-view).
-/// A6000 live view has also been reported to wedge the session.
-const NO_USB_LIVE_VIEW: &[&str] = &["ILCE-6000", "ILCE-7", "ILCE-7R"];
 
 /// LiveViewImageQuality (0xD26A) values: the body sends a larger live view at High
 /// (docs/protocol/sony-usb.md#properties-we-touch).
@@ -493,19 +489,18 @@ pub fn check_pc_remote(info: &DeviceInfo) -> Result<(), CameraError> {
     if info.vendor_extension_id != vendor::SONY || !info.supports(OpCode::SDIO_GET_EXT_DEVICE_INFO)
     {
         return Err(CameraError::Unsupported(format!(
-            "the {} is not in PC Remote mode (it answers as {}): on the camera open MENU → \
-             Network (or Setup) → USB Connection and choose \"PC Remote\" (2020+ bodies: \
-             PC Remote Function On, PC Remote Cnct Method USB, USB Connection Mode PC Remote), \
-             then reconnect the cable",
+            "the {} is not in PC Remote mode (it answers as {}): {}",
             display_model(info),
-            if info.vendor_extension_id == vendor::MTP {
-                "an MTP device"
+            if ptp_face(info) == PtpFace::Mtp {
+                "an MTP device, for file transfer only"
             } else {
                 "a plain PTP device"
-            }
+            },
+            pc_remote_steps(&info.model)
         )));
     }
-    if NO_USB_LIVE_VIEW.contains(&info.model.as_str()) {
+    // A6000 live view has also been reported to wedge the session.
+    if !has_usb_live_view(&info.model) {
         return Err(CameraError::Unsupported(format!(
             "the {} gives no live view over USB (a firmware limit of this body, also seen by \
              libgphoto2); alpha-bridge needs a body with USB live view, such as the a6100/a6400/a7 III or later",

@@ -1,5 +1,6 @@
-//! `alpha-bridge emulate`: an emulated Sony body as a real USB gadget (PC Remote PTP or
-//! Mass Storage for pairing) or as a Wi-Fi peer (SSDP + PTP/IP) doing "Send to Computer"
+//! `alpha-bridge emulate`: an emulated Sony body as a real USB gadget (in the USB mode
+//! `--mode` names: PC Remote PTP, MTP, Mass Storage for pairing, or USB Streaming with
+//! PC Remote alongside) or as a Wi-Fi peer (SSDP + PTP/IP) doing "Send to Computer"
 //! or, with `--pc-remote`, PC Remote (live view over PTP/IP).
 //! The in-process body behind `webcam --camera emulated` needs no command.
 
@@ -20,9 +21,11 @@ pub(crate) struct EmulateArgs {
     /// dummy_hcd, and the usb_f_fs module).
     #[arg(long, conflicts_with = "wifi")]
     usb_gadget: bool,
-    /// With --usb-gadget: ptp (PC Remote, live view; the default) or msc (Mass Storage,
-    /// for pairing).
-    #[arg(long, value_parser = ["ptp", "msc"])]
+    /// With --usb-gadget, the camera's USB mode: ptp (PC Remote, live view; the
+    /// default), mtp (MTP: file transfer only, no Sony operations), msc (Mass Storage,
+    /// for pairing) or uvc (USB Streaming: video-class interfaces, with the PC Remote PTP
+    /// interface alongside; the interfaces carry no video).
+    #[arg(long, value_parser = ["ptp", "mtp", "msc", "uvc"])]
     mode: Option<String>,
     /// The body to emulate: ILCE-6400, ZV-E10, or ILCE-6000 (no USB live view).
     #[arg(long, default_value = "ILCE-6400")]
@@ -57,6 +60,10 @@ pub(crate) struct EmulateArgs {
 impl EmulateArgs {
     fn msc(&self) -> bool {
         self.mode.as_deref() == Some("msc")
+    }
+
+    fn mode(&self) -> &str {
+        self.mode.as_deref().unwrap_or("ptp")
     }
 }
 
@@ -144,6 +151,13 @@ fn registry(state: Option<&PathBuf>) -> anyhow::Result<Option<Registry>> {
 fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
     let stop = super::stop_flag()?;
     let (body, pid) = body(&a.model)?;
+    // The product id stays the PC Remote one in MTP and USB Streaming: nothing may
+    // select by it (docs/protocol/sony-usb.md#product-ids).
+    let body = if a.mode() == "mtp" {
+        body.in_mtp_mode()
+    } else {
+        body
+    };
     let msc = a.msc();
     let cfg = GadgetConfig {
         pid: if msc { 0x0C02 } else { pid },
@@ -153,13 +167,14 @@ fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
         } else {
             Function::Ptp
         },
+        video: a.mode() == "uvc",
         ..GadgetConfig::default()
     };
     let gadget = Gadget::create(cfg).context("cannot create the USB gadget")?;
     println!(
         "emulating a {} ({}) as a USB device on {}",
         a.model,
-        if msc { "msc" } else { "ptp" },
+        a.mode(),
         gadget.udc()
     );
     if msc {

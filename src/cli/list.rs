@@ -2,7 +2,9 @@
 //! for any mode other than PC Remote exactly what to change in the camera menu
 //! (docs/protocol/sony-usb.md#usb-modes). A PTP interface is opened briefly and its
 //! DeviceInfo read to tell PC Remote (VendorExtensionID 0x11) from MTP; everything else is
-//! judged from the interface classes alone. It never selects by product id.
+//! judged from the interface classes alone. It never selects by product id. A body in
+//! USB Streaming mode (a UVC interface) is already a webcam: its `/dev/videoN` is named
+//! from sysfs, and a PTP interface next to it is still offered for control.
 //!
 //! With `-v`, each PC Remote body is connected (without asking for PC priority) and its
 //! property model read and printed (src/cli/list_props.rs).
@@ -11,11 +13,13 @@
 //! 0 listed (also when no camera is attached), 1 no USB access or a listing failure.
 
 use alpha_bridge::camera;
+use alpha_bridge::camera::usb_mode::{mass_storage_steps, pc_remote_steps, ptp_face, PtpFace};
 use alpha_bridge::ptp::dataset::DeviceInfo;
 use alpha_bridge::transport::usb::{self, Selector, UsbDeviceInfo, UsbMode};
 use alpha_bridge::transport::ErrorKind;
 use anyhow::Context as _;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 /// Options of `alpha-bridge list`.
 #[derive(clap::Args, Debug)]
@@ -27,18 +31,11 @@ pub(crate) struct ListArgs {
     /// Do not open PTP interfaces to tell PC Remote from MTP (only USB descriptors).
     #[arg(long)]
     pub no_probe: bool,
+    /// Test-only: read USB devices from DIR/sys/bus/usb/devices (sysfs alone, nothing
+    /// is opened) instead of libusb.
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub root: Option<PathBuf>,
 }
-
-/// The menu path to PC Remote (docs/protocol/sony-usb.md#usb-modes; exact names vary by
-/// body).
-const TO_PC_REMOTE: &str = "on the camera: MENU → Network (or Setup) → USB Connection → \
-\"PC Remote\"; on 2020+ bodies (a7 IV, a7S III, a1, ZV-E10, …): PC Remote Function → ON, \
-PC Remote Cnct Method → USB, USB Connection Mode → \"PC Remote\"; then replug the cable";
-
-/// The menu path to mass storage, which pairing needs
-/// (docs/protocol/pairing.md#preconditions).
-const TO_MASS_STORAGE: &str = "for pairing (`alpha-bridge pair`): set USB Connection \
-(2020+ bodies: USB Connection Mode) to \"Mass Storage\"";
 
 /// What a device is good for, once DeviceInfo has been read where it could be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,15 +50,13 @@ pub(super) enum Mode {
     Unknown,
 }
 
-/// PC Remote announces Sony's vendor extension 0x11; MTP reports 0xFFFFFFFF or another
-/// id (docs/protocol/sony-usb.md#telling-pc-remote-from-mtp).
-const SONY_PC_REMOTE_EXTENSION: u32 = 0x11;
-
-fn mode_of(usb: UsbMode, vendor_extension: Option<u32>) -> Mode {
+/// PC Remote announces Sony's vendor extension 0x11 and the SDIO operations; MTP does
+/// not (docs/protocol/sony-usb.md#telling-pc-remote-from-mtp).
+fn mode_of(usb: UsbMode, device_info: Option<&DeviceInfo>) -> Mode {
     match usb {
-        UsbMode::Ptp => match vendor_extension {
-            Some(SONY_PC_REMOTE_EXTENSION) => Mode::PcRemote,
-            Some(_) => Mode::Mtp,
+        UsbMode::Ptp => match device_info.map(ptp_face) {
+            Some(PtpFace::PcRemote) => Mode::PcRemote,
+            Some(PtpFace::Mtp) => Mode::Mtp,
             None => Mode::PtpUnchecked,
         },
         UsbMode::MassStorage => Mode::MassStorage,
@@ -104,33 +99,49 @@ impl Mode {
             _ => &[],
         }
     }
+}
 
-    /// What to change on the camera; `None` when nothing needs changing.
-    pub(super) fn advice(self) -> Option<String> {
-        match self {
-            Mode::PcRemote => None,
-            Mode::Mtp => Some(format!(
-                "MTP gives file access only, no live view; for the webcam, {TO_PC_REMOTE}"
-            )),
-            Mode::PtpUnchecked => Some(format!(
-                "if `alpha-bridge webcam` does not work, the camera may be in MTP mode; {TO_PC_REMOTE}"
-            )),
-            Mode::MassStorage => Some(format!(
-                "ready for `alpha-bridge pair`; for the webcam, {TO_PC_REMOTE}"
-            )),
-            Mode::Chooser => Some(format!(
-                "the camera is waiting for a USB mode choice (or only charging): pick \"PC Remote\" \
-                 on the camera screen for the webcam, or \"Mass Storage\" for pairing; if no chooser \
-                 shows, {TO_PC_REMOTE}"
-            )),
-            Mode::UvcStreaming => Some(format!(
-                "this mode already works as a plain webcam through uvcvideo (see `v4l2-ctl --list-devices`); \
-                 for alpha-bridge, {TO_PC_REMOTE}"
-            )),
-            Mode::Unknown => Some(format!(
-                "unrecognised USB interfaces; for the webcam, {TO_PC_REMOTE}; {TO_MASS_STORAGE}"
-            )),
-        }
+/// What to change on the camera for a body in `mode` (`model` picks the menu path;
+/// `video` are the nodes of a USB Streaming body); `None` when nothing needs changing.
+pub(super) fn advice(mode: Mode, model: &str, video: &[String]) -> Option<String> {
+    let to_pc_remote = pc_remote_steps(model);
+    Some(match mode {
+        Mode::PcRemote => return None,
+        Mode::Mtp => format!(
+            "MTP gives file access only, no live view or control; for the webcam, {to_pc_remote}"
+        ),
+        Mode::PtpUnchecked => format!(
+            "if `alpha-bridge webcam` does not work, the camera may be in MTP mode; {to_pc_remote}"
+        ),
+        Mode::MassStorage => format!(
+            "Mass Storage is the mode `alpha-bridge pair` uses (ready for it); for the webcam, \
+             {to_pc_remote}"
+        ),
+        Mode::Chooser => format!(
+            "the camera is waiting for a USB mode choice (or only charging): pick \"PC Remote\" \
+             on the camera screen for the webcam, or \"Mass Storage\" for pairing; if no chooser \
+             shows, {to_pc_remote}"
+        ),
+        Mode::UvcStreaming => format!(
+            "the camera is already a webcam ({}): alpha-bridge is not needed for video; for \
+             control or alpha-bridge's own webcam, {to_pc_remote}",
+            video_phrase(video)
+        ),
+        Mode::Unknown => format!(
+            "unrecognised USB interfaces; for the webcam, {to_pc_remote}; {}",
+            mass_storage_steps(model)
+        ),
+    })
+}
+
+/// Where a USB Streaming body's video is, in words.
+pub(super) fn video_phrase(video: &[String]) -> String {
+    if video.is_empty() {
+        "USB Streaming, but no /dev/video node yet: is the uvcvideo module loaded? \
+         `v4l2-ctl --list-devices` shows the webcams"
+            .to_string()
+    } else {
+        format!("USB Streaming at {}", video.join(", "))
     }
 }
 
@@ -142,6 +153,8 @@ pub(super) struct Row {
     pub(super) serial: Option<String>,
     pub(super) vendor_extension: Option<u32>,
     pub(super) problem: Option<String>,
+    /// A USB Streaming (UVC) body's `/dev/videoN`, from sysfs.
+    pub(super) video: Vec<String>,
     /// With `-v`, the property model of a PC Remote body.
     pub(super) props: Option<alpha_bridge::ptp::props::PropModel>,
 }
@@ -150,12 +163,54 @@ pub(super) struct Row {
 /// body's over a memory pipe).
 pub(super) type ReadDeviceInfo<'a> = &'a dyn Fn(&UsbDeviceInfo) -> Result<DeviceInfo, String>;
 
+impl Row {
+    /// What to change on the camera; `None` when nothing needs changing.
+    pub(super) fn advice(&self) -> Option<String> {
+        advice(self.mode, &self.model, &self.video)
+    }
+
+    /// With a UVC interface next to a PTP one, what each is for.
+    pub(super) fn streaming_note(&self) -> Option<String> {
+        if !self.info.offers_video() || self.mode == Mode::UvcStreaming {
+            return None;
+        }
+        let control = match self.mode {
+            Mode::PcRemote => "its PTP interface (PC Remote) still gives control: \
+                               `alpha-bridge list -v` reads the settings"
+                .to_string(),
+            _ => "alpha-bridge uses the PTP interface offered alongside (control, and live \
+                  view where the body allows it)"
+                .to_string(),
+        };
+        Some(format!(
+            "the camera is also a webcam ({}): alpha-bridge is not needed for video; {control}",
+            video_phrase(&self.video)
+        ))
+    }
+}
+
+/// The Sony devices: from libusb, or with the hidden `--root` from a fake sysfs.
+pub(super) fn devices(root: Option<&Path>) -> anyhow::Result<(Vec<UsbDeviceInfo>, PathBuf)> {
+    Ok(match root {
+        Some(r) => {
+            let sys = r.join(usb::SYS_USB_DEVICES.trim_start_matches('/'));
+            (usb::list_sony_sysfs(&sys), sys)
+        }
+        None => (
+            usb::list_sony().context("cannot list USB devices")?,
+            PathBuf::from(usb::SYS_USB_DEVICES),
+        ),
+    })
+}
+
 pub(crate) fn run(args: &ListArgs, verbose: bool) -> anyhow::Result<()> {
-    let devices = usb::list_sony().context("cannot list USB devices")?;
+    let (devices, sys) = devices(args.root.as_deref())?;
+    // A fake sysfs has nothing behind it to open.
+    let probe = !args.no_probe && args.root.is_none();
     let rows: Vec<Row> = devices
         .into_iter()
-        .map(|info| describe(info, !args.no_probe))
-        .map(|row| with_props(row, verbose && !args.no_probe))
+        .map(|info| describe_with(info, probe.then_some(&read_over_usb), &sys))
+        .map(|row| with_props(row, verbose && probe))
         .collect();
     if args.json {
         println!("{}", to_json(&rows));
@@ -163,10 +218,6 @@ pub(crate) fn run(args: &ListArgs, verbose: bool) -> anyhow::Result<()> {
         print!("{}", to_text(&rows));
     }
     Ok(())
-}
-
-fn describe(info: UsbDeviceInfo, probe: bool) -> Row {
-    describe_with(info, probe.then_some(&read_over_usb))
 }
 
 /// Opens the PTP interface briefly and reads DeviceInfo; released on return.
@@ -181,9 +232,19 @@ pub(super) fn read_over_usb(info: &UsbDeviceInfo) -> Result<DeviceInfo, String> 
 }
 
 /// A [`Row`] for `info`: the mode from its interfaces, and for a PTP body the mode,
-/// model and serial from DeviceInfo when `read` is given.
-pub(super) fn describe_with(info: UsbDeviceInfo, read: Option<ReadDeviceInfo<'_>>) -> Row {
+/// model and serial from DeviceInfo when `read` is given, and the video nodes of a UVC
+/// interface from the sysfs tree `sys` (normally /sys/bus/usb/devices).
+pub(super) fn describe_with(
+    info: UsbDeviceInfo,
+    read: Option<ReadDeviceInfo<'_>>,
+    sys: &Path,
+) -> Row {
     let mut row = Row {
+        video: if info.offers_video() {
+            usb::video_nodes(sys, &info.port)
+        } else {
+            Vec::new()
+        },
         model: info.display_name(),
         serial: info.serial.clone(),
         mode: mode_of(info.mode, None),
@@ -218,7 +279,7 @@ pub(super) fn describe_with(info: UsbDeviceInfo, read: Option<ReadDeviceInfo<'_>
                 di.serial_number
             );
             row.vendor_extension = Some(di.vendor_extension_id);
-            row.mode = mode_of(row.info.mode, Some(di.vendor_extension_id));
+            row.mode = mode_of(row.info.mode, Some(&di));
             if !di.model.trim().is_empty() {
                 row.model = di.model.trim().to_string();
             }
@@ -229,6 +290,46 @@ pub(super) fn describe_with(info: UsbDeviceInfo, read: Option<ReadDeviceInfo<'_>
         Err(e) => row.problem = Some(format!("could not read DeviceInfo: {e}")),
     }
     row
+}
+
+/// What `webcam` makes of the Sony devices it found, before opening one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// A device that `wanted` names (any, when `None`) offers a PTP interface.
+    Usable,
+    /// As [`Verdict::Usable`], and that device also streams as a UVC webcam: the note
+    /// says where, and that alpha-bridge is not needed for video.
+    AlsoStreaming(String),
+    /// The devices `wanted` names are all in modes without PTP: what to change.
+    WrongMode(String),
+}
+
+/// Whether the webcam can go on with `devices`, judged from their interfaces (DeviceInfo
+/// is read later, when the body is opened: MTP is refused then, with the same menu
+/// path). `wanted` is a serial; no device matching it is left to the opener's message.
+pub(super) fn usb_mode_verdict(
+    devices: &[UsbDeviceInfo],
+    wanted: Option<&str>,
+    sys: &Path,
+) -> Verdict {
+    let named: Vec<&UsbDeviceInfo> = devices.iter().filter(|i| i.is_named_by(wanted)).collect();
+    if let Some(i) = named.iter().find(|i| i.offers(usb::InterfaceClass::Ptp)) {
+        let row = describe_with((*i).clone(), None, sys);
+        return match row.streaming_note() {
+            Some(n) => Verdict::AlsoStreaming(format!("the {}: {n}", row.model)),
+            None => Verdict::Usable,
+        };
+    }
+    let Some(first) = named.first() else {
+        return Verdict::Usable;
+    };
+    let row = describe_with((*first).clone(), None, sys);
+    let advice = row.advice().unwrap_or_default();
+    Verdict::WrongMode(format!(
+        "the {} has no PTP interface for live view (USB mode: {}): {advice}",
+        row.model,
+        row.mode.label()
+    ))
 }
 
 /// Reads the property model of a PC Remote body: the connect handshake without PC
@@ -296,7 +397,10 @@ fn to_text(rows: &[Row]) -> String {
             let sel = r.serial.as_deref().unwrap_or("auto");
             let _ = writeln!(s, "  ready    alpha-bridge webcam --camera {sel}");
         }
-        if let Some(a) = r.mode.advice() {
+        if let Some(v) = r.streaming_note() {
+            let _ = writeln!(s, "  video    {v}");
+        }
+        if let Some(a) = r.advice() {
             let _ = writeln!(s, "  change   {a}");
         }
         if let Some(p) = &r.problem {
@@ -374,7 +478,15 @@ fn to_json(rows: &[Row]) -> String {
             json_str(&mut o, cmd);
         }
         o.push_str("],\"change\":");
-        json_opt(&mut o, r.mode.advice().as_deref());
+        json_opt(&mut o, r.advice().as_deref());
+        o.push_str(",\"video_devices\":[");
+        for (k, v) in r.video.iter().enumerate() {
+            if k > 0 {
+                o.push(',');
+            }
+            json_str(&mut o, v);
+        }
+        o.push(']');
         o.push_str(",\"problem\":");
         json_opt(&mut o, r.problem.as_deref());
         if let Some(m) = &r.props {
@@ -401,44 +513,85 @@ mod tests {
         Mode::Unknown,
     ];
 
+    fn di(vendor_id: u32, desc: &str) -> DeviceInfo {
+        DeviceInfo {
+            vendor_extension_id: vendor_id,
+            vendor_extension_desc: desc.into(),
+            operations_supported: vec![0x1001, 0x9201, 0x9202],
+            ..Default::default()
+        }
+    }
+
     #[test]
-    fn pc_remote_is_told_from_mtp_by_vendor_extension() {
-        assert_eq!(mode_of(UsbMode::Ptp, Some(0x11)), Mode::PcRemote);
-        assert_eq!(mode_of(UsbMode::Ptp, Some(0xFFFF_FFFF)), Mode::Mtp);
-        assert_eq!(mode_of(UsbMode::Ptp, Some(0x06)), Mode::Mtp);
+    fn pc_remote_is_told_from_mtp_by_device_info() {
+        let pc_remote = di(0x11, "Sony PTP Extensions");
+        assert_eq!(mode_of(UsbMode::Ptp, Some(&pc_remote)), Mode::PcRemote);
+        assert_eq!(mode_of(UsbMode::Ptp, Some(&di(0xFFFF_FFFF, ""))), Mode::Mtp);
+        assert_eq!(
+            mode_of(UsbMode::Ptp, Some(&di(0x06, "microsoft.com: 1.0"))),
+            Mode::Mtp
+        );
         assert_eq!(mode_of(UsbMode::Ptp, None), Mode::PtpUnchecked);
         assert_eq!(mode_of(UsbMode::MassStorage, None), Mode::MassStorage);
         assert_eq!(mode_of(UsbMode::SelectMode, None), Mode::Chooser);
         assert_eq!(mode_of(UsbMode::UvcStreaming, None), Mode::UvcStreaming);
         assert_eq!(mode_of(UsbMode::Unknown, None), Mode::Unknown);
         // A vendor extension never turns a non-PTP device into PC Remote.
-        assert_eq!(mode_of(UsbMode::MassStorage, Some(0x11)), Mode::MassStorage);
+        assert_eq!(
+            mode_of(UsbMode::MassStorage, Some(&pc_remote)),
+            Mode::MassStorage
+        );
     }
 
     #[test]
     fn every_mode_but_pc_remote_says_what_to_change() {
-        for m in ALL {
-            match m.advice() {
-                None => assert_eq!(m, Mode::PcRemote),
-                Some(a) => {
-                    assert!(a.contains("USB Connection"), "{m:?}: {a}");
-                    assert!(a.contains("\"PC Remote\""), "{m:?}: {a}");
-                    assert!(a.contains("PC Remote Function → ON"), "{m:?}: {a}");
-                    assert!(a.contains("PC Remote Cnct Method → USB"), "{m:?}: {a}");
+        for model in ["ILCE-6400", "ILCE-7M4", ""] {
+            for m in ALL {
+                match advice(m, model, &[]) {
+                    None => assert_eq!(m, Mode::PcRemote),
+                    Some(a) => {
+                        assert!(
+                            a.contains("change the USB Connection setting to PC Remote"),
+                            "{m:?}: {a}"
+                        );
+                        assert!(a.contains("(menu names vary by model)"), "{m:?}: {a}");
+                        assert!(a.contains("\"PC Remote\""), "{m:?}: {a}");
+                    }
                 }
             }
         }
-        assert!(Mode::Chooser
-            .advice()
-            .unwrap()
-            .contains("on the camera screen"));
-        assert!(Mode::Chooser.advice().unwrap().contains("\"Mass Storage\""));
-        assert!(Mode::MassStorage
-            .advice()
-            .unwrap()
-            .contains("alpha-bridge pair"));
+        // The menu path follows the body's generation.
+        let old = advice(Mode::Mtp, "ILCE-6400", &[]).unwrap();
+        assert!(old.contains("MENU → Setup → USB Connection →"), "{old}");
+        assert!(!old.contains("Transfer/Remote"), "{old}");
+        let new = advice(Mode::MassStorage, "ILCE-7M4", &[]).unwrap();
+        assert!(
+            new.contains("Network → Transfer/Remote → PC Remote Function"),
+            "{new}"
+        );
+        assert!(new.contains("USB Connection Mode"), "{new}");
+        assert!(new.contains("the mode `alpha-bridge pair` uses"), "{new}");
+        let chooser = advice(Mode::Chooser, "", &[]).unwrap();
+        assert!(chooser.contains("on the camera screen"), "{chooser}");
+        assert!(chooser.contains("\"Mass Storage\""), "{chooser}");
         assert_eq!(Mode::PcRemote.ready_for(), &["webcam"]);
         assert_eq!(Mode::MassStorage.ready_for(), &["pair"]);
+    }
+
+    #[test]
+    fn usb_streaming_names_its_video_node() {
+        let v = vec!["/dev/video2".to_string()];
+        let a = advice(Mode::UvcStreaming, "ILCE-7M4", &v).unwrap();
+        assert!(
+            a.starts_with("the camera is already a webcam (USB Streaming at /dev/video2)"),
+            "{a}"
+        );
+        assert!(a.contains("alpha-bridge is not needed for video"), "{a}");
+        let a = advice(Mode::UvcStreaming, "ILCE-7M4", &[]).unwrap();
+        assert!(
+            a.contains("no /dev/video node yet: is the uvcvideo module loaded?"),
+            "{a}"
+        );
     }
 
     fn row(mode: Mode, usb_mode: UsbMode, serial: Option<&str>) -> Row {
@@ -470,6 +623,7 @@ mod tests {
                 interfaces: vec![iface],
                 open_error: None,
             },
+            video: Vec::new(),
             mode,
             model: "ILCE-7M3".into(),
             serial: serial.map(String::from),
@@ -500,8 +654,145 @@ mod tests {
         r.problem = Some("permission denied: install the udev rule".into());
         let t = to_text(&[r]);
         assert!(t.contains("serial unknown"), "{t}");
-        assert!(t.contains("change   ready for `alpha-bridge pair`"), "{t}");
+        assert!(
+            t.contains("change   Mass Storage is the mode `alpha-bridge pair` uses"),
+            "{t}"
+        );
         assert!(t.contains("problem  permission denied"), "{t}");
+    }
+
+    fn device(port: &str, serial: &str, product: &str, triples: &[(u8, u8, u8)]) -> UsbDeviceInfo {
+        let interfaces: Vec<InterfaceSummary> = triples
+            .iter()
+            .enumerate()
+            .map(|(n, t)| InterfaceSummary {
+                config_value: 1,
+                number: n as u8,
+                alt_setting: 0,
+                class: t.0,
+                subclass: t.1,
+                protocol: t.2,
+                endpoints: Vec::new(),
+            })
+            .collect();
+        UsbDeviceInfo {
+            bus: 1,
+            address: 9,
+            port: port.into(),
+            vendor_id: 0x054C,
+            product_id: 0x0DA8,
+            manufacturer: Some("Sony".into()),
+            product: Some(product.into()),
+            serial: Some(serial.into()),
+            mode: usb::classify(&interfaces),
+            active_config: Some(1),
+            interfaces,
+            open_error: None,
+        }
+    }
+
+    const PTP: (u8, u8, u8) = (6, 1, 1);
+    const MSC: (u8, u8, u8) = (8, 6, 0x50);
+    const UVC: [(u8, u8, u8); 2] = [(0x0E, 1, 0), (0x0E, 2, 0)];
+
+    #[test]
+    fn webcam_verdict_per_usb_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = dir.path();
+        std::fs::create_dir_all(sys.join("1-3:1.0/video4linux/video2")).unwrap();
+        let msc = device("1-1", "MSC1", "ILCE-6400", &[MSC]);
+        let uvc = device("1-3", "UVC1", "ILCE-7M4", &UVC);
+        let both = device("1-3", "BOTH", "ZV-E1", &[UVC[0], UVC[1], PTP]);
+        let ptp = device("1-4", "PTP1", "ILCE-6400", &[PTP]);
+
+        let Verdict::WrongMode(m) = usb_mode_verdict(std::slice::from_ref(&msc), None, sys) else {
+            panic!("mass storage is not usable")
+        };
+        assert!(
+            m.starts_with(
+                "the ILCE-6400 has no PTP interface for live view (USB mode: Mass Storage)"
+            ),
+            "{m}"
+        );
+        assert!(
+            m.contains("`alpha-bridge pair`") && m.contains("MENU → Setup → USB Connection →"),
+            "{m}"
+        );
+        let Verdict::WrongMode(m) = usb_mode_verdict(std::slice::from_ref(&uvc), None, sys) else {
+            panic!("UVC alone is not usable")
+        };
+        assert!(
+            m.contains("already a webcam (USB Streaming at /dev/video2)"),
+            "{m}"
+        );
+        assert!(
+            m.contains("Transfer/Remote"),
+            "2020 menu for the a7 IV: {m}"
+        );
+        // Any device with PTP will do; a serial picks one.
+        assert_eq!(
+            usb_mode_verdict(&[msc.clone(), ptp.clone()], None, sys),
+            Verdict::Usable
+        );
+        assert!(matches!(
+            usb_mode_verdict(&[msc.clone(), ptp.clone()], Some("MSC1"), sys),
+            Verdict::WrongMode(_)
+        ));
+        assert_eq!(
+            usb_mode_verdict(&[msc.clone(), ptp], Some("PTP1"), sys),
+            Verdict::Usable
+        );
+        // No device with that serial: the opener says so.
+        assert_eq!(usb_mode_verdict(&[msc], Some("NONE"), sys), Verdict::Usable);
+        let Verdict::AlsoStreaming(n) = usb_mode_verdict(&[both], None, sys) else {
+            panic!("PTP next to UVC is usable")
+        };
+        assert!(
+            n.starts_with("the ZV-E1: the camera is also a webcam (USB Streaming at /dev/video2)"),
+            "{n}"
+        );
+        assert!(n.contains("alpha-bridge is not needed for video"), "{n}");
+        assert!(n.contains("PTP interface offered alongside"), "{n}");
+    }
+
+    #[test]
+    fn text_for_usb_streaming_with_and_without_ptp() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = dir.path();
+        std::fs::create_dir_all(sys.join("1-3:1.0/video4linux/video5")).unwrap();
+        let t = to_text(&[describe_with(
+            device("1-3", "U", "ILCE-7M4", &UVC),
+            None,
+            sys,
+        )]);
+        assert!(t.contains("mode     USB Streaming"), "{t}");
+        assert!(
+            t.contains("change   the camera is already a webcam (USB Streaming at /dev/video5)"),
+            "{t}"
+        );
+        assert!(!t.contains("  ready    "), "{t}");
+        let read = |_: &UsbDeviceInfo| Ok(di(0x11, "Sony PTP Extensions"));
+        let both = device("1-3", "B", "ZV-E1", &[UVC[0], UVC[1], PTP]);
+        let r = describe_with(both, Some(&read), sys);
+        assert_eq!(r.mode, Mode::PcRemote);
+        let t = to_text(&[r]);
+        assert!(t.contains("ready    alpha-bridge webcam --camera B"), "{t}");
+        assert!(
+            t.contains("video    the camera is also a webcam (USB Streaming at /dev/video5)"),
+            "{t}"
+        );
+        assert!(
+            t.contains("its PTP interface (PC Remote) still gives control"),
+            "{t}"
+        );
+        assert!(!t.contains("change"), "{t}");
+        let j = to_json(&[describe_with(
+            device("1-3", "U", "ILCE-7M4", &UVC),
+            None,
+            sys,
+        )]);
+        assert!(j.contains("\"mode\":\"uvc_streaming\""), "{j}");
+        assert!(j.contains("\"video_devices\":[\"/dev/video5\"]"), "{j}");
     }
 
     #[test]

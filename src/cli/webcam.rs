@@ -97,6 +97,10 @@ pub(crate) struct WebcamArgs {
     #[arg(long, hide = true, value_parser = super::parse_positive_duration,
           requires = "emulator_unplug_every")]
     emulator_unplug_for: Option<Duration>,
+    /// Test-only: look for USB cameras in DIR/sys/bus/usb/devices (sysfs alone) instead
+    /// of libusb.
+    #[arg(long, value_name = "DIR", hide = true)]
+    root: Option<PathBuf>,
 }
 
 impl WebcamArgs {
@@ -220,7 +224,7 @@ pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         }),
         ..Default::default()
     };
-    let (source, emu) = open_source(&a.camera, connect)?;
+    let (source, emu) = open_source(&a.camera, connect, a.root.as_deref())?;
     let unplugger = match (a.emulator_unplug_every, &emu) {
         (Some(every), Some(emu)) => Some(spawn_unplugger(
             emu.clone(),
@@ -412,7 +416,11 @@ fn ptpip_addr(s: &str) -> anyhow::Result<std::net::SocketAddr> {
         .with_context(|| format!("--camera ptpip:{s}: the name has no address"))
 }
 
-fn open_source(camera: &str, connect: ConnectOptions) -> anyhow::Result<Opened> {
+fn open_source(
+    camera: &str,
+    connect: ConnectOptions,
+    root: Option<&Path>,
+) -> anyhow::Result<Opened> {
     if let Some(host) = camera.strip_prefix("ptpip:") {
         let addr = ptpip_addr(host)?;
         let stored = alpha_bridge::config::Config::load_default()
@@ -457,13 +465,21 @@ fn open_source(camera: &str, connect: ConnectOptions) -> anyhow::Result<Opened> 
         usb::Selector::Serial(camera.to_string())
     };
     // Find it now so that "no camera" is reported at once with what to do.
-    let found = usb::list_sony().context("cannot look for cameras over USB")?;
+    let (found, sys) = super::list::devices(root).context("cannot look for cameras over USB")?;
     if found.is_empty() {
         bail!(
             "no Sony camera found over USB: connect it with the camera set to PC Remote \
-             (MENU → USB Connection → PC Remote); to try alpha-bridge without a camera run \
+             (MENU → Setup → USB Connection → PC Remote; menu names vary by model); to try \
+             alpha-bridge without a camera run \
              `alpha-bridge webcam --camera emulated --record demo.mjpeg --duration 10s`"
         );
+    }
+    // A body in another USB mode is told what to change now, not after retries.
+    let wanted = (camera != "auto").then_some(camera);
+    match super::list::usb_mode_verdict(&found, wanted, &sys) {
+        super::list::Verdict::WrongMode(why) => bail!("{why}"),
+        super::list::Verdict::AlsoStreaming(note) => log::warn!("{note}"),
+        super::list::Verdict::Usable => {}
     }
     let label = format!("USB camera {camera}");
     let open = Box::new(move || {

@@ -251,6 +251,10 @@ pub struct Body {
     pub frame_interval: Duration,
     /// Offset of the JPEG inside each live-view dataset (136 on real bodies).
     pub image_offset: u32,
+    /// Answers as a body whose USB Connection is set to MTP: DeviceInfo with the MTP
+    /// vendor id and a "microsoft.com" extension string, and no Sony operation
+    /// (docs/protocol/sony-usb.md#usb-modes).
+    pub mtp: bool,
     faults: Arc<Faults>,
     stats: Arc<Stats>,
     clock: Arc<dyn Clock>,
@@ -280,6 +284,7 @@ impl Body {
             usb_live_view,
             frame_interval: Duration::from_nanos(33_333_333),
             image_offset: DEFAULT_IMAGE_OFFSET,
+            mtp: false,
             faults: Arc::new(Faults::default()),
             stats: Arc::new(Stats::default()),
             clock: Arc::new(RealClock::new()),
@@ -328,6 +333,12 @@ impl Body {
             SDIO_VERSION_2
         };
         Body::new(model, version, live)
+    }
+
+    /// The same body in MTP mode (see [`Body::mtp`]).
+    pub fn in_mtp_mode(mut self) -> Body {
+        self.mtp = true;
+        self
     }
 
     /// The same body with another serial number.

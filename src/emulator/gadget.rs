@@ -2,7 +2,11 @@
 //! libcomposite) with one FunctionFS function whose endpoints this module serves, so a
 //! host on the other end of the cable (or of `dummy_hcd` in a VM) sees a Sony camera
 //! with a Still Image interface (class 06/01/01: bulk IN, bulk OUT, interrupt IN) or a
-//! mass-storage interface (08/06/50: bulk IN + OUT).
+//! mass-storage interface (08/06/50: bulk IN + OUT). With [`GadgetConfig::video`] a
+//! pair of video-class interfaces (UVC VideoControl 0E/01 and VideoStreaming 0E/02,
+//! without endpoints or class descriptors: FunctionFS carries none) comes first, as on
+//! a body in USB Streaming mode; the host sees the class, its uvcvideo driver declines
+//! the interfaces, and the function's interface follows as number 2.
 //!
 //! What it does: builds `/sys/kernel/config/usb_gadget/<name>`, mounts FunctionFS,
 //! writes the v2 descriptors and the strings to `ep0` *before* binding the UDC (the
@@ -156,6 +160,8 @@ pub struct GadgetConfig {
     pub name: String,
     /// The UDC to bind to; `None` takes the first in `/sys/class/udc`.
     pub udc: Option<String>,
+    /// Offer the UVC interface pair before the function's interface (USB Streaming).
+    pub video: bool,
 }
 
 impl Default for GadgetConfig {
@@ -169,6 +175,7 @@ impl Default for GadgetConfig {
             function: Function::Ptp,
             name: "alpha-bridge".into(),
             udc: None,
+            video: false,
         }
     }
 }
@@ -1077,7 +1084,7 @@ fn build(
             .map_err(|e| io_err(format!("opening {}", p.display()), e))
     };
     let mut ep0 = open("ep0", false)?;
-    ep0.write_all(&descriptors(c.function))
+    ep0.write_all(&descriptors(c.function, c.video))
         .map_err(|e| io_err("writing the FunctionFS descriptors", e))?;
     ep0.write_all(&strings_blob(c.function))
         .map_err(|e| io_err("writing the FunctionFS strings", e))?;
@@ -1214,13 +1221,28 @@ fn le32(v: &mut Vec<u8>, x: u32) {
 }
 
 /// One speed's interface + endpoint descriptors; returns how many descriptors.
-fn speed_descs(v: &mut Vec<u8>, function: Function, bulk_mps: u16, int_interval: u8) -> u32 {
+fn speed_descs(
+    v: &mut Vec<u8>,
+    function: Function,
+    video: bool,
+    bulk_mps: u16,
+    int_interval: u8,
+) -> u32 {
     let (class, sub, proto, n_eps) = match function {
         Function::Ptp => (0x06, 0x01, 0x01, 3),
         Function::MassStorage => (0x08, 0x06, 0x50, 2),
     };
-    // interface: bLength, type 4, number 0, alt 0, endpoints, class, sub, proto, iInterface 1
-    v.extend_from_slice(&[9, 4, 0, 0, n_eps, class, sub, proto, 1]);
+    let mut count = 0;
+    let mut number = 0;
+    if video {
+        // UVC VideoControl and VideoStreaming, no endpoints, no interface string.
+        v.extend_from_slice(&[9, 4, 0, 0, 0, 0x0E, 0x01, 0x00, 0]);
+        v.extend_from_slice(&[9, 4, 1, 0, 0, 0x0E, 0x02, 0x00, 0]);
+        count += 2;
+        number = 2;
+    }
+    // interface: bLength, type 4, number, alt 0, endpoints, class, sub, proto, iInterface 1
+    v.extend_from_slice(&[9, 4, number, 0, n_eps, class, sub, proto, 1]);
     // endpoints (no audio): bLength 7, type 5, address, attributes, wMaxPacketSize, interval
     let ep = |v: &mut Vec<u8>, addr: u8, attr: u8, mps: u16, interval: u8| {
         v.extend_from_slice(&[7, 5, addr, attr]);
@@ -1232,16 +1254,16 @@ fn speed_descs(v: &mut Vec<u8>, function: Function, bulk_mps: u16, int_interval:
     if function == Function::Ptp {
         ep(v, 0x83, 0x03, 64, int_interval);
     }
-    1 + u32::from(n_eps)
+    count + 1 + u32::from(n_eps)
 }
 
 /// The FunctionFS v2 descriptor blob: full speed (bulk 64) and high speed (bulk 512).
-fn descriptors(function: Function) -> Vec<u8> {
+fn descriptors(function: Function, video: bool) -> Vec<u8> {
     let mut fs = Vec::new();
-    let fs_count = speed_descs(&mut fs, function, 64, 10);
+    let fs_count = speed_descs(&mut fs, function, video, 64, 10);
     let mut hs = Vec::new();
     // high-speed bInterval 8 = 2^(8-1) microframes = 16 ms, about full speed's 10 ms
-    let hs_count = speed_descs(&mut hs, function, 512, 8);
+    let hs_count = speed_descs(&mut hs, function, video, 512, 8);
     let mut v = Vec::new();
     le32(&mut v, DESCRIPTORS_MAGIC_V2);
     le32(&mut v, 0); // length, patched below
@@ -1279,8 +1301,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn usb_streaming_puts_two_video_interfaces_first() {
+        let d = descriptors(Function::Ptp, true);
+        // header + 2 x (2 video interfaces + PTP interface + 3 endpoints)
+        assert_eq!(d.len(), 20 + 2 * (9 + 9 + 9 + 21));
+        assert_eq!(&d[12..20], &[6, 0, 0, 0, 6, 0, 0, 0]);
+        assert_eq!(&d[20..29], &[9, 4, 0, 0, 0, 0x0E, 1, 0, 0]);
+        assert_eq!(&d[29..38], &[9, 4, 1, 0, 0, 0x0E, 2, 0, 0]);
+        assert_eq!(&d[38..47], &[9, 4, 2, 0, 3, 6, 1, 1, 1]);
+        // The same interfaces, as the host's classification sees them.
+        let mut raw = vec![
+            18, 1, 0, 2, 0, 0, 0, 64, 0x4C, 0x05, 0xAA, 0x0C, 0, 1, 1, 2, 3, 1,
+        ];
+        raw.extend_from_slice(&[9, 2, 0, 0, 3, 1, 0, 0xC0, 1]);
+        raw.extend_from_slice(&d[20..20 + 48]);
+        let (_, _, ifaces) = crate::transport::usb::sysfs::parse_descriptors(&raw).unwrap();
+        assert_eq!(
+            crate::transport::usb::classify(&ifaces),
+            crate::transport::usb::UsbMode::Ptp
+        );
+        assert!(crate::transport::usb::offers_video(&ifaces));
+        assert_eq!(
+            descriptors(Function::MassStorage, true)[38..47],
+            [9, 4, 2, 0, 2, 8, 6, 0x50, 1]
+        );
+    }
+
+    #[test]
     fn ptp_descriptors_layout() {
-        let d = descriptors(Function::Ptp);
+        let d = descriptors(Function::Ptp, false);
         // header 5 words + 2 x (interface 9 + 3 endpoints x 7)
         assert_eq!(d.len(), 20 + 2 * (9 + 21));
         assert_eq!(
@@ -1298,7 +1347,7 @@ mod tests {
 
     #[test]
     fn msc_descriptors_layout() {
-        let d = descriptors(Function::MassStorage);
+        let d = descriptors(Function::MassStorage, false);
         assert_eq!(d.len(), 20 + 2 * (9 + 14));
         assert_eq!(&d[20..29], &[9, 4, 0, 0, 2, 8, 6, 0x50, 1]);
         assert_eq!(&d[12..16], &[3, 0, 0, 0]);

@@ -122,7 +122,9 @@ impl<'a> Responder<'a> {
     pub(crate) fn transact(&mut self, cmd: &Command, data_out: Option<&[u8]>) -> Answer {
         self.data.clear();
         let op = cmd.code;
-        if !SUPPORTED_OPS.contains(&op.0) && op.0 != 0x920D {
+        let supported = SUPPORTED_OPS.contains(&op.0) || op.0 == 0x920D;
+        // In MTP mode the body knows no vendor (0x9xxx) operation.
+        if !supported || (self.body.mtp && op.0 >= 0x9000) {
             return Answer::code(ResponseCode::OPERATION_NOT_SUPPORTED);
         }
         if op == OpCode::OPEN_SESSION {
@@ -183,13 +185,19 @@ impl<'a> Responder<'a> {
 
     fn device_info(&mut self) -> Answer {
         let b = self.body;
+        let (vendor_id, vendor_desc, ops) = if b.mtp {
+            let standard = SUPPORTED_OPS.iter().copied().filter(|&o| o < 0x9000);
+            (vendor::MTP, "microsoft.com: 1.0", standard.collect())
+        } else {
+            (vendor::SONY, "Sony PTP Extensions", SUPPORTED_OPS.to_vec())
+        };
         DeviceInfo {
             standard_version: 100,
-            vendor_extension_id: vendor::SONY,
+            vendor_extension_id: vendor_id,
             vendor_extension_version: 100,
-            vendor_extension_desc: "Sony PTP Extensions".into(),
+            vendor_extension_desc: vendor_desc.into(),
             functional_mode: 0,
-            operations_supported: SUPPORTED_OPS.to_vec(),
+            operations_supported: ops,
             events_supported: vec![0xC201, 0xC202, 0xC203],
             device_properties_supported: vec![],
             capture_formats: vec![ObjectFormat::EXIF_JPEG.0],

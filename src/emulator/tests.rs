@@ -206,6 +206,26 @@ fn check_dataset(ds: &[u8]) -> (usize, u32, (u32, u32)) {
 }
 
 #[test]
+fn a_body_in_mtp_mode_answers_as_mtp_and_refuses_sony_operations() {
+    let mut r = rig(Body::ilce_6400().in_mtp_mode());
+    let h = &mut r.host;
+    let info = DeviceInfo::parse(h.tx_tid(0x1001, 0, &[], None).data()).unwrap();
+    assert_eq!(info.vendor_extension_id, 0xFFFF_FFFF);
+    assert_eq!(info.vendor_extension_desc, "microsoft.com: 1.0");
+    assert!(info.operations_supported.contains(&0x1001));
+    assert!(
+        info.operations_supported.iter().all(|&o| o < 0x9000),
+        "{:x?}",
+        info.operations_supported
+    );
+    assert_eq!(h.tx_tid(0x1002, 1, &[1], None).code(), ResponseCode::OK);
+    assert_eq!(
+        h.tx_tid(0x9201, 2, &[1, 0, 0], None).code(),
+        ResponseCode::OPERATION_NOT_SUPPORTED
+    );
+}
+
+#[test]
 fn handshake_answers_like_a_pc_remote_body() {
     let mut r = rig(Body::ilce_6400());
     let h = &mut r.host;

@@ -20,6 +20,7 @@ mod cli_list;
 mod cli_offload;
 mod cli_pair;
 mod cli_usage;
+mod cli_usb_modes;
 mod cli_webcam;
 mod decode;
 mod docs_links;

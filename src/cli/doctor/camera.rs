@@ -58,41 +58,46 @@ fn emulated_info() -> UsbDeviceInfo {
 }
 
 /// The bodies to check, described as `list` describes them; `Err` is a FAIL line
-/// (no USB access).
-fn rows(camera: &str) -> Result<Vec<Row>, Check> {
+/// (no USB access). Under a test root the devices come from its fake sysfs.
+fn rows(probe: &Probe, camera: &str) -> Result<Vec<Row>, Check> {
+    let sys = probe.at(usb::SYS_USB_DEVICES);
     if camera == "emulated" {
         let emu = UsbEmulator::new(Body::ilce_6400());
         let read = |_: &UsbDeviceInfo| {
             let mut t = emu.connect().map_err(|e| e.to_string())?;
             camera::read_device_info(&mut t).map_err(|e| e.to_string())
         };
-        return Ok(vec![list::describe_with(emulated_info(), Some(&read))]);
+        return Ok(vec![list::describe_with(
+            emulated_info(),
+            Some(&read),
+            &sys,
+        )]);
     }
-    let found = usb::list_sony().map_err(|e| {
-        Check::fail(
-            "camera",
-            format!("cannot look for cameras: {e}"),
-            "on a machine without USB, try alpha-bridge doctor --camera emulated",
-        )
-    })?;
+    let real_root = probe.root == std::path::Path::new("/");
+    let found = if real_root {
+        usb::list_sony().map_err(|e| {
+            Check::fail(
+                "camera",
+                format!("cannot look for cameras: {e}"),
+                "on a machine without USB, try alpha-bridge doctor --camera emulated",
+            )
+        })?
+    } else {
+        usb::list_sony_sysfs(&sys)
+    };
+    let read: Option<list::ReadDeviceInfo<'_>> = real_root.then_some(&list::read_over_usb);
     let wanted = (camera != "auto").then_some(camera);
     Ok(found
         .into_iter()
-        .filter(|i| {
-            wanted.is_none_or(|w| {
-                i.serial
-                    .as_deref()
-                    .is_some_and(|s| usb::serial_matches(w, s))
-            })
-        })
-        .map(|i| list::describe_with(i, Some(&list::read_over_usb)))
+        .filter(|i| i.is_named_by(wanted))
+        .map(|i| list::describe_with(i, read, &sys))
         .collect())
 }
 
 /// The camera lines: mode, access and holders for each body (or why there is none).
 /// `rule_installed` says whether the udev access rule was found, for the advice.
 pub(crate) fn cameras(probe: &Probe, camera: &str, rule_installed: bool) -> Vec<Check> {
-    let rows = match rows(camera) {
+    let rows = match rows(probe, camera) {
         Ok(r) => r,
         Err(c) => return vec![c],
     };
@@ -135,12 +140,13 @@ fn name_of(r: &Row, emulated: bool) -> String {
     )
 }
 
-/// PC Remote is ready; Mass Storage is ready for pairing only; anything else needs a
-/// change on the camera, which `list`'s advice names.
+/// PC Remote is ready; Mass Storage is ready for pairing only; USB Streaming is a webcam
+/// already (warn: alpha-bridge is not needed for video); anything else needs a change
+/// on the camera, which `list`'s advice names.
 pub(crate) fn mode_check(r: &Row, emulated: bool) -> Check {
     const WHAT: &str = "camera";
     let name = name_of(r, emulated);
-    let advice = r.mode.advice().unwrap_or_default();
+    let advice = r.advice().unwrap_or_default();
     let problem = r
         .problem
         .as_ref()
@@ -149,15 +155,19 @@ pub(crate) fn mode_check(r: &Row, emulated: bool) -> Check {
     match r.mode {
         Mode::PcRemote => Check::ok(
             WHAT,
-            format!("{name}: PC Remote, ready for alpha-bridge webcam"),
+            match r.streaming_note() {
+                Some(n) => format!("{name}: PC Remote, ready for alpha-bridge webcam; {n}"),
+                None => format!("{name}: PC Remote, ready for alpha-bridge webcam"),
+            },
         ),
         Mode::MassStorage => Check::warn(
             WHAT,
             format!("{name}: Mass Storage, ready for alpha-bridge pair, not for the webcam"),
             advice,
         ),
-        // Could not read DeviceInfo: the access and holder lines say why.
-        Mode::PtpUnchecked => {
+        // Could not read DeviceInfo: the access and holder lines say why. USB Streaming
+        // works as a webcam without this program.
+        Mode::PtpUnchecked | Mode::UvcStreaming => {
             Check::warn(WHAT, format!("{name}: {}{problem}", r.mode.label()), advice)
         }
         _ => Check::fail(WHAT, format!("{name}: {}{problem}", r.mode.label()), advice),

@@ -359,6 +359,7 @@ fn row(mode: Mode, usb_mode: UsbMode) -> Row {
         vendor_extension: None,
         problem: None,
         props: None,
+        video: Vec::new(),
     }
 }
 
@@ -376,7 +377,6 @@ fn the_camera_line_follows_the_usb_mode() {
     for (m, u) in [
         (Mode::Mtp, UsbMode::Ptp),
         (Mode::Chooser, UsbMode::SelectMode),
-        (Mode::UvcStreaming, UsbMode::UvcStreaming),
         (Mode::Unknown, UsbMode::Unknown),
     ] {
         let c = mode_check(&row(m, u), false);
@@ -384,6 +384,19 @@ fn the_camera_line_follows_the_usb_mode() {
         assert!(c.detail.contains(m.label()), "{c:?}");
         assert!(fix(&c).contains("\"PC Remote\""), "{c:?}");
     }
+    // USB Streaming: a webcam already, only a warning; its node is named.
+    let mut r = row(Mode::UvcStreaming, UsbMode::UvcStreaming);
+    r.video = vec!["/dev/video4".into()];
+    let c = mode_check(&r, false);
+    assert_eq!(c.status, Status::Warn, "{c:?}");
+    assert!(
+        fix(&c).contains("already a webcam (USB Streaming at /dev/video4)"),
+        "{c:?}"
+    );
+    assert!(
+        fix(&c).contains("alpha-bridge is not needed for video"),
+        "{c:?}"
+    );
     let mut r = row(Mode::PtpUnchecked, UsbMode::Ptp);
     r.problem = Some("could not read DeviceInfo: camera busy".into());
     let c = mode_check(&r, false);

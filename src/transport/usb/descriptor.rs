@@ -160,6 +160,12 @@ pub fn classify(interfaces: &[InterfaceSummary]) -> UsbMode {
     }
 }
 
+/// Whether any configuration has a video-class (0x0E, UVC) interface: a body in USB
+/// Streaming mode, alone or next to a PTP interface.
+pub fn offers_video(interfaces: &[InterfaceSummary]) -> bool {
+    interfaces.iter().any(|i| i.class == USB_CLASS_VIDEO)
+}
+
 /// The interface with `class`'s triple, preferring the active configuration (no
 /// SET_CONFIGURATION needed), then the lowest configuration value, then alternate
 /// setting 0.

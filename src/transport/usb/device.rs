@@ -44,6 +44,16 @@ impl UsbDeviceInfo {
         find_interface(&self.interfaces, class, self.active_config).is_some()
     }
 
+    /// Whether the user's `--camera SERIAL` names it (`None`, i.e. auto: any device).
+    pub fn is_named_by(&self, serial: Option<&str>) -> bool {
+        serial.is_none_or(|w| self.serial.as_deref().is_some_and(|s| serial_matches(w, s)))
+    }
+
+    /// Whether it has a video-class (UVC, USB Streaming) interface.
+    pub fn offers_video(&self) -> bool {
+        super::descriptor::offers_video(&self.interfaces)
+    }
+
     /// `/dev/bus/usb/BBB/DDD`, the node the udev rule must make accessible.
     pub fn dev_node(&self) -> String {
         format!("/dev/bus/usb/{:03}/{:03}", self.bus, self.address)

@@ -120,7 +120,7 @@ fn describe(dev: &rusb::Device<rusb::Context>, known: &[UsbDeviceInfo]) -> Optio
     }
     // sysfs keeps the strings readable for everyone: fill what the device node refused.
     if info.manufacturer.is_none() || info.product.is_none() || info.serial.is_none() {
-        let s = read_sysfs_strings(Path::new("/sys/bus/usb/devices"), &info.port);
+        let s = read_sysfs_strings(Path::new(super::SYS_USB_DEVICES), &info.port);
         info.manufacturer = info.manufacturer.take().or(s.manufacturer);
         info.product = info.product.take().or(s.product);
         info.serial = info.serial.take().or(s.serial);

@@ -23,7 +23,9 @@
 //!   to do, and the "no USB access" checks;
 //! - [`enumerate`]: listing Sony devices;
 //! - [`transport`]: the claimed interface ([`UsbTransport`]);
-//! - [`hotplug`]: arrivals and departures ([`UsbWatcher`]).
+//! - [`hotplug`]: arrivals and departures ([`UsbWatcher`]);
+//! - [`sysfs`]: what the kernel keeps under `/sys/bus/usb/devices` (a USB Streaming
+//!   body's `/dev/videoN`, devices read from sysfs alone).
 //!
 //! The pure files can be tested on a machine without USB, and are.
 
@@ -34,19 +36,21 @@ pub mod error;
 pub mod holders;
 pub mod hotplug;
 pub mod request;
+pub mod sysfs;
 pub mod transport;
 
 #[cfg(test)]
 mod tests;
 
 pub use descriptor::{
-    classify, find_interface, needs_zlp, port_path, select_endpoints, EndpointKind,
+    classify, find_interface, needs_zlp, offers_video, port_path, select_endpoints, EndpointKind,
     EndpointSummary, Endpoints, InterfaceClass, InterfaceSummary, UsbMode,
 };
 pub use device::{read_sysfs_strings, serial_matches, Selector, SysfsStrings, UsbDeviceInfo};
 pub use enumerate::list_sony;
 pub use holders::{busy_advice, find_holders, Holder};
 pub use hotplug::{diff_devices, hotplug_supported, UsbEvent, UsbWatcher};
+pub use sysfs::{list_sony_sysfs, video_nodes, SYS_USB_DEVICES};
 pub use transport::{open, UsbTransport};
 
 /// Sony's USB vendor id.

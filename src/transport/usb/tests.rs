@@ -474,3 +474,168 @@ fn no_usb_is_an_error_not_a_panic() {
         assert!(!e.message.is_empty());
     }
 }
+
+/// An interface of a test configuration: class triple, endpoint count.
+type TestInterface = ((u8, u8, u8), u8);
+
+/// The raw bytes of a sysfs `descriptors` file: a device descriptor, then one
+/// configuration per entry, each with its interfaces.
+fn raw_descriptors(pid: u16, configs: &[&[TestInterface]]) -> Vec<u8> {
+    let mut b = vec![18, 1, 0, 2, 0, 0, 0, 64, 0x4C, 0x05];
+    b.extend_from_slice(&pid.to_le_bytes());
+    b.extend_from_slice(&[0, 1, 1, 2, 3, configs.len() as u8]);
+    for (c, ifaces) in configs.iter().enumerate() {
+        let start = b.len();
+        b.extend_from_slice(&[9, 2, 0, 0, ifaces.len() as u8, c as u8 + 1, 0, 0xC0, 1]);
+        for (n, ((class, sub, proto), eps)) in ifaces.iter().enumerate() {
+            b.extend_from_slice(&[9, 4, n as u8, 0, *eps, *class, *sub, *proto, 0]);
+            for e in 0..*eps {
+                let (addr, attr) = match e {
+                    0 => (0x81, 2),
+                    1 => (0x02, 2),
+                    _ => (0x83, 3),
+                };
+                b.extend_from_slice(&[7, 5, addr, attr, 0, 2, 0]);
+            }
+        }
+        let total = (b.len() - start) as u16;
+        b[start + 2..start + 4].copy_from_slice(&total.to_le_bytes());
+    }
+    b
+}
+
+#[test]
+fn descriptors_file_is_parsed_into_interfaces() {
+    let b = raw_descriptors(
+        0x0C34,
+        &[&[((6, 1, 1), 3)], &[((8, 6, 0x50), 2), ((0x0E, 1, 0), 0)]],
+    );
+    let (vid, pid, ifaces) = sysfs::parse_descriptors(&b).unwrap();
+    assert_eq!((vid, pid), (SONY_VID, 0x0C34));
+    assert_eq!(ifaces.len(), 3);
+    assert_eq!((ifaces[0].config_value, ifaces[0].triple()), (1, (6, 1, 1)));
+    assert_eq!(
+        ifaces[0].endpoints,
+        ptp_eps()
+            .iter()
+            .map(|e| ep(e.address, e.kind, 512))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        (ifaces[1].config_value, ifaces[1].triple()),
+        (2, (8, 6, 0x50))
+    );
+    assert_eq!((ifaces[2].number, ifaces[2].class), (1, 0x0E));
+    // Truncated anywhere: never a panic, what was whole is kept.
+    for cut in 0..b.len() {
+        let r = sysfs::parse_descriptors(&b[..cut]);
+        assert_eq!(r.is_some(), cut >= 18, "cut {cut}");
+    }
+    let mut bad = b.clone();
+    bad[18] = 0; // a zero-length descriptor ends the walk
+    assert!(sysfs::parse_descriptors(&bad).unwrap().2.is_empty());
+    assert!(sysfs::parse_descriptors(&[0u8; 40]).is_none());
+}
+
+/// A fake `/sys/bus/usb/devices` with one Sony device at `port`.
+fn fake_sysfs_device(root: &std::path::Path, port: &str, devnum: u8, raw: &[u8], product: &str) {
+    let d = root.join(port);
+    std::fs::create_dir_all(&d).unwrap();
+    let w = |n: &str, v: &str| std::fs::write(d.join(n), v).unwrap();
+    w("idVendor", "054c\n");
+    w("busnum", "1\n");
+    w("devnum", &format!("{devnum}\n"));
+    w("bConfigurationValue", "1\n");
+    w("product", &format!("{product}\n"));
+    w("serial", "D0123456789\n");
+    std::fs::write(d.join("descriptors"), raw).unwrap();
+}
+
+#[test]
+fn sony_devices_in_each_mode_are_read_from_sysfs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fake_sysfs_device(
+        root,
+        "1-1",
+        3,
+        &raw_descriptors(0x0CAA, &[&[((6, 1, 1), 3)]]),
+        "ILCE-6400",
+    );
+    fake_sysfs_device(
+        root,
+        "1-2",
+        4,
+        &raw_descriptors(0x0C02, &[&[((8, 6, 0x50), 2)]]),
+        "ILCE-7M3",
+    );
+    fake_sysfs_device(
+        root,
+        "1-3",
+        5,
+        &raw_descriptors(
+            0x0DA8,
+            &[&[((0x0E, 1, 0), 0), ((0x0E, 2, 0), 0), ((1, 1, 0), 0)]],
+        ),
+        "ILCE-7M4",
+    );
+    fake_sysfs_device(
+        root,
+        "1-4",
+        6,
+        &raw_descriptors(
+            0x0DA8,
+            &[&[((0x0E, 1, 0), 0), ((0x0E, 2, 0), 0), ((6, 1, 1), 3)]],
+        ),
+        "ZV-E1",
+    );
+    // Not Sony, an interface directory, and a Sony device with a garbage file: skipped.
+    std::fs::create_dir_all(root.join("1-5")).unwrap();
+    std::fs::write(root.join("1-5/idVendor"), "046d\n").unwrap();
+    std::fs::create_dir_all(root.join("1-1:1.0")).unwrap();
+    fake_sysfs_device(root, "1-6", 8, b"garbage", "ILCE-6000");
+    let list = list_sony_sysfs(root);
+    let got: Vec<(&str, UsbMode, bool)> = list
+        .iter()
+        .map(|i| (i.port.as_str(), i.mode, i.offers_video()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("1-1", UsbMode::Ptp, false),
+            ("1-2", UsbMode::MassStorage, false),
+            ("1-3", UsbMode::UvcStreaming, true),
+            // USB Streaming with a PTP interface alongside: PTP is what alpha-bridge uses.
+            ("1-4", UsbMode::Ptp, true),
+        ]
+    );
+    assert_eq!(list[0].product.as_deref(), Some("ILCE-6400"));
+    assert_eq!(
+        (list[1].bus, list[1].address, list[1].product_id),
+        (1, 4, 0x0C02)
+    );
+    assert_eq!(list[0].active_config, Some(1));
+    assert!(list_sony_sysfs(&root.join("missing")).is_empty());
+}
+
+#[test]
+fn video_nodes_are_the_interfaces_video4linux_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for p in [
+        "1-3:1.0/video4linux/video10",
+        "1-3:1.0/video4linux/video2",
+        "1-3:1.1/video4linux/video3",
+        "1-3.1:1.0/video4linux/video7", // another device behind a hub port
+        "1-4:1.0/video4linux/notvideo",
+    ] {
+        std::fs::create_dir_all(root.join(p)).unwrap();
+    }
+    assert_eq!(
+        video_nodes(root, "1-3"),
+        ["/dev/video2", "/dev/video3", "/dev/video10"]
+    );
+    assert_eq!(video_nodes(root, "1-3.1"), ["/dev/video7"]);
+    assert!(video_nodes(root, "1-4").is_empty());
+    assert!(video_nodes(&root.join("missing"), "1-3").is_empty());
+}

@@ -8,3 +8,4 @@ pub(crate) mod netns;
 pub(crate) mod observed;
 pub(crate) mod pw_session;
 pub(crate) mod synth;
+pub(crate) mod usb_sysfs;
