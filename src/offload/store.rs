@@ -367,11 +367,9 @@ impl Store {
             }
         }
         drop(file);
-        // link + unlink instead of rename: fails rather than replaces if a file with
-        // that name appeared meanwhile.
-        std::fs::hard_link(&path, &t.final_path)
+        // Fails rather than replaces if a file with that name appeared meanwhile.
+        crate::fsutil::rename_noreplace(&path, &t.final_path)
             .map_err(|e| io(e, "cannot create", &t.final_path))?;
-        std::fs::remove_file(&path).map_err(|e| io(e, "cannot remove", &path))?;
         if let Some(dir) = t.final_path.parent() {
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();

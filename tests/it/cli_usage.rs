@@ -333,128 +333,101 @@ const READ_ONLY_DIR: &str = "/sys";
 /// How one option is given a path, and what the rest of its command line is.
 struct PathOption {
     name: &'static str,
-    /// The command line with `{}` where the path goes.
-    args: &'static [&'static str],
+    /// The command line, words split at spaces, with `{}` where the path goes.
+    args: &'static str,
     /// File (true) or directory (false) expected.
     wants_file: bool,
     /// Whether a missing directory is created (output directories) or an error.
     creates_dirs: bool,
 }
 
+const FILE: bool = true;
+const DIR: bool = false;
+const CREATED: bool = true;
+const MUST_EXIST: bool = false;
+
+impl PathOption {
+    const fn new(
+        name: &'static str,
+        args: &'static str,
+        wants_file: bool,
+        creates_dirs: bool,
+    ) -> Self {
+        PathOption {
+            name,
+            args,
+            wants_file,
+            creates_dirs,
+        }
+    }
+}
+
 const PATH_OPTIONS: &[PathOption] = &[
-    PathOption {
-        name: "webcam --record",
-        args: &[
-            "webcam", "--camera", "emulated", "--device", "none", "--frames", "1", "--record", "{}",
-        ],
-        wants_file: true,
-        creates_dirs: false,
-    },
-    PathOption {
-        name: "webcam --stats-json",
-        args: &[
-            "webcam",
-            "--camera",
-            "emulated",
-            "--device",
-            "null",
-            "--frames",
-            "1",
-            "--stats-json",
-            "{}",
-        ],
-        wants_file: true,
-        creates_dirs: false,
-    },
-    PathOption {
-        name: "webcam --dump-objects",
-        args: &[
-            "webcam",
-            "--camera",
-            "emulated",
-            "--device",
-            "none",
-            "--frames",
-            "1",
-            "--dump-objects",
-            "{}",
-        ],
-        wants_file: false,
-        creates_dirs: true,
-    },
-    PathOption {
-        name: "webcam --offload --dest",
-        args: &[
-            "webcam",
-            "--camera",
-            "emulated",
-            "--device",
-            "null",
-            "--frames",
-            "1",
-            "--offload",
-            "--dest",
-            "{}",
-        ],
-        wants_file: false,
-        creates_dirs: true,
-    },
-    PathOption {
-        name: "webcam --camera replay:",
-        args: &[
-            "webcam",
-            "--device",
-            "null",
-            "--frames",
-            "1",
-            "--camera",
-            "replay:{}",
-        ],
-        wants_file: false,
-        creates_dirs: false,
-    },
-    PathOption {
-        name: "offload --dest",
-        args: &[
-            "offload",
-            "--once",
-            "--camera",
-            "127.0.0.1:9",
-            "--dest",
-            "{}",
-        ],
-        wants_file: false,
-        creates_dirs: true,
-    },
-    PathOption {
-        name: "pair --emulator-state",
-        args: &["pair", "--camera", "emulated", "--emulator-state", "{}"],
-        wants_file: false,
-        creates_dirs: true,
-    },
-    PathOption {
-        name: "emulate --files",
-        args: &["emulate", "--wifi", "--files", "{}"],
-        wants_file: false,
-        creates_dirs: false,
-    },
-    PathOption {
-        name: "emulate --state",
-        args: &["emulate", "--wifi", "--files", "/", "--state", "{}"],
-        wants_file: false,
-        creates_dirs: true,
-    },
-    PathOption {
-        name: "testcard-counter FILE",
-        args: &["testcard-counter", "{}"],
-        wants_file: true,
-        creates_dirs: false,
-    },
+    PathOption::new(
+        "webcam --record",
+        "webcam --camera emulated --device none --frames 1 --record {}",
+        FILE,
+        MUST_EXIST,
+    ),
+    PathOption::new(
+        "webcam --stats-json",
+        "webcam --camera emulated --device null --frames 1 --stats-json {}",
+        FILE,
+        MUST_EXIST,
+    ),
+    PathOption::new(
+        "webcam --dump-objects",
+        "webcam --camera emulated --device none --frames 1 --dump-objects {}",
+        DIR,
+        CREATED,
+    ),
+    PathOption::new(
+        "webcam --offload --dest",
+        "webcam --camera emulated --device null --frames 1 --offload --dest {}",
+        DIR,
+        CREATED,
+    ),
+    PathOption::new(
+        "webcam --camera replay:",
+        "webcam --device null --frames 1 --camera replay:{}",
+        DIR,
+        MUST_EXIST,
+    ),
+    PathOption::new(
+        "offload --dest",
+        "offload --once --camera 127.0.0.1:9 --dest {}",
+        DIR,
+        CREATED,
+    ),
+    PathOption::new(
+        "pair --emulator-state",
+        "pair --camera emulated --emulator-state {}",
+        DIR,
+        CREATED,
+    ),
+    PathOption::new(
+        "emulate --files",
+        "emulate --wifi --files {}",
+        DIR,
+        MUST_EXIST,
+    ),
+    PathOption::new(
+        "emulate --state",
+        "emulate --wifi --files / --state {}",
+        DIR,
+        CREATED,
+    ),
+    PathOption::new(
+        "testcard-counter FILE",
+        "testcard-counter {}",
+        FILE,
+        MUST_EXIST,
+    ),
 ];
 
 fn with_path(o: &PathOption, p: &Path) -> Vec<String> {
     o.args
-        .iter()
+        .split(' ')
         .map(|a| a.replace("{}", p.to_str().unwrap()))
         .collect()
 }

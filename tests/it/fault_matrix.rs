@@ -289,20 +289,10 @@ mod offload_rows {
     use std::sync::atomic::AtomicBool;
     use std::time::{Duration, Instant, UNIX_EPOCH};
 
+    use crate::support::pattern;
+
     const GUID: [u8; 16] = [0xAB; 16];
     const PATIENCE: Duration = Duration::from_secs(30);
-
-    fn pattern(n: usize, seed: u32) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect()
-    }
 
     /// A memory card: name → bytes, written into `dir` with a fixed capture date.
     fn card(dir: &Path, files: &[(&str, usize)]) -> BTreeMap<String, Vec<u8>> {

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use crate::support::netns;
+use crate::support::{netns, pattern};
 use alpha_bridge::config::Identity;
 use alpha_bridge::emulator::msc::{MscConfig, MscEmulator};
 use alpha_bridge::emulator::registry::Registry;
@@ -38,18 +38,6 @@ const DAY2: u64 = 1_795_608_000;
 
 fn hex(g: &[u8]) -> String {
     g.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn pattern(n: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 /// One file of the emulated card.
