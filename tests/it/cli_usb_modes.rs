@@ -2,9 +2,10 @@
 //! sysfs (the hidden `--root`): what each says, and the exit codes. A body in a mode
 //! without PTP makes `webcam` fail at once (exit 1) with what to change on the camera.
 
+use crate::support::cli::text;
+use crate::support::usb_sysfs::{add_device, HID, MSC, PTP, UVC_CONTROL, UVC_STREAM};
 use std::path::Path;
 use std::process::{Command, Output};
-use crate::support::usb_sysfs::{add_device, HID, MSC, PTP, UVC_CONTROL, UVC_STREAM};
 
 fn run(args: &[&str], root: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_alpha-bridge"))
@@ -14,10 +15,6 @@ fn run(args: &[&str], root: &Path) -> Output {
         .env("RUST_LOG", "warn")
         .output()
         .expect("run alpha-bridge")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 const UVC: [(u8, u8, u8); 3] = [UVC_CONTROL, UVC_STREAM, (0x01, 0x01, 0x00)];
