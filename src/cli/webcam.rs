@@ -18,10 +18,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "webcam_multi.rs"]
+mod multi;
+
 #[derive(clap::Args, Debug)]
 pub struct WebcamArgs {
-    /// Where the live view comes from: auto (the first Sony body on USB), a USB serial
-    /// number (as `alpha-bridge list` shows it), emulated (the built-in emulated camera),
+    /// Where the live view comes from: auto (the first Sony body on USB), all (every
+    /// Sony body on USB in PC Remote mode, each on its own video device, as they come
+    /// and go), a USB serial number (as `alpha-bridge list` shows it), emulated (the
+    /// built-in emulated camera; emulated:N for N of them, served like all),
     /// ptpip:HOST[:PORT] (a body in PC Remote over Wi-Fi or Ethernet, paired with this
     /// computer), or replay:PATH (a capture made with --dump-objects, a folder of JPEGs or
     /// an MJPEG file).
@@ -174,8 +179,12 @@ fn check_options(a: &WebcamArgs) -> anyhow::Result<()> {
             )));
         }
     }
-    if a.emulator_unplug_every.is_some() && a.camera != "emulated" {
+    if a.emulator_unplug_every.is_some() && !a.camera.starts_with("emulated") {
         return Err(usage("--emulator-unplug-every needs --camera emulated"));
+    }
+    if let Some(several) = multi::parse(&a.camera) {
+        several?;
+        multi::check(a)?;
     }
     Ok(())
 }
@@ -220,6 +229,15 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         }),
         ..Default::default()
     };
+    if let Some(several) = multi::parse(&a.camera) {
+        let prepared = multi::Prepared {
+            backend,
+            connect,
+            offload: offload_cfg,
+            stop,
+        };
+        return multi::run(a, several?, prepared);
+    }
     let (source, emu) = open_source(&a.camera, connect)?;
     let unplugger = match (a.emulator_unplug_every, &emu) {
         (Some(every), Some(emu)) => Some(spawn_unplugger(
