@@ -187,6 +187,7 @@ fn usb_found(info: &UsbDeviceInfo) -> Option<(Found, Selector, SourceInfo)> {
     let sinfo = SourceInfo {
         model,
         serial: info.serial.clone().unwrap_or_default(),
+        show_serial: true,
     };
     Some((found, selector, sinfo))
 }
@@ -257,6 +258,7 @@ impl Fleet for CliFleet {
                 let info = SourceInfo {
                     model: emu.body().model.clone(),
                     serial: emu.body().serial.clone(),
+                    show_serial: true,
                 };
                 let open =
                     Box::new(move || emu.connect().map(|h| Box::new(h) as Box<dyn Transport>));

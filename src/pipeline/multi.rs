@@ -83,6 +83,8 @@ pub fn run_all(fleet: &mut dyn Fleet, opts: MultiOptions, stop: Arc<AtomicBool>)
     // (then their return starts a new pipeline).
     let mut failed: HashMap<String, bool> = HashMap::new();
     let mut waiting_said = false;
+    // Bodies whose start failed (no free device): said once, then tried quietly.
+    let mut start_failed: HashSet<String> = HashSet::new();
     loop {
         if stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
@@ -122,6 +124,7 @@ pub fn run_all(fleet: &mut dyn Fleet, opts: MultiOptions, stop: Arc<AtomicBool>)
             }
             match fleet.start(f) {
                 Ok((source, mut o)) => {
+                    start_failed.remove(&f.key);
                     o.duration = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                     o.label.get_or_insert_with(|| f.label.clone());
                     let cam_stop = Arc::new(AtomicBool::new(false));
@@ -132,7 +135,10 @@ pub fn run_all(fleet: &mut dyn Fleet, opts: MultiOptions, stop: Arc<AtomicBool>)
                         thread,
                     });
                 }
-                Err(e) => log::warn!("{}: {e}; trying again in a moment", f.label),
+                Err(e) if start_failed.insert(f.key.clone()) => {
+                    log::warn!("{}: {e}; tried again while it stays connected", f.label)
+                }
+                Err(e) => log::debug!("{}: {e}", f.label),
             }
         }
         if running.is_empty() && present.is_empty() && !waiting_said {
