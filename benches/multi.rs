@@ -80,6 +80,7 @@ impl Fleet for BenchFleet {
 }
 
 /// CPU seconds (user + system) of this process's live threads: (bridge, bodies).
+#[allow(unsafe_code)] // FFI; the unsafe block says why it is sound
 fn thread_cpu() -> (f64, f64) {
     // SAFETY: sysconf has no preconditions.
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;

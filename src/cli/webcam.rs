@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 mod multi;
 
 #[derive(clap::Args, Debug)]
-pub struct WebcamArgs {
+pub(crate) struct WebcamArgs {
     /// Where the live view comes from: auto (the first Sony body on USB), all (every
     /// Sony body on USB in PC Remote mode, each on its own video device, as they come
     /// and go), a USB serial number (as `alpha-bridge list` shows it), emulated (the
@@ -210,7 +210,7 @@ fn check_paths(a: &WebcamArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
+pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
     check_options(a)?;
     check_paths(a)?;
     let backend = match &a.decoder {

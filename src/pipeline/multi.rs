@@ -63,7 +63,9 @@ impl Default for MultiOptions {
 /// How one body's pipeline ended. A body replugged after a failure has one entry per run.
 #[derive(Debug)]
 pub struct CameraRun {
+    /// The body.
     pub found: Found,
+    /// What its pipeline did, or why it stopped.
     pub result: Result<Summary, PipelineError>,
 }
 
