@@ -334,3 +334,60 @@ fn a_late_body_gets_its_own_pipeline_and_a_failed_body_is_tried_again_after_a_re
     );
     assert!(strictly_increasing(&h.seen[1].lock().unwrap().counters));
 }
+
+/// Records whether each picture was a JPEG.
+struct KindSink(Arc<Mutex<Vec<bool>>>);
+
+impl FrameSink for KindSink {
+    fn write(&mut self, pic: &Picture<'_>) -> Result<(), SinkError> {
+        pic.validate()?;
+        self.0
+            .lock()
+            .unwrap()
+            .push(matches!(pic, Picture::Jpeg { .. }));
+        Ok(())
+    }
+    fn name(&self) -> String {
+        "kind sink".into()
+    }
+}
+
+/// `wait_for_camera`: a body absent at start (plugged in later under `--camera all`)
+/// starts the run in the reconnecting state; an MJPEG output gets JPEG placeholders
+/// until the body's own frames come (it used to be handed a YUYV placeholder, which an
+/// MJPEG device refuses).
+#[test]
+fn a_body_absent_at_start_gets_jpeg_placeholders_then_its_frames_on_an_mjpeg_output() {
+    let emu = body("0000000000000031");
+    emu.unplug();
+    let kinds = Arc::new(Mutex::new(Vec::new()));
+    let e = emu.clone();
+    let open = Box::new(move || e.connect().map(|h| Box::new(h) as Box<dyn Transport>));
+    let source = CameraSource::new("late body", open, ConnectOptions::default());
+    let opts = Options {
+        output: Output::Mjpeg(Box::new(KindSink(kinds.clone()))),
+        wait_for_camera: true,
+        ..Options::default()
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let run = std::thread::spawn(move || alpha_bridge::pipeline::run(Box::new(source), opts, s));
+    wait_until(
+        "placeholders while the body is away",
+        Duration::from_secs(10),
+        || kinds.lock().unwrap().len() >= 3,
+    );
+    emu.plug();
+    let before = kinds.lock().unwrap().len();
+    wait_until("the body's own frames", Duration::from_secs(30), || {
+        kinds.lock().unwrap().len() >= before + 10
+    });
+    stop.store(true, Ordering::SeqCst);
+    let summary = run.join().unwrap().expect("the run succeeds");
+    assert!(summary.stats.placeholders >= 3, "{:?}", summary.stats);
+    assert!(summary.stats.captured >= 5, "{:?}", summary.stats);
+    assert!(
+        kinds.lock().unwrap().iter().all(|&jpeg| jpeg),
+        "an MJPEG output only ever gets JPEGs"
+    );
+}

@@ -685,7 +685,9 @@ fn write_loop(
                 let away =
                     !shared.live.load(Ordering::Relaxed) || last_live.elapsed() >= STARVED_AFTER;
                 let jpeg = match mode {
-                    Mode::Fixed(_) => passthrough,
+                    // An MJPEG output gets JPEG placeholders even before its first
+                    // live frame (a camera lost before sending one).
+                    Mode::Fixed(want) => passthrough || *want == Want::Jpeg,
                     Mode::Negotiated(d) => match d.get() {
                         Want::Nothing => continue,
                         want => want == Want::Jpeg,
