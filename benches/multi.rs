@@ -44,7 +44,9 @@ impl FrameContent for Prerecorded {
         if (width, height) == self.size() {
             Ok(())
         } else {
-            Err(EmulatorError::Content("pre-encoded frames have one size".into()))
+            Err(EmulatorError::Content(
+                "pre-encoded frames have one size".into(),
+            ))
         }
     }
 }
@@ -183,12 +185,20 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|s| s.parse().ok()).unwrap_or(d);
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(d)
+    };
     let secs = env("MULTI_BENCH_SECS", 10).max(1);
     let pairs = env("MULTI_BENCH_ROUNDS", 2).max(1);
     let mut card = TestCard::new(1024, 680).expect("test card");
-    let frames: Arc<Vec<Vec<u8>>> =
-        Arc::new((0..60).map(|i| card.frame(i).expect("frame").to_vec()).collect());
+    let frames: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..60)
+            .map(|i| card.frame(i).expect("frame").to_vec())
+            .collect(),
+    );
     println!(
         "multi: {pairs} x (1 camera, 2 cameras) alternating, {FPS} fps each, pre-encoded \
          1024x680, null sinks, {secs} s measured per round after {} s warm-up, {} cores, \
@@ -219,7 +229,8 @@ fn main() {
                     .collect::<Vec<_>>()
                     .join(" "),
                 r.bridge_cpu_per_camera * 100.0,
-                r.bridge_cpu_per_camera * 1000.0 / (r.fps.iter().sum::<f64>() / r.cameras as f64).max(1e-9),
+                r.bridge_cpu_per_camera * 1000.0
+                    / (r.fps.iter().sum::<f64>() / r.cameras as f64).max(1e-9),
                 r.bodies_cpu_per_camera * 100.0,
                 r.lost
             );

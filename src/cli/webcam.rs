@@ -267,19 +267,7 @@ pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         .map(|cfg| super::offload::side_task(cfg, stop.clone()))
         .transpose()?;
     let result = pipeline::run(source, opts, stop.clone());
-    // The webcam ended (Ctrl-C, limits or an error): side tasks stop too.
-    stop.store(true, Ordering::SeqCst);
-    if let Some(task) = offload {
-        match task.join() {
-            Ok(Err(e)) => log::error!("offload: {e:#}"),
-            Err(_) => log::error!("offload: the thread panicked"),
-            Ok(Ok(())) => {}
-        }
-    }
-    let unplugs = match unplugger {
-        Some(t) => t.join().unwrap_or(0),
-        None => 0,
-    };
+    let unplugs = stop_side_tasks(&stop, offload, unplugger);
     let summary = result?;
     let mut lines = Vec::new();
     if let Some(emu) = &emu {
@@ -370,6 +358,24 @@ fn backend(name: &str) -> anyhow::Result<Backend> {
         "turbojpeg" => Ok(Backend::TurboJpeg),
         _ => Err(super::usage(format!("this build has no {name} decoder: rebuild with `cargo build --release --features turbojpeg`, or drop --decoder"))),
     }
+}
+
+/// The webcam ended (Ctrl-C, limits or an error): side tasks stop too. Returns how many
+/// times the test-only unplugger pulled the emulated camera's cable.
+fn stop_side_tasks(
+    stop: &AtomicBool,
+    offload: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    unplugger: Option<std::thread::JoinHandle<u64>>,
+) -> u64 {
+    stop.store(true, Ordering::SeqCst);
+    if let Some(task) = offload {
+        match task.join() {
+            Ok(Err(e)) => log::error!("offload: {e:#}"),
+            Err(_) => log::error!("offload: the thread panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+    unplugger.map_or(0, |t| t.join().unwrap_or(0))
 }
 
 /// Test-only cable puller for soak runs: unplugs the emulated camera every `every` for

@@ -293,10 +293,10 @@ fn emulated_bodies(n: usize) -> Vec<Arc<UsbEmulator>> {
 
 /// What `webcam::run` settled before the camera is touched.
 pub(super) struct Prepared {
-    pub backend: Backend,
-    pub connect: ConnectOptions,
-    pub offload: Option<alpha_bridge::offload::OffloadConfig>,
-    pub stop: Arc<AtomicBool>,
+    pub(super) backend: Backend,
+    pub(super) connect: ConnectOptions,
+    pub(super) offload: Option<alpha_bridge::offload::OffloadConfig>,
+    pub(super) stop: Arc<AtomicBool>,
 }
 
 pub(super) fn run(a: &WebcamArgs, bodies: Bodies, p: Prepared) -> anyhow::Result<()> {
@@ -364,15 +364,7 @@ pub(super) fn run(a: &WebcamArgs, bodies: Bodies, p: Prepared) -> anyhow::Result
         ..MultiOptions::default()
     };
     let runs = multi::run_all(&mut fleet, mopts, stop.clone());
-    stop.store(true, Ordering::SeqCst);
-    if let Some(task) = offload {
-        match task.join() {
-            Ok(Err(e)) => log::error!("offload: {e:#}"),
-            Err(_) => log::error!("offload: the thread panicked"),
-            Ok(Ok(())) => {}
-        }
-    }
-    let unplugs = unplugger.map(|t| t.join().unwrap_or(0)).unwrap_or(0);
+    let unplugs = super::stop_side_tasks(&stop, offload, unplugger);
     report(
         &runs,
         &fleet.outputs.shown,

@@ -785,7 +785,10 @@ mod tests {
             show_serial: true,
             ..info.clone()
         };
-        assert_eq!(description(&several), "Sony ILCE-6400 01 23/45 (alpha-bridge)");
+        assert_eq!(
+            description(&several),
+            "Sony ILCE-6400 01 23/45 (alpha-bridge)"
+        );
         assert_eq!(node_name(&several), node_name(&info));
         assert_eq!(node_name(&info), "alpha-bridge.ILCE-6400.01_23_45");
         assert_eq!(node_name(&SourceInfo::default()), "alpha-bridge");
