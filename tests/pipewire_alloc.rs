@@ -60,6 +60,7 @@ fn pipewire_node_allocates_nothing_per_frame() {
     sink.set_source(&SourceInfo {
         model: "ILCE-6400".into(),
         serial: "alloc-test".into(),
+        ..SourceInfo::default()
     });
     let demand = sink.demand();
     let frames: Vec<Vec<u8>> = (0..2u8)

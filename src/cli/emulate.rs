@@ -30,6 +30,11 @@ pub(crate) struct EmulateArgs {
     /// The body to emulate: ILCE-6400, ZV-E10, or ILCE-6000 (no USB live view).
     #[arg(long, default_value = "ILCE-6400")]
     model: String,
+    /// With --usb-gadget: the body's serial number (USB string and PTP DeviceInfo); two
+    /// gadgets with different serials are two cameras (each takes a free UDC, e.g.
+    /// dummy_hcd num=2).
+    #[arg(long, value_name = "SERIAL", value_parser = parse_serial)]
+    serial: Option<String>,
     /// Announce over SSDP and serve PTP/IP like a camera doing "Send to Computer".
     #[arg(long)]
     wifi: bool,
@@ -74,6 +79,9 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
         return Err(usage(
             "choose --usb-gadget or --wifi (the in-process body is `webcam --camera emulated`)",
         ));
+    }
+    if a.serial.is_some() && !a.usb_gadget {
+        return Err(usage("--serial only applies to --usb-gadget"));
     }
     let wifi_only = [
         ("--files", a.files.is_some()),
@@ -153,13 +161,13 @@ fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
     let (body, pid) = body(&a.model)?;
     // The product id stays the PC Remote one in MTP and USB Streaming: nothing may
     // select by it (docs/protocol/sony-usb.md#product-ids).
-    let body = if a.mode() == "mtp" {
+    let mut body = if a.mode() == "mtp" {
         body.in_mtp_mode()
     } else {
         body
     };
     let msc = a.msc();
-    let cfg = GadgetConfig {
+    let mut cfg = GadgetConfig {
         pid: if msc { 0x0C02 } else { pid },
         product: body.model.clone(),
         function: if msc {
@@ -170,6 +178,15 @@ fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
         video: a.mode() == "uvc",
         ..GadgetConfig::default()
     };
+    if let Some(serial) = &a.serial {
+        body = body.with_serial(serial);
+        cfg.serial = serial.clone();
+        // Its own configfs directory, so a second body can run next to the first.
+        cfg.name = format!(
+            "alpha-bridge-{}",
+            &serial[serial.len().saturating_sub(12)..]
+        );
+    }
     let gadget = Gadget::create(cfg).context("cannot create the USB gadget")?;
     println!(
         "emulating a {} ({}) as a USB device on {}",
@@ -198,6 +215,16 @@ fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
     }
     log::info!("stopped");
     Ok(())
+}
+
+/// `--serial`: 1 to 32 letters or digits (what a USB string and a configfs name can hold).
+fn parse_serial(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 32 || !s.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "'{s}' is not a serial number: use 1 to 32 letters or digits, e.g. 0000000000000002"
+        ));
+    }
+    Ok(s.to_string())
 }
 
 /// `--net MS[,MS[,PCT]]`.

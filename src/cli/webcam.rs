@@ -18,10 +18,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "webcam_multi.rs"]
+mod multi;
+
 #[derive(clap::Args, Debug)]
 pub(crate) struct WebcamArgs {
-    /// Where the live view comes from: auto (the first Sony body on USB), a USB serial
-    /// number (as `alpha-bridge list` shows it), emulated (the built-in emulated camera),
+    /// Where the live view comes from: auto (the first Sony body on USB), all (every
+    /// Sony body on USB in PC Remote mode, each on its own video device, as they come
+    /// and go), a USB serial number (as `alpha-bridge list` shows it), emulated (the
+    /// built-in emulated camera; emulated:N for N of them, served like all),
     /// ptpip:HOST[:PORT] (a body in PC Remote over Wi-Fi or Ethernet, paired with this
     /// computer), or replay:PATH (a capture made with --dump-objects, a folder of JPEGs or
     /// an MJPEG file).
@@ -178,8 +183,12 @@ fn check_options(a: &WebcamArgs) -> anyhow::Result<()> {
             )));
         }
     }
-    if a.emulator_unplug_every.is_some() && a.camera != "emulated" {
+    if a.emulator_unplug_every.is_some() && !a.camera.starts_with("emulated") {
         return Err(usage("--emulator-unplug-every needs --camera emulated"));
+    }
+    if let Some(several) = multi::parse(&a.camera) {
+        several?;
+        multi::check(a)?;
     }
     Ok(())
 }
@@ -224,6 +233,15 @@ pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         }),
         ..Default::default()
     };
+    if let Some(several) = multi::parse(&a.camera) {
+        let prepared = multi::Prepared {
+            backend,
+            connect,
+            offload: offload_cfg,
+            stop,
+        };
+        return multi::run(a, several?, prepared);
+    }
     let (source, emu) = open_source(&a.camera, connect, a.root.as_deref())?;
     let unplugger = match (a.emulator_unplug_every, &emu) {
         (Some(every), Some(emu)) => Some(spawn_unplugger(
@@ -253,19 +271,7 @@ pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         .map(|cfg| super::offload::side_task(cfg, stop.clone()))
         .transpose()?;
     let result = pipeline::run(source, opts, stop.clone());
-    // The webcam ended (Ctrl-C, limits or an error): side tasks stop too.
-    stop.store(true, Ordering::SeqCst);
-    if let Some(task) = offload {
-        match task.join() {
-            Ok(Err(e)) => log::error!("offload: {e:#}"),
-            Err(_) => log::error!("offload: the thread panicked"),
-            Ok(Ok(())) => {}
-        }
-    }
-    let unplugs = match unplugger {
-        Some(t) => t.join().unwrap_or(0),
-        None => 0,
-    };
+    let unplugs = stop_side_tasks(&stop, offload, unplugger);
     let summary = result?;
     let mut lines = Vec::new();
     if let Some(emu) = &emu {
@@ -356,6 +362,24 @@ fn backend(name: &str) -> anyhow::Result<Backend> {
         "turbojpeg" => Ok(Backend::TurboJpeg),
         _ => Err(super::usage(format!("this build has no {name} decoder: rebuild with `cargo build --release --features turbojpeg`, or drop --decoder"))),
     }
+}
+
+/// The webcam ended (Ctrl-C, limits or an error): side tasks stop too. Returns how many
+/// times the test-only unplugger pulled the emulated camera's cable.
+fn stop_side_tasks(
+    stop: &AtomicBool,
+    offload: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    unplugger: Option<std::thread::JoinHandle<u64>>,
+) -> u64 {
+    stop.store(true, Ordering::SeqCst);
+    if let Some(task) = offload {
+        match task.join() {
+            Ok(Err(e)) => log::error!("offload: {e:#}"),
+            Err(_) => log::error!("offload: the thread panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+    unplugger.map_or(0, |t| t.join().unwrap_or(0))
 }
 
 /// Test-only cable puller for soak runs: unplugs the emulated camera every `every` for

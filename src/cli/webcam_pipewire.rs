@@ -12,15 +12,19 @@ fn v4l2loopback_loaded() -> bool {
 /// The PipeWire output when `--output` asks for it (or `auto` finds a daemon and no
 /// v4l2loopback, with no explicit --device); `None` means "use v4l2loopback".
 pub(crate) fn open(output: &str, device: &str, fps: u32) -> anyhow::Result<Option<Output>> {
-    let pipewire = match output {
-        "pipewire" => true,
-        "auto" => device == "auto" && !v4l2loopback_loaded() && daemon_reachable(),
-        _ => false,
-    };
-    if !pipewire {
+    if !wanted(output, device) {
         return Ok(None);
     }
     open_node(fps).map(Some)
+}
+
+/// Whether `--output` (with `--device`) means a PipeWire node rather than v4l2loopback.
+pub(crate) fn wanted(output: &str, device: &str) -> bool {
+    match output {
+        "pipewire" => true,
+        "auto" => device == "auto" && !v4l2loopback_loaded() && daemon_reachable(),
+        _ => false,
+    }
 }
 
 #[cfg(feature = "pipewire")]
@@ -34,7 +38,7 @@ fn daemon_reachable() -> bool {
 }
 
 #[cfg(feature = "pipewire")]
-fn open_node(fps: u32) -> anyhow::Result<Output> {
+pub(crate) fn open_node(fps: u32) -> anyhow::Result<Output> {
     use alpha_bridge::sink::pipewire::PipewireSink;
     use anyhow::Context;
     let sink = PipewireSink::open(fps).context("cannot create the PipeWire camera")?;
@@ -43,7 +47,7 @@ fn open_node(fps: u32) -> anyhow::Result<Output> {
 }
 
 #[cfg(not(feature = "pipewire"))]
-fn open_node(_fps: u32) -> anyhow::Result<Output> {
+pub(crate) fn open_node(_fps: u32) -> anyhow::Result<Output> {
     anyhow::bail!(
         "this alpha-bridge was built without PipeWire support: rebuild with \
          `cargo build --release` (the pipewire feature is on by default; it needs \

@@ -158,7 +158,8 @@ pub struct GadgetConfig {
     pub function: Function,
     /// The configfs directory name (also names the FunctionFS instance).
     pub name: String,
-    /// The UDC to bind to; `None` takes the first in `/sys/class/udc`.
+    /// The UDC to bind to; `None` takes the first in `/sys/class/udc` that no other
+    /// gadget is bound to.
     pub udc: Option<String>,
     /// Offer the UVC interface pair before the function's interface (USB Streaming).
     pub video: bool,
@@ -990,8 +991,28 @@ fn pick_udc(want: Option<&str>) -> Result<String, GadgetError> {
     match want {
         Some(w) if all.iter().any(|u| u == w) => Ok(w.to_string()),
         Some(w) => Err(GadgetError::UdcNotFound(w.to_string())),
-        None => all.into_iter().next().ok_or(GadgetError::NoUdc),
+        // The first UDC no other gadget is bound to (dummy_hcd num=2 gives two, for two
+        // emulated bodies at once); when all are taken, the first (binding says busy).
+        None => {
+            let bound = bound_udcs(Path::new(GADGETS));
+            let free = all.iter().find(|u| !bound.contains(u)).cloned();
+            free.or_else(|| all.into_iter().next())
+                .ok_or(GadgetError::NoUdc)
+        }
     }
+}
+
+/// The UDCs that gadgets under `gadgets` (configfs) are bound to.
+fn bound_udcs(gadgets: &Path) -> Vec<String> {
+    fs::read_dir(gadgets)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| fs::read_to_string(e.path().join("UDC")).ok())
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// configfs names: keep them to a safe alphabet so a name can't escape the directory.
@@ -1325,6 +1346,20 @@ mod tests {
             descriptors(Function::MassStorage, true)[38..47],
             [9, 4, 2, 0, 2, 8, 6, 0x50, 1]
         );
+    }
+
+    #[test]
+    fn bound_udcs_lists_only_gadgets_bound_to_a_controller() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, udc) in [("a", "dummy_udc.0\n"), ("b", "\n"), ("c", "dummy_udc.1")] {
+            fs::create_dir(dir.path().join(name)).unwrap();
+            fs::write(dir.path().join(name).join("UDC"), udc).unwrap();
+        }
+        fs::create_dir(dir.path().join("no-udc-file")).unwrap();
+        let mut b = bound_udcs(dir.path());
+        b.sort();
+        assert_eq!(b, ["dummy_udc.0", "dummy_udc.1"]);
+        assert!(bound_udcs(&dir.path().join("missing")).is_empty());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! closes the session and finishes the recording, then each stage drains and returns.
 
 pub mod lossy;
+pub mod multi;
 pub mod network;
 pub mod source;
 pub mod stats;
@@ -77,6 +78,13 @@ pub struct Options {
     pub stats_json: Option<PathBuf>,
     /// Stop instead of reconnecting when the source fails (replays, tests).
     pub reconnect: bool,
+    /// A first connect that fails in a way reconnecting could cure (the body still
+    /// enumerating, just unplugged) starts the run in the reconnecting state, with
+    /// placeholders on the output, instead of failing it (several cameras at once).
+    pub wait_for_camera: bool,
+    /// Names the camera in the periodic stats line ("ILCE-6400 0123: fps in …") when
+    /// several pipelines share one log.
+    pub label: Option<String>,
 }
 
 impl Default for Options {
@@ -94,6 +102,8 @@ impl Default for Options {
             stats_interval: Duration::from_secs(5),
             stats_json: None,
             reconnect: true,
+            wait_for_camera: false,
+            label: None,
         }
     }
 }
@@ -213,9 +223,19 @@ pub fn run(
     });
     // First connect happens here, so a camera that is absent or in the wrong mode is
     // reported at once instead of as a silent "reconnecting" loop.
-    source.connect()?;
-    shared.live.store(true, Ordering::SeqCst);
-    log::debug!("live view from {}", source.name());
+    match source.connect() {
+        Ok(()) => {
+            shared.live.store(true, Ordering::SeqCst);
+            log::debug!("live view from {}", source.name());
+        }
+        Err(e) if opts.wait_for_camera && opts.reconnect && e.is_transient() => {
+            log::warn!(
+                "{}: {e}; its video device shows placeholders until it answers",
+                opts.label.as_deref().unwrap_or("camera")
+            );
+        }
+        Err(e) => return Err(e.into()),
+    }
 
     let jpeg_pool: Pool<Vec<u8>> = Pool::new(JPEG_POOL);
     let yuyv_pool: Pool<Yuyv> = Pool::new(YUYV_POOL);
@@ -230,7 +250,12 @@ pub fn run(
         Output::Negotiated(s, d) => (Some(s), Mode::Negotiated(d)),
     };
     if let Some(s) = sink.as_mut() {
-        s.set_source(&source.info());
+        // Not known yet when the first connect waits for the camera: a caller that knows
+        // the body from elsewhere (a USB scan) told the sink already.
+        let info = source.info();
+        if info != crate::sink::SourceInfo::default() {
+            s.set_source(&info);
+        }
     }
     let has_sink = sink.is_some();
 
@@ -283,7 +308,10 @@ pub fn run(
         std::thread::sleep(Duration::from_millis(50));
         if Instant::now() >= next_line {
             let snap = shared.stats.snapshot();
-            log::info!("{}", snap.line(&prev));
+            match &opts.label {
+                Some(l) => log::info!("{l}: {}", snap.line(&prev)),
+                None => log::info!("{}", snap.line(&prev)),
+            }
             prev = snap;
             next_line += opts.stats_interval;
         }
@@ -657,7 +685,9 @@ fn write_loop(
                 let away =
                     !shared.live.load(Ordering::Relaxed) || last_live.elapsed() >= STARVED_AFTER;
                 let jpeg = match mode {
-                    Mode::Fixed(_) => passthrough,
+                    // An MJPEG output gets JPEG placeholders even before its first
+                    // live frame (a camera lost before sending one).
+                    Mode::Fixed(want) => passthrough || *want == Want::Jpeg,
                     Mode::Negotiated(d) => match d.get() {
                         Want::Nothing => continue,
                         want => want == Want::Jpeg,

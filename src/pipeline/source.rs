@@ -147,6 +147,7 @@ impl FrameSource for CameraSource {
             .map(|cam| crate::sink::SourceInfo {
                 model: cam.device_info().model.clone(),
                 serial: cam.device_info().serial_number.clone(),
+                show_serial: false,
             })
             .unwrap_or_default()
     }

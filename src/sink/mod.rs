@@ -142,6 +142,9 @@ pub struct SourceInfo {
     pub model: String,
     /// The body's serial number; empty when unknown.
     pub serial: String,
+    /// Name the serial number in what apps show too (several bodies of one model at
+    /// once would otherwise look the same in a camera menu).
+    pub show_serial: bool,
 }
 
 /// What a sink that negotiates with its consumers wants from the pipeline right now.

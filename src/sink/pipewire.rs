@@ -54,12 +54,18 @@ pub fn reachable() -> bool {
     socket_path().is_some_and(|p| std::os::unix::net::UnixStream::connect(p).is_ok())
 }
 
-/// The node's human name: "Sony ILCE-6400 (alpha-bridge)".
+/// The node's human name: "Sony ILCE-6400 (alpha-bridge)", or with `show_serial`
+/// "Sony ILCE-6400 0123456789 (alpha-bridge)".
 pub fn description(info: &SourceInfo) -> String {
-    if info.model.is_empty() {
-        "Sony camera (alpha-bridge)".into()
+    let model = if info.model.is_empty() {
+        "camera"
     } else {
-        format!("Sony {} (alpha-bridge)", info.model)
+        info.model.as_str()
+    };
+    if info.show_serial && !info.serial.is_empty() {
+        format!("Sony {model} {} (alpha-bridge)", info.serial)
+    } else {
+        format!("Sony {model} (alpha-bridge)")
     }
 }
 
@@ -147,6 +153,8 @@ pub struct PipewireSink {
     /// grown to the largest picture).
     spare: Vec<u8>,
     description: String,
+    /// `set_source` was called (the node's name is settled).
+    told: bool,
 }
 
 impl PipewireSink {
@@ -194,6 +202,7 @@ impl PipewireSink {
                 demand,
                 spare: Vec::new(),
                 description: description(&SourceInfo::default()),
+                told: false,
             }),
             Ok(Err(detail)) => {
                 let _ = thread.join();
@@ -288,6 +297,11 @@ impl FrameSink for PipewireSink {
     }
 
     fn set_source(&mut self, info: &SourceInfo) {
+        // The node is made once, for the first body told: later calls change nothing.
+        if self.told {
+            return;
+        }
+        self.told = true;
         self.description = description(info);
         // A failed send means the thread is gone; the next write reports it.
         let _ = self.tx.send(Msg::Source(info.clone()));
@@ -764,8 +778,18 @@ mod tests {
         let info = SourceInfo {
             model: "ILCE-6400".into(),
             serial: "01 23/45".into(),
+            ..SourceInfo::default()
         };
         assert_eq!(description(&info), "Sony ILCE-6400 (alpha-bridge)");
+        let several = SourceInfo {
+            show_serial: true,
+            ..info.clone()
+        };
+        assert_eq!(
+            description(&several),
+            "Sony ILCE-6400 01 23/45 (alpha-bridge)"
+        );
+        assert_eq!(node_name(&several), node_name(&info));
         assert_eq!(node_name(&info), "alpha-bridge.ILCE-6400.01_23_45");
         assert_eq!(node_name(&SourceInfo::default()), "alpha-bridge");
         assert_eq!(

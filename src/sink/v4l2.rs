@@ -218,7 +218,22 @@ pub fn find_loopback_output(
     probe: &dyn DeviceProbe,
     module: &ModuleProbe,
 ) -> Result<DeviceInfo, SinkError> {
-    let nodes = probe.list().unwrap_or_default();
+    find_loopback_output_except(probe, module, &[])
+}
+
+/// [`find_loopback_output`] passing over `taken` (nodes this process already writes
+/// for other cameras, which look free to QUERYCAP until their first picture).
+pub fn find_loopback_output_except(
+    probe: &dyn DeviceProbe,
+    module: &ModuleProbe,
+    taken: &[PathBuf],
+) -> Result<DeviceInfo, SinkError> {
+    let nodes: Vec<PathBuf> = probe
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| !taken.contains(p))
+        .collect();
     let mut denied: Option<PathBuf> = None;
     let mut busy: Vec<DeviceInfo> = Vec::new();
     for path in &nodes {
@@ -751,10 +766,21 @@ impl V4l2Sink {
         format: OutputFormat,
         fps: u32,
     ) -> Result<V4l2Sink, SinkError> {
+        V4l2Sink::open_except(device, &[], format, fps)
+    }
+
+    /// [`V4l2Sink::open`], but with `device` `None` the first free node not in `taken`
+    /// (the nodes of this process's other cameras).
+    pub fn open_except(
+        device: Option<&Path>,
+        taken: &[PathBuf],
+        format: OutputFormat,
+        fps: u32,
+    ) -> Result<V4l2Sink, SinkError> {
         let probe = SystemProbe::default();
         let module = ModuleProbe::system();
         let info = match device {
-            None => find_loopback_output(&probe, &module)?,
+            None => find_loopback_output_except(&probe, &module, taken)?,
             Some(path) => {
                 if !path.exists() {
                     return Err(if module.loaded() {

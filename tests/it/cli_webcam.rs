@@ -522,3 +522,87 @@ fn replay_of_a_file_cut_mid_frame_plays_its_whole_frames_warns_and_exits_0() {
     assert_eq!(recorded_count(&stdout), 5);
     assert_eq!(std::fs::read(&out_file).unwrap(), fs[..5].concat());
 }
+
+/// `--camera emulated:2`: two in-process bodies, each in its own pipeline; the first is
+/// unplugged every second while the second keeps delivering. Per-camera figures come
+/// out in the summary and in `--stats-json`.
+#[test]
+fn two_emulated_cameras_stream_apart_and_one_unplugged_never_stops_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = dir.path().join("stats.json");
+    let out = bin()
+        .args([
+            "webcam",
+            "--camera",
+            "emulated:2",
+            "--device",
+            "null",
+            "--duration",
+            "5s",
+            "--emulator-unplug-every",
+            "1s",
+            "--emulator-unplug-for",
+            "1s",
+            "--stats-json",
+        ])
+        .arg(&stats)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for serial in ["0000000000000001", "0000000000000002"] {
+        assert!(
+            stdout.contains(&format!("ILCE-6400 {serial} → null:")),
+            "{stdout}"
+        );
+        assert!(
+            stderr.contains(&format!("ILCE-6400 {serial}: fps in")),
+            "{stderr}"
+        );
+    }
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).expect("stats json");
+    let cams = j["cameras"].as_array().expect("a cameras array");
+    assert_eq!(cams.len(), 2, "{j}");
+    let by = |serial: &str| {
+        cams.iter()
+            .find(|c| c["serial"] == serial)
+            .unwrap_or_else(|| panic!("no {serial} in {j}"))["stats"]
+            .clone()
+    };
+    let (first, second) = (by("0000000000000001"), by("0000000000000002"));
+    assert!(first["placeholders"].as_u64().unwrap() > 0, "{first}");
+    assert!(first["reconnects"].as_u64().unwrap() >= 1, "{first}");
+    assert_eq!(second["placeholders"], 0, "{second}");
+    assert_eq!(second["reconnects"], 0, "{second}");
+    assert!(second["written"].as_u64().unwrap() >= 10, "{second}");
+    assert_eq!(second["bad_frames"], 0, "{second}");
+}
+
+#[test]
+fn several_cameras_refuse_one_camera_options_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("x.mjpeg");
+    for (args, says) in [
+        (
+            vec!["--camera", "all", "--record", rec.to_str().unwrap()],
+            "--record works with one camera",
+        ),
+        (
+            vec!["--camera", "emulated:2", "--frames", "5"],
+            "--frames works with one camera",
+        ),
+        (
+            vec!["--camera", "all", "--device", "/dev/video10"],
+            "its own video device",
+        ),
+        (vec!["--camera", "emulated:0"], "from 1 to 8"),
+        (vec!["--camera", "emulated:x"], "from 1 to 8"),
+    ] {
+        let out = bin().arg("webcam").args(&args).output().unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!rec.exists(), "nothing written");
+    }
+}

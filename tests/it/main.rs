@@ -28,6 +28,7 @@ mod emulated_pipeline;
 mod error_chains;
 mod fault_matrix;
 mod layering;
+mod multi_camera;
 mod offload_emulated;
 mod offload_loopback;
 #[cfg(feature = "pipewire")]
