@@ -132,11 +132,23 @@ fn webcam_runs_against_every_emulated_profile() {
 fn emulated_model_needs_a_known_model_and_the_emulated_camera() {
     for (args, want) in [
         (
-            &["webcam", "--camera", "emulated", "--emulated-model", "ILCE-9"][..],
+            &[
+                "webcam",
+                "--camera",
+                "emulated",
+                "--emulated-model",
+                "ILCE-9",
+            ][..],
             "unknown model",
         ),
         (
-            &["webcam", "--camera", "auto", "--emulated-model", "ILCE-5100"][..],
+            &[
+                "webcam",
+                "--camera",
+                "auto",
+                "--emulated-model",
+                "ILCE-5100",
+            ][..],
             "--emulated-model needs --camera emulated",
         ),
     ] {

@@ -301,6 +301,15 @@ impl Body {
             clock: Arc::new(RealClock::new()),
             content: Mutex::new(Box::new(TestCard::default_size())),
         }
+        .show_settings()
+    }
+
+    /// Draws the settings into the picture now, so the first live-view frame does not
+    /// have to.
+    fn show_settings(self) -> Body {
+        let look = self.state().look();
+        self.content().set_look(&look);
+        self
     }
 
     /// An a6400 (protocol 2.00, live view over USB): the default emulated camera.
@@ -371,7 +380,7 @@ impl Body {
     /// Replaces the property store (and says whether the body has a power zoom).
     pub fn with_store(self, store: PropStore, power_zoom: bool) -> Body {
         *lock(&self.state) = BodyState::new(store, power_zoom, STILL_SIZE);
-        self
+        self.show_settings()
     }
 
     /// A body for a model name as DeviceInfo spells it: live view off for the bodies
@@ -428,7 +437,7 @@ impl Body {
 
     pub fn with_content(mut self, content: Box<dyn FrameContent>) -> Body {
         self.content = Mutex::new(content);
-        self
+        self.show_settings()
     }
 
     pub fn with_image_offset(mut self, offset: u32) -> Body {

@@ -5,6 +5,12 @@
 //! properties, and live view at real pace, wrapped in Sony live-view datasets
 //! ([`liveview`]) around a moving [`testcard`].
 //!
+//! Bodies come in profiles ([`Body::profile`], docs/protocol/emulator.md#profiles): each
+//! has a property store ([`props`]) laid out by its protocol generation, and obeys
+//! camera control ([`control`]: 0x9205 writes, 2.00 notch steps, buttons, AF point,
+//! zoom, movie, still capture, 0xC203 events) the same way over every front; the test
+//! card shows the settings (brightness, tint, framing, focus box, text).
+//!
 //! It is an independent implementation of the camera side: it must never use
 //! `camera`, `pipeline` or `offload` (the host side), so that a misreading of the
 //! protocol cannot hide by being made twice. It uses `ptp` (codes, containers, datasets)

@@ -324,12 +324,17 @@ impl TestCard {
         // Tint: 1.5 chroma levels per 100 K away from the scene's light.
         let tint = (look.kelvin as f32 - NEUTRAL_KELVIN as f32) / 100.0 * 1.5;
         let zoom = look.zoom_tenths.max(10) as usize;
-        let tone = |c: Ycc| -> Ycc {
-            let y = (c[0] as f32 * gain).round().clamp(0.0, 255.0) as u8;
-            let cb = (c[1] as f32 - tint).round().clamp(0.0, 255.0) as u8;
-            let cr = (c[2] as f32 + tint).round().clamp(0.0, 255.0) as u8;
-            [y, cb, cr]
+        // Tone curves as tables, so the per-pixel work is integer only (this runs again
+        // whenever a setting changes, inside a live-view answer).
+        let lut = |f: &dyn Fn(f32) -> f32| -> [u8; 256] {
+            let mut t = [0u8; 256];
+            for (i, v) in t.iter_mut().enumerate() {
+                *v = f(i as f32).round().clamp(0.0, 255.0) as u8;
+            }
+            t
         };
+        let (ty, tcb, tcr) = (lut(&|v| v * gain), lut(&|v| v - tint), lut(&|v| v + tint));
+        let tone = |c: Ycc| -> Ycc { [ty[c[0] as usize], tcb[c[1] as usize], tcr[c[2] as usize]] };
         let bars: [Ycc; 8] = [
             rgb_to_ycc(235, 235, 235),
             rgb_to_ycc(235, 235, 16),
@@ -349,20 +354,38 @@ impl TestCard {
             let off = (p as isize - (n / 2) as isize) * 10 / zoom as isize;
             ((n / 2) as isize + off).clamp(0, n as isize - 1) as usize
         };
+        let sxs: Vec<usize> = (0..w).map(|x| at(x, w)).collect();
+        // The bars depend on the column only: one row, copied.
+        let bar_row: Vec<u8> = sxs.iter().flat_map(|&sx| tone(bars[sx * 8 / w])).collect();
+        // The ramp (a grey ramp with a faint colour sweep, so chroma is exercised too):
+        // RGB (v, v/2 + t/2, 255 - v) with v from the column and t from the row, so its
+        // YCbCr (linear in RGB) is a column part plus a row part, in 1/1024 units.
+        let ramp_col: Vec<[i32; 3]> = sxs
+            .iter()
+            .map(|&sx| {
+                let v = (sx * 255 / w.max(2)) as i32;
+                let (r, g, b) = (v, v / 2, 255 - v);
+                [
+                    306 * r + 601 * g + 117 * b,
+                    -173 * r - 339 * g + 512 * b,
+                    512 * r - 429 * g - 83 * b,
+                ]
+            })
+            .collect();
         for y in 0..h {
             let sy = at(y, h);
             let row = &mut self.background[y * w * 3..(y + 1) * w * 3];
-            for (x, px) in row.chunks_exact_mut(3).enumerate() {
-                let sx = at(x, w);
-                let c = if sy < bar_rows {
-                    bars[sx * 8 / w]
-                } else {
-                    // A grey ramp with a faint colour sweep, so chroma is exercised too.
-                    let v = (sx * 255 / w.max(2)) as u8;
-                    let t = ((sy - bar_rows) * 255 / (h - bar_rows).max(1)) as u8;
-                    rgb_to_ycc(v, v / 2 + t / 2, 255 - v)
+            if sy < bar_rows {
+                row.copy_from_slice(&bar_row);
+                continue;
+            }
+            let g = (((sy - bar_rows) * 255 / (h - bar_rows).max(1)) / 2) as i32;
+            let row_part = [601 * g, -339 * g, -429 * g];
+            for (px, c) in row.chunks_exact_mut(3).zip(&ramp_col) {
+                let ch = |i: usize, base: i32| {
+                    ((c[i] + row_part[i] + base + 512) >> 10).clamp(0, 255) as u8
                 };
-                px.copy_from_slice(&tone(c));
+                px.copy_from_slice(&tone([ch(0, 0), ch(1, 128 << 10), ch(2, 128 << 10)]));
             }
         }
         if !self.look.text.is_empty() {

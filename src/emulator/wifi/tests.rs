@@ -1207,7 +1207,10 @@ fn pc_remote_events_and_still_over_ptpip() {
     assert_eq!(event(&mut c), (0xC201, 0xFFFF_C001));
     let (code, _, jpeg) = c.op(0x1009, &[0xFFFF_C001]);
     assert_eq!(code, ResponseCode::OK);
-    assert_eq!((&jpeg[..2], &jpeg[jpeg.len() - 2..]), (&[0xFF, 0xD8][..], &[0xFF, 0xD9][..]));
+    assert_eq!(
+        (&jpeg[..2], &jpeg[jpeg.len() - 2..]),
+        (&[0xFF, 0xD8][..], &[0xFF, 0xD9][..])
+    );
     assert_eq!(event(&mut c), (0xC203, 0xD215));
     emu.stop();
 }
