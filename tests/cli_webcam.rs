@@ -130,6 +130,7 @@ fn webcam_runs_against_every_emulated_profile() {
 
 #[test]
 fn emulated_model_needs_a_known_model_and_the_emulated_camera() {
+    let dir = tempfile::tempdir().unwrap();
     for (args, want) in [
         (
             &[
@@ -154,12 +155,14 @@ fn emulated_model_needs_a_known_model_and_the_emulated_camera() {
     ] {
         let out = bin()
             .args(args)
-            .args(["--device", "none", "--record", "/tmp/never-written.mjpeg"])
+            .args(["--device", "none", "--record"])
+            .arg(dir.path().join("never-written.mjpeg"))
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!dir.path().join("never-written.mjpeg").exists());
     }
 }
 

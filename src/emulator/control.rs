@@ -45,7 +45,9 @@ const FOCUS_FOUND: i128 = 2;
 /// One event for the host: the event code and its first parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BodyEvent {
+    /// 0xC203 (property changed) or 0xC201 (object added).
     pub code: EventCode,
+    /// The property code, or the object handle.
     pub param: u32,
 }
 
@@ -61,15 +63,20 @@ impl BodyEvent {
 /// A picture in the body's memory.
 #[derive(Clone, Debug)]
 pub struct Still {
+    /// The whole JPEG.
     pub jpeg: Vec<u8>,
+    /// Picture width in pixels.
     pub width: u32,
+    /// Picture height in pixels.
     pub height: u32,
+    /// Counts the pictures taken since the body started (from 1).
     pub number: u64,
 }
 
 /// Everything the host can change, kept across connections like a body keeps it.
 #[derive(Debug)]
 pub struct BodyState {
+    /// The properties and controls.
     pub store: PropStore,
     /// Power zoom present (the ZoomOperation control acts).
     power_zoom: bool,
@@ -154,6 +161,7 @@ fn shutter_label(v: i128) -> String {
 }
 
 impl BodyState {
+    /// A body at rest with `store`, taking pictures of `still_size`.
     pub fn new(store: PropStore, power_zoom: bool, still_size: (u32, u32)) -> BodyState {
         let mut s = BodyState {
             store,
@@ -445,10 +453,12 @@ impl BodyState {
         self.value(code::OBJECT_IN_MEMORY) >= IN_MEMORY && !self.stills.is_empty()
     }
 
+    /// The power-zoom position, 0 (wide) to [`ZOOM_STEPS`].
     pub fn zoom_step(&self) -> u8 {
         self.zoom
     }
 
+    /// The manual-focus position (the sum of the steps taken).
     pub fn manual_focus(&self) -> i32 {
         self.focus
     }

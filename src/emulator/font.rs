@@ -2,7 +2,7 @@
 //! few signs. Each glyph is seven rows, bit 4 the leftmost pixel. Pure data.
 
 /// The glyph for `c` (lowercase as uppercase; unknown characters are blank).
-pub fn glyph(c: char) -> [u8; 7] {
+pub(crate) fn glyph(c: char) -> [u8; 7] {
     match c.to_ascii_uppercase() {
         '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
         '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],

@@ -18,52 +18,88 @@ use crate::ptp::DataType;
 
 /// The codes the body acts on (names as in docs/protocol/sony-usb.md).
 pub mod code {
+    /// White balance.
     pub const WHITE_BALANCE: u16 = 0x5005;
+    /// F number.
     pub const F_NUMBER: u16 = 0x5007;
+    /// Focus mode.
     pub const FOCUS_MODE: u16 = 0x500A;
+    /// Exposure program.
     pub const EXPOSURE_PROGRAM: u16 = 0x500E;
+    /// Exposure comp.
     pub const EXPOSURE_COMP: u16 = 0x5010;
+    /// Shutter speed.
     pub const SHUTTER_SPEED: u16 = 0xD20D;
+    /// Color temp.
     pub const COLOR_TEMP: u16 = 0xD20F;
+    /// Focus found.
     pub const FOCUS_FOUND: u16 = 0xD213;
+    /// Object in memory.
     pub const OBJECT_IN_MEMORY: u16 = 0xD215;
+    /// Battery.
     pub const BATTERY: u16 = 0xD218;
+    /// Movie recording.
     pub const MOVIE_RECORDING: u16 = 0xD21D;
+    /// Iso.
     pub const ISO: u16 = 0xD21E;
+    /// Live view status.
     pub const LIVE_VIEW_STATUS: u16 = 0xD221;
+    /// Priority mode.
     pub const PRIORITY_MODE: u16 = 0xD25A;
+    /// Live view quality.
     pub const LIVE_VIEW_QUALITY: u16 = 0xD26A;
 
+    /// S1.
     pub const S1: u16 = 0xD2C1;
+    /// S2.
     pub const S2: u16 = 0xD2C2;
+    /// Af on.
     pub const AF_ON: u16 = 0xD2C3;
+    /// Movie.
     pub const MOVIE: u16 = 0xD2C8;
+    /// Manual focus.
     pub const MANUAL_FOCUS: u16 = 0xD2D1;
+    /// Af point.
     pub const AF_POINT: u16 = 0xD2DC;
+    /// Zoom.
     pub const ZOOM: u16 = 0xD2DD;
 }
 
 /// ExposureProgramMode (0x500E) values of the mode dial.
 pub mod mode {
+    /// M.
     pub const M: i128 = 1;
+    /// P.
     pub const P: i128 = 2;
+    /// A.
     pub const A: i128 = 3;
+    /// S.
     pub const S: i128 = 4;
+    /// Auto.
     pub const AUTO: i128 = 0x8000;
+    /// Every value, in the body's list order.
     pub const ALL: &[i128] = &[M, P, A, S, AUTO];
 }
 
 /// WhiteBalance (0x5005) values.
 pub mod wb {
+    /// Auto.
     pub const AUTO: i128 = 0x0002;
+    /// Daylight.
     pub const DAYLIGHT: i128 = 0x0004;
+    /// Incandescent.
     pub const INCANDESCENT: i128 = 0x0006;
+    /// Flash.
     pub const FLASH: i128 = 0x0007;
+    /// Fluorescent.
     pub const FLUORESCENT: i128 = 0x8001;
+    /// Cloudy.
     pub const CLOUDY: i128 = 0x8010;
+    /// Shade.
     pub const SHADE: i128 = 0x8011;
     /// Colour temperature: ColorTemp (0xD20F) is settable only in this mode.
     pub const COLOR_TEMP: i128 = 0x8012;
+    /// Every value, in the body's list order.
     pub const ALL: &[i128] = &[
         AUTO,
         DAYLIGHT,
@@ -92,15 +128,20 @@ pub const NOTCHED: &[u16] = &[
 /// in 0x9209 (0x81 button, 0x83 lock).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Control {
+    /// The control code (0xD2xx).
     pub code: u16,
+    /// The type of the value the host sends.
     pub data_type: DataType,
+    /// GetSet as listed in 0x9209 on 2.00 (0x81 button, 0x83 lock, 0x84 adjuster).
     pub get_set: u8,
 }
 
 /// Every property and control of one body.
 #[derive(Clone, Debug)]
 pub struct PropStore {
+    /// The properties, in the body's order.
     pub props: Vec<PropDesc>,
+    /// The controls, in the body's order.
     pub controls: Vec<Control>,
     /// 2.00 bodies list their controls inside 0x9209.
     pub controls_in_all_props: bool,
@@ -515,10 +556,12 @@ impl PropStore {
         }
     }
 
+    /// The index of a property.
     pub fn find(&self, code: u16) -> Option<usize> {
         self.props.iter().position(|p| p.code == code)
     }
 
+    /// A property by code.
     pub fn get(&self, code: u16) -> Option<&PropDesc> {
         self.props.iter().find(|p| p.code == code)
     }
@@ -553,6 +596,7 @@ impl PropStore {
         }
     }
 
+    /// A control by code.
     pub fn control(&self, code: u16) -> Option<&Control> {
         self.controls.iter().find(|c| c.code == code)
     }

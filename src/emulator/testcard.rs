@@ -313,6 +313,7 @@ impl TestCard {
         }
     }
 
+    /// The settings the card shows now.
     pub fn look(&self) -> &Look {
         &self.look
     }
