@@ -27,7 +27,9 @@ pub(crate) struct EmulateArgs {
     /// interface alongside; the interfaces carry no video).
     #[arg(long, value_parser = ["ptp", "mtp", "msc", "uvc"])]
     mode: Option<String>,
-    /// The body to emulate: ILCE-6400, ZV-E10, or ILCE-6000 (no USB live view).
+    /// The body to emulate: ILCE-6400, ZV-E10 (3.00, power zoom), ILCE-6000 (no USB live
+    /// view), ILCE-5100 (2.00 as a real a5100: no interrupt endpoint) or DSC-RX100M7
+    /// (3.00 as a real RX100 VII).
     #[arg(long, default_value = "ILCE-6400")]
     model: String,
     /// With --usb-gadget: the body's serial number (USB string and PTP DeviceInfo); two
@@ -134,17 +136,18 @@ pub(crate) fn run(a: &EmulateArgs) -> anyhow::Result<()> {
 }
 
 fn body(model: &str) -> anyhow::Result<(Body, u16)> {
-    // Product ids of each body in PC Remote mode (docs/protocol/sony-usb.md#product-ids).
-    Ok(match model.to_ascii_uppercase().as_str() {
-        "ILCE-6400" => (Body::ilce_6400(), 0x0CAA),
-        "ZV-E10" => (Body::zv_e10(), 0x0D97),
-        "ILCE-6000" => (Body::ilce_6000(), 0x094E),
-        m => {
-            return Err(super::usage(format!(
-                "unknown model {m}: choose ILCE-6400, ZV-E10 or ILCE-6000"
-            )))
+    // Each profile carries its product id in PC Remote mode
+    // (docs/protocol/sony-usb.md#product-ids).
+    match Body::profile(model) {
+        Some(b) => {
+            let pid = b.usb_pid;
+            Ok((b, pid))
         }
-    })
+        None => Err(super::usage(format!(
+            "unknown model {model}: choose {}",
+            Body::PROFILES.join(", ")
+        ))),
+    }
 }
 
 fn registry(state: Option<&PathBuf>) -> anyhow::Result<Option<Registry>> {
@@ -176,6 +179,7 @@ fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
             Function::Ptp
         },
         video: a.mode() == "uvc",
+        interrupt_endpoint: body.interrupt_endpoint,
         ..GadgetConfig::default()
     };
     if let Some(serial) = &a.serial {

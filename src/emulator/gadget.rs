@@ -163,6 +163,9 @@ pub struct GadgetConfig {
     pub udc: Option<String>,
     /// Offer the UVC interface pair before the function's interface (USB Streaming).
     pub video: bool,
+    /// With [`Function::Ptp`]: offer the interrupt IN endpoint for events (an ILCE-5100
+    /// has none).
+    pub interrupt_endpoint: bool,
 }
 
 impl Default for GadgetConfig {
@@ -177,6 +180,7 @@ impl Default for GadgetConfig {
             name: "alpha-bridge".into(),
             udc: None,
             video: false,
+            interrupt_endpoint: true,
         }
     }
 }
@@ -1105,7 +1109,7 @@ fn build(
             .map_err(|e| io_err(format!("opening {}", p.display()), e))
     };
     let mut ep0 = open("ep0", false)?;
-    ep0.write_all(&descriptors(c.function, c.video))
+    ep0.write_all(&descriptors(c.function, c.video, c.interrupt_endpoint))
         .map_err(|e| io_err("writing the FunctionFS descriptors", e))?;
     ep0.write_all(&strings_blob(c.function))
         .map_err(|e| io_err("writing the FunctionFS strings", e))?;
@@ -1115,7 +1119,8 @@ fn build(
     let ep_in = open("ep1", true)?;
     let ep_out = open("ep2", true)?;
     let ep_int = match c.function {
-        Function::Ptp => Some(open("ep3", true)?),
+        Function::Ptp if c.interrupt_endpoint => Some(open("ep3", true)?),
+        Function::Ptp => None,
         Function::MassStorage => None,
     };
     Ok(EpFiles {
@@ -1246,11 +1251,13 @@ fn speed_descs(
     v: &mut Vec<u8>,
     function: Function,
     video: bool,
+    interrupt: bool,
     bulk_mps: u16,
     int_interval: u8,
 ) -> u32 {
+    let interrupt = interrupt && function == Function::Ptp;
     let (class, sub, proto, n_eps) = match function {
-        Function::Ptp => (0x06, 0x01, 0x01, 3),
+        Function::Ptp => (0x06, 0x01, 0x01, 2 + u8::from(interrupt)),
         Function::MassStorage => (0x08, 0x06, 0x50, 2),
     };
     let mut count = 0;
@@ -1272,19 +1279,19 @@ fn speed_descs(
     };
     ep(v, 0x81, 0x02, bulk_mps, 0);
     ep(v, 0x02, 0x02, bulk_mps, 0);
-    if function == Function::Ptp {
+    if interrupt {
         ep(v, 0x83, 0x03, 64, int_interval);
     }
     count + 1 + u32::from(n_eps)
 }
 
 /// The FunctionFS v2 descriptor blob: full speed (bulk 64) and high speed (bulk 512).
-fn descriptors(function: Function, video: bool) -> Vec<u8> {
+fn descriptors(function: Function, video: bool, interrupt: bool) -> Vec<u8> {
     let mut fs = Vec::new();
-    let fs_count = speed_descs(&mut fs, function, video, 64, 10);
+    let fs_count = speed_descs(&mut fs, function, video, interrupt, 64, 10);
     let mut hs = Vec::new();
     // high-speed bInterval 8 = 2^(8-1) microframes = 16 ms, about full speed's 10 ms
-    let hs_count = speed_descs(&mut hs, function, video, 512, 8);
+    let hs_count = speed_descs(&mut hs, function, video, interrupt, 512, 8);
     let mut v = Vec::new();
     le32(&mut v, DESCRIPTORS_MAGIC_V2);
     le32(&mut v, 0); // length, patched below
@@ -1323,7 +1330,7 @@ mod tests {
 
     #[test]
     fn usb_streaming_puts_two_video_interfaces_first() {
-        let d = descriptors(Function::Ptp, true);
+        let d = descriptors(Function::Ptp, true, true);
         // header + 2 x (2 video interfaces + PTP interface + 3 endpoints)
         assert_eq!(d.len(), 20 + 2 * (9 + 9 + 9 + 21));
         assert_eq!(&d[12..20], &[6, 0, 0, 0, 6, 0, 0, 0]);
@@ -1343,7 +1350,7 @@ mod tests {
         );
         assert!(crate::transport::usb::offers_video(&ifaces));
         assert_eq!(
-            descriptors(Function::MassStorage, true)[38..47],
+            descriptors(Function::MassStorage, true, true)[38..47],
             [9, 4, 2, 0, 2, 8, 6, 0x50, 1]
         );
     }
@@ -1364,7 +1371,7 @@ mod tests {
 
     #[test]
     fn ptp_descriptors_layout() {
-        let d = descriptors(Function::Ptp, false);
+        let d = descriptors(Function::Ptp, false, true);
         // header 5 words + 2 x (interface 9 + 3 endpoints x 7)
         assert_eq!(d.len(), 20 + 2 * (9 + 21));
         assert_eq!(
@@ -1381,8 +1388,17 @@ mod tests {
     }
 
     #[test]
+    fn ptp_descriptors_without_interrupt_endpoint() {
+        let d = descriptors(Function::Ptp, false, false);
+        assert_eq!(d.len(), 20 + 2 * (9 + 14));
+        assert_eq!(&d[12..20], &[3, 0, 0, 0, 3, 0, 0, 0]);
+        assert_eq!(&d[20..29], &[9, 4, 0, 0, 2, 6, 1, 1, 1]);
+        assert!(!d.windows(3).any(|w| w == [7, 5, 0x83]));
+    }
+
+    #[test]
     fn msc_descriptors_layout() {
-        let d = descriptors(Function::MassStorage, false);
+        let d = descriptors(Function::MassStorage, false, false);
         assert_eq!(d.len(), 20 + 2 * (9 + 14));
         assert_eq!(&d[20..29], &[9, 4, 0, 0, 2, 8, 6, 0x50, 1]);
         assert_eq!(&d[12..16], &[3, 0, 0, 0]);

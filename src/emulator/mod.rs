@@ -5,6 +5,12 @@
 //! properties, and live view at real pace, wrapped in Sony live-view datasets
 //! ([`liveview`]) around a moving [`testcard`].
 //!
+//! Bodies come in profiles ([`Body::profile`], docs/protocol/emulator.md#profiles): each
+//! has a property store ([`props`]) laid out by its protocol generation, and obeys
+//! camera control ([`control`]: 0x9205 writes, 2.00 notch steps, buttons, AF point,
+//! zoom, movie, still capture, 0xC203 events) the same way over every front; the test
+//! card shows the settings (brightness, tint, framing, focus box, text).
+//!
 //! It is an independent implementation of the camera side: it must never use
 //! `camera`, `pipeline` or `offload` (the host side), so that a misreading of the
 //! protocol cannot hide by being made twice. It uses `ptp` (codes, containers, datasets)
@@ -26,10 +32,13 @@
 //! ```
 
 pub mod body;
+pub mod control;
+mod font;
 pub mod gadget;
 pub mod liveview;
 pub mod msc;
 pub mod pc_remote;
+pub mod props;
 pub mod registry;
 pub mod testcard;
 pub mod usb_camera;
@@ -94,6 +103,10 @@ pub trait FrameContent: Send {
             "this picture source cannot change its size to {width}x{height}"
         )))
     }
+
+    /// Shows the body's settings (exposure, white balance, zoom, focus box, text).
+    /// Sources that show a fixed picture ignore it.
+    fn set_look(&mut self, _look: &testcard::Look) {}
 }
 
 /// Monotonic time for the emulator, as a duration since an arbitrary start.

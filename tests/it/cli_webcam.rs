@@ -95,6 +95,60 @@ fn webcam_records_the_emulated_camera_and_ffmpeg_decodes_every_frame() {
     assert_eq!(ffmpeg_strict_frames(&file, "mjpeg"), 45);
 }
 
+/// The whole in-process webcam path against every emulated profile (both protocol
+/// generations, a body without an interrupt endpoint, one with 78 properties): the
+/// handshake, the property model and live view work, and every frame decodes.
+#[test]
+fn webcam_runs_against_every_emulated_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    for model in ["ILCE-6400", "ZV-E10", "ILCE-5100", "DSC-RX100M7"] {
+        let file = dir.path().join(format!("{model}.mjpeg"));
+        let stdout = record_emulated(&file, 20, &["--emulated-model".as_ref(), model.as_ref()]);
+        assert_eq!(recorded_count(&stdout), 20, "{model}");
+        if have("ffmpeg") {
+            assert_eq!(ffmpeg_strict_frames(&file, "mjpeg"), 20, "{model}");
+        }
+    }
+}
+
+#[test]
+fn emulated_model_needs_a_known_model_and_the_emulated_camera() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, want) in [
+        (
+            &[
+                "webcam",
+                "--camera",
+                "emulated",
+                "--emulated-model",
+                "ILCE-9",
+            ][..],
+            "unknown model",
+        ),
+        (
+            &[
+                "webcam",
+                "--camera",
+                "auto",
+                "--emulated-model",
+                "ILCE-5100",
+            ][..],
+            "--emulated-model needs --camera emulated",
+        ),
+    ] {
+        let out = bin()
+            .args(args)
+            .args(["--device", "none", "--record"])
+            .arg(dir.path().join("never-written.mjpeg"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!dir.path().join("never-written.mjpeg").exists());
+    }
+}
+
 #[test]
 fn webcam_records_avi_that_ffmpeg_reads() {
     if !have("ffmpeg") {

@@ -35,7 +35,8 @@ enum OutStyle {
 
 struct Client {
     cmd: TcpStream,
-    _evt: TcpStream,
+    evt: TcpStream,
+    edec: Decoder,
     dec: Decoder,
     tid: u32,
     ack: Packet,
@@ -97,7 +98,8 @@ impl Client {
         );
         Client {
             cmd,
-            _evt: evt,
+            evt,
+            edec,
             dec,
             tid: 0,
             ack,
@@ -188,6 +190,13 @@ impl Client {
                 other => panic!("unexpected {other:?}"),
             }
         }
+    }
+
+    /// The next packet on the event connection.
+    fn event(&mut self) -> Packet {
+        read_packet(&mut self.evt, &mut self.edec)
+            .unwrap()
+            .expect("event connection open")
     }
 
     fn op(&mut self, code: u16, params: &[u32]) -> (ResponseCode, Vec<u32>, Vec<u8>) {
@@ -1155,4 +1164,54 @@ fn playmemories_captured_bytes() {
     assert_eq!(c.op(0x1003, &[]).0, ResponseCode::OK);
     let st = emu.wait_for(PATIENCE, |s| s.powered_off);
     assert!(st.powered_off);
+}
+
+/// PC Remote over PTP/IP: a setting changed and a still taken are announced on the
+/// event connection (0xC203, then 0xC201 0xFFFFC001), and the still is fetched while
+/// live view keeps being served.
+#[test]
+fn pc_remote_events_and_still_over_ptpip() {
+    use crate::emulator::Body;
+    let cfg = WifiConfig::pc_remote(Body::zv_e10())
+        .for_tests(None)
+        .accept_guids(vec![GUID]);
+    let emu = WifiEmulator::start(cfg).unwrap();
+    let mut c = Client::connect(emu.ptpip_addr(), GUID);
+    assert_eq!(c.op(0x1002, &[1]).0, ResponseCode::OK);
+    for phase in [1, 2] {
+        assert_eq!(c.op(0x9201, &[phase, 0, 0]).0, ResponseCode::OK);
+    }
+    let (code, params, _) = c.op(0x9202, &[0x012C, 1]);
+    assert_eq!((code, params), (ResponseCode::OK, vec![0x012C]));
+    assert_eq!(c.op(0x9201, &[3, 0, 0]).0, ResponseCode::OK);
+    let event = |c: &mut Client| match c.event() {
+        Packet::Event { code, params, .. } => (code.0, params.get(0)),
+        other => panic!("expected an event, got {other:?}"),
+    };
+    let (code, _, _) = c
+        .try_op(0x9205, &[0xD21E], Some(&400u32.to_le_bytes()))
+        .unwrap();
+    assert_eq!(code, ResponseCode::OK);
+    assert_eq!(event(&mut c), (0xC203, 0xD21E));
+    for (ctl, v) in [(0xD2C1u32, 2u8), (0xD2C2, 2), (0xD2C2, 1), (0xD2C1, 1)] {
+        let (code, _, _) = c.try_op(0x9207, &[ctl], Some(&[v, 0])).unwrap();
+        assert_eq!(code, ResponseCode::OK);
+    }
+    assert_eq!(event(&mut c), (0xC203, 0xD213));
+    assert_eq!(event(&mut c), (0xC203, 0xD213));
+    // The body stores the picture within its delay; the next answer carries the events.
+    std::thread::sleep(crate::emulator::control::CAPTURE_DELAY + Duration::from_millis(50));
+    let (code, _, lv) = c.op(0x1009, &[0xFFFF_C002]);
+    assert_eq!(code, ResponseCode::OK);
+    assert!(lv.len() > 1000);
+    assert_eq!(event(&mut c), (0xC203, 0xD215));
+    assert_eq!(event(&mut c), (0xC201, 0xFFFF_C001));
+    let (code, _, jpeg) = c.op(0x1009, &[0xFFFF_C001]);
+    assert_eq!(code, ResponseCode::OK);
+    assert_eq!(
+        (&jpeg[..2], &jpeg[jpeg.len() - 2..]),
+        (&[0xFF, 0xD8][..], &[0xFF, 0xD9][..])
+    );
+    assert_eq!(event(&mut c), (0xC203, 0xD215));
+    emu.stop();
 }
