@@ -229,7 +229,7 @@ impl Setting {
         let t = text.trim().to_ascii_lowercase();
         let bad = || {
             format!(
-                "'{text}' is not a {} value: give {}",
+                "'{text}' is not a valid {} value: give {}",
                 self.name(),
                 self.syntax()
             )
