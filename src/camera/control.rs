@@ -42,6 +42,8 @@ const MAX_STILL: u64 = 512 << 20;
 const MAX_NOTCH_ROUNDS: u32 = 8;
 /// No job runs longer than this.
 const JOB_LIMIT: Duration = Duration::from_secs(30);
+/// Time one [`Controller::step`] may take while steps make progress.
+const ROUND_BUDGET: Duration = Duration::from_millis(20);
 /// With subscribers, the properties are re-read this often when nothing else runs.
 const WATCH_EVERY: Duration = Duration::from_millis(500);
 
@@ -346,13 +348,22 @@ impl<T> Controller<T> {
             }
             return out;
         };
-        let r = if job.started.elapsed() > JOB_LIMIT {
-            Err(ControlError::Timeout(format!(
-                "the camera did not finish within {} s",
-                JOB_LIMIT.as_secs()
-            )))
-        } else {
-            run_step(job, cam).map(|()| job.steps.is_empty())
+        // Steps that make progress follow each other at once; a step that waits for the
+        // body (or the time budget) hands back to live view.
+        let round = Instant::now();
+        let r = loop {
+            if job.started.elapsed() > JOB_LIMIT {
+                break Err(ControlError::Timeout(format!(
+                    "the camera did not finish within {} s",
+                    JOB_LIMIT.as_secs()
+                )));
+            }
+            match run_step(job, cam) {
+                Ok(_) if job.steps.is_empty() => break Ok(true),
+                Ok(true) if round.elapsed() < ROUND_BUDGET => {}
+                Ok(_) => break Ok(false),
+                Err(e) => break Err(e),
+            }
         };
         // A property re-read inside the step counts for the watchers too.
         self.note_values(cam);
@@ -755,10 +766,11 @@ fn current<L: Link>(cam: &Camera<L>, c: u16) -> Option<i128> {
         .and_then(|p| int(&p.current))
 }
 
-fn run_step<L: Link>(job: &mut Job, cam: &mut Camera<L>) -> Result<(), ControlError> {
+/// Runs the job's next step. Ok(false): it waits for the body (nothing changed yet).
+fn run_step<L: Link>(job: &mut Job, cam: &mut Camera<L>) -> Result<bool, ControlError> {
     use crate::camera::DataPhase;
     let Some(step) = job.steps.front_mut() else {
-        return Ok(());
+        return Ok(true);
     };
     match step {
         Step::Control { code, data, what } => {
@@ -832,7 +844,9 @@ fn run_step<L: Link>(job: &mut Job, cam: &mut Camera<L>) -> Result<(), ControlEr
             let now = current(cam, *code);
             if now == Some(*value) {
                 job.steps.pop_front();
-            } else if started.elapsed() > Duration::from_millis(1500) {
+            } else if started.elapsed() <= Duration::from_millis(1500) {
+                return Ok(false);
+            } else {
                 let m = model(cam)?;
                 return Err(ControlError::Refused(format!(
                     "the camera answered OK but kept {} at {} (asked for {})",
@@ -857,7 +871,7 @@ fn run_step<L: Link>(job: &mut Job, cam: &mut Camera<L>) -> Result<(), ControlEr
             let cur = int(&p.current);
             if cur == Some(t) {
                 job.steps.pop_front();
-                return Ok(());
+                return Ok(true);
             }
             let list = settings::shown(p);
             let shown_t = show(s, c, t, m);
@@ -933,7 +947,9 @@ fn run_step<L: Link>(job: &mut Job, cam: &mut Camera<L>) -> Result<(), ControlEr
                     )));
                 }
                 job.steps.pop_front();
-            } else if started.elapsed() > t {
+            } else if started.elapsed() <= t {
+                return Ok(false);
+            } else {
                 if matches!(u, Until::FocusFound) {
                     job.focused = Some(false);
                 }
@@ -991,7 +1007,7 @@ fn run_step<L: Link>(job: &mut Job, cam: &mut Camera<L>) -> Result<(), ControlEr
             job.steps.pop_front();
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// A value of `s` (or of ColorTemp) for messages.

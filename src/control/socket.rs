@@ -255,6 +255,17 @@ fn client(mut s: UnixStream, tx: &Sender<Msg>, stills: &Path, stop: &AtomicBool)
                     &format!("request longer than {MAX_LINE} bytes; closing"),
                 ),
             );
+            // Closing with unread bytes would reset the connection before the client
+            // reads the error: the rest is read and dropped first (bounded).
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let until = Instant::now() + Duration::from_secs(1);
+            let mut dropped = 0usize;
+            while Instant::now() < until && dropped < (1 << 20) {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => dropped += n,
+                }
+            }
             return;
         }
         match s.read(&mut chunk) {
