@@ -24,7 +24,9 @@ pub struct EmulateArgs {
     /// for pairing).
     #[arg(long, value_parser = ["ptp", "msc"])]
     mode: Option<String>,
-    /// The body to emulate: ILCE-6400, ZV-E10, or ILCE-6000 (no USB live view).
+    /// The body to emulate: ILCE-6400, ZV-E10 (3.00, power zoom), ILCE-6000 (no USB live
+    /// view), ILCE-5100 (2.00 as a real a5100: no interrupt endpoint) or DSC-RX100M7
+    /// (3.00 as a real RX100 VII).
     #[arg(long, default_value = "ILCE-6400")]
     model: String,
     /// Announce over SSDP and serve PTP/IP like a camera doing "Send to Computer".
@@ -119,17 +121,18 @@ pub fn run(a: &EmulateArgs) -> anyhow::Result<()> {
 }
 
 fn body(model: &str) -> anyhow::Result<(Body, u16)> {
-    // Product ids of each body in PC Remote mode (docs/protocol/sony-usb.md#product-ids).
-    Ok(match model.to_ascii_uppercase().as_str() {
-        "ILCE-6400" => (Body::ilce_6400(), 0x0CAA),
-        "ZV-E10" => (Body::zv_e10(), 0x0D97),
-        "ILCE-6000" => (Body::ilce_6000(), 0x094E),
-        m => {
-            return Err(super::usage(format!(
-                "unknown model {m}: choose ILCE-6400, ZV-E10 or ILCE-6000"
-            )))
+    // Each profile carries its product id in PC Remote mode
+    // (docs/protocol/sony-usb.md#product-ids).
+    match Body::profile(model) {
+        Some(b) => {
+            let pid = b.usb_pid;
+            Ok((b, pid))
         }
-    })
+        None => Err(super::usage(format!(
+            "unknown model {model}: choose {}",
+            Body::PROFILES.join(", ")
+        ))),
+    }
 }
 
 fn registry(state: Option<&PathBuf>) -> anyhow::Result<Option<Registry>> {
@@ -153,6 +156,7 @@ fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
         } else {
             Function::Ptp
         },
+        interrupt_endpoint: body.interrupt_endpoint,
         ..GadgetConfig::default()
     };
     let gadget = Gadget::create(cfg).context("cannot create the USB gadget")?;

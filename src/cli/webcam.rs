@@ -29,6 +29,10 @@ pub struct WebcamArgs {
     /// an MJPEG file).
     #[arg(long, default_value = "auto", value_name = "CAMERA")]
     camera: String,
+    /// With --camera emulated: the body to emulate (ILCE-6400, ZV-E10, ILCE-6000,
+    /// ILCE-5100 or DSC-RX100M7), as `emulate --model`.
+    #[arg(long, value_name = "MODEL")]
+    emulated_model: Option<String>,
     /// Where the pictures go: auto (the first free v4l2loopback device), a path such as
     /// /dev/video10, none (no video device: only --record and --dump-objects write), or
     /// null (decode every frame and write it nowhere: the decoding cost alone, for
@@ -180,6 +184,17 @@ fn check_options(a: &WebcamArgs) -> anyhow::Result<()> {
             )));
         }
     }
+    if let Some(m) = &a.emulated_model {
+        if a.camera != "emulated" {
+            return Err(usage("--emulated-model needs --camera emulated"));
+        }
+        if Body::profile(m).is_none() {
+            return Err(usage(format!(
+                "unknown model {m}: choose {}",
+                Body::PROFILES.join(", ")
+            )));
+        }
+    }
     if a.emulator_unplug_every.is_some() && a.camera != "emulated" {
         return Err(usage("--emulator-unplug-every needs --camera emulated"));
     }
@@ -268,7 +283,7 @@ pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
     };
     let control_stats = Arc::new(ControlStats::default());
     let ctl = control(a, control_stats.clone())?;
-    let (source, emu) = open_source(&a.camera, connect, ctl)?;
+    let (source, emu) = open_source(&a.camera, a.emulated_model.as_deref(), connect, ctl)?;
     let unplugger = match (a.emulator_unplug_every, &emu) {
         (Some(every), Some(emu)) => Some(spawn_unplugger(
             emu.clone(),
@@ -478,7 +493,12 @@ fn ptpip_addr(s: &str) -> anyhow::Result<std::net::SocketAddr> {
         .with_context(|| format!("--camera ptpip:{s}: the name has no address"))
 }
 
-fn open_source(camera: &str, connect: ConnectOptions, ctl: Control) -> anyhow::Result<Opened> {
+fn open_source(
+    camera: &str,
+    emulated_model: Option<&str>,
+    connect: ConnectOptions,
+    ctl: Control,
+) -> anyhow::Result<Opened> {
     if let Some(host) = camera.strip_prefix("ptpip:") {
         let addr = ptpip_addr(host)?;
         let stored = alpha_bridge::config::Config::load_default()
@@ -508,8 +528,11 @@ fn open_source(camera: &str, connect: ConnectOptions, ctl: Control) -> anyhow::R
         ));
     }
     if camera == "emulated" {
-        let emu = Arc::new(UsbEmulator::new(Body::ilce_6400()));
-        log::info!("using the built-in emulated camera");
+        let body = emulated_model
+            .and_then(Body::profile)
+            .unwrap_or_else(Body::ilce_6400);
+        log::info!("using the built-in emulated camera ({})", body.model);
+        let emu = Arc::new(UsbEmulator::new(body));
         let e = emu.clone();
         let open = Box::new(move || e.connect().map(|h| Box::new(h) as Box<dyn Transport>));
         return Ok((

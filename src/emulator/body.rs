@@ -3,7 +3,9 @@
 //! the counters tests read back ([`Stats`]). Settings are kept apart from run state:
 //! the responder's per-session state lives in `usb_camera`.
 
+use super::control::{BodyEvent, BodyState};
 use super::liveview::{Align512, DEFAULT_IMAGE_OFFSET};
+use super::props::PropStore;
 use super::testcard::TestCard;
 use super::{Clock, FrameContent, RealClock};
 use crate::ptp::sony::{SDIO_VERSION_2, SDIO_VERSION_3};
@@ -249,6 +251,12 @@ pub struct Body {
     pub frame_interval: Duration,
     /// Offset of the JPEG inside each live-view dataset (136 on real bodies).
     pub image_offset: u32,
+    /// The USB interface has an interrupt IN endpoint for events (the ILCE-5100 has
+    /// none: its host polls 0x9209).
+    pub interrupt_endpoint: bool,
+    /// USB product id in PC Remote mode (docs/protocol/sony-usb.md#product-ids).
+    pub usb_pid: u16,
+    state: Mutex<BodyState>,
     faults: Arc<Faults>,
     stats: Arc<Stats>,
     clock: Arc<dyn Clock>,
@@ -268,9 +276,19 @@ impl std::fmt::Debug for Body {
 }
 
 impl Body {
-    /// A body with the given identity, 30 fps, a 1024×680 test card and the real clock.
+    /// A body with the given identity, 30 fps, a 1024×680 test card and the real clock,
+    /// and the property store of the 2019–2021 Alpha bodies (2.00 or 3.00 by
+    /// `sdio_version`).
     pub fn new(model: &str, sdio_version: u16, usb_live_view: bool) -> Body {
+        let store = if sdio_version >= SDIO_VERSION_3 {
+            PropStore::zv_e10()
+        } else {
+            PropStore::alpha_2019(usb_live_view)
+        };
         Body {
+            interrupt_endpoint: true,
+            usb_pid: 0x0CAA,
+            state: Mutex::new(BodyState::new(store, false, STILL_SIZE)),
             model: model.to_string(),
             serial: "00000000000000003282933003547562".to_string(),
             device_version: "2.00".to_string(),
@@ -290,20 +308,79 @@ impl Body {
         Body::new("ILCE-6400", SDIO_VERSION_2, true)
     }
 
-    /// A ZV-E10 (protocol 3.00).
+    /// A ZV-E10 (protocol 3.00, power zoom).
     pub fn zv_e10() -> Body {
-        Body::new("ZV-E10", SDIO_VERSION_3, true)
+        let b = Body::new("ZV-E10", SDIO_VERSION_3, true).with_pid(0x0D97);
+        b.with_store(PropStore::zv_e10(), true)
     }
 
     /// An a6000: PC Remote works but live view over USB does not.
     pub fn ilce_6000() -> Body {
-        Body::new("ILCE-6000", SDIO_VERSION_2, false)
+        Body::new("ILCE-6000", SDIO_VERSION_2, false).with_pid(0x094E)
+    }
+
+    /// An a5100 as a real one answers (docs/protocol/emulator.md#profiles): protocol
+    /// 2.00 (0x9202 answered 0x00C8, no response parameter), one list per descriptor,
+    /// its buttons inside 0x9209, no interrupt endpoint (no events: the host polls).
+    pub fn ilce_5100() -> Body {
+        let mut b = Body::new("ILCE-5100", SDIO_VERSION_2, true)
+            .with_pid(0x0957)
+            .with_store(PropStore::ilce_5100(), false);
+        b.interrupt_endpoint = false;
+        b.device_version = "3.00".into();
+        b
+    }
+
+    /// An RX100 VII as a real one answers: protocol 3.00 (0x9202 answered 0x012C with
+    /// response parameter 0x012C), two lists per descriptor, 78 properties, controls
+    /// listed in 0x9202 only, a power zoom, 640×424 live view at low quality.
+    pub fn dsc_rx100m7() -> Body {
+        let mut b = Body::new("DSC-RX100M7", SDIO_VERSION_3, true)
+            .with_pid(0x0CAE)
+            .with_store(PropStore::rx100m7(), true);
+        b.device_version = "1.00".into();
+        b
+    }
+
+    /// The models `--model` accepts, the default first.
+    pub const PROFILES: &'static [&'static str] = &[
+        "ILCE-6400",
+        "ZV-E10",
+        "ILCE-6000",
+        "ILCE-5100",
+        "DSC-RX100M7",
+    ];
+
+    /// The profile for a model name (case-insensitive), if there is one.
+    pub fn profile(model: &str) -> Option<Body> {
+        Some(match model.to_ascii_uppercase().as_str() {
+            "ILCE-6400" => Body::ilce_6400(),
+            "ZV-E10" => Body::zv_e10(),
+            "ILCE-6000" => Body::ilce_6000(),
+            "ILCE-5100" => Body::ilce_5100(),
+            "DSC-RX100M7" => Body::dsc_rx100m7(),
+            _ => return None,
+        })
+    }
+
+    fn with_pid(mut self, pid: u16) -> Body {
+        self.usb_pid = pid;
+        self
+    }
+
+    /// Replaces the property store (and says whether the body has a power zoom).
+    pub fn with_store(self, store: PropStore, power_zoom: bool) -> Body {
+        *lock(&self.state) = BodyState::new(store, power_zoom, STILL_SIZE);
+        self
     }
 
     /// A body for a model name as DeviceInfo spells it: live view off for the bodies
     /// libgphoto2 flags as having none over USB (ILCE-6000, ILCE-7, ILCE-7R), protocol
     /// 3.00 for 2020+ bodies, 2.00 otherwise (docs/protocol/sony-usb.md#sdio-versions).
     pub fn for_model(model: &str) -> Body {
+        if let Some(b) = Body::profile(model) {
+            return b;
+        }
         const NO_USB_LIVE_VIEW: &[&str] = &["ILCE-6000", "ILCE-7", "ILCE-7R"];
         const VERSION_3: &[&str] = &[
             "ZV-E10",
@@ -374,4 +451,24 @@ impl Body {
     pub(crate) fn content(&self) -> MutexGuard<'_, Box<dyn FrameContent>> {
         lock(&self.content)
     }
+
+    /// The settings and state the host changes (shared by every connection).
+    pub fn state(&self) -> MutexGuard<'_, BodyState> {
+        lock(&self.state)
+    }
+
+    /// Test hook: turns the mode dial (ExposureProgramMode 0x500E: 1 M, 2 P, 3 A, 4 S,
+    /// 0x8000 auto), as a person at the camera would. The change is announced with
+    /// 0xC203 events on the next answer or idle moment of the connection.
+    pub fn turn_mode_dial(&self, mode: u16) -> Result<(), crate::ptp::ResponseCode> {
+        self.state().turn_mode_dial(mode as i128)
+    }
+
+    /// Events waiting to be sent (drained).
+    pub(crate) fn take_events(&self) -> Vec<BodyEvent> {
+        self.state().take_events()
+    }
 }
+
+/// Size of a still picture: the 6-megapixel "S" image size of a 24-megapixel 3:2 body.
+pub const STILL_SIZE: (u32, u32) = (3008, 2000);

@@ -134,6 +134,9 @@ pub struct GadgetConfig {
     pub name: String,
     /// The UDC to bind to; `None` takes the first in `/sys/class/udc`.
     pub udc: Option<String>,
+    /// With [`Function::Ptp`]: offer the interrupt IN endpoint for events (an ILCE-5100
+    /// has none).
+    pub interrupt_endpoint: bool,
 }
 
 impl Default for GadgetConfig {
@@ -147,6 +150,7 @@ impl Default for GadgetConfig {
             function: Function::Ptp,
             name: "alpha-bridge".into(),
             udc: None,
+            interrupt_endpoint: true,
         }
     }
 }
@@ -1049,7 +1053,7 @@ fn build(
             .map_err(|e| io_err(format!("opening {}", p.display()), e))
     };
     let mut ep0 = open("ep0", false)?;
-    ep0.write_all(&descriptors(c.function))
+    ep0.write_all(&descriptors(c.function, c.interrupt_endpoint))
         .map_err(|e| io_err("writing the FunctionFS descriptors", e))?;
     ep0.write_all(&strings_blob(c.function))
         .map_err(|e| io_err("writing the FunctionFS strings", e))?;
@@ -1059,7 +1063,8 @@ fn build(
     let ep_in = open("ep1", true)?;
     let ep_out = open("ep2", true)?;
     let ep_int = match c.function {
-        Function::Ptp => Some(open("ep3", true)?),
+        Function::Ptp if c.interrupt_endpoint => Some(open("ep3", true)?),
+        Function::Ptp => None,
         Function::MassStorage => None,
     };
     Ok(EpFiles {
@@ -1183,9 +1188,16 @@ fn le32(v: &mut Vec<u8>, x: u32) {
 }
 
 /// One speed's interface + endpoint descriptors; returns how many descriptors.
-fn speed_descs(v: &mut Vec<u8>, function: Function, bulk_mps: u16, int_interval: u8) -> u32 {
+fn speed_descs(
+    v: &mut Vec<u8>,
+    function: Function,
+    interrupt: bool,
+    bulk_mps: u16,
+    int_interval: u8,
+) -> u32 {
+    let interrupt = interrupt && function == Function::Ptp;
     let (class, sub, proto, n_eps) = match function {
-        Function::Ptp => (0x06, 0x01, 0x01, 3),
+        Function::Ptp => (0x06, 0x01, 0x01, 2 + u8::from(interrupt)),
         Function::MassStorage => (0x08, 0x06, 0x50, 2),
     };
     // interface: bLength, type 4, number 0, alt 0, endpoints, class, sub, proto, iInterface 1
@@ -1198,19 +1210,19 @@ fn speed_descs(v: &mut Vec<u8>, function: Function, bulk_mps: u16, int_interval:
     };
     ep(v, 0x81, 0x02, bulk_mps, 0);
     ep(v, 0x02, 0x02, bulk_mps, 0);
-    if function == Function::Ptp {
+    if interrupt {
         ep(v, 0x83, 0x03, 64, int_interval);
     }
     1 + u32::from(n_eps)
 }
 
 /// The FunctionFS v2 descriptor blob: full speed (bulk 64) and high speed (bulk 512).
-fn descriptors(function: Function) -> Vec<u8> {
+fn descriptors(function: Function, interrupt: bool) -> Vec<u8> {
     let mut fs = Vec::new();
-    let fs_count = speed_descs(&mut fs, function, 64, 10);
+    let fs_count = speed_descs(&mut fs, function, interrupt, 64, 10);
     let mut hs = Vec::new();
     // high-speed bInterval 8 = 2^(8-1) microframes = 16 ms, about full speed's 10 ms
-    let hs_count = speed_descs(&mut hs, function, 512, 8);
+    let hs_count = speed_descs(&mut hs, function, interrupt, 512, 8);
     let mut v = Vec::new();
     le32(&mut v, DESCRIPTORS_MAGIC_V2);
     le32(&mut v, 0); // length, patched below
@@ -1249,7 +1261,7 @@ mod tests {
 
     #[test]
     fn ptp_descriptors_layout() {
-        let d = descriptors(Function::Ptp);
+        let d = descriptors(Function::Ptp, true);
         // header 5 words + 2 x (interface 9 + 3 endpoints x 7)
         assert_eq!(d.len(), 20 + 2 * (9 + 21));
         assert_eq!(
@@ -1266,8 +1278,17 @@ mod tests {
     }
 
     #[test]
+    fn ptp_descriptors_without_interrupt_endpoint() {
+        let d = descriptors(Function::Ptp, false);
+        assert_eq!(d.len(), 20 + 2 * (9 + 14));
+        assert_eq!(&d[12..20], &[3, 0, 0, 0, 3, 0, 0, 0]);
+        assert_eq!(&d[20..29], &[9, 4, 0, 0, 2, 6, 1, 1, 1]);
+        assert!(!d.windows(3).any(|w| w == [7, 5, 0x83]));
+    }
+
+    #[test]
     fn msc_descriptors_layout() {
-        let d = descriptors(Function::MassStorage);
+        let d = descriptors(Function::MassStorage, false);
         assert_eq!(d.len(), 20 + 2 * (9 + 14));
         assert_eq!(&d[20..29], &[9, 4, 0, 0, 2, 8, 6, 0x50, 1]);
         assert_eq!(&d[12..16], &[3, 0, 0, 0]);

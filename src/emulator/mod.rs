@@ -26,10 +26,13 @@
 //! ```
 
 pub mod body;
+pub mod control;
+mod font;
 pub mod gadget;
 pub mod liveview;
 pub mod msc;
 pub mod pc_remote;
+pub mod props;
 pub mod registry;
 pub mod testcard;
 pub mod usb_camera;
@@ -94,6 +97,10 @@ pub trait FrameContent: Send {
             "this picture source cannot change its size to {width}x{height}"
         )))
     }
+
+    /// Shows the body's settings (exposure, white balance, zoom, focus box, text).
+    /// Sources that show a fixed picture ignore it.
+    fn set_look(&mut self, _look: &testcard::Look) {}
 }
 
 /// Monotonic time for the emulator, as a duration since an arbitrary start.

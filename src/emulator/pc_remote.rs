@@ -10,12 +10,13 @@
 //! only after phase 3 and never faster than the body's frame rate.
 
 use super::body::{Body, Stats};
+use super::control::{BodyEvent, CAPTURED_OBJECT};
 use super::liveview::{self, Layout};
 use crate::ptp::codes::{handle, vendor};
 use crate::ptp::container::{Command, Params};
 use crate::ptp::dataset::{DeviceInfo, ObjectInfo};
-use crate::ptp::sony::{self, ExtDeviceInfo, Generation, PropDesc, PropForm, PropValue};
-use crate::ptp::{DataType, ObjectFormat, OpCode, PropCode, ResponseCode};
+use crate::ptp::sony::{ExtDeviceInfo, Generation, PropValue};
+use crate::ptp::{ObjectFormat, OpCode, PropCode, ResponseCode};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -80,16 +81,14 @@ pub(crate) struct Responder<'a> {
     last_tid: Option<u32>,
     /// SDIO_Connect phases completed (0..=3).
     phase: u8,
-    props: Vec<PropDesc>,
-    controls: Vec<u16>,
     /// The version answered in 0x9202 (it lays out 0x9209).
     answered_version: Option<u16>,
     /// When live view started (connect phase 3).
     lv_start: Option<Duration>,
     last_served: Option<u64>,
     last_dataset_len: usize,
-    /// Properties changed by the host, to announce with 0xC203 events.
-    pub changed: Vec<u16>,
+    /// Events to send (0xC203 property changed, 0xC201 object added), oldest first.
+    pub events: Vec<BodyEvent>,
     /// The data phase of the last answer.
     pub data: Vec<u8>,
     /// A send buffer the front may reuse.
@@ -104,22 +103,35 @@ impl<'a> Responder<'a> {
             session: left_open.then_some(1),
             last_tid: None,
             phase: 0,
-            props: default_props(body),
-            controls: vec![
-                0xD2C1, 0xD2C2, 0xD2C3, 0xD2C8, 0xD2C5, 0xD2C7, 0xD2D1, 0xD2D2, 0xD2DC, 0xD2DD,
-            ],
             answered_version: None,
             lv_start: None,
             last_served: None,
             last_dataset_len: 0,
-            changed: Vec::new(),
+            events: Vec::new(),
             data: Vec::new(),
             tx: Vec::new(),
         }
     }
 
     /// Answers one operation; `data_out` is its data-out payload, if it had one.
+    /// Events the body has for the host are in [`events`](Responder::events) afterwards.
     pub(crate) fn transact(&mut self, cmd: &Command, data_out: Option<&[u8]>) -> Answer {
+        self.idle();
+        let a = self.answer(cmd, data_out);
+        self.events.extend(self.body.take_events());
+        a
+    }
+
+    /// Time passes with no request: pictures taken get stored, the mode dial's
+    /// changes become events.
+    pub(crate) fn idle(&mut self) {
+        let now = self.body.clock().now();
+        let mut st = self.body.state();
+        st.tick(now);
+        self.events.extend(st.take_events());
+    }
+
+    fn answer(&mut self, cmd: &Command, data_out: Option<&[u8]>) -> Answer {
         self.data.clear();
         let op = cmd.code;
         if !SUPPORTED_OPS.contains(&op.0) && op.0 != 0x920D {
@@ -274,13 +286,19 @@ impl<'a> Responder<'a> {
         }
         let version = (requested.min(self.body.sdio_version as u32)) as u16;
         self.answered_version = Some(version);
+        let (properties, controls) = self.body.state().store.codes();
         ExtDeviceInfo {
             version,
-            properties: self.props.iter().map(|p| p.code).collect(),
-            controls: self.controls.clone(),
+            properties,
+            controls,
         }
         .encode(&mut self.data);
-        Answer::data_ok()
+        let mut a = Answer::data_ok();
+        // 3.00 bodies repeat the version as response parameter 1; 2.00 bodies send none.
+        if Generation::of_version(version) == Generation::V3 {
+            a.params = Params::new(&[version as u32]).unwrap_or_default();
+        }
+        a
     }
 
     /// The 0x9209 layout of the version answered in 0x9202 (the body's own before that).
@@ -288,14 +306,12 @@ impl<'a> Responder<'a> {
         Generation::of_version(self.answered_version.unwrap_or(self.body.sdio_version))
     }
 
-    fn find(&self, code: u32) -> Option<usize> {
-        self.props.iter().position(|p| p.code as u32 == code)
-    }
-
     fn prop_desc(&mut self, code: u32) -> Answer {
-        match self.find(code) {
-            Some(i) => {
-                self.props[i].encode(self.generation(), &mut self.data);
+        let g = self.generation();
+        let st = self.body.state();
+        match u16::try_from(code).ok().and_then(|c| st.store.get(c)) {
+            Some(p) => {
+                p.encode(g, &mut self.data);
                 Answer::data_ok()
             }
             None => Answer::code(ResponseCode::DEVICE_PROP_NOT_SUPPORTED),
@@ -303,10 +319,10 @@ impl<'a> Responder<'a> {
     }
 
     fn prop_value(&mut self, code: u32) -> Answer {
-        let Some(i) = self.find(code) else {
+        let st = self.body.state();
+        let Some(p) = u16::try_from(code).ok().and_then(|c| st.store.get(c)) else {
             return Answer::code(ResponseCode::DEVICE_PROP_NOT_SUPPORTED);
         };
-        let p = &self.props[i];
         if let PropValue::Int(v) = p.current {
             let size = p.data_type.scalar_size().unwrap_or(0);
             self.data.extend_from_slice(&v.to_le_bytes()[..size]);
@@ -318,7 +334,8 @@ impl<'a> Responder<'a> {
         if self.phase < 2 {
             return Answer::code(ResponseCode::ACCESS_DENIED);
         }
-        sony::encode_all_props(&self.props, self.generation(), &mut self.data);
+        let g = self.generation();
+        self.body.state().store.encode_all(g, &mut self.data);
         Answer::data_ok()
     }
 
@@ -326,46 +343,20 @@ impl<'a> Responder<'a> {
         if self.phase < 2 {
             return Answer::code(ResponseCode::ACCESS_DENIED);
         }
-        let Some(i) = self.find(code) else {
+        let Ok(code) = u16::try_from(code) else {
             return Answer::code(ResponseCode::DEVICE_PROP_NOT_SUPPORTED);
         };
-        let p = &self.props[i];
-        if p.get_set != 1 || p.is_enabled != 1 {
-            return Answer::code(ResponseCode::ACCESS_DENIED);
+        let g = self.generation();
+        let mut st = self.body.state();
+        let before = st.store.value(code);
+        if let Err(e) = st.set_prop(g, code, value) {
+            return Answer::code(e);
         }
-        let Some(size) = p
-            .data_type
-            .scalar_size()
-            .filter(|_| !p.data_type.is_array())
-        else {
-            return Answer::code(ResponseCode::INVALID_DEVICE_PROP_FORMAT);
-        };
-        if value.len() != size {
-            return Answer::code(ResponseCode::INVALID_DEVICE_PROP_FORMAT);
-        }
-        let v = decode_int(value, p.data_type.0 & 1 == 1);
-        let allowed = match &p.form {
-            PropForm::None => true,
-            PropForm::Enum { values, settable } => settable
-                .as_ref()
-                .unwrap_or(values)
-                .contains(&PropValue::Int(v)),
-            PropForm::Range { min, max, .. } => match (min, max) {
-                (PropValue::Int(lo), PropValue::Int(hi)) => (*lo..=*hi).contains(&v),
-                _ => true,
-            },
-        };
-        if !allowed {
-            return Answer::code(ResponseCode::INVALID_DEVICE_PROP_VALUE);
-        }
-        let changed = p.current != PropValue::Int(v);
-        self.props[i].current = PropValue::Int(v);
-        if changed {
-            self.changed.push(code as u16);
-            if code == PropCode::LIVE_VIEW_IMAGE_QUALITY.0 as u32 {
-                if let Some((w, h)) = quality_size(v) {
-                    self.body.faults().request_frame_size(w, h);
-                }
+        let after = st.store.value(code);
+        drop(st);
+        if code == PropCode::LIVE_VIEW_IMAGE_QUALITY.0 && before != after {
+            if let Some((w, h)) = after.and_then(quality_size) {
+                self.body.faults().request_frame_size(w, h);
             }
         }
         Answer::ok()
@@ -375,13 +366,14 @@ impl<'a> Responder<'a> {
         if self.phase < 2 {
             return Answer::code(ResponseCode::ACCESS_DENIED);
         }
-        if !self.controls.iter().any(|&c| c as u32 == code) {
+        let Ok(code) = u16::try_from(code) else {
             return Answer::code(ResponseCode::DEVICE_PROP_NOT_SUPPORTED);
+        };
+        let (g, now) = (self.generation(), self.body.clock().now());
+        match self.body.state().control(g, now, code, value) {
+            Ok(()) => Answer::ok(),
+            Err(e) => Answer::code(e),
         }
-        if value.is_empty() || value.len() > 4 {
-            return Answer::code(ResponseCode::INVALID_DEVICE_PROP_FORMAT);
-        }
-        Answer::ok()
     }
 
     fn live_view_ready(&self) -> bool {
@@ -389,6 +381,9 @@ impl<'a> Responder<'a> {
     }
 
     fn object_info(&mut self, h: u32) -> Answer {
+        if h == CAPTURED_OBJECT {
+            return self.still_info();
+        }
         if h != handle::LIVE_VIEW || !self.live_view_ready() {
             return Answer::code(ResponseCode::INVALID_OBJECT_HANDLE);
         }
@@ -412,9 +407,47 @@ impl<'a> Responder<'a> {
         Answer::code(ResponseCode::ACCESS_DENIED)
     }
 
+    /// GetObjectInfo(0xFFFFC001): the oldest picture in memory; AccessDenied while
+    /// ObjectInMemory is below 0x8000.
+    fn still_info(&mut self) -> Answer {
+        let st = self.body.state();
+        let Some(s) = st.still().filter(|_| st.has_still()) else {
+            return Answer::code(ResponseCode::ACCESS_DENIED);
+        };
+        ObjectInfo {
+            storage_id: 0,
+            format: ObjectFormat::EXIF_JPEG,
+            compressed_size: s.jpeg.len() as u32,
+            image_pix_width: s.width,
+            image_pix_height: s.height,
+            image_bit_depth: 24,
+            filename: format!("DSC{:05}.JPG", s.number % 100_000),
+            ..ObjectInfo::default()
+        }
+        .encode(&mut self.data);
+        Answer::data_ok()
+    }
+
+    /// GetObject(0xFFFFC001): the oldest picture, handed over.
+    fn take_still(&mut self) -> Answer {
+        let mut st = self.body.state();
+        if !st.has_still() {
+            return Answer::code(ResponseCode::ACCESS_DENIED);
+        }
+        match st.take_still() {
+            Some(s) => {
+                self.data = s.jpeg;
+                Answer::data_ok()
+            }
+            None => Answer::code(ResponseCode::ACCESS_DENIED),
+        }
+    }
+
     fn get_object(&mut self, h: u32) -> Answer {
+        if h == CAPTURED_OBJECT {
+            return self.take_still();
+        }
         if h != handle::LIVE_VIEW {
-            // No captured images in this emulator (0xFFFFC001 is never announced).
             return Answer::code(ResponseCode::INVALID_OBJECT_HANDLE);
         }
         if !self.live_view_ready() {
@@ -475,7 +508,9 @@ impl<'a> Responder<'a> {
             stray_soi: faults.stray_soi(),
             align: faults.align(),
         };
+        let look = self.body.state().look();
         let mut content = self.body.content();
+        content.set_look(&look);
         if let Some((w, h)) = faults.frame_size() {
             if content.size() != (w, h) {
                 match content.set_size(w, h) {
@@ -516,167 +551,8 @@ impl<'a> Responder<'a> {
     }
 }
 
-fn decode_int(b: &[u8], signed: bool) -> i128 {
-    let mut a = [0u8; 16];
-    a[..b.len()].copy_from_slice(b);
-    let v = i128::from_le_bytes(a);
-    if signed && !b.is_empty() && b.len() < 16 {
-        let shift = 128 - 8 * b.len() as u32;
-        (v << shift) >> shift
-    } else {
-        v
-    }
-}
-
 /// Operations listed in DeviceInfo (the Sony ones are the basic set; docs/protocol/sony-usb.md).
 const SUPPORTED_OPS: &[u16] = &[
     0x1001, 0x1002, 0x1003, 0x1004, 0x1008, 0x1009, 0x9201, 0x9202, 0x9203, 0x9204, 0x9205, 0x9207,
     0x9209,
 ];
-
-fn int(v: i128) -> PropValue {
-    PropValue::Int(v)
-}
-
-fn enum_of(vals: &[i128]) -> PropForm {
-    PropForm::Enum {
-        values: vals.iter().map(|&v| int(v)).collect(),
-        settable: None,
-    }
-}
-
-fn desc(code: u16, t: DataType, get_set: u8, enabled: u8, cur: i128, form: PropForm) -> PropDesc {
-    PropDesc {
-        code,
-        data_type: t,
-        get_set,
-        is_enabled: enabled,
-        default: int(cur),
-        current: int(cur),
-        form,
-    }
-}
-
-/// A plausible property set for a mid-range Alpha (values from docs/protocol/sony-usb.md and the
-/// a5000/a5100/ZV-E10 dumps it cites).
-fn default_props(body: &Body) -> Vec<PropDesc> {
-    use DataType as T;
-    let lv = body.usb_live_view as i128;
-    vec![
-        desc(
-            0x5004,
-            T::UINT8,
-            1,
-            1,
-            0x02,
-            enum_of(&[0x02, 0x03, 0x10, 0x13]),
-        ),
-        desc(
-            0x5005,
-            T::UINT16,
-            1,
-            1,
-            2,
-            enum_of(&[
-                2, 4, 6, 7, 0x8001, 0x8002, 0x8003, 0x8004, 0x8010, 0x8011, 0x8012,
-            ]),
-        ),
-        desc(
-            0x5007,
-            T::UINT16,
-            1,
-            1,
-            400,
-            enum_of(&[
-                350, 400, 450, 500, 560, 630, 710, 800, 900, 1000, 1100, 1300, 1400, 1600, 1800,
-                2000, 2200,
-            ]),
-        ),
-        desc(
-            0x500A,
-            T::UINT16,
-            1,
-            1,
-            2,
-            enum_of(&[1, 2, 0x8004, 0x8005, 0x8006]),
-        ),
-        desc(
-            0x500B,
-            T::UINT16,
-            1,
-            1,
-            0x8001,
-            enum_of(&[0x8001, 0x8002, 0x8003]),
-        ),
-        desc(0x500C, T::UINT16, 1, 0, 2, enum_of(&[2])),
-        desc(0x500E, T::UINT16, 0, 2, 2, enum_of(&[1, 2, 3, 4, 0x8000])),
-        desc(
-            0x5010,
-            T::INT16,
-            1,
-            1,
-            0,
-            enum_of(&[
-                -3000, -2700, -2300, -2000, -1700, -1300, -1000, -700, -300, 0, 300, 700, 1000,
-                1300, 1700, 2000, 2300, 2700, 3000,
-            ]),
-        ),
-        desc(0x5013, T::UINT16, 1, 1, 1, enum_of(&[1, 0x8012, 0x8013])),
-        desc(
-            0xD20D,
-            T::UINT32,
-            1,
-            1,
-            0x0001_007D,
-            enum_of(&[
-                0x0001_0032,
-                0x0001_003C,
-                0x0001_0064,
-                0x0001_007D,
-                0x0001_00FA,
-                0x0001_01F4,
-                0x0001_03E8,
-            ]),
-        ),
-        desc(
-            0xD20F,
-            T::UINT16,
-            1,
-            1,
-            5500,
-            PropForm::Range {
-                min: int(2500),
-                max: int(9900),
-                step: int(100),
-            },
-        ),
-        desc(0xD213, T::UINT8, 0, 1, 1, PropForm::None),
-        desc(0xD215, T::UINT16, 0, 1, 0, PropForm::None),
-        desc(
-            0xD218,
-            T::INT8,
-            0,
-            1,
-            82,
-            PropForm::Range {
-                min: int(-1),
-                max: int(100),
-                step: int(1),
-            },
-        ),
-        desc(0xD21D, T::UINT8, 0, 1, 0, PropForm::None),
-        desc(
-            0xD21E,
-            T::UINT32,
-            1,
-            1,
-            0x00FF_FFFF,
-            enum_of(&[0x00FF_FFFF, 100, 200, 400, 800, 1600, 3200, 6400, 12800]),
-        ),
-        desc(0xD221, T::UINT8, 0, 1, lv, PropForm::None),
-        desc(0xD222, T::UINT16, 1, 1, 1, enum_of(&[1, 16, 17])),
-        desc(0xD231, T::UINT8, 1, 1, 1, enum_of(&[1, 2])),
-        desc(0xD25A, T::INT8, 1, 1, 0, enum_of(&[0, 1])),
-        desc(0xD26A, T::UINT8, 1, 1, 2, enum_of(&[1, 2])),
-    ]
-}

@@ -9,6 +9,11 @@
 //! chroma subsampling and YUYV conversion. [`read_counter_luma`] and
 //! [`read_counter_yuyv`] read it back from a decoded picture.
 //!
+//! It shows the body's settings ([`Look`]): exposure compensation changes the
+//! brightness, the white balance the tint, the zoom the framing; a focus box marks the AF
+//! point; a line of text at the top prints the settings. Settings change the background,
+//! which is rendered again only when they change; the focus box is drawn per frame.
+//!
 //! The card is drawn straight in YCbCr (no RGB conversion per frame) over a background
 //! rendered once, and the encoder output buffer is reused, so a frame costs one copy of
 //! the background, a few rectangles and the JPEG encode. It does no I/O.
@@ -170,11 +175,64 @@ const SEGMENTS: [u8; 10] = [
     0b111_1111, 0b110_1111,
 ];
 
+/// What the body's settings do to the picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Look {
+    /// Exposure compensation × 1000 (each EV doubles or halves the luma… about).
+    pub ev_milli: i32,
+    /// The colour temperature the body corrects for; the scene is lit at 5500 K, so a
+    /// higher setting warms the picture and a lower one cools it.
+    pub kelvin: u16,
+    /// Magnification × 10 (10 = no zoom), about the picture's centre.
+    pub zoom_tenths: u16,
+    /// The focus box, at a point of the 640×480 AF grid.
+    pub af_box: Option<(u16, u16)>,
+    /// The settings line(s) printed at the top ('\n' separates lines).
+    pub text: String,
+}
+
+impl Default for Look {
+    fn default() -> Self {
+        Look {
+            ev_milli: 0,
+            kelvin: NEUTRAL_KELVIN,
+            zoom_tenths: 10,
+            af_box: None,
+            text: String::new(),
+        }
+    }
+}
+
+impl Look {
+    /// Whether the background differs (everything but the focus box).
+    fn same_background(&self, o: &Look) -> bool {
+        (self.ev_milli, self.kelvin, self.zoom_tenths, &self.text)
+            == (o.ev_milli, o.kelvin, o.zoom_tenths, &o.text)
+    }
+}
+
+/// The scene's light: a body set to this shows no tint.
+const NEUTRAL_KELVIN: u16 = 5500;
+/// The focus box colour (bright green: far from every colour of the card).
+const FOCUS_GREEN: Ycc = [150, 44, 21];
+
+/// Where the focus box for AF point `(x, y)` (640×480 grid) lies in a `w`×`h` picture:
+/// (left, top, side width, side height, line thickness).
+pub fn focus_box(w: u32, h: u32, x: u16, y: u16) -> (u32, u32, u32, u32, u32) {
+    let (bw, bh) = ((w / 8).max(8), (h / 8).max(8));
+    let cx = x as u32 * w / 640;
+    let cy = y as u32 * h / 480;
+    let left = cx.saturating_sub(bw / 2).min(w.saturating_sub(bw));
+    let top = cy.saturating_sub(bh / 2).min(h.saturating_sub(bh));
+    (left, top, bw, bh, (w / 256).max(2))
+}
+
 /// The test card renderer and JPEG encoder, with its buffers.
 pub struct TestCard {
     width: u32,
     height: u32,
     quality: u8,
+    look: Look,
     background: Vec<u8>,
     canvas: Vec<u8>,
     row: Vec<u8>,
@@ -198,6 +256,7 @@ impl TestCard {
             width: 0,
             height: 0,
             quality: DEFAULT_QUALITY,
+            look: Look::default(),
             background: Vec::new(),
             canvas: Vec::new(),
             row: Vec::new(),
@@ -239,9 +298,38 @@ impl TestCard {
         Ok(())
     }
 
+    /// Takes the body's settings; the background is rendered again only when they
+    /// change.
+    pub fn set_look(&mut self, look: &Look) {
+        if look == &self.look {
+            return;
+        }
+        let redraw = !look.same_background(&self.look);
+        self.look = look.clone();
+        if redraw && self.width > 0 {
+            self.render_background();
+        }
+    }
+
+    pub fn look(&self) -> &Look {
+        &self.look
+    }
+
     fn render_background(&mut self) {
         let (w, h) = (self.width as usize, self.height as usize);
         self.background = vec![0u8; w * h * 3];
+        let look = &self.look;
+        // Exposure: luma gain of 2^(EV/2), so ±3 EV stays readable.
+        let gain = 2f32.powf(look.ev_milli as f32 / 2000.0);
+        // Tint: 1.5 chroma levels per 100 K away from the scene's light.
+        let tint = (look.kelvin as f32 - NEUTRAL_KELVIN as f32) / 100.0 * 1.5;
+        let zoom = look.zoom_tenths.max(10) as usize;
+        let tone = |c: Ycc| -> Ycc {
+            let y = (c[0] as f32 * gain).round().clamp(0.0, 255.0) as u8;
+            let cb = (c[1] as f32 - tint).round().clamp(0.0, 255.0) as u8;
+            let cr = (c[2] as f32 + tint).round().clamp(0.0, 255.0) as u8;
+            [y, cb, cr]
+        };
         let bars: [Ycc; 8] = [
             rgb_to_ycc(235, 235, 235),
             rgb_to_ycc(235, 235, 16),
@@ -253,18 +341,72 @@ impl TestCard {
             rgb_to_ycc(16, 16, 16),
         ];
         let bar_rows = h * 2 / 3;
+        // Zoom: each pixel shows the scene point (centre + offset / zoom).
+        let at = |p: usize, n: usize| -> usize {
+            if zoom == 10 {
+                return p;
+            }
+            let off = (p as isize - (n / 2) as isize) * 10 / zoom as isize;
+            ((n / 2) as isize + off).clamp(0, n as isize - 1) as usize
+        };
         for y in 0..h {
+            let sy = at(y, h);
             let row = &mut self.background[y * w * 3..(y + 1) * w * 3];
             for (x, px) in row.chunks_exact_mut(3).enumerate() {
-                let c = if y < bar_rows {
-                    bars[x * 8 / w]
+                let sx = at(x, w);
+                let c = if sy < bar_rows {
+                    bars[sx * 8 / w]
                 } else {
                     // A grey ramp with a faint colour sweep, so chroma is exercised too.
-                    let v = (x * 255 / w.max(2)) as u8;
-                    let t = ((y - bar_rows) * 255 / (h - bar_rows).max(1)) as u8;
+                    let v = (sx * 255 / w.max(2)) as u8;
+                    let t = ((sy - bar_rows) * 255 / (h - bar_rows).max(1)) as u8;
                     rgb_to_ycc(v, v / 2 + t / 2, 255 - v)
                 };
-                px.copy_from_slice(&c);
+                px.copy_from_slice(&tone(c));
+            }
+        }
+        if !self.look.text.is_empty() {
+            // The settings, white on a black band at the top.
+            self.canvas = std::mem::take(&mut self.background);
+            self.draw_text();
+            self.background = self.canvas.clone();
+        }
+    }
+
+    /// Pixel size of the settings text for this picture.
+    fn text_scale(&self) -> u32 {
+        let longest = self
+            .look
+            .text
+            .lines()
+            .map(|l| l.chars().count() as u32)
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        (self.height / 200)
+            .min(self.width / (longest * 6 + 2))
+            .max(1)
+    }
+
+    fn draw_text(&mut self) {
+        let s = self.text_scale();
+        let lines: Vec<String> = self.look.text.lines().map(str::to_string).collect();
+        let band = lines.len() as u32 * 8 * s + 2 * s;
+        self.fill(0, 0, self.width, band, BLACK);
+        for (row, line) in lines.iter().enumerate() {
+            let y0 = s + row as u32 * 8 * s;
+            for (i, ch) in line.chars().enumerate() {
+                let x0 = s + i as u32 * 6 * s;
+                if x0 + 5 * s > self.width {
+                    break;
+                }
+                for (gy, bits) in super::font::glyph(ch).iter().enumerate() {
+                    for gx in 0..5 {
+                        if bits & (0x10 >> gx) != 0 {
+                            self.fill(x0 + gx * s, y0 + gy as u32 * s, s, s, WHITE);
+                        }
+                    }
+                }
             }
         }
     }
@@ -345,6 +487,15 @@ impl TestCard {
             }
         }
 
+        // The focus box at the AF point.
+        if let Some((fx, fy)) = self.look.af_box {
+            let (l, t, bw, bh, th) = focus_box(w, h, fx, fy);
+            self.fill(l, t, bw, th, FOCUS_GREEN);
+            self.fill(l, t + bh - th, bw, th, FOCUS_GREEN);
+            self.fill(l, t, th, bh, FOCUS_GREEN);
+            self.fill(l + bw - th, t, th, bh, FOCUS_GREEN);
+        }
+
         // The machine-readable strip, on a black band so its edges are clean.
         if let Some(s) = strip(w, h) {
             self.fill(0, s.y0, w, s.cell_h, BLACK);
@@ -385,6 +536,10 @@ impl FrameContent for TestCard {
 
     fn set_size(&mut self, width: u32, height: u32) -> Result<(), EmulatorError> {
         self.resize(width, height)
+    }
+
+    fn set_look(&mut self, look: &Look) {
+        TestCard::set_look(self, look)
     }
 }
 

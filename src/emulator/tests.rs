@@ -160,6 +160,9 @@ fn rig(body: Body) -> Rig {
     let clock = Arc::new(ManualClock::new());
     let body = Arc::new(body.with_clock(clock.clone()));
     let (t, mut dev, pipe) = memory::pair(512);
+    if !body.interrupt_endpoint {
+        pipe.remove_interrupt_endpoint();
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let (b, s, f) = (body.clone(), stop.clone(), pipe.clone());
     let thread = std::thread::spawn(move || {
@@ -673,6 +676,9 @@ fn property_writes_are_checked() {
         code(h, 0x5005, &[5, 0]),
         ResponseCode::INVALID_DEVICE_PROP_VALUE
     );
+    // Colour temperature is settable only with white balance on colour temperature.
+    assert_eq!(code(h, 0xD20F, &[0x94, 0x11]), ResponseCode::ACCESS_DENIED);
+    assert_eq!(code(h, 0x5005, &[0x12, 0x80]), ResponseCode::OK);
     assert_eq!(
         code(h, 0xD20F, &[0x94, 0x11]),
         ResponseCode::OK,
@@ -683,9 +689,17 @@ fn property_writes_are_checked() {
         ResponseCode::INVALID_DEVICE_PROP_VALUE
     );
     assert_eq!(
-        code(h, 0x5010, &[0x18, 0xFC]),
-        ResponseCode::OK,
-        "-1000 (INT16)"
+        code(h, 0xD20F, &[0xC5, 0x11]),
+        ResponseCode::INVALID_DEVICE_PROP_VALUE,
+        "4549 K is off the 100 K grid"
+    );
+    // A 2.00 body takes exposure compensation as notch steps: 0x9205 is answered OK
+    // and changes nothing; 0x9207 with -3 notches moves it to -1.0 EV.
+    assert_eq!(code(h, 0x5010, &[0x18, 0xFC]), ResponseCode::OK);
+    assert_eq!(h.tx(0x9204, &[0x5010], None).data(), &[0, 0]);
+    assert_eq!(
+        h.tx(0x9207, &[0x5010], Some(&[0xFD])).code(),
+        ResponseCode::OK
     );
     assert_eq!(
         code(h, 0xD218, &[50]),
@@ -1136,3 +1150,5 @@ mod random_hosts {
         }
     }
 }
+
+mod control;

@@ -18,7 +18,7 @@ use super::pc_remote::{has_data_out, Answer, Responder};
 use super::EmulatorError;
 use crate::ptp::codes::handle;
 use crate::ptp::container::{self, Command, Event, Header, Kind, Params, Response, HEADER_LEN};
-use crate::ptp::{EventCode, OpCode, ResponseCode};
+use crate::ptp::{OpCode, ResponseCode};
 use crate::transport::{memory, DevicePipe, ErrorKind, TransportError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -70,6 +70,14 @@ pub fn serve_with_hook(
     loop {
         let c = match reader.next(pipe, stop, &stats)? {
             Next::Container(c) => c,
+            Next::Idle => {
+                // Time passes: a picture taken may now be stored, the dial turned.
+                r.idle();
+                if let Some(end) = send_events(pipe, body, &mut r)? {
+                    return Ok(end);
+                }
+                continue;
+            }
             Next::Stopped => return Ok(ServeEnd::Stopped),
             Next::Disconnected => return Ok(ServeEnd::HostDisconnected),
         };
@@ -100,7 +108,14 @@ pub fn serve_with_hook(
         let mut data_out = None;
         let mut answer = None;
         if has_data_out(cmd.code) {
-            match reader.next(pipe, stop, &stats)? {
+            let next = loop {
+                match reader.next(pipe, stop, &stats)? {
+                    Next::Idle => continue,
+                    n => break n,
+                }
+            };
+            match next {
+                Next::Idle => unreachable!("skipped above"),
                 Next::Stopped => return Ok(ServeEnd::Stopped),
                 Next::Disconnected => return Ok(ServeEnd::HostDisconnected),
                 Next::Container(d) => {
@@ -183,25 +198,41 @@ pub fn serve_with_hook(
                 answer.code
             );
         }
-        for prop in r.changed.drain(..) {
-            let mut ev = Vec::with_capacity(16);
-            Event {
-                code: EventCode::SONY_DEVICE_PROP_CHANGED,
-                tid: 0xFFFF_FFFF,
-                params: Params::new(&[prop as u32]).unwrap_or_default(),
-            }
-            .encode(&mut ev);
-            // Events are best effort: a pipe without an interrupt endpoint (or a host
-            // that never polls it) must not end the session.
-            match pipe.write_event(&ev) {
-                Ok(()) => {}
-                Err(e) if e.kind == ErrorKind::Disconnected => {
-                    return Ok(ServeEnd::HostDisconnected)
-                }
-                Err(e) => log::debug!("event {prop:#06x} not sent: {e}"),
-            }
+        if let Some(end) = send_events(pipe, body, &mut r)? {
+            return Ok(end);
         }
     }
+}
+
+/// Sends the body's events on the interrupt endpoint (none when the body has no such
+/// endpoint: its host polls).
+fn send_events(
+    pipe: &mut dyn DevicePipe,
+    body: &Body,
+    r: &mut Responder<'_>,
+) -> Result<Option<ServeEnd>, EmulatorError> {
+    for e in r.events.drain(..) {
+        if !body.interrupt_endpoint {
+            continue;
+        }
+        let mut ev = Vec::with_capacity(16);
+        Event {
+            code: e.code,
+            tid: 0xFFFF_FFFF,
+            params: Params::new(&[e.param]).unwrap_or_default(),
+        }
+        .encode(&mut ev);
+        // Events are best effort: a pipe without an interrupt endpoint (or a host
+        // that never polls it) must not end the session.
+        match pipe.write_event(&ev) {
+            Ok(()) => {}
+            Err(e) if e.kind == ErrorKind::Disconnected => {
+                return Ok(Some(ServeEnd::HostDisconnected))
+            }
+            Err(err) => log::debug!("event {:?} {:#x} not sent: {err}", e.code, e.param),
+        }
+    }
+    Ok(None)
 }
 
 fn write_result(r: Result<(), TransportError>) -> Result<Option<ServeEnd>, EmulatorError> {
@@ -234,6 +265,8 @@ struct Container {
 
 enum Next {
     Container(Container),
+    /// Nothing arrived for a while.
+    Idle,
     Stopped,
     Disconnected,
 }
@@ -308,7 +341,7 @@ impl OutReader {
                     self.pending.extend_from_slice(t);
                 }
                 Err(e) => match e.kind {
-                    ErrorKind::Timeout => {}
+                    ErrorKind::Timeout => return Ok(Next::Idle),
                     ErrorKind::Disconnected => return Ok(Next::Disconnected),
                     ErrorKind::Overflow => {
                         protocol_error(stats, format_args!("{e}"));
@@ -383,6 +416,9 @@ impl UsbEmulator {
         }
         self.pull_cable();
         let (host, mut dev, pipe_faults) = memory::pair(512);
+        if !self.body.interrupt_endpoint {
+            pipe_faults.remove_interrupt_endpoint();
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let body = self.body.clone();
         let (thread_stop, hook_faults) = (stop.clone(), pipe_faults.clone());

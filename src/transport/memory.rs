@@ -18,9 +18,26 @@ pub struct Faults {
     disconnected: AtomicBool,
     stall_in: AtomicBool,
     status: AtomicU16,
+    no_interrupt: AtomicBool,
 }
 
 impl Faults {
+    /// The interface has no interrupt IN endpoint: event reads and writes are
+    /// `Unsupported` (a body such as the ILCE-5100).
+    pub fn remove_interrupt_endpoint(&self) {
+        self.no_interrupt.store(true, Ordering::SeqCst);
+    }
+
+    fn has_interrupt(&self) -> Result<(), TransportError> {
+        if self.no_interrupt.load(Ordering::SeqCst) {
+            return Err(TransportError::new(
+                ErrorKind::Unsupported,
+                "this interface has no interrupt endpoint",
+            ));
+        }
+        Ok(())
+    }
+
     /// Pulls the cable: both ends fail with `Disconnected` from now on.
     pub fn disconnect(&self) {
         self.disconnected.store(true, Ordering::SeqCst);
@@ -185,6 +202,7 @@ impl Transport for HostEnd {
 
     fn read_event(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
         self.check()?;
+        self.faults.has_interrupt()?;
         let ev = recv(&self.events, timeout, "an event")?;
         let n = ev.len().min(buf.len());
         buf[..n].copy_from_slice(&ev[..n]);
@@ -278,6 +296,7 @@ impl DevicePipe for DeviceEnd {
         if self.faults.is_disconnected() {
             return Err(TransportError::disconnected());
         }
+        self.faults.has_interrupt()?;
         // Events are best effort: a host that never reads them must not block the device.
         let _ = self.events.try_send(data.to_vec());
         Ok(())

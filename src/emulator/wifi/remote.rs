@@ -15,10 +15,11 @@ use super::responder::{next_request, receive_data_out, send_data_in};
 use super::wire::{self, Packet};
 use super::{Shared, MAX_LOGGED_OPS};
 use crate::emulator::body::{Body, Stats};
+use crate::emulator::control::BodyEvent;
 use crate::emulator::pc_remote::{has_data_out, Answer, Responder};
 use crate::ptp::container::{Command, Params};
 use crate::ptp::ptpip::{self, data_phase, Decoder};
-use crate::ptp::{EventCode, ResponseCode};
+use crate::ptp::ResponseCode;
 
 /// Serves one PC Remote session on the command connection until the host hangs up.
 pub(super) fn run(
@@ -76,8 +77,8 @@ pub(super) fn run(
                 params: answer.params,
             },
         )?;
-        for prop in r.changed.drain(..) {
-            send_event(shared, prop);
+        for e in r.events.drain(..) {
+            send_event(shared, e);
         }
     }
 }
@@ -126,9 +127,10 @@ fn cut_mid_frame(shared: &Shared, stream: &mut TcpStream, tid: u32, data: &[u8])
     ))
 }
 
-/// A property change, on the event connection (best effort, like the USB interrupt
-/// pipe: a host that never reads events must not end the session).
-fn send_event(shared: &Shared, prop: u16) {
+/// An event (a property change, a picture stored), on the event connection (best
+/// effort, like the USB interrupt pipe: a host that never reads events must not end the
+/// session). Events of changes made between requests go out after the next answer.
+fn send_event(shared: &Shared, e: BodyEvent) {
     let ev = shared
         .lock()
         .event_stream
@@ -136,12 +138,16 @@ fn send_event(shared: &Shared, prop: u16) {
         .and_then(|s| s.try_clone().ok());
     if let Some(mut s) = ev {
         let p = Packet::Event {
-            code: EventCode::SONY_DEVICE_PROP_CHANGED,
+            code: e.code,
             tid: 0xFFFF_FFFF,
-            params: Params::new(&[u32::from(prop)]).unwrap_or_default(),
+            params: Params::new(&[e.param]).unwrap_or_default(),
         };
-        if let Err(e) = wire::write_packet(&mut s, &p) {
-            log::debug!("emulator: event {prop:#06x} not sent: {e}");
+        if let Err(err) = wire::write_packet(&mut s, &p) {
+            log::debug!(
+                "emulator: event {:?} {:#x} not sent: {err}",
+                e.code,
+                e.param
+            );
         }
     }
 }
