@@ -348,3 +348,164 @@ fn round_trips_with_live_view_running() {
     assert!(w.frames() > before);
     let _ = &w.emu;
 }
+
+/// Mean luma of the live frames written after `since`, waiting for at least `n`.
+fn luma_after(w: &Webcam, since: Instant, n: usize) -> f64 {
+    let t = Instant::now();
+    loop {
+        {
+            let seen = w.seen.lock().unwrap();
+            let l: Vec<f64> = seen
+                .frames
+                .iter()
+                .filter(|f| f.0 > since)
+                .map(|f| f.2)
+                .collect();
+            if l.len() >= n {
+                return l[l.len() - n..].iter().sum::<f64>() / n as f64;
+            }
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "no live frames");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Every control against a 2.00 body (ILCE-5100, polled, notch steps), a 3.00 body
+/// (DSC-RX100M7, direct writes, power zoom) and the 3.00 ZV-E10, through the socket
+/// with live view running; the picture's brightness follows exposure compensation.
+#[test]
+fn every_control_on_each_generation_through_the_socket() {
+    let _one = serial();
+    for (body, zoom, mf) in [
+        (Body::ilce_5100(), false, false),
+        (Body::dsc_rx100m7(), true, true),
+        (Body::zv_e10(), true, true),
+    ] {
+        let model = body.model.clone();
+        let w = Webcam::start(body);
+        let mut c = w.client();
+        let mut ask = |v: Value| -> (Value, Duration) {
+            let t = Instant::now();
+            let r = c.ask(&v).unwrap();
+            (r, t.elapsed())
+        };
+        let mut times = Vec::new();
+        for (name, value, shown) in [
+            ("iso", "400", "400"),
+            ("shutter", "1/250", "1/250"),
+            ("aperture", "5.6", "f/5.6"),
+            ("ev", "-0.7", "-0.7"),
+            ("wb", "daylight", "daylight"),
+            ("wb", "5600K", "5600K"),
+            ("focus", "manual", "manual"),
+        ] {
+            let (r, t) = ask(json!({"cmd":"set","name":name,"value":value}));
+            assert_eq!((&r["ok"], &r["value"]), (&json!(true), &json!(shown)), "{model} {name} {value}: {r}");
+            times.push((format!("set {name} {value}"), t));
+            // Read back on its own too.
+            let (g, _) = ask(json!({"cmd":"get","name":name}));
+            assert_eq!(g["value"], json!(shown), "{model}: {g}");
+        }
+        let (r, t) = ask(json!({"cmd":"press","action":"focus-step","steps":3}));
+        if mf {
+            assert_eq!(r["ok"], json!(true), "{model}: {r}");
+            times.push(("focus-step 3".into(), t));
+        } else {
+            assert_eq!(r["kind"], json!("unsupported"), "{model}: {r}");
+        }
+        let (r, _) = ask(json!({"cmd":"set","name":"focus","value":"af-s"}));
+        assert_eq!(r["ok"], json!(true), "{model}: {r}");
+        let (r, t) = ask(json!({"cmd":"press","action":"af-point","x":0.25,"y":0.5,"unit":"fraction"}));
+        if mf {
+            assert_eq!(r["done"], json!("AF point moved to 160,240 of 640x480"), "{model}: {r}");
+            times.push(("af-point".into(), t));
+        }
+        let (r, t) = ask(json!({"cmd":"press","action":"af"}));
+        assert_eq!(r["done"], json!("focused"), "{model}: {r}");
+        times.push(("af".into(), t));
+        for dir in ["in", "stop", "out", "stop"] {
+            let (r, t) = ask(json!({"cmd":"press","action":"zoom","dir":dir}));
+            if zoom {
+                assert_eq!(r["ok"], json!(true), "{model} zoom {dir}: {r}");
+                times.push((format!("zoom {dir}"), t));
+            } else {
+                assert_eq!(r["ok"], json!(false), "{model} zoom {dir}: {r}");
+            }
+        }
+        for (state, rec) in [("start", "on"), ("stop", "off")] {
+            let (r, t) = ask(json!({"cmd":"press","action":"movie","state":state}));
+            assert_eq!(r["ok"], json!(true), "{model} movie {state}: {r}");
+            times.push((format!("movie {state}"), t));
+            let (g, _) = ask(json!({"cmd":"get","name":"recording"}));
+            assert_eq!(g["value"], json!(rec), "{model}: {g}");
+        }
+        // Brightness moves with exposure compensation.
+        let (r, _) = ask(json!({"cmd":"set","name":"ev","value":"-2.0"}));
+        assert_eq!(r["ok"], json!(true), "{model}: {r}");
+        let dark = luma_after(&w, Instant::now() + Duration::from_millis(300), 3);
+        let (r, _) = ask(json!({"cmd":"set","name":"ev","value":"+2.0"}));
+        assert_eq!(r["ok"], json!(true), "{model}: {r}");
+        let bright = luma_after(&w, Instant::now() + Duration::from_millis(300), 3);
+        assert!(bright > dark + 10.0, "{model}: mean luma at -2.0 EV {dark:.1}, at +2.0 EV {bright:.1}");
+        eprintln!(
+            "{model}: request → confirmed: {}; luma -2 EV {dark:.0} / +2 EV {bright:.0}",
+            times
+                .iter()
+                .map(|(n, t)| format!("{n} {:.0} ms", ms(*t)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let s = w.stop();
+        assert!(s.stats.captured > 10, "{model}");
+    }
+}
+
+/// A still taken while live view runs is saved byte for byte as the body served it,
+/// with live frames before and after, and the live-view gap is reported.
+#[test]
+fn a_still_during_live_view_is_saved_byte_identical_with_live_frames_around_it() {
+    let _one = serial();
+    for body in [Body::ilce_5100(), Body::dsc_rx100m7()] {
+        let model = body.model.clone();
+        let w = Webcam::start(body);
+        let out = tempfile::tempdir().unwrap();
+        let asked = Instant::now();
+        let r = w.ask(json!({"cmd":"capture","dir": out.path().to_str().unwrap()}));
+        let answered = Instant::now();
+        assert_eq!(r["ok"], json!(true), "{model}: {r}");
+        let path = PathBuf::from(r["path"].as_str().unwrap());
+        assert_eq!(path.parent(), Some(out.path()));
+        let saved = std::fs::read(&path).unwrap();
+        let served = w.emu.stats().last_still().expect("the body served a still");
+        assert_eq!(w.emu.stats().stills_served(), 1);
+        assert!(saved == served, "{model}: saved {} bytes, served {}", saved.len(), served.len());
+        assert_eq!(&saved[..2], &[0xFF, 0xD8]);
+        assert_eq!(r["bytes"], json!(saved.len()));
+        let gap = r["live_view_gap_ms"].as_f64().expect("a gap is reported");
+        // Live frames before the request and after the answer.
+        luma_after(&w, answered, 3);
+        {
+            let seen = w.seen.lock().unwrap();
+            assert!(seen.frames.iter().any(|f| f.0 < asked), "{model}: no live frame before");
+            assert!(seen.frames.iter().filter(|f| f.0 > answered).count() >= 3);
+        }
+        let names: Vec<String> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 1, "{model}: only the still, no partial file: {names:?}");
+        let stills = w.stats.stills.load(Ordering::Relaxed);
+        let s = w.stop();
+        assert_eq!(stills, 1);
+        eprintln!(
+            "{model}: still of {} bytes in {:.0} ms, live-view gap {gap:.0} ms, {} placeholder pictures",
+            saved.len(),
+            ms(answered - asked),
+            s.stats.placeholders
+        );
+    }
+}

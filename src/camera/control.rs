@@ -340,6 +340,8 @@ impl<T> Controller<T> {
     /// and watching, a property re-read when one is due. Returns the jobs that ended.
     pub fn step<L: Link>(&mut self, cam: &mut Camera<L>) -> Vec<Done<T>> {
         let mut out = Vec::new();
+        // A body storing a shot may take its time over a transaction.
+        cam.set_patient(!self.queue.is_empty());
         let Some((_, job)) = self.queue.front_mut() else {
             if self.watch && self.last_read.is_none_or(|t| t.elapsed() >= WATCH_EVERY) {
                 if let Err(e) = self.read(cam) {
@@ -535,7 +537,8 @@ fn plan_kelvin(m: &PropModel, k: u32) -> Result<Job, ControlError> {
             "the camera offers no colour-temperature white balance now".into(),
         ));
     }
-    if !ct.settable_now() {
+    // Bodies take ColorTemp only once white balance is on colour temperature.
+    if int(&p.current) == Some(WB_COLOR_TEMP) && !ct.settable_now() {
         return Err(ControlError::Refused(
             "the colour temperature cannot be changed now".into(),
         ));
@@ -654,13 +657,8 @@ fn plan_action<L: Link>(cam: &Camera<L>, a: Action) -> Result<Job, ControlError>
                     "this camera has no power zoom".into(),
                 ));
             }
-            if cur(code::ZOOM_ENABLE_STATUS) == Some(0) {
-                return Err(ControlError::Refused(
-                    "zoom is not available now (the lens has no power zoom, or the camera \
-                     disabled it)"
-                        .into(),
-                ));
-            }
+            // ZoomEnableStatus's values are not known for sure: the body's own answer to
+            // the zoom decides.
             let (v, said): (i8, &str) = match z {
                 Zoom::In => (1, "zooming in (tele) until `zoom stop`"),
                 Zoom::Out => (-1, "zooming out (wide) until `zoom stop`"),

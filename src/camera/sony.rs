@@ -485,6 +485,17 @@ impl<L: Link> Camera<L> {
         })
     }
 
+    /// While camera control runs a job, transactions may take longer than live view's
+    /// timeout (a body busy storing a still answers late): at least 10 s.
+    pub fn set_patient(&mut self, on: bool) {
+        let t = if on {
+            self.opts.live_timeout.max(Duration::from_secs(10))
+        } else {
+            self.opts.live_timeout
+        };
+        self.session().set_timeout(t);
+    }
+
     /// The session, for other transactions between live-view polls (camera control).
     pub fn session_mut(&mut self) -> &mut Session<L> {
         self.session()

@@ -21,8 +21,6 @@ pub const QUEUE: usize = 16;
 /// A capture reply waits this long for the first live frame after the shot (to measure
 /// the live-view gap) before it goes out without one.
 const GAP_WAIT: Duration = Duration::from_secs(2);
-/// Live view silent this long during a capture: the webcam shows the placeholder.
-const PAUSED_AFTER: Duration = Duration::from_millis(150);
 
 /// What an asker sends to the camera thread.
 pub enum Msg {
@@ -156,6 +154,12 @@ impl Port {
             }
         }
         self.ctl.set_watch(!self.subs.is_empty());
+        // A capture's transactions may hold live view up (a body storing the shot): the
+        // writer shows the placeholder if no frame comes meanwhile; the next frame
+        // lowers the flag again.
+        if let (Some(flag), Some(_)) = (&self.paused, &self.watch) {
+            flag.store(true, Ordering::Relaxed);
+        }
         for (p, r) in self.ctl.step(cam) {
             self.finished(p, r);
         }
@@ -176,11 +180,6 @@ impl Port {
                     let e = held_elapsed(&p, at);
                     self.answer_at(p, r, Some(gap), e);
                 }
-            }
-        }
-        if let (Some(flag), Some(_), Some(t)) = (&self.paused, &self.watch, self.last_frame) {
-            if t.elapsed() > PAUSED_AFTER {
-                flag.store(true, Ordering::Relaxed);
             }
         }
     }
