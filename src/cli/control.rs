@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
-pub struct ControlArgs {
+pub(crate) struct ControlArgs {
     /// Which camera: auto (the running webcam, else the first Sony body on USB), a serial
     /// number (as `alpha-bridge list` shows it), or emulated (the built-in emulated
     /// camera, or the webcam running with it).
@@ -145,7 +145,7 @@ fn request(a: &ControlArgs) -> anyhow::Result<Value> {
     })
 }
 
-pub fn run(a: &ControlArgs) -> anyhow::Result<()> {
+pub(crate) fn run(a: &ControlArgs) -> anyhow::Result<()> {
     if a.camera.is_empty() {
         return Err(super::usage("--camera needs auto, emulated or a serial number"));
     }

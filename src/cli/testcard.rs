@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
-pub struct TestcardArgs {
+pub(crate) struct TestcardArgs {
     /// Frame size, WxH.
     #[arg(long, default_value = "1024x680")]
     size: String,
@@ -16,7 +16,7 @@ pub struct TestcardArgs {
     file: PathBuf,
 }
 
-pub fn run(a: &TestcardArgs) -> anyhow::Result<()> {
+pub(crate) fn run(a: &TestcardArgs) -> anyhow::Result<()> {
     let (w, h) = a
         .size
         .split_once('x')
