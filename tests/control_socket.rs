@@ -184,9 +184,21 @@ fn malformed_unknown_and_oversized_requests_get_an_error_reply_and_the_server_go
         ("this is not json", "usage", "not a JSON object"),
         ("[1,2]", "usage", "a JSON object"),
         (r#"{"cmd":"teleport","id":5}"#, "usage", "unknown cmd"),
-        (r#"{"cmd":"get","name":"warp"}"#, "usage", "no setting named"),
-        (r#"{"cmd":"set","name":"iso","value":"lots"}"#, "usage", "not a valid iso value"),
-        (r#"{"cmd":"set","name":"mode","value":"M"}"#, "usage", "read-only"),
+        (
+            r#"{"cmd":"get","name":"warp"}"#,
+            "usage",
+            "no setting named",
+        ),
+        (
+            r#"{"cmd":"set","name":"iso","value":"lots"}"#,
+            "usage",
+            "not a valid iso value",
+        ),
+        (
+            r#"{"cmd":"set","name":"mode","value":"M"}"#,
+            "usage",
+            "read-only",
+        ),
         ("\u{0}\u{1}\u{ff}", "usage", "not a JSON object"),
     ] {
         s.write_all(req.as_bytes()).unwrap();
@@ -203,17 +215,30 @@ fn malformed_unknown_and_oversized_requests_get_an_error_reply_and_the_server_go
     s.write_all(b"{\"cmd\":\"get\",\"name\":\"iso\",\"id\":\"a\"}\n")
         .unwrap();
     let r = line(&mut s);
-    assert_eq!((&r["ok"], &r["id"], &r["value"]), (&json!(true), &json!("a"), &json!("auto")));
+    assert_eq!(
+        (&r["ok"], &r["id"], &r["value"]),
+        (&json!(true), &json!("a"), &json!("auto"))
+    );
     // An endless line: an error, then the connection is closed.
     let mut big = UnixStream::connect(&w.sock).unwrap();
     let _ = big.write_all(&vec![b'x'; 64 * 1024]);
     let r = line(&mut big);
-    assert!(r["error"].as_str().unwrap().contains("longer than 4096"), "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("longer than 4096"),
+        "{r}"
+    );
     let mut rest = Vec::new();
     big.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    assert_eq!(big.read_to_end(&mut rest).unwrap(), 0, "closed after the error");
+    assert_eq!(
+        big.read_to_end(&mut rest).unwrap(),
+        0,
+        "closed after the error"
+    );
     // Others are served as before.
-    assert_eq!(w.ask(json!({"cmd":"get","name":"wb"}))["value"], json!("auto"));
+    assert_eq!(
+        w.ask(json!({"cmd":"get","name":"wb"}))["value"],
+        json!("auto")
+    );
     let frames = w.frames();
     std::thread::sleep(Duration::from_millis(300));
     assert!(w.frames() > frames, "live view kept flowing");
@@ -258,9 +283,15 @@ fn clients_that_leave_mid_request_leave_no_thread_and_no_descriptor_behind() {
         let mut s = UnixStream::connect(&w.sock).unwrap();
         match i % 4 {
             // A whole request, gone before the answer (a half-press waits for focus).
-            0 if i % 20 == 0 => s.write_all(b"{\"cmd\":\"press\",\"action\":\"af\"}\n").unwrap(),
-            0 => s.write_all(b"{\"cmd\":\"set\",\"name\":\"wb\",\"value\":\"shade\"}\n").unwrap(),
-            1 => s.write_all(b"{\"cmd\":\"get\",\"name\":\"iso\"}\n").unwrap(),
+            0 if i % 20 == 0 => s
+                .write_all(b"{\"cmd\":\"press\",\"action\":\"af\"}\n")
+                .unwrap(),
+            0 => s
+                .write_all(b"{\"cmd\":\"set\",\"name\":\"wb\",\"value\":\"shade\"}\n")
+                .unwrap(),
+            1 => s
+                .write_all(b"{\"cmd\":\"get\",\"name\":\"iso\"}\n")
+                .unwrap(),
             // Half a line.
             2 => s.write_all(b"{\"cmd\":\"ge").unwrap(),
             // A subscriber that leaves.
@@ -309,7 +340,11 @@ fn a_subscriber_sees_the_changes_another_client_makes() {
     let ok = sub.next(Some(Duration::from_secs(5))).unwrap().unwrap();
     assert_eq!(ok["subscribed"], json!(true));
     let r = w.ask(json!({"cmd":"set","name":"wb","value":"cloudy"}));
-    assert_eq!((&r["ok"], &r["value"]), (&json!(true), &json!("cloudy")), "{r}");
+    assert_eq!(
+        (&r["ok"], &r["value"]),
+        (&json!(true), &json!("cloudy")),
+        "{r}"
+    );
     let t = Instant::now();
     loop {
         let e = sub.next(Some(Duration::from_secs(5))).unwrap().unwrap();
@@ -404,7 +439,11 @@ fn every_control_on_each_generation_through_the_socket() {
             ("focus", "manual", "manual"),
         ] {
             let (r, t) = ask(json!({"cmd":"set","name":name,"value":value}));
-            assert_eq!((&r["ok"], &r["value"]), (&json!(true), &json!(shown)), "{model} {name} {value}: {r}");
+            assert_eq!(
+                (&r["ok"], &r["value"]),
+                (&json!(true), &json!(shown)),
+                "{model} {name} {value}: {r}"
+            );
             times.push((format!("set {name} {value}"), t));
             // Read back on its own too.
             let (g, _) = ask(json!({"cmd":"get","name":name}));
@@ -419,9 +458,14 @@ fn every_control_on_each_generation_through_the_socket() {
         }
         let (r, _) = ask(json!({"cmd":"set","name":"focus","value":"af-s"}));
         assert_eq!(r["ok"], json!(true), "{model}: {r}");
-        let (r, t) = ask(json!({"cmd":"press","action":"af-point","x":0.25,"y":0.5,"unit":"fraction"}));
+        let (r, t) =
+            ask(json!({"cmd":"press","action":"af-point","x":0.25,"y":0.5,"unit":"fraction"}));
         if mf {
-            assert_eq!(r["done"], json!("AF point moved to 160,240 of 640x480"), "{model}: {r}");
+            assert_eq!(
+                r["done"],
+                json!("AF point moved to 160,240 of 640x480"),
+                "{model}: {r}"
+            );
             times.push(("af-point".into(), t));
         }
         let (r, t) = ask(json!({"cmd":"press","action":"af"}));
@@ -450,7 +494,10 @@ fn every_control_on_each_generation_through_the_socket() {
         let (r, _) = ask(json!({"cmd":"set","name":"ev","value":"+2.0"}));
         assert_eq!(r["ok"], json!(true), "{model}: {r}");
         let bright = luma_after(&w, Instant::now() + Duration::from_millis(300), 3);
-        assert!(bright > dark + 10.0, "{model}: mean luma at -2.0 EV {dark:.1}, at +2.0 EV {bright:.1}");
+        assert!(
+            bright > dark + 10.0,
+            "{model}: mean luma at -2.0 EV {dark:.1}, at +2.0 EV {bright:.1}"
+        );
         eprintln!(
             "{model}: request → confirmed: {}; luma -2 EV {dark:.0} / +2 EV {bright:.0}",
             times
@@ -482,7 +529,12 @@ fn a_still_during_live_view_is_saved_byte_identical_with_live_frames_around_it()
         let saved = std::fs::read(&path).unwrap();
         let served = w.emu.stats().last_still().expect("the body served a still");
         assert_eq!(w.emu.stats().stills_served(), 1);
-        assert!(saved == served, "{model}: saved {} bytes, served {}", saved.len(), served.len());
+        assert!(
+            saved == served,
+            "{model}: saved {} bytes, served {}",
+            saved.len(),
+            served.len()
+        );
         assert_eq!(&saved[..2], &[0xFF, 0xD8]);
         assert_eq!(r["bytes"], json!(saved.len()));
         let gap = r["live_view_gap_ms"].as_f64().expect("a gap is reported");
@@ -490,14 +542,21 @@ fn a_still_during_live_view_is_saved_byte_identical_with_live_frames_around_it()
         luma_after(&w, answered, 3);
         {
             let seen = w.seen.lock().unwrap();
-            assert!(seen.frames.iter().any(|f| f.0 < asked), "{model}: no live frame before");
+            assert!(
+                seen.frames.iter().any(|f| f.0 < asked),
+                "{model}: no live frame before"
+            );
             assert!(seen.frames.iter().filter(|f| f.0 > answered).count() >= 3);
         }
         let names: Vec<String> = std::fs::read_dir(out.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names.len(), 1, "{model}: only the still, no partial file: {names:?}");
+        assert_eq!(
+            names.len(),
+            1,
+            "{model}: only the still, no partial file: {names:?}"
+        );
         let stills = w.stats.stills.load(Ordering::Relaxed);
         let s = w.stop();
         assert_eq!(stills, 1);

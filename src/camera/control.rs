@@ -69,7 +69,10 @@ pub enum Action {
     /// Half-press: focus, then release.
     Af,
     /// Move the AF point, on the 640×480 grid.
-    AfPoint { x: u16, y: u16 },
+    AfPoint {
+        x: u16,
+        y: u16,
+    },
     /// Manual focus by this many steps (negative: nearer).
     FocusStep(i32),
     Zoom(Zoom),
@@ -579,7 +582,8 @@ fn list_text(s: Setting, values: &[i128], m: &PropModel) -> String {
 }
 
 fn has_control<L: Link>(cam: &Camera<L>, code: u16) -> bool {
-    cam.ext_info().controls.contains(&code) || cam.properties().is_some_and(|m| m.get(code).is_some())
+    cam.ext_info().controls.contains(&code)
+        || cam.properties().is_some_and(|m| m.get(code).is_some())
 }
 
 fn plan_action<L: Link>(cam: &Camera<L>, a: Action) -> Result<Job, ControlError> {
@@ -647,7 +651,10 @@ fn plan_action<L: Link>(cam: &Camera<L>, a: Action) -> Result<Job, ControlError>
                 });
             }
             Ok(job(
-                Goal::Done(format!("focus moved {n} step{}", if n.abs() == 1 { "" } else { "s" })),
+                Goal::Done(format!(
+                    "focus moved {n} step{}",
+                    if n.abs() == 1 { "" } else { "s" }
+                )),
                 steps,
             ))
         }
@@ -677,7 +684,14 @@ fn plan_action<L: Link>(cam: &Camera<L>, a: Action) -> Result<Job, ControlError>
             let want = on as i128;
             if cur(code::MOVIE_RECORDING) == Some(want) {
                 return Ok(job(
-                    Goal::Done(if on { "already recording" } else { "not recording" }.into()),
+                    Goal::Done(
+                        if on {
+                            "already recording"
+                        } else {
+                            "not recording"
+                        }
+                        .into(),
+                    ),
                     vec![],
                 ));
             }

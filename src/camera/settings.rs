@@ -290,9 +290,7 @@ impl Setting {
                     "af" => "af-s",
                     other => other,
                 };
-                lookup(FOCUS_NAMES, alias)
-                    .map(Wanted::Raw)
-                    .ok_or_else(bad)
+                lookup(FOCUS_NAMES, alias).map(Wanted::Raw).ok_or_else(bad)
             }
             Setting::Mode | Setting::Battery | Setting::Recording => Err(format!(
                 "{} is read-only: {}",
@@ -517,7 +515,10 @@ mod tests {
             Wanted::Raw(ISO_AUTO)
         );
         assert_eq!(Setting::Iso.parse_value("400").unwrap(), Wanted::Raw(400));
-        assert_eq!(Setting::Wb.parse_value("5600K").unwrap(), Wanted::Kelvin(5600));
+        assert_eq!(
+            Setting::Wb.parse_value("5600K").unwrap(),
+            Wanted::Kelvin(5600)
+        );
         assert_eq!(Setting::Wb.parse_value("Daylight").unwrap(), Wanted::Raw(4));
         assert_eq!(
             Setting::Focus.parse_value("af-c").unwrap(),

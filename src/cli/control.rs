@@ -77,7 +77,11 @@ enum What {
 
 /// A number of pixels, or a percentage ("50%") as a fraction.
 fn coordinate(s: &str, axis: &str) -> anyhow::Result<(f64, bool)> {
-    let bad = || super::usage(format!("af-point {axis} {s:?}: give pixels such as 512 or a percentage such as 50%"));
+    let bad = || {
+        super::usage(format!(
+            "af-point {axis} {s:?}: give pixels such as 512 or a percentage such as 50%"
+        ))
+    };
     match s.strip_suffix('%') {
         Some(p) => {
             let v: f64 = p.trim().parse().map_err(|_| bad())?;
@@ -101,7 +105,10 @@ fn coordinate(s: &str, axis: &str) -> anyhow::Result<(f64, bool)> {
 fn request(a: &ControlArgs) -> anyhow::Result<Value> {
     let setting = |n: &str| {
         Setting::parse(n).ok_or_else(|| {
-            super::usage(format!("no setting named {n:?}; the settings are {}", wire::names()))
+            super::usage(format!(
+                "no setting named {n:?}; the settings are {}",
+                wire::names()
+            ))
         })
     };
     Ok(match &a.what {
@@ -125,7 +132,9 @@ fn request(a: &ControlArgs) -> anyhow::Result<Value> {
         }
         What::FocusStep { steps } => {
             if *steps == 0 || steps.abs() > 1000 {
-                return Err(super::usage("focus-step needs a number from -1000 to 1000, not 0"));
+                return Err(super::usage(
+                    "focus-step needs a number from -1000 to 1000, not 0",
+                ));
             }
             json!({"cmd": "press", "action": "focus-step", "steps": steps})
         }
@@ -135,8 +144,9 @@ fn request(a: &ControlArgs) -> anyhow::Result<Value> {
             let mut v = json!({"cmd": "capture"});
             if let Some(d) = stills {
                 super::paths::dir_to_write("--stills", d)?;
-                let abs = std::path::absolute(d)
-                    .with_context(|| format!("--stills {}: cannot make it absolute", d.display()))?;
+                let abs = std::path::absolute(d).with_context(|| {
+                    format!("--stills {}: cannot make it absolute", d.display())
+                })?;
                 v["dir"] = abs.to_string_lossy().into_owned().into();
             }
             v
@@ -147,7 +157,9 @@ fn request(a: &ControlArgs) -> anyhow::Result<Value> {
 
 pub(crate) fn run(a: &ControlArgs) -> anyhow::Result<()> {
     if a.camera.is_empty() {
-        return Err(super::usage("--camera needs auto, emulated or a serial number"));
+        return Err(super::usage(
+            "--camera needs auto, emulated or a serial number",
+        ));
     }
     let req = request(a)?;
     let serial = match a.camera.as_str() {
@@ -163,8 +175,12 @@ pub(crate) fn run(a: &ControlArgs) -> anyhow::Result<()> {
 
 fn through_socket(a: &ControlArgs, path: &Path, req: &Value) -> anyhow::Result<()> {
     log::debug!("asking the running webcam through {}", path.display());
-    let mut c = Client::connect(path)
-        .with_context(|| format!("cannot reach the webcam's control socket {}", path.display()))?;
+    let mut c = Client::connect(path).with_context(|| {
+        format!(
+            "cannot reach the webcam's control socket {}",
+            path.display()
+        )
+    })?;
     if matches!(a.what, What::Watch) {
         c.send(req)?;
         let stop = super::stop_flag()?;
@@ -177,13 +193,19 @@ fn through_socket(a: &ControlArgs, path: &Path, req: &Value) -> anyhow::Result<(
                     print_event(a, &v);
                 }
                 Ok(None) => anyhow::bail!("the webcam stopped"),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => return Err(e).context("reading from the control socket"),
             }
         }
         return Ok(());
     }
-    let reply = c.ask(req).context("talking to the webcam's control socket")?;
+    let reply = c
+        .ask(req)
+        .context("talking to the webcam's control socket")?;
     show(a, &reply)
 }
 
@@ -237,10 +259,12 @@ fn own_camera(a: &ControlArgs, req: &Value) -> anyhow::Result<()> {
         live_gap: None,
     };
     let saved = match (&reply.result, capture) {
-        (Ok(Outcome::Still(s)), true) => Some(
-            stills::save(&stills_dir, s)
-                .map_err(|e| format!("the still could not be saved in {}: {e}", stills_dir.display())),
-        ),
+        (Ok(Outcome::Still(s)), true) => Some(stills::save(&stills_dir, s).map_err(|e| {
+            format!(
+                "the still could not be saved in {}: {e}",
+                stills_dir.display()
+            )
+        })),
         _ => None,
     };
     drop(cam.close());
@@ -261,7 +285,8 @@ fn af_point_request(
         let mut buf = Vec::new();
         cam.next_live_view(&mut buf, &|| false)
             .context("cannot read a live-view picture to place the AF point in")?;
-        let f = alpha_bridge::frame::extract(&buf).context("the live-view picture is unreadable")?;
+        let f =
+            alpha_bridge::frame::extract(&buf).context("the live-view picture is unreadable")?;
         (u32::from(f.width), u32::from(f.height))
     };
     if x > w as f64 || y > h as f64 {
@@ -341,7 +366,10 @@ fn show(a: &ControlArgs, v: &Value) -> anyhow::Result<()> {
             let mut line = format!("{:<10} {:<12}", text(s, "name"), text(s, "value"));
             if s.get("settable") == Some(&Value::Bool(true)) {
                 if let Some(Value::Array(c)) = s.get("choices") {
-                    let c: Vec<String> = c.iter().filter_map(|x| x.as_str().map(String::from)).collect();
+                    let c: Vec<String> = c
+                        .iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect();
                     if !c.is_empty() {
                         line.push_str(&format!(" (choices: {})", c.join(", ")));
                     }

@@ -2,11 +2,11 @@
 
 use alpha_bridge::camera::sony::LiveViewQuality;
 use alpha_bridge::camera::ConnectOptions;
+use alpha_bridge::control::socket::{self, Server};
+use alpha_bridge::control::ControlStats;
 use alpha_bridge::decode::Backend;
 use alpha_bridge::emulator::{Body, UsbEmulator};
 use alpha_bridge::pipeline::network::{live_view_tcp, PtpIpSource};
-use alpha_bridge::control::socket::{self, Server};
-use alpha_bridge::control::ControlStats;
 use alpha_bridge::pipeline::source::{CameraSource, Control, FrameSource, ReplaySource};
 use alpha_bridge::pipeline::stats::Snapshot;
 use alpha_bridge::pipeline::{self, Aspect, Options, Output};

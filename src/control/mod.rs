@@ -8,7 +8,7 @@ pub mod socket;
 pub mod stills;
 pub mod wire;
 
-use crate::camera::control::{Controller, ControlError, Outcome, Request, State};
+use crate::camera::control::{ControlError, Controller, Outcome, Request, State};
 use crate::camera::link::Link;
 use crate::camera::sony::Camera;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -38,7 +38,11 @@ pub enum Msg {
 pub enum Asked {
     Camera(Request),
     /// A point of the live-view picture: pixels, or fractions (0..1) when `fraction`.
-    AfPointAt { x: f64, y: f64, fraction: bool },
+    AfPointAt {
+        x: f64,
+        y: f64,
+        fraction: bool,
+    },
 }
 
 /// The answer to one request.
@@ -166,16 +170,21 @@ impl Port {
         let changes = self.ctl.take_changes();
         if !changes.is_empty() {
             self.subs.retain(|s| {
-                changes
-                    .iter()
-                    .all(|c| !matches!(s.try_send(c.clone()), Err(crossbeam_channel::TrySendError::Disconnected(_))))
+                changes.iter().all(|c| {
+                    !matches!(
+                        s.try_send(c.clone()),
+                        Err(crossbeam_channel::TrySendError::Disconnected(_))
+                    )
+                })
             });
         }
         if let Some(w) = &mut self.watch {
             if let Some((_, _, at)) = &w.done {
                 if at.elapsed() > GAP_WAIT {
                     let (p, r, at) = w.done.take().expect("checked");
-                    let gap = w.max_gap.max(self.last_frame.map_or(GAP_WAIT, |t| t.elapsed()));
+                    let gap = w
+                        .max_gap
+                        .max(self.last_frame.map_or(GAP_WAIT, |t| t.elapsed()));
                     self.watch = None;
                     let e = held_elapsed(&p, at);
                     self.answer_at(p, r, Some(gap), e);
@@ -236,7 +245,9 @@ impl Port {
         match a {
             Asked::Camera(r) => Ok(r),
             Asked::AfPointAt { x, y, fraction } => {
-                let (w, h) = if fraction { (1, 1) } else {
+                let (w, h) = if fraction {
+                    (1, 1)
+                } else {
                     self.size.ok_or_else(|| {
                         ControlError::Refused(
                             "no live-view picture yet to place the AF point in; try again in a moment"
@@ -256,7 +267,10 @@ impl Port {
                 } else {
                     crate::camera::control::grid_point(x, y, w, h)
                 };
-                Ok(Request::Press(crate::camera::control::Action::AfPoint { x: gx, y: gy }))
+                Ok(Request::Press(crate::camera::control::Action::AfPoint {
+                    x: gx,
+                    y: gy,
+                }))
             }
         }
     }

@@ -40,16 +40,26 @@ pub enum SocketError {
 pub fn runtime_dir() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
         Some(d) if d.is_absolute() => d.join("alpha-bridge"),
-        // SAFETY: getuid cannot fail.
-        _ => PathBuf::from(format!("/tmp/alpha-bridge-{}", unsafe { libc::getuid() })),
+        _ => PathBuf::from(format!("/tmp/alpha-bridge-{}", my_uid())),
     }
+}
+
+/// This process's user id (the owner of `/proc/self`), without FFI.
+fn my_uid() -> u32 {
+    std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
 }
 
 /// The socket of the camera with this serial number.
 pub fn socket_path(serial: &str) -> PathBuf {
     let safe: String = serial
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(64)
         .collect();
     runtime_dir().join(format!(
@@ -70,8 +80,7 @@ fn private_dir(dir: &Path) -> Result<(), SocketError> {
         Err(e) => return Err(io(e)),
     }
     let m = std::fs::symlink_metadata(dir).map_err(io)?;
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = my_uid();
     let why = if !m.is_dir() {
         Some("is not a directory".to_string())
     } else if m.uid() != uid {
@@ -226,7 +235,9 @@ fn write_line(s: &mut UnixStream, v: &Value) -> io::Result<()> {
 
 /// Serves one client until it leaves, breaks the protocol badly, or the server stops.
 fn client(mut s: UnixStream, tx: &Sender<Msg>, stills: &Path, stop: &AtomicBool) {
-    if s.set_read_timeout(Some(TICK)).is_err() || s.set_write_timeout(Some(Duration::from_secs(5))).is_err() {
+    if s.set_read_timeout(Some(TICK)).is_err()
+        || s.set_write_timeout(Some(Duration::from_secs(5))).is_err()
+    {
         return;
     }
     let mut buf: Vec<u8> = Vec::with_capacity(256);
@@ -271,7 +282,11 @@ fn client(mut s: UnixStream, tx: &Sender<Msg>, stills: &Path, stop: &AtomicBool)
         match s.read(&mut chunk) {
             Ok(0) => return,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return,
         }
@@ -279,7 +294,13 @@ fn client(mut s: UnixStream, tx: &Sender<Msg>, stills: &Path, stop: &AtomicBool)
 }
 
 /// Answers one line; false when the connection should end.
-fn answer(s: &mut UnixStream, line: &str, tx: &Sender<Msg>, stills: &Path, stop: &AtomicBool) -> bool {
+fn answer(
+    s: &mut UnixStream,
+    line: &str,
+    tx: &Sender<Msg>,
+    stills: &Path,
+    stop: &AtomicBool,
+) -> bool {
     let (id, asked, dir) = match wire::parse(line) {
         Err(bad) => {
             return write_line(s, &wire::error_json(bad.id.as_ref(), "usage", &bad.error)).is_ok()
@@ -290,13 +311,26 @@ fn answer(s: &mut UnixStream, line: &str, tx: &Sender<Msg>, stills: &Path, stop:
         }
         Ok(Line::Ask { id, asked, dir }) => (id, asked, dir),
     };
-    let capture = matches!(asked, Asked::Camera(crate::camera::control::Request::Capture));
+    let capture = matches!(
+        asked,
+        Asked::Camera(crate::camera::control::Request::Capture)
+    );
     let (rtx, rrx) = crossbeam_channel::bounded::<Reply>(1);
     let refused = |why: &str| wire::error_json(id.as_ref(), "busy", why);
-    match tx.send_timeout(Msg::Request { req: asked, reply: rtx }, Duration::from_secs(2)) {
+    match tx.send_timeout(
+        Msg::Request {
+            req: asked,
+            reply: rtx,
+        },
+        Duration::from_secs(2),
+    ) {
         Ok(()) => {}
         Err(SendTimeoutError::Timeout(_)) => {
-            return write_line(s, &refused("the camera is busy with other requests; try again")).is_ok()
+            return write_line(
+                s,
+                &refused("the camera is busy with other requests; try again"),
+            )
+            .is_ok()
         }
         Err(SendTimeoutError::Disconnected(_)) => {
             let _ = write_line(s, &refused("the webcam is stopping"));
@@ -307,9 +341,13 @@ fn answer(s: &mut UnixStream, line: &str, tx: &Sender<Msg>, stills: &Path, stop:
     let reply = loop {
         match rrx.recv_timeout(TICK) {
             Ok(r) => break r,
-            Err(RecvTimeoutError::Timeout) if started.elapsed() < REPLY_LIMIT && !stop.load(Ordering::SeqCst) => {}
+            Err(RecvTimeoutError::Timeout)
+                if started.elapsed() < REPLY_LIMIT && !stop.load(Ordering::SeqCst) => {}
             Err(_) => {
-                let _ = write_line(s, &wire::error_json(id.as_ref(), "timeout", "no answer from the camera"));
+                let _ = write_line(
+                    s,
+                    &wire::error_json(id.as_ref(), "timeout", "no answer from the camera"),
+                );
                 return false;
             }
         }
@@ -333,8 +371,14 @@ fn answer(s: &mut UnixStream, line: &str, tx: &Sender<Msg>, stills: &Path, stop:
 
 fn subscribe(s: &mut UnixStream, id: Option<Value>, tx: &Sender<Msg>, stop: &AtomicBool) {
     let (etx, erx) = crossbeam_channel::bounded(64);
-    if tx.send_timeout(Msg::Subscribe(etx), Duration::from_secs(2)).is_err() {
-        let _ = write_line(s, &wire::error_json(id.as_ref(), "busy", "the camera is busy; try again"));
+    if tx
+        .send_timeout(Msg::Subscribe(etx), Duration::from_secs(2))
+        .is_err()
+    {
+        let _ = write_line(
+            s,
+            &wire::error_json(id.as_ref(), "busy", "the camera is busy; try again"),
+        );
         return;
     }
     let mut ok = serde_json::Map::new();
@@ -343,7 +387,9 @@ fn subscribe(s: &mut UnixStream, id: Option<Value>, tx: &Sender<Msg>, stop: &Ato
         ok.insert("id".into(), id);
     }
     ok.insert("subscribed".into(), true.into());
-    if write_line(s, &Value::Object(ok)).is_err() || s.set_read_timeout(Some(Duration::from_millis(20))).is_err() {
+    if write_line(s, &Value::Object(ok)).is_err()
+        || s.set_read_timeout(Some(Duration::from_millis(20))).is_err()
+    {
         return;
     }
     let mut sink = [0u8; 256];
@@ -361,7 +407,13 @@ fn subscribe(s: &mut UnixStream, id: Option<Value>, tx: &Sender<Msg>, stop: &Ato
         match s.read(&mut sink) {
             Ok(0) => return,
             Ok(_) => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
             Err(_) => return,
         }
     }
@@ -412,10 +464,7 @@ pub struct Client {
 impl Client {
     pub fn connect(path: &Path) -> io::Result<Client> {
         let s = UnixStream::connect(path)?;
-        Ok(Client {
-            s,
-            buf: Vec::new(),
-        })
+        Ok(Client { s, buf: Vec::new() })
     }
 
     /// Sends one request line.
@@ -430,7 +479,9 @@ impl Client {
         loop {
             if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=i).collect();
-                return serde_json::from_slice(&line).map(Some).map_err(io::Error::other);
+                return serde_json::from_slice(&line)
+                    .map(Some)
+                    .map_err(io::Error::other);
             }
             match self.s.read(&mut chunk)? {
                 0 => return Ok(None),
@@ -443,6 +494,11 @@ impl Client {
     pub fn ask(&mut self, v: &Value) -> io::Result<Value> {
         self.send(v)?;
         self.next(Some(REPLY_LIMIT + Duration::from_secs(5)))?
-            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "the webcam closed the control socket"))
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the webcam closed the control socket",
+                )
+            })
     }
 }

@@ -122,9 +122,7 @@ pub fn parse(line: &str) -> Result<Line, BadLine> {
                             })));
                         }
                         Some(u) => {
-                            return Err(bad(format!(
-                                "\"unit\" {u:?}: use pixel, fraction or grid"
-                            )))
+                            return Err(bad(format!("\"unit\" {u:?}: use pixel, fraction or grid")))
                         }
                     };
                     return Ok(Line::Ask {
@@ -209,11 +207,7 @@ pub fn error_json(id: Option<&Value>, kind: &str, error: &str) -> Value {
 }
 
 /// The reply line; `saved` is where a still went (or why saving failed).
-pub fn reply_json(
-    id: Option<&Value>,
-    r: &Reply,
-    saved: Option<&Result<PathBuf, String>>,
-) -> Value {
+pub fn reply_json(id: Option<&Value>, r: &Reply, saved: Option<&Result<PathBuf, String>>) -> Value {
     let out = match &r.result {
         Err(e) => return error_json(id, e.kind(), &e.to_string()),
         Ok(o) => o,
@@ -297,9 +291,18 @@ mod tests {
             (r#"{"cmd":"get","name":"zoom"}"#, "no setting named"),
             (r#"{"cmd":"get"}"#, "\"name\" is missing"),
             (r#"{"cmd":"capture","dir":"rel/dir"}"#, "absolute"),
-            (r#"{"cmd":"press","action":"focus-step","steps":1.5}"#, "whole number"),
-            (r#"{"cmd":"press","action":"zoom","dir":"up"}"#, "use in, out or stop"),
-            (r#"{"cmd":"press","action":"af-point","x":700,"y":1,"unit":"grid"}"#, "off the"),
+            (
+                r#"{"cmd":"press","action":"focus-step","steps":1.5}"#,
+                "whole number",
+            ),
+            (
+                r#"{"cmd":"press","action":"zoom","dir":"up"}"#,
+                "use in, out or stop",
+            ),
+            (
+                r#"{"cmd":"press","action":"af-point","x":700,"y":1,"unit":"grid"}"#,
+                "off the",
+            ),
         ] {
             let e = parse(line).unwrap_err();
             assert!(e.error.contains(says), "{line}: {}", e.error);

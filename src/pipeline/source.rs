@@ -3,10 +3,10 @@
 //! capture thread calls `connect` again after the camera went away.
 
 use crate::camera::{CameraError, ConnectOptions, SonyCamera};
-use crate::frame::{Replay, ReplayError, ReplayKind};
-use crate::transport::{Transport, TransportError};
 use crate::control::socket::Server;
 use crate::control::Port;
+use crate::frame::{Replay, ReplayError, ReplayKind};
+use crate::transport::{Transport, TransportError};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

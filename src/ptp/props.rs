@@ -14,7 +14,7 @@ use super::ParseError;
 /// Sony's "property changed" event (interrupt pipe, Param1 = property code).
 pub const EVENT_PROPERTY_CHANGED: u16 = 0xC203;
 
-/// The settings a 2.00 body only takes in notch steps (docs/protocol/sony-usb.md#writing-settings):
+/// The settings a 2.00 body only takes in notch steps (docs/protocol/sony-usb.md#writing-a-setting):
 /// ISO, ShutterSpeed, FNumber, ExposureBiasCompensation.
 pub const NOTCH_CODES: &[u16] = &[0xD21E, 0xD20D, 0x5007, 0x5010];
 
@@ -496,7 +496,10 @@ mod tests {
             .map(|p| p.code)
             .collect();
         assert!(notch.iter().all(|c| NOTCH_CODES.contains(c)), "{notch:x?}");
-        assert!(notch.contains(&0xD21E) && notch.contains(&0x5010), "{notch:x?}");
+        assert!(
+            notch.contains(&0xD21E) && notch.contains(&0x5010),
+            "{notch:x?}"
+        );
         let wb = m.get(0x5005).unwrap();
         assert_eq!((wb.write, wb.settable_now()), (WriteMethod::Direct, true));
         // IsEnabled 2: display only.

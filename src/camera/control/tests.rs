@@ -7,7 +7,9 @@ use crate::camera::{ConnectOptions, SonyCamera};
 use crate::ptp::codes::vendor;
 use crate::ptp::container::{data_header, Command, Params, Response};
 use crate::ptp::dataset::DeviceInfo;
-use crate::ptp::sony::{encode_all_props, ExtDeviceInfo, Generation, PropDesc, PropForm, PropValue};
+use crate::ptp::sony::{
+    encode_all_props, ExtDeviceInfo, Generation, PropDesc, PropForm, PropValue,
+};
 use crate::ptp::DataType;
 use crate::transport::{memory, DevicePipe};
 use std::sync::{Arc, Mutex};
@@ -55,7 +57,14 @@ fn props(mode: i128) -> Vec<PropDesc> {
         desc(0x5007, T::UINT16, 1, 1, 400, &[280, 350, 400, 560, 800]),
         desc(0x500A, T::UINT16, 1, 1, 2, &[1, 2, 0x8004, 0x8006]),
         desc(0x500E, T::UINT16, 0, 2, mode, &[1, 2, 3, 4]),
-        desc(0x5010, T::INT16, 1, 1, 0, &[-1000, -700, -300, 0, 300, 700, 1000]),
+        desc(
+            0x5010,
+            T::INT16,
+            1,
+            1,
+            0,
+            &[-1000, -700, -300, 0, 300, 700, 1000],
+        ),
         desc(
             0xD20D,
             T::UINT32,
@@ -75,7 +84,14 @@ fn props(mode: i128) -> Vec<PropDesc> {
         desc(0xD213, T::UINT8, 0, 1, 1, &[]),
         desc(0xD215, T::UINT16, 0, 1, 0, &[]),
         desc(0xD21D, T::UINT8, 0, 1, 0, &[]),
-        desc(0xD21E, T::UINT32, 1, 1, 0x00FF_FFFF, &[0x00FF_FFFF, 100, 200, 400, 800]),
+        desc(
+            0xD21E,
+            T::UINT32,
+            1,
+            1,
+            0x00FF_FFFF,
+            &[0x00FF_FFFF, 100, 200, 400, 800],
+        ),
     ]
 }
 
@@ -100,7 +116,12 @@ impl Body {
     }
 
     fn value(&self, code: u16) -> i128 {
-        match self.props.iter().find(|p| p.code == code).map(|p| &p.current) {
+        match self
+            .props
+            .iter()
+            .find(|p| p.code == code)
+            .map(|p| &p.current)
+        {
             Some(PropValue::Int(v)) => *v,
             _ => 0,
         }
@@ -445,8 +466,14 @@ fn on_3_00_only_the_second_list_is_settable() {
     }
     let mut r = rig_with(Generation::V3, p, |_| {});
     let e = r.set(Setting::Iso, "800").unwrap_err();
-    assert!(e.to_string().contains("ISO 800 is not available now"), "{e}");
-    assert_eq!(r.set(Setting::Iso, "200").unwrap().value.as_deref(), Some("200"));
+    assert!(
+        e.to_string().contains("ISO 800 is not available now"),
+        "{e}"
+    );
+    assert_eq!(
+        r.set(Setting::Iso, "200").unwrap().value.as_deref(),
+        Some("200")
+    );
 }
 
 #[test]
@@ -519,7 +546,8 @@ fn af_movie_focus_steps_and_af_point() {
     r.set(Setting::Focus, "manual").unwrap();
     r.seen.lock().unwrap().ops.clear();
     r.run(Request::Press(Action::FocusStep(-10))).unwrap();
-    r.run(Request::Press(Action::AfPoint { x: 320, y: 240 })).unwrap();
+    r.run(Request::Press(Action::AfPoint { x: 320, y: 240 }))
+        .unwrap();
     assert_eq!(
         r.writes(OpCode::SDIO_CONTROL_DEVICE),
         vec![
@@ -547,7 +575,9 @@ fn list_and_changes_for_watchers() {
     let bat = l.iter().find(|s| s.setting == Setting::Battery).unwrap();
     assert_eq!(bat.value, None);
     let mut c: Controller<u32> = Controller::new();
-    assert!(c.submit(&mut r.cam, Request::Get(Setting::Iso), 1).is_some());
+    assert!(c
+        .submit(&mut r.cam, Request::Get(Setting::Iso), 1)
+        .is_some());
     assert!(c.take_changes().is_empty());
     assert!(c
         .submit(&mut r.cam, Request::Set(Setting::Iso, "100".into()), 2)
