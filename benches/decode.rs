@@ -14,7 +14,7 @@
 //! loaded machine where wall time mostly measures the scheduler. On an idle machine the
 //! two agree. Run: `cargo bench --bench decode` (add `--features turbojpeg`).
 
-#[path = "../tests/common/synth.rs"]
+#[path = "../tests/it/support/synth.rs"]
 mod synth;
 
 use std::hint::black_box;

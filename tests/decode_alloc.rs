@@ -8,13 +8,14 @@
 //! libjpeg-turbo backend allocates through C `malloc`, which this allocator cannot see,
 //! so for it the Rust side must be exactly zero.
 
-mod common;
+#[path = "it/support/synth.rs"]
+mod synth;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use alpha_bridge::decode::{Backend, Decoder, Yuyv};
-use common::synth::{self, Sampling};
+use synth::Sampling;
 
 struct Counting;
 
