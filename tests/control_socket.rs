@@ -1,8 +1,9 @@
 //! Camera control through the local control socket while the webcam pipeline streams
 //! from the in-process emulated body: the socket's rules (malformed, oversized and
 //! concurrent requests, clients that leave, stale and live sockets) and live view
-//! flowing while requests run. The tests of this file run one at a time (they count
-//! the process's threads and descriptors).
+//! flowing while requests run. The tests of this file run one at a time and stay a
+//! binary of their own, outside tests/it: they count the process's threads and
+//! descriptors, which other tests running alongside would change.
 
 use alpha_bridge::camera::ConnectOptions;
 use alpha_bridge::control::socket::{self, Client, Server, SocketError};
