@@ -8,6 +8,7 @@
 
 pub mod camera;
 pub mod config;
+pub mod control;
 pub mod decode;
 pub mod emulator;
 pub mod frame;

@@ -1,14 +1,17 @@
 //! A Sony body driven over a [`Link`](link::Link) (USB or PTP/IP): the session driver
 //! that runs the transaction engine ([`session`]), the links ([`link`]), Sony's PC
-//! Remote connect handshake and live-view polling ([`sony`]).
+//! Remote connect handshake and live-view polling ([`sony`]), and camera control
+//! between live-view polls ([`control`], with the named settings of [`settings`]).
 //!
 //! This layer never renders, decodes or writes files; it hands raw live-view objects
 //! to the caller. It must not be used by `crate::emulator`
 //! (docs/protocol/emulator.md#independence-rule).
 
+pub mod control;
 pub mod link;
 pub mod pacing;
 pub mod session;
+pub mod settings;
 pub mod sony;
 pub mod usb_mode;
 

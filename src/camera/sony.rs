@@ -117,6 +117,8 @@ pub struct Camera<L: Link> {
     pacer: Pacer,
     last_frame: Instant,
     counters: LiveViewCounters,
+    /// Reused for 0x9209 re-reads.
+    scratch: Vec<u8>,
 }
 
 /// A Sony body over USB.
@@ -173,6 +175,7 @@ impl<L: Link> Camera<L> {
                     opts,
                     last_frame: Instant::now(),
                     counters: LiveViewCounters::default(),
+                    scratch: Vec::new(),
                 })
             }
             Err(e) => {
@@ -383,9 +386,8 @@ impl<L: Link> Camera<L> {
         self.lv_quality
     }
 
-    /// The property model read during the handshake (`None` when 0x9209 was unreadable).
-    /// Keeping it current from 0xC203 events needs the interrupt pipe, which this session
-    /// does not read yet: the hook is [`PropModel::on_event`] + [`PropModel::update`].
+    /// The property model read during the handshake (`None` when 0x9209 was unreadable),
+    /// kept current by [`refresh_properties`](Self::refresh_properties).
     pub fn properties(&self) -> Option<&PropModel> {
         self.props.as_ref()
     }
@@ -407,52 +409,102 @@ impl<L: Link> Camera<L> {
             if stop() {
                 return Err(CameraError::Unsupported("stopped".into()));
             }
-            let now = Instant::now();
-            if now.duration_since(self.last_frame) > self.opts.stall_timeout {
-                self.last_frame = now;
-                return Err(CameraError::Stalled(self.opts.stall_timeout));
-            }
-            let at = self.pacer.next_request_at(now);
-            if at > now {
-                std::thread::sleep(at - now);
-            }
-            let sent = Instant::now();
-            self.pacer.sent(sent);
-            self.counters.requests += 1;
-            let r = self.session().transaction(
-                OpCode::GET_OBJECT,
-                &[handle::LIVE_VIEW],
-                DataPhase::In(buf),
-            )?;
-            match r.code {
-                ResponseCode::OK if !buf.is_empty() => {
-                    self.pacer.frame(sent);
-                    self.counters.frames += 1;
-                    self.last_frame = Instant::now();
-                    return Ok(());
-                }
-                ResponseCode::OK => {
-                    self.counters.empty += 1;
-                    self.pacer.not_ready(Instant::now());
-                }
-                ResponseCode::ACCESS_DENIED
-                | ResponseCode::INVALID_OBJECT_HANDLE
-                | ResponseCode::DEVICE_BUSY => {
-                    if buf.is_empty() {
-                        self.counters.not_ready += 1;
-                    } else {
-                        self.counters.empty += 1;
-                    }
-                    self.pacer.not_ready(Instant::now());
-                }
-                code => {
-                    return Err(CameraError::Refused {
-                        op: OpCode::GET_OBJECT,
-                        code,
-                    })
-                }
+            if self.poll_live_view(buf)? {
+                return Ok(());
             }
         }
+    }
+
+    /// One paced live-view request: `Ok(true)` with a frame in `buf`, `Ok(false)` when
+    /// the body had none ready (the pacer backs off). Lets a caller run other
+    /// transactions (camera control) between polls. `Err(Stalled)` after
+    /// `stall_timeout` without a frame.
+    pub fn poll_live_view(&mut self, buf: &mut Vec<u8>) -> Result<bool, CameraError> {
+        let now = Instant::now();
+        if now.duration_since(self.last_frame) > self.opts.stall_timeout {
+            self.last_frame = now;
+            return Err(CameraError::Stalled(self.opts.stall_timeout));
+        }
+        let at = self.pacer.next_request_at(now);
+        if at > now {
+            std::thread::sleep(at - now);
+        }
+        let sent = Instant::now();
+        self.pacer.sent(sent);
+        self.counters.requests += 1;
+        let r = self.session().transaction(
+            OpCode::GET_OBJECT,
+            &[handle::LIVE_VIEW],
+            DataPhase::In(buf),
+        )?;
+        match r.code {
+            ResponseCode::OK if !buf.is_empty() => {
+                self.pacer.frame(sent);
+                self.counters.frames += 1;
+                self.last_frame = Instant::now();
+                Ok(true)
+            }
+            ResponseCode::OK => {
+                self.counters.empty += 1;
+                self.pacer.not_ready(Instant::now());
+                Ok(false)
+            }
+            ResponseCode::ACCESS_DENIED
+            | ResponseCode::INVALID_OBJECT_HANDLE
+            | ResponseCode::DEVICE_BUSY => {
+                if buf.is_empty() {
+                    self.counters.not_ready += 1;
+                } else {
+                    self.counters.empty += 1;
+                }
+                self.pacer.not_ready(Instant::now());
+                Ok(false)
+            }
+            code => Err(CameraError::Refused {
+                op: OpCode::GET_OBJECT,
+                code,
+            }),
+        }
+    }
+
+    /// Re-reads every property (0x9209) into the model (created when the handshake's
+    /// read failed). Returns the codes whose value changed.
+    pub fn refresh_properties(&mut self) -> Result<Vec<u16>, CameraError> {
+        let (generation, announced) = (self.ext.generation(), self.ext.announced());
+        let mut buf = std::mem::take(&mut self.scratch);
+        let r = self.session().checked(
+            OpCode::SDIO_GET_ALL_EXT_DEVICE_PROP_INFO,
+            &[],
+            DataPhase::In(&mut buf),
+        );
+        let parsed = r.and_then(|_| Ok(AllProps::parse(&buf, generation, &announced)?));
+        self.scratch = buf;
+        let all = parsed?;
+        Ok(match self.props.as_mut() {
+            Some(m) => m.update(&all),
+            None => {
+                let m = PropModel::from_all_props(&all);
+                let codes = m.properties.iter().map(|p| p.code).collect();
+                self.props = Some(m);
+                codes
+            }
+        })
+    }
+
+    /// While camera control runs a job, transactions may take longer than live view's
+    /// timeout (a body busy storing a still answers late): at least 10 s.
+    pub fn set_patient(&mut self, on: bool) {
+        let t = if on {
+            self.opts.live_timeout.max(Duration::from_secs(10))
+        } else {
+            self.opts.live_timeout
+        };
+        self.session().set_timeout(t);
+    }
+
+    /// The session, for other transactions between live-view polls (camera control).
+    pub fn session_mut(&mut self) -> &mut Session<L> {
+        self.session()
     }
 
     fn session(&mut self) -> &mut Session<L> {

@@ -56,6 +56,14 @@ Examples:
   alpha-bridge webcam --camera emulated --device null --duration 10s
                                         decode the emulated camera's frames, write them nowhere";
 
+pub(crate) const CONTROL: &str = "\
+Examples:
+  alpha-bridge control list             every setting, its value and its choices
+  alpha-bridge control set iso 400      also: shutter 1/125, aperture 2.8, ev +0.7, wb 5600K
+  alpha-bridge control af-point 50% 40% move the AF point, then: alpha-bridge control af
+  alpha-bridge control capture --stills ~/Pictures
+                                        a still while the webcam keeps streaming";
+
 pub(crate) const EMULATE: &str = "\
 Examples:
   sudo alpha-bridge emulate --usb-gadget

@@ -3,6 +3,7 @@
 //! Only this module (and main.rs) uses clap, anyhow, env_logger and ctrlc.
 
 mod completions;
+mod control;
 mod doctor;
 mod emulate;
 mod examples;
@@ -62,6 +63,10 @@ enum Command {
     /// Use the camera's live view as a webcam (v4l2loopback) and/or record it.
     #[command(after_help = examples::WEBCAM)]
     Webcam(webcam::WebcamArgs),
+    /// Change the camera's settings, focus, zoom, record or take a still, also while
+    /// the webcam runs.
+    #[command(after_help = examples::CONTROL)]
+    Control(control::ControlArgs),
     /// Run an emulated Sony body (USB gadget, Wi-Fi) for tests and demos.
     #[command(after_help = examples::EMULATE)]
     Emulate(emulate::EmulateArgs),
@@ -88,6 +93,7 @@ pub(crate) fn main() -> i32 {
         Command::Offload(a) => offload::run(a),
         Command::TestcardCounter(a) => testcard::run(a),
         Command::Webcam(a) => webcam::run(a),
+        Command::Control(a) => control::run(a),
         Command::Emulate(a) => emulate::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Completions(a) => completions::run(a),

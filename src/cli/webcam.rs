@@ -2,10 +2,12 @@
 
 use alpha_bridge::camera::sony::LiveViewQuality;
 use alpha_bridge::camera::ConnectOptions;
+use alpha_bridge::control::socket::{self, Server};
+use alpha_bridge::control::ControlStats;
 use alpha_bridge::decode::Backend;
 use alpha_bridge::emulator::{Body, UsbEmulator};
 use alpha_bridge::pipeline::network::{live_view_tcp, PtpIpSource};
-use alpha_bridge::pipeline::source::{CameraSource, FrameSource, ReplaySource};
+use alpha_bridge::pipeline::source::{CameraSource, Control, FrameSource, ReplaySource};
 use alpha_bridge::pipeline::stats::Snapshot;
 use alpha_bridge::pipeline::{self, Aspect, Options, Output};
 use alpha_bridge::sink::record::RecordSummary;
@@ -95,6 +97,10 @@ pub(crate) struct WebcamArgs {
     /// picture, e.g. 1024x680) or low (smaller, e.g. 640x424; less USB traffic).
     #[arg(long, default_value = "high", value_parser = ["high", "low"])]
     live_view_quality: String,
+    /// Where `alpha-bridge control capture` saves stills taken while this webcam runs
+    /// (default: the offload destination, ~/Pictures/alpha-bridge).
+    #[arg(long, value_name = "DIR")]
+    stills: Option<PathBuf>,
     /// Write the final statistics as JSON to FILE at exit.
     #[arg(long, value_name = "FILE")]
     stats_json: Option<PathBuf>,
@@ -226,7 +232,47 @@ fn check_paths(a: &WebcamArgs) -> anyhow::Result<()> {
     if let Some(p) = &a.stats_json {
         paths::file_to_write("--stats-json", p)?;
     }
+    if let Some(p) = &a.stills {
+        paths::dir_to_write("--stills", p)?;
+    }
     Ok(())
+}
+
+/// Camera control for this webcam: a port on the live-view loop and, once the camera's
+/// serial number is known, the control socket.
+fn control(a: &WebcamArgs, stats: Arc<ControlStats>) -> anyhow::Result<Control> {
+    let stills = match &a.stills {
+        Some(d) => std::path::absolute(d)
+            .with_context(|| format!("--stills {}: cannot make it absolute", d.display()))?,
+        // No HOME: the working directory (say so when a still is saved).
+        None => super::offload::default_dest().or_else(|_| std::env::current_dir())?,
+    };
+    let (tx, port) = alpha_bridge::control::channel(stats);
+    let start = Box::new(move |serial: &str| {
+        let path = socket::socket_path(serial);
+        let server = socket::bind(&path).and_then(|l| {
+            Server::start(l, path.clone(), tx.clone(), stills.clone()).map_err(|err| {
+                socket::SocketError::Io {
+                    path: path.clone(),
+                    err,
+                }
+            })
+        });
+        match server {
+            Ok(s) => {
+                log::info!(
+                    "camera control: `alpha-bridge control ...` (socket {})",
+                    s.path().display()
+                );
+                Some(s)
+            }
+            Err(e) => {
+                log::warn!("camera control is off: {e}");
+                None
+            }
+        }
+    });
+    Ok(Control::new(port, start))
 }
 
 pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
@@ -257,7 +303,9 @@ pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         };
         return multi::run(a, several?, prepared);
     }
-    let (source, emu) = open_source(&a.camera, a.emulated_model.as_deref(), connect, a.root.as_deref())?;
+    let control_stats = Arc::new(ControlStats::default());
+    let ctl = control(a, control_stats.clone())?;
+    let (source, emu) = open_source(&a.camera, a.emulated_model.as_deref(), connect, ctl, a.root.as_deref())?;
     let unplugger = match (a.emulator_unplug_every, &emu) {
         (Some(every), Some(emu)) => Some(spawn_unplugger(
             emu.clone(),
@@ -300,6 +348,24 @@ pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
             super::count(es.connects(), "connect"),
             super::count(unplugs, "unplug"),
         ));
+    }
+    let cs = &control_stats;
+    let asked = cs.requests.load(Ordering::Relaxed);
+    if asked > 0 {
+        let stills = cs.stills.load(Ordering::Relaxed);
+        let mut l = format!(
+            "camera control: {}, {} failed",
+            super::count(asked, "request"),
+            cs.failed.load(Ordering::Relaxed)
+        );
+        if stills > 0 {
+            l.push_str(&format!(
+                ", {} taken, longest live-view gap {} ms",
+                super::count(stills, "still"),
+                cs.max_gap().as_millis()
+            ));
+        }
+        lines.push(l);
     }
     lines.extend(summary_lines(
         &summary.stats,
@@ -459,6 +525,7 @@ fn open_source(
     camera: &str,
     emulated_model: Option<&str>,
     connect: ConnectOptions,
+    ctl: Control,
     root: Option<&Path>,
 ) -> anyhow::Result<Opened> {
     if let Some(host) = camera.strip_prefix("ptpip:") {
@@ -498,7 +565,7 @@ fn open_source(
         let e = emu.clone();
         let open = Box::new(move || e.connect().map(|h| Box::new(h) as Box<dyn Transport>));
         return Ok((
-            Box::new(CameraSource::new("emulated camera", open, connect)),
+            Box::new(CameraSource::new("emulated camera", open, connect).with_control(ctl)),
             Some(emu),
         ));
     }
@@ -528,7 +595,10 @@ fn open_source(
     let open = Box::new(move || {
         usb::open(&selector, usb::InterfaceClass::Ptp).map(|t| Box::new(t) as Box<dyn Transport>)
     });
-    Ok((Box::new(CameraSource::new(label, open, connect)), None))
+    Ok((
+        Box::new(CameraSource::new(label, open, connect).with_control(ctl)),
+        None,
+    ))
 }
 
 fn open_output(a: &WebcamArgs) -> anyhow::Result<Output> {

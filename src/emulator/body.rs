@@ -171,6 +171,9 @@ pub struct Stats {
     pub(crate) protocol_errors: AtomicU64,
     pub(crate) last_frame: AtomicU64,
     ops: Mutex<Vec<OpCode>>,
+    /// The last still handed over (GetObject 0xFFFFC001) and how many were.
+    last_still: Mutex<Option<Vec<u8>>>,
+    stills_served: AtomicU64,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -218,6 +221,18 @@ impl Stats {
             0 => None,
             v => Some(v - 1),
         }
+    }
+    /// Stills handed over with GetObject(0xFFFFC001).
+    pub fn stills_served(&self) -> u64 {
+        self.stills_served.load(Ordering::SeqCst)
+    }
+    /// The bytes of the last still handed over (a host must save them unchanged).
+    pub fn last_still(&self) -> Option<Vec<u8>> {
+        lock(&self.last_still).clone()
+    }
+    pub(crate) fn still_served(&self, jpeg: &[u8]) {
+        *lock(&self.last_still) = Some(jpeg.to_vec());
+        Stats::bump(&self.stills_served);
     }
     /// Operation codes received, in order (at most [`MAX_OP_LOG`]).
     pub fn ops(&self) -> Vec<OpCode> {

@@ -444,6 +444,7 @@ impl<'a> Responder<'a> {
         }
         match st.take_still() {
             Some(s) => {
+                self.body.stats().still_served(&s.jpeg);
                 self.data = s.jpeg;
                 Answer::data_ok()
             }

@@ -194,6 +194,8 @@ impl Mode {
 struct Shared {
     stop: Arc<AtomicBool>,
     live: AtomicBool,
+    /// The source holds live view up on purpose (a still capture).
+    paused: Arc<AtomicBool>,
     stats: Stats,
 }
 
@@ -219,8 +221,10 @@ pub fn run(
     let shared = Arc::new(Shared {
         stop,
         live: AtomicBool::new(false),
+        paused: Arc::new(AtomicBool::new(false)),
         stats: Stats::default(),
     });
+    source.set_pause_flag(shared.paused.clone());
     // First connect happens here, so a camera that is absent or in the wrong mode is
     // reported at once instead of as a silent "reconnecting" loop.
     match source.connect() {
@@ -682,8 +686,9 @@ fn write_loop(
                 last_live = Instant::now();
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                let away =
-                    !shared.live.load(Ordering::Relaxed) || last_live.elapsed() >= STARVED_AFTER;
+                let away = !shared.live.load(Ordering::Relaxed)
+                    || last_live.elapsed() >= STARVED_AFTER
+                    || shared.paused.load(Ordering::Relaxed);
                 let jpeg = match mode {
                     // An MJPEG output gets JPEG placeholders even before its first
                     // live frame (a camera lost before sending one).

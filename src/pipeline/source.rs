@@ -3,10 +3,13 @@
 //! capture thread calls `connect` again after the camera went away.
 
 use crate::camera::{CameraError, ConnectOptions, SonyCamera};
+use crate::control::socket::Server;
+use crate::control::Port;
 use crate::frame::{Replay, ReplayError, ReplayKind};
 use crate::transport::{Transport, TransportError};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What `next` put into the buffer.
@@ -76,10 +79,34 @@ pub trait FrameSource: Send {
     fn info(&self) -> crate::sink::SourceInfo {
         crate::sink::SourceInfo::default()
     }
+    /// A flag the source raises while it holds live view up on purpose (a still
+    /// capture): the writer shows the placeholder meanwhile.
+    fn set_pause_flag(&mut self, _flag: Arc<AtomicBool>) {}
 }
 
 /// Opens a transport to the camera (USB device, or the emulator's in-process pipe).
 pub type Opener = Box<dyn FnMut() -> Result<Box<dyn Transport>, TransportError> + Send>;
+
+/// Starts the control socket once the body's serial number is known.
+pub type StartServer = Box<dyn FnMut(&str) -> Option<Server> + Send>;
+
+/// Camera control riding on the live-view loop: the port the requests arrive at, and
+/// the socket started on the first connect.
+pub struct Control {
+    pub port: Port,
+    pub start: StartServer,
+    server: Option<Server>,
+}
+
+impl Control {
+    pub fn new(port: Port, start: StartServer) -> Control {
+        Control {
+            port,
+            start,
+            server: None,
+        }
+    }
+}
 
 /// A Sony body in PC Remote mode.
 pub struct CameraSource {
@@ -87,6 +114,7 @@ pub struct CameraSource {
     label: String,
     opts: ConnectOptions,
     cam: Option<SonyCamera<Box<dyn Transport>>>,
+    control: Option<Control>,
 }
 
 impl CameraSource {
@@ -97,7 +125,14 @@ impl CameraSource {
             label: label.into(),
             opts,
             cam: None,
+            control: None,
         }
+    }
+
+    /// Runs camera control between live-view polls (the webcam owns the camera).
+    pub fn with_control(mut self, c: Control) -> Self {
+        self.control = Some(c);
+        self
     }
 }
 
@@ -117,20 +152,50 @@ impl FrameSource for CameraSource {
                 None => String::new(),
             }
         );
+        let serial = cam.device_info().serial_number.clone();
         self.cam = Some(cam);
+        if let Some(c) = self.control.as_mut() {
+            if c.server.is_none() {
+                c.server = (c.start)(&serial);
+            }
+        }
         Ok(())
     }
 
     fn next(&mut self, buf: &mut Vec<u8>, stop: &AtomicBool) -> Result<Item, SourceError> {
         let cam = self.cam.as_mut().ok_or(SourceError::Stopped)?;
-        match cam.next_live_view(buf, &|| stop.load(Ordering::Relaxed)) {
-            Ok(()) => Ok(Item::Object),
-            Err(_) if stop.load(Ordering::Relaxed) => Err(SourceError::Stopped),
-            Err(e) => Err(e.into()),
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Err(SourceError::Stopped);
+            }
+            // Control runs between polls, so live view keeps flowing during it.
+            if let Some(c) = self.control.as_mut() {
+                c.port.serve(cam);
+            }
+            match cam.poll_live_view(buf) {
+                Ok(true) => {
+                    if let Some(c) = self.control.as_mut() {
+                        c.port.frame(buf);
+                    }
+                    return Ok(Item::Object);
+                }
+                Ok(false) => {}
+                Err(_) if stop.load(Ordering::Relaxed) => return Err(SourceError::Stopped),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn set_pause_flag(&mut self, flag: Arc<AtomicBool>) {
+        if let Some(c) = self.control.as_mut() {
+            c.port.set_pause_flag(flag);
         }
     }
 
     fn disconnect(&mut self) {
+        if let Some(c) = self.control.as_mut() {
+            c.port.lost("the camera is not connected (alpha-bridge reconnects when it is back); try again then");
+        }
         if let Some(cam) = self.cam.take() {
             // Closes the session; dropping the transport releases the interface.
             drop(cam.close());

@@ -14,13 +14,19 @@ use super::ParseError;
 /// Sony's "property changed" event (interrupt pipe, Param1 = property code).
 pub const EVENT_PROPERTY_CHANGED: u16 = 0xC203;
 
+/// The settings a 2.00 body only takes in notch steps (docs/protocol/sony-usb.md#writing-a-setting):
+/// ISO, ShutterSpeed, FNumber, ExposureBiasCompensation.
+pub const NOTCH_CODES: &[u16] = &[0xD21E, 0xD20D, 0x5007, 0x5010];
+
 /// How a new value reaches the body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteMethod {
-    /// 3.00: the value itself with SDIO_SetExtDevicePropValue (0x9205).
+    /// The value itself with SDIO_SetExtDevicePropValue (0x9205): every 3.00 setting,
+    /// and the 2.00 settings outside [`NOTCH_CODES`].
     Direct,
-    /// 2.00 properties: SDIO_ControlDevice (0x9207) with a signed notch count (u8: +n
-    /// up, 0x100−n down through the body's list), then re-read 0x9209 until it moved.
+    /// The 2.00 exposure settings ([`NOTCH_CODES`]): SDIO_ControlDevice (0x9207) with a
+    /// signed notch count (u8: +n up, 0x100−n down through the body's list), then
+    /// re-read 0x9209 until it moved. Every other 2.00 setting is [`Direct`](Self::Direct).
     Notch,
     /// 2.00 controls (GetSet with bit 7: 0x81 button, 0x82 notch, 0x83 lock, 0x84
     /// variable): SDIO_ControlDevice (0x9207) with the control's value (1 up, 2 down).
@@ -93,6 +99,8 @@ pub struct Property {
     pub allowed: PropForm,
     /// How to set it.
     pub write: WriteMethod,
+    /// The body's protocol generation (it decides what GetSet means).
+    pub generation: Generation,
     /// A 0xC203 event named it since the last 0x9209 read: `current` may be old.
     pub stale: bool,
 }
@@ -111,8 +119,10 @@ impl Property {
             write: match (g, is_control) {
                 (Generation::V3, _) => WriteMethod::Direct,
                 (Generation::V2, true) => WriteMethod::Control,
-                (Generation::V2, false) => WriteMethod::Notch,
+                (Generation::V2, false) if NOTCH_CODES.contains(&d.code) => WriteMethod::Notch,
+                (Generation::V2, false) => WriteMethod::Direct,
             },
+            generation: g,
             stale: false,
         }
     }
@@ -130,9 +140,9 @@ impl Property {
             return true;
         }
         let enabled = self.enabled == Enabled::Enabled;
-        match self.write {
-            WriteMethod::Direct => self.get_set == 1 && enabled,
-            _ => enabled,
+        match self.generation {
+            Generation::V3 => self.get_set == 1 && enabled,
+            Generation::V2 => enabled,
         }
     }
 }
@@ -477,6 +487,21 @@ mod tests {
         );
         assert_eq!(m.get(0xD2C5).unwrap().get_set, 0x83);
         assert_eq!(m.properties.iter().filter(|p| p.is_control()).count(), 6);
+        // Only the four exposure settings take notch steps; the others are written
+        // directly on 2.00 too (white balance, focus mode …).
+        let notch: Vec<u16> = m
+            .properties
+            .iter()
+            .filter(|p| p.write == WriteMethod::Notch)
+            .map(|p| p.code)
+            .collect();
+        assert!(notch.iter().all(|c| NOTCH_CODES.contains(c)), "{notch:x?}");
+        assert!(
+            notch.contains(&0xD21E) && notch.contains(&0x5010),
+            "{notch:x?}"
+        );
+        let wb = m.get(0x5005).unwrap();
+        assert_eq!((wb.write, wb.settable_now()), (WriteMethod::Direct, true));
         // IsEnabled 2: display only.
         let prog = m.get(0x500E).unwrap();
         assert_eq!(

@@ -14,6 +14,7 @@
 
 mod support;
 
+mod cli_control;
 mod cli_docs;
 mod cli_doctor;
 mod cli_list;
