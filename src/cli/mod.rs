@@ -12,6 +12,7 @@ mod man;
 mod offload;
 mod pair;
 mod paths;
+mod frame_check;
 mod testcard;
 mod webcam;
 mod webcam_pipewire;
@@ -59,6 +60,10 @@ enum Command {
     /// Read the emulated body's frame counters back from raw YUYV frames (for tests).
     #[command(hide = true)]
     TestcardCounter(testcard::TestcardArgs),
+    #[command(hide = true)]
+    TestcardFrames(testcard::TestcardFramesArgs),
+    #[command(hide = true)]
+    FrameCheck(frame_check::FrameCheckArgs),
     /// Use the camera's live view as a webcam (v4l2loopback) and/or record it.
     #[command(after_help = examples::WEBCAM)]
     Webcam(webcam::WebcamArgs),
@@ -87,6 +92,8 @@ pub fn main() -> i32 {
         Command::Pair(a) => pair::run(a),
         Command::Offload(a) => offload::run(a),
         Command::TestcardCounter(a) => testcard::run(a),
+        Command::TestcardFrames(a) => testcard::run_frames(a),
+        Command::FrameCheck(a) => frame_check::run(a),
         Command::Webcam(a) => webcam::run(a),
         Command::Emulate(a) => emulate::run(a),
         Command::Doctor(a) => doctor::run(a),

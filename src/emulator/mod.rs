@@ -26,6 +26,7 @@
 //! ```
 
 pub mod body;
+pub mod file_frames;
 pub mod gadget;
 pub mod liveview;
 pub mod msc;
