@@ -586,5 +586,9 @@ fn without_libjpeg_turbo_the_webcam_decodes_with_zune() {
     );
     let out = run(&["--decoder", "turbojpeg"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("libturbojpeg0"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("libturbojpeg0"),
+        "{}",
+        text(&out.stderr)
+    );
 }

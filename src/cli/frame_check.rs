@@ -69,7 +69,12 @@ fn references(path: &PathBuf, w: u32, h: u32) -> anyhow::Result<HashMap<u32, Vec
             .with_context(|| format!("{}: byte {at} is not a whole jpeg", path.display()))?;
         dec.decode(&data[at..at + info.len], &mut out)?;
         if (out.width, out.height) != (w, h) {
-            bail!("{}: frames are {}x{}, not {w}x{h}", path.display(), out.width, out.height);
+            bail!(
+                "{}: frames are {}x{}, not {w}x{h}",
+                path.display(),
+                out.width,
+                out.height
+            );
         }
         let c = read_counter_yuyv(&out.data, w, h)
             .with_context(|| format!("{}: a served frame has no counter", path.display()))?;
@@ -168,7 +173,11 @@ pub fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
     };
     println!(
         "frames {frames} new {new} fps {fps:.2} no_counter {no_counter} mismatches {}",
-        if refs.is_some() { bad.to_string() } else { "-".into() }
+        if refs.is_some() {
+            bad.to_string()
+        } else {
+            "-".into()
+        }
     );
     if frames == 0 {
         bail!("no whole frame read from {}", a.input.display());
@@ -192,7 +201,11 @@ mod tests {
         dec.decode(card.frame(41).unwrap(), &mut a).unwrap();
         dec.decode(card.frame(42).unwrap(), &mut b).unwrap();
         let (ta, tb) = (thumbnail(&a.data, w, h), thumbnail(&b.data, w, h));
-        let same = |x: &[u32], y: &[u32]| x.iter().zip(y).all(|(p, q)| p.abs_diff(*q) <= BLOCK_TOLERANCE);
+        let same = |x: &[u32], y: &[u32]| {
+            x.iter()
+                .zip(y)
+                .all(|(p, q)| p.abs_diff(*q) <= BLOCK_TOLERANCE)
+        };
         assert!(same(&ta, &ta));
         // Top half of 41 over the bottom of 42 (whose counter strip it carries).
         let mut torn = b.data.clone();

@@ -18,7 +18,7 @@ pub(crate) struct RangeLut {
     pub(crate) y: [u8; 256],
     pub(crate) c: [u8; 256],
     pub(crate) c2: [u8; 511],
-        pub(crate) c32: Box<[u8]>,
+    pub(crate) c32: Box<[u8]>,
 }
 
 impl RangeLut {

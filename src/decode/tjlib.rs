@@ -34,8 +34,16 @@ pub(crate) struct Lib {
         *mut c_int,
         *mut c_int,
     ) -> c_int,
-    decompress_to_yuv2:
-        unsafe extern "C" fn(Handle, *const u8, c_ulong, *mut u8, c_int, c_int, c_int, c_int) -> c_int,
+    decompress_to_yuv2: unsafe extern "C" fn(
+        Handle,
+        *const u8,
+        c_ulong,
+        *mut u8,
+        c_int,
+        c_int,
+        c_int,
+        c_int,
+    ) -> c_int,
     plane_width: unsafe extern "C" fn(c_int, c_int, c_int) -> c_int,
     plane_height: unsafe extern "C" fn(c_int, c_int, c_int) -> c_int,
     error_str2: unsafe extern "C" fn(Handle) -> *mut c_char,
@@ -223,7 +231,10 @@ impl Decompressor {
                 (self.lib.plane_height)(component, hh, s.to_c()),
             )
         };
-        (usize::try_from(pw).unwrap_or(0), usize::try_from(ph).unwrap_or(0))
+        (
+            usize::try_from(pw).unwrap_or(0),
+            usize::try_from(ph).unwrap_or(0),
+        )
     }
 
     /// Decompresses to planar YUV (Y, then Cb, then Cr, rows unpadded) into `dst`, which

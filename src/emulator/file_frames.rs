@@ -38,9 +38,9 @@ impl FileFrames {
                 .map_err(|e| content(format!("{p}: {e}")))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| {
-                    f.extension()
-                        .and_then(|x| x.to_str())
-                        .is_some_and(|x| x.eq_ignore_ascii_case("jpg") || x.eq_ignore_ascii_case("jpeg"))
+                    f.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                        x.eq_ignore_ascii_case("jpg") || x.eq_ignore_ascii_case("jpeg")
+                    })
                 })
                 .collect();
             v.sort();
@@ -72,8 +72,12 @@ impl FileFrames {
         let mut size = None;
         let mut at = 0;
         while at < data.len() {
-            let info = jpeg_info(&data[at..])
-                .map_err(|e| format!("frame {} at byte {at} is not a whole jpeg: {e}", frames.len()))?;
+            let info = jpeg_info(&data[at..]).map_err(|e| {
+                format!(
+                    "frame {} at byte {at} is not a whole jpeg: {e}",
+                    frames.len()
+                )
+            })?;
             let s = (u32::from(info.width), u32::from(info.height));
             if *size.get_or_insert(s) != s {
                 return Err(format!(
