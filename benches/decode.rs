@@ -30,6 +30,7 @@ const SAMPLINGS: &[Sampling] = &[Sampling::S422, Sampling::S420];
 /// CPU time of the calling thread.
 struct ThreadCpu;
 
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn thread_cpu_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,

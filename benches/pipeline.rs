@@ -20,6 +20,7 @@ use alpha_bridge::sink::NullSink;
 
 const FPS: u32 = 30;
 
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn cpu_seconds() -> f64 {
     // SAFETY: getrusage fills the zeroed struct we pass; RUSAGE_SELF is always valid.
     let ru = unsafe {
@@ -31,6 +32,7 @@ fn cpu_seconds() -> f64 {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn max_rss_kib() -> i64 {
     // SAFETY: as above.
     unsafe {

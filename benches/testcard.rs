@@ -8,6 +8,7 @@ use std::hint::black_box;
 
 /// CPU time of this thread, which unlike wall time does not grow when other processes
 /// share the cores.
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn thread_cpu() -> std::time::Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,

@@ -10,6 +10,7 @@
 use alpha_bridge::decode::{Backend, Decoder, Yuyv};
 use std::io::Write;
 
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn thread_cpu_s() -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,

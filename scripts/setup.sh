@@ -24,3 +24,10 @@ if ! command -v cargo >/dev/null; then
   echo "setup: cargo not found: install Rust with rustup (https://rustup.rs), then run this again" >&2
   exit 1
 fi
+# scripts/test.sh runs `cargo fmt --check` and `cargo clippy`: add the components where
+# rustup manages the toolchain (a distribution's cargo ships them as packages instead).
+if [ "${1:-}" = "--test" ] && command -v rustup >/dev/null; then
+  for c in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+  done
+fi

@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
+# The cheap checks first: formatting, then clippy with every warning an error (the
+# [lints] table in Cargo.toml holds the project's own rules: docs, visibility, unsafe).
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
 cargo build --release --bins
 # tests/pipewire.rs starts its own private PipeWire session (scripts/pw-session.sh).
 cargo test --release

@@ -58,34 +58,62 @@ const NEW_FILE_HEADER: &str = "\
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// Neither XDG_CONFIG_HOME nor HOME is set.
     #[error("cannot find the config directory: set XDG_CONFIG_HOME or HOME")]
     NoConfigDir,
+    /// The file could not be read or written.
     #[error("{path}: {err}")]
-    Io { path: PathBuf, err: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        err: std::io::Error,
+    },
+    /// The file is larger than a config file can be.
     #[error(
         "{}: larger than {MAX_CONFIG_BYTES} bytes, is this really the alpha-bridge config?",
         path.display()
     )]
-    TooLarge { path: PathBuf },
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is not valid TOML.
     #[error("{}:{line}:{column}: {reason}; fix the file (it is TOML)", path.display())]
     Syntax {
+        /// The file.
         path: PathBuf,
+        /// Line of the error (1-based).
         line: usize,
+        /// Column of the error (1-based).
         column: usize,
+        /// What the parser said.
         reason: String,
     },
+    /// A GUID that is not 32 hex digits.
     #[error("invalid GUID {input:?}: {reason} (expected 32 hex digits, dashes or colons allowed)")]
-    BadGuid { input: String, reason: String },
+    BadGuid {
+        /// The text given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A key whose value is of the wrong type or out of range.
     #[error(
         "{}:{line}: invalid {key}: {reason}; fix it, or delete the line and pair again",
         path.display()
     )]
     BadValue {
+        /// The file.
         path: PathBuf,
+        /// Line of the key (1-based).
         line: usize,
+        /// The key.
         key: &'static str,
+        /// What is wrong with the value.
         reason: String,
     },
+    /// The system random source failed.
     #[error("cannot generate a GUID: {0}")]
     Random(std::io::Error),
 }
@@ -154,7 +182,7 @@ pub fn parse_guid(input: &str) -> Result<[u8; GUID_LEN], ConfigError> {
         if n >= 2 * GUID_LEN {
             return Err(bad("more than 32 hex digits".into()));
         }
-        out[n / 2] |= (v as u8) << if n % 2 == 0 { 4 } else { 0 };
+        out[n / 2] |= (v as u8) << if n.is_multiple_of(2) { 4 } else { 0 };
         n += 1;
     }
     if n != 2 * GUID_LEN {
@@ -413,6 +441,7 @@ impl Config {
         })
     }
 
+    /// The file these settings were read from (or would be written to).
     pub fn path(&self) -> &Path {
         &self.path
     }

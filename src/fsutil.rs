@@ -52,6 +52,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
 /// Renames `from` to `to` only if nothing is at `to` (`AlreadyExists` otherwise), in one
 /// step where the file system can (`renameat2` with `RENAME_NOREPLACE`), else by link and
 /// unlink, so a file that appears at `to` meanwhile is never replaced.
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
@@ -106,6 +107,7 @@ pub fn move_aside(path: &Path) -> io::Result<PathBuf> {
 /// opens it for reading, as a shell redirection would; refuses to follow a symbolic link
 /// and fails if what it opened is not a FIFO after all (the path changed since it was
 /// checked). Writes to the returned file block, as on any pipe.
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 pub fn open_fifo(path: &Path) -> io::Result<fs::File> {
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let open = |flags| {
@@ -143,6 +145,7 @@ pub fn open_fifo(path: &Path) -> io::Result<fs::File> {
 /// Takes an exclusive advisory lock (`flock`) on `file` without waiting: `Ok(false)` when
 /// another open file holds it. The lock goes with the file's last descriptor, so a
 /// killed process never leaves it behind.
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 pub fn try_lock(file: &fs::File) -> io::Result<bool> {
     // SAFETY: flock on a descriptor this File owns.
     let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
@@ -162,6 +165,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
     fn replaces_whole_keeps_the_mode_and_leaves_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f.txt");

@@ -689,6 +689,7 @@ mod offload_rows {
 // ---------------------------------------------------------------------------------
 // SSDP row (inside a network namespace the test creates; root only)
 
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }

@@ -21,7 +21,7 @@ fn sources() -> Vec<(String, String)> {
         .into_iter()
         // Test modules may use anything: skip `tests.rs` files and keep only the code
         // above an inline `mod tests`; comments (doc examples included) are not code.
-        .filter(|p| p.file_name().map_or(true, |n| n != "tests.rs"))
+        .filter(|p| p.file_name().is_none_or(|n| n != "tests.rs"))
         .map(|p| {
             let rel = p
                 .strip_prefix(root)

@@ -213,6 +213,7 @@ fn check_sony_start_and_power_off(st: &WifiStats) {
 // ---------------------------------------------------------------------------------
 // Namespaces
 
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
@@ -737,6 +738,7 @@ impl Emulate {
     }
 
     /// Ctrl-C, then everything it printed.
+    #[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
     fn stop(mut self) -> String {
         // SAFETY: kill on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
@@ -1128,6 +1130,7 @@ fn card_with_a_big_video(dir: &Path) -> Vec<CardFile> {
 }
 
 #[test]
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn cli_ctrl_c_mid_file_then_the_next_runs_say_why_and_resume() {
     let files_dir = tempfile::tempdir().unwrap();
     let card = card_with_a_big_video(files_dir.path());

@@ -345,6 +345,7 @@ fn a_session_left_open_is_closed_and_reopened() {
     );
 }
 
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }

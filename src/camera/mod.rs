@@ -23,12 +23,24 @@ use crate::transport::{ErrorKind, TransportError};
 pub enum CameraError {
     /// The camera answered, but not OK.
     #[error("the camera refused {op:?}: {code}")]
-    Refused { op: OpCode, code: ResponseCode },
+    Refused {
+        /// The operation it refused.
+        op: OpCode,
+        /// The response code it gave.
+        code: ResponseCode,
+    },
     /// The camera broke the protocol (wrong ids, bad lengths, garbage).
     #[error("protocol error during {op:?}: {detail}")]
-    Protocol { op: OpCode, detail: String },
+    Protocol {
+        /// The operation under way.
+        op: OpCode,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A dataset from the camera did not parse.
     #[error("bad data from the camera: {0}")]
     Parse(ParseError),
+    /// The link failed (disconnect, timeout, stall).
     #[error(transparent)]
     Transport(TransportError),
     /// The camera is reachable but can't do what was asked; the text says what to do.
@@ -40,7 +52,10 @@ pub enum CameraError {
         "this camera is not paired with this computer (it refused the connection, reason \
          {reason}): run `alpha-bridge pair` once with the camera in mass storage mode"
     )]
-    NotPaired { reason: u32 },
+    NotPaired {
+        /// The Init Fail reason the camera gave.
+        reason: u32,
+    },
     /// Live view stopped producing frames.
     #[error("no live-view frame for {0:?}: the camera stopped sending live view")]
     Stalled(std::time::Duration),

@@ -24,6 +24,7 @@ pub const DEFAULT_MAX_DATA: usize = 64 << 20;
 
 /// The data phase of a transaction.
 pub enum DataPhase<'a> {
+    /// No data phase.
     None,
     /// Host to device.
     Out(&'a [u8]),
@@ -43,10 +44,12 @@ pub struct Session<L: Link> {
 pub type PtpSession<T> = Session<UsbLink<T>>;
 
 impl<T: Transport> Session<UsbLink<T>> {
+    /// A session over a USB transport, not yet opened.
     pub fn new(t: T) -> Self {
         Session::over(UsbLink::new(t))
     }
 
+    /// The USB transport underneath.
     pub fn transport(&mut self) -> &mut T {
         self.link.transport()
     }
@@ -78,14 +81,17 @@ impl<L: Link> Session<L> {
         self.max_data = max;
     }
 
+    /// The link underneath.
     pub fn link(&mut self) -> &mut L {
         &mut self.link
     }
 
+    /// Gives the link back (after closing, or to reuse it).
     pub fn into_link(self) -> L {
         self.link
     }
 
+    /// Whether OpenSession succeeded and CloseSession has not been sent.
     pub fn is_open(&self) -> bool {
         self.open
     }
@@ -150,6 +156,7 @@ impl<L: Link> Session<L> {
         self.open = false;
     }
 
+    /// GetDeviceInfo: what the camera is and which operations it supports.
     pub fn device_info(&mut self) -> Result<DeviceInfo, CameraError> {
         let mut data = Vec::new();
         self.checked(OpCode::GET_DEVICE_INFO, &[], DataPhase::In(&mut data))?;

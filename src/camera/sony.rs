@@ -28,11 +28,14 @@ const NO_USB_LIVE_VIEW: &[&str] = &["ILCE-6000", "ILCE-7", "ILCE-7R"];
 /// (docs/protocol/sony-usb.md#properties-we-touch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LiveViewQuality {
+    /// The smaller live-view picture.
     Low = 1,
+    /// The larger live-view picture.
     High = 2,
 }
 
 impl LiveViewQuality {
+    /// The name shown to people ("low" or "high").
     pub fn label(self) -> &'static str {
         match self {
             LiveViewQuality::Low => "low",
@@ -94,9 +97,13 @@ impl Default for ConnectOptions {
 /// What the live-view loop has seen, for the stats line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LiveViewCounters {
+    /// GetObject requests for the live-view object.
     pub requests: u64,
+    /// Objects that held a picture.
     pub frames: u64,
+    /// Answers "not ready yet" (0x200F).
     pub not_ready: u64,
+    /// Objects that held no picture.
     pub empty: u64,
 }
 
@@ -365,10 +372,12 @@ impl<L: Link> Camera<L> {
         Ok(ExtDeviceInfo::fallback(&info.device_properties_supported))
     }
 
+    /// The GetDeviceInfo answer read while connecting.
     pub fn device_info(&self) -> &DeviceInfo {
         &self.info
     }
 
+    /// The Sony extended device info (SDIO) read while connecting.
     pub fn ext_info(&self) -> &ExtDeviceInfo {
         &self.ext
     }
@@ -385,6 +394,7 @@ impl<L: Link> Camera<L> {
         self.props.as_ref()
     }
 
+    /// What the live-view loop has seen so far.
     pub fn counters(&self) -> LiveViewCounters {
         self.counters
     }

@@ -7,13 +7,13 @@ use clap::CommandFactory;
 
 /// Options of `alpha-bridge completions`.
 #[derive(clap::Args, Debug)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to write the script for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
 
-pub fn run(a: &CompletionsArgs) -> anyhow::Result<()> {
+pub(crate) fn run(a: &CompletionsArgs) -> anyhow::Result<()> {
     let mut out = Vec::new();
     let mut cmd = super::Cli::command();
     clap_complete::generate(a.shell, &mut cmd, "alpha-bridge", &mut out);

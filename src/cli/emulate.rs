@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
-pub struct EmulateArgs {
+pub(crate) struct EmulateArgs {
     /// Appear as a real USB device (configfs + FunctionFS; needs root, a UDC such as
     /// dummy_hcd, and the usb_f_fs module).
     #[arg(long, conflicts_with = "wifi")]
@@ -124,7 +124,7 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(a: &EmulateArgs) -> anyhow::Result<()> {
+pub(crate) fn run(a: &EmulateArgs) -> anyhow::Result<()> {
     check(a)?;
     if a.usb_gadget {
         usb_gadget(a)

@@ -3,7 +3,7 @@
 //! the real command line in a test, so an example can never name an option that does
 //! not exist.
 
-pub const TOP: &str = "\
+pub(crate) const TOP: &str = "\
 Examples:
   alpha-bridge doctor                  check this computer is ready, with a fix per failed line
   alpha-bridge list                    the Sony cameras on USB and their USB mode
@@ -16,7 +16,7 @@ Examples:
 serial number, emulated), the camera's Wi-Fi address in offload.
 Exit codes: 0 ok, 1 runtime failure, 2 usage error.";
 
-pub const DOCTOR: &str = "\
+pub(crate) const DOCTOR: &str = "\
 Examples:
   alpha-bridge doctor                   check everything, camera connected in PC Remote mode
   alpha-bridge doctor --dest /mnt/photos
@@ -26,19 +26,19 @@ Examples:
 
 Each line is ok, warn or FAIL; a FAIL line says how to fix it. Exit code 0 only when no line is FAIL.";
 
-pub const LIST: &str = "\
+pub(crate) const LIST: &str = "\
 Examples:
   alpha-bridge list                     model, serial, USB mode, what to change on the camera
   alpha-bridge list --json --no-probe   for scripts; without opening the camera";
 
-pub const PAIR: &str = "\
+pub(crate) const PAIR: &str = "\
 Examples:
   alpha-bridge pair                     camera in Mass Storage mode, connected over USB
   alpha-bridge pair --show              print this computer's GUID (also as a gphoto2 setting)
   alpha-bridge pair --camera 3286D0123F01
                                         pair one of several connected bodies (serial from `list`)";
 
-pub const OFFLOAD: &str = "\
+pub(crate) const OFFLOAD: &str = "\
 Examples:
   alpha-bridge offload                  wait for Send to Computer; pictures go to ~/Pictures/alpha-bridge
   alpha-bridge offload --once --dest /mnt/photos
@@ -46,7 +46,7 @@ Examples:
   alpha-bridge offload --camera 192.168.1.40
                                         connect to the camera at this Wi-Fi address at once";
 
-pub const WEBCAM: &str = "\
+pub(crate) const WEBCAM: &str = "\
 Examples:
   alpha-bridge webcam                   first Sony body on USB -> first v4l2loopback device
   alpha-bridge webcam --device /dev/video10 --aspect 16:9
@@ -56,7 +56,7 @@ Examples:
   alpha-bridge webcam --camera emulated --device null --duration 10s
                                         decode the emulated camera's frames, write them nowhere";
 
-pub const EMULATE: &str = "\
+pub(crate) const EMULATE: &str = "\
 Examples:
   sudo alpha-bridge emulate --usb-gadget
                                         a PC Remote body on a real USB bus (needs a UDC: dummy_hcd)
@@ -65,13 +65,13 @@ Examples:
   alpha-bridge emulate --wifi --files ./photos --state /tmp/body
                                         a camera doing Send to Computer on loopback";
 
-pub const COMPLETIONS: &str = "\
+pub(crate) const COMPLETIONS: &str = "\
 Examples:
   alpha-bridge completions bash > ~/.local/share/bash-completion/completions/alpha-bridge
   alpha-bridge completions zsh > ~/.zfunc/_alpha-bridge
   alpha-bridge completions fish > ~/.config/fish/completions/alpha-bridge.fish";
 
-pub const MAN: &str = "\
+pub(crate) const MAN: &str = "\
 Examples:
   alpha-bridge man | man -l -           read the main page now
   alpha-bridge man webcam | man -l -    the page of one subcommand

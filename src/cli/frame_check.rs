@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
-pub struct FrameCheckArgs {
+pub(crate) struct FrameCheckArgs {
     /// Frame size, WxH.
     #[arg(long, default_value = "1024x680")]
     size: String,
@@ -84,7 +84,7 @@ fn references(path: &PathBuf, w: u32, h: u32) -> anyhow::Result<HashMap<u32, Vec
     Ok(refs)
 }
 
-pub fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
+pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
     let (w, h) = super::testcard::parse_size(&a.size)?;
     let refs = a.served.as_ref().map(|p| references(p, w, h)).transpose()?;
     let mut input: Box<dyn Read> = if a.input.as_os_str() == "-" {

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 
 /// Options of `alpha-bridge list`.
 #[derive(clap::Args, Debug)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Print a JSON array (one object per device) for tools; with -v each PC Remote body's
     /// property model too (`properties`).
     #[arg(long)]
@@ -150,7 +150,7 @@ pub(super) struct Row {
 /// body's over a memory pipe).
 pub(super) type ReadDeviceInfo<'a> = &'a dyn Fn(&UsbDeviceInfo) -> Result<DeviceInfo, String>;
 
-pub fn run(args: &ListArgs, verbose: bool) -> anyhow::Result<()> {
+pub(crate) fn run(args: &ListArgs, verbose: bool) -> anyhow::Result<()> {
     let devices = usb::list_sony().context("cannot list USB devices")?;
     let rows: Vec<Row> = devices
         .into_iter()

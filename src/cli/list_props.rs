@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 const SHOWN_VALUES: usize = 8;
 
 /// The model as an indented table, one property per line.
-pub fn table(m: &PropModel) -> String {
+pub(crate) fn table(m: &PropModel) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -96,7 +96,7 @@ fn values(vs: &[PropValue]) -> Value {
 }
 
 /// The model for tools: protocol, properties (every field), skipped entries.
-pub fn json(m: &PropModel) -> Value {
+pub(crate) fn json(m: &PropModel) -> Value {
     let props: Vec<Value> = m
         .properties
         .iter()

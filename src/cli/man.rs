@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 /// Options of `alpha-bridge man`.
 #[derive(clap::Args, Debug)]
-pub struct ManArgs {
+pub(crate) struct ManArgs {
     /// The subcommand whose page to print (default: the main page).
     #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
     pub subcommand: Option<String>,
@@ -22,7 +22,7 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
-pub fn run(a: &ManArgs) -> anyhow::Result<()> {
+pub(crate) fn run(a: &ManArgs) -> anyhow::Result<()> {
     let pages = pages();
     if let Some(dir) = &a.dir {
         if !dir.is_dir() {
@@ -70,7 +70,7 @@ fn subcommand_names() -> Vec<String> {
 }
 
 /// Every page as (file name, roff): the main page, then one per visible subcommand.
-pub fn pages() -> Vec<(String, Vec<u8>)> {
+pub(crate) fn pages() -> Vec<(String, Vec<u8>)> {
     let mut cmd = super::Cli::command().disable_help_subcommand(true);
     cmd.build();
     let mut out = vec![render(cmd.clone())];
@@ -126,7 +126,7 @@ fn examples_section(text: &str) -> String {
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.
-pub fn write_stdout(data: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_stdout(data: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(data).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -78,7 +78,7 @@ enum Command {
     Man(man::ManArgs),
 }
 
-pub fn main() -> i32 {
+pub(crate) fn main() -> i32 {
     let cli = Cli::parse();
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "warn",
@@ -113,7 +113,7 @@ pub fn main() -> i32 {
 /// path that cannot be what the option needs): `main` exits 2 for it, as clap does for
 /// its own errors. Everything else that fails is a runtime failure (exit 1).
 #[derive(Debug)]
-pub struct UsageError(pub String);
+pub(crate) struct UsageError(pub String);
 
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -124,13 +124,13 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 /// A usage error (exit 2) with this message.
-pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+pub(crate) fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }
 
 /// clap value parser for a GUID option: 32 hex digits (dashes or colons allowed), not
 /// all zero; a bad one is a usage error before anything else happens.
-pub fn parse_guid_arg(s: &str) -> Result<[u8; 16], String> {
+pub(crate) fn parse_guid_arg(s: &str) -> Result<[u8; 16], String> {
     alpha_bridge::config::parse_guid(s).map_err(|e| e.to_string())
 }
 
@@ -161,7 +161,7 @@ fn init_logging(level: &str, detailed: bool) {
 }
 
 /// "1 frame", "2 frames", "0 frames" (nouns whose plural takes an "s").
-pub fn count(n: impl Into<u64>, noun: &str) -> String {
+pub(crate) fn count(n: impl Into<u64>, noun: &str) -> String {
     let n = n.into();
     if n == 1 {
         format!("1 {noun}")
@@ -171,7 +171,7 @@ pub fn count(n: impl Into<u64>, noun: &str) -> String {
 }
 
 /// A size in binary units with one decimal ("1.5 MiB"), bytes below 1 KiB.
-pub fn human_bytes(b: u64) -> String {
+pub(crate) fn human_bytes(b: u64) -> String {
     match b {
         b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
@@ -182,7 +182,7 @@ pub fn human_bytes(b: u64) -> String {
 }
 
 /// A stop flag set by Ctrl-C (SIGINT) or SIGTERM; a second Ctrl-C exits at once.
-pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+pub(crate) fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     ctrlc::set_handler(move || {
@@ -197,7 +197,7 @@ pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
 }
 
 /// Parses durations like `10s`, `2m`, `500ms`, `1h` or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -220,7 +220,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// [`parse_duration`] for limits and periods, where zero would mean "do nothing".
-pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     let d = parse_duration(s)?;
     if d.is_zero() {
         return Err(format!("'{s}' is zero; give a length such as 10s"));
@@ -229,7 +229,7 @@ pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// A count of at least one (`--frames N`).
-pub fn parse_count(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_count(s: &str) -> Result<u64, String> {
     match s.trim().parse::<u64>() {
         Ok(0) => Err("0 would stop before the first frame; give 1 or more".into()),
         Ok(n) => Ok(n),

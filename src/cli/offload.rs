@@ -22,7 +22,7 @@ use alpha_bridge::offload::{self, OffloadConfig, OffloadError, Progress, Summary
 use alpha_bridge::ptp::ptpip;
 
 #[derive(clap::Args, Debug, Clone)]
-pub struct OffloadArgs {
+pub(crate) struct OffloadArgs {
     /// Folder for the pictures (default: ~/Pictures/alpha-bridge); files go to
     /// DIR/YYYY-MM-DD/NAME
     #[arg(long, value_name = "DIR")]
@@ -66,7 +66,7 @@ fn parse_camera(s: &str) -> anyhow::Result<SocketAddr> {
     Ok(SocketAddr::new(ip, ptpip::PORT))
 }
 
-pub fn run(args: &OffloadArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: &OffloadArgs) -> anyhow::Result<()> {
     let cfg = config_from(args)?;
     let stop = super::stop_flag()?;
     let progress: Box<dyn Progress> = if std::io::stderr().is_terminal() {
@@ -79,7 +79,7 @@ pub fn run(args: &OffloadArgs) -> anyhow::Result<()> {
 
 /// `webcam --offload`: the settings of the offload side task, checked (destination
 /// included) before the webcam opens the camera.
-pub fn side_config(dest: Option<PathBuf>) -> anyhow::Result<OffloadConfig> {
+pub(crate) fn side_config(dest: Option<PathBuf>) -> anyhow::Result<OffloadConfig> {
     let args = OffloadArgs {
         dest,
         once: false,
@@ -93,7 +93,7 @@ pub fn side_config(dest: Option<PathBuf>) -> anyhow::Result<OffloadConfig> {
 
 /// `webcam --offload`: the offload daemon as a side task next to the webcam, with plain
 /// log lines, stopping with the same Ctrl-C.
-pub fn side_task(
+pub(crate) fn side_task(
     cfg: OffloadConfig,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
-pub struct PairArgs {
+pub(crate) struct PairArgs {
     /// Register this GUID (32 hex digits; dashes or colons allowed) instead of the
     /// stored one; it is stored for offload once the camera accepted it.
     #[arg(long, value_name = "GUID", value_parser = super::parse_guid_arg)]
@@ -36,7 +36,7 @@ pub struct PairArgs {
     pub emulator_state: Option<PathBuf>,
 }
 
-pub fn run(args: &PairArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: &PairArgs) -> anyhow::Result<()> {
     let emulated = args.camera.as_deref() == Some("emulated");
     if args.emulator_state.is_some() && !emulated {
         return Err(super::usage(

@@ -27,7 +27,7 @@ const VIDEO4LINUX_MAJOR: u32 = 81;
 
 /// A file this run creates or replaces (`--stats-json FILE`): its folder must exist and
 /// be writable, and the path must not be a directory or a special file.
-pub fn file_to_write(opt: &str, path: &Path) -> anyhow::Result<()> {
+pub(crate) fn file_to_write(opt: &str, path: &Path) -> anyhow::Result<()> {
     let shown = path.display();
     if let Some(kind) = existing_kind(opt, path)? {
         match kind {
@@ -53,7 +53,7 @@ pub fn file_to_write(opt: &str, path: &Path) -> anyhow::Result<()> {
 /// else needs an existing, writable folder and must not be a directory. With
 /// `overwrite` false an existing file is refused here already, not after the camera
 /// connected.
-pub fn record_target(path: &Path, overwrite: bool) -> anyhow::Result<()> {
+pub(crate) fn record_target(path: &Path, overwrite: bool) -> anyhow::Result<()> {
     const OPT: &str = "--record";
     if path.as_os_str() == "-" {
         return Ok(());
@@ -81,7 +81,7 @@ pub fn record_target(path: &Path, overwrite: bool) -> anyhow::Result<()> {
 /// A directory this run writes into and creates when missing (`--dump-objects`,
 /// `--dest`, state directories): if it exists it must be a writable directory; if not,
 /// its nearest existing ancestor must be.
-pub fn dir_to_write(opt: &str, path: &Path) -> anyhow::Result<()> {
+pub(crate) fn dir_to_write(opt: &str, path: &Path) -> anyhow::Result<()> {
     let shown = path.display();
     let mut at: PathBuf = path.to_path_buf();
     loop {
@@ -122,7 +122,7 @@ pub fn dir_to_write(opt: &str, path: &Path) -> anyhow::Result<()> {
 
 /// What an input path must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Want {
+pub(crate) enum Want {
     File,
     Dir,
     /// A file or a directory (`replay:PATH`).
@@ -131,7 +131,7 @@ pub enum Want {
 
 /// An existing file or directory this run reads (`--camera replay:PATH`, `--files`).
 /// An `opt` ending in `:` is a prefix of the value (`--camera replay:`).
-pub fn input(opt: &str, path: &Path, want: Want) -> anyhow::Result<()> {
+pub(crate) fn input(opt: &str, path: &Path, want: Want) -> anyhow::Result<()> {
     let (opt, shown) = match opt.strip_suffix(':') {
         Some(_) => match opt.rsplit_once(' ') {
             Some((o, prefix)) => (o, format!("{prefix}{}", path.display())),
@@ -167,7 +167,7 @@ pub fn input(opt: &str, path: &Path, want: Want) -> anyhow::Result<()> {
 
 /// `--device PATH`: it must exist and be a video4linux device node. Whether it is a
 /// v4l2loopback output is found when it is opened.
-pub fn video_device(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn video_device(path: &Path) -> anyhow::Result<()> {
     let shown = path.display();
     let meta = match fs::metadata(path) {
         Ok(m) => m,
@@ -371,6 +371,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
     fn record_targets() {
         let d = tempfile::tempdir().unwrap();
         record_target(Path::new("-"), false).unwrap();
@@ -383,6 +384,7 @@ mod tests {
         assert_eq!(fs::read(&f).unwrap(), b"x");
         let fifo = d.path().join("pipe");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path that outlives the call.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         record_target(&fifo, false).unwrap();
         is_usage(record_target(d.path(), true));

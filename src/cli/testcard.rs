@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
-pub struct TestcardArgs {
+pub(crate) struct TestcardArgs {
     /// Frame size, WxH.
     #[arg(long, default_value = "1024x680")]
     size: String,
@@ -16,7 +16,7 @@ pub struct TestcardArgs {
     file: PathBuf,
 }
 
-pub fn run(a: &TestcardArgs) -> anyhow::Result<()> {
+pub(crate) fn run(a: &TestcardArgs) -> anyhow::Result<()> {
     let (w, h) = parse_size(&a.size)?;
     super::paths::input("file", &a.file, super::paths::Want::File)?;
     let frame_len = (w * h * 2) as usize;
@@ -57,7 +57,7 @@ pub(super) fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
 /// file, the pre-encoded frames the VM stage's emulated camera serves (`emulate
 /// --frames`), made on the host where encoding is fast.
 #[derive(clap::Args, Debug)]
-pub struct TestcardFramesArgs {
+pub(crate) struct TestcardFramesArgs {
     /// Frame size, WxH.
     #[arg(long, default_value = "1024x680")]
     size: String,
@@ -68,7 +68,7 @@ pub struct TestcardFramesArgs {
     file: PathBuf,
 }
 
-pub fn run_frames(a: &TestcardFramesArgs) -> anyhow::Result<()> {
+pub(crate) fn run_frames(a: &TestcardFramesArgs) -> anyhow::Result<()> {
     let (w, h) = parse_size(&a.size)?;
     super::paths::file_to_write("file", &a.file)?;
     let mut card = alpha_bridge::emulator::testcard::TestCard::new(w, h)

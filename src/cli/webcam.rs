@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
-pub struct WebcamArgs {
+pub(crate) struct WebcamArgs {
     /// Where the live view comes from: auto (the first Sony body on USB), a USB serial
     /// number (as `alpha-bridge list` shows it), emulated (the built-in emulated camera),
     /// ptpip:HOST[:PORT] (a body in PC Remote over Wi-Fi or Ethernet, paired with this
@@ -201,7 +201,7 @@ fn check_paths(a: &WebcamArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(a: &WebcamArgs) -> anyhow::Result<()> {
+pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
     check_options(a)?;
     check_paths(a)?;
     let backend = match &a.decoder {

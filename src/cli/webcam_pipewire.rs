@@ -11,7 +11,7 @@ fn v4l2loopback_loaded() -> bool {
 
 /// The PipeWire output when `--output` asks for it (or `auto` finds a daemon and no
 /// v4l2loopback, with no explicit --device); `None` means "use v4l2loopback".
-pub fn open(output: &str, device: &str, fps: u32) -> anyhow::Result<Option<Output>> {
+pub(crate) fn open(output: &str, device: &str, fps: u32) -> anyhow::Result<Option<Output>> {
     let pipewire = match output {
         "pipewire" => true,
         "auto" => device == "auto" && !v4l2loopback_loaded() && daemon_reachable(),

@@ -34,6 +34,7 @@
 
 mod header;
 mod pack;
+#[allow(unsafe_code)] // FFI (TurboJPEG loaded with dlopen); each unsafe block says why it is sound
 mod tjlib;
 mod turbo;
 mod zune;
@@ -52,8 +53,11 @@ pub const MAX_DIMENSION: u32 = 4096;
 /// without padding. `width` and `height` are always even.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Yuyv {
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
+    /// Packed YUYV bytes, two per pixel.
     pub data: Vec<u8>,
 }
 
@@ -158,10 +162,22 @@ pub enum DecodeError {
     NotJpeg,
     /// The frame header declares a picture larger than [`MAX_DIMENSION`].
     #[error("jpeg frame is {width}x{height}, larger than the {max}x{max} limit")]
-    TooLarge { width: u32, height: u32, max: u32 },
+    TooLarge {
+        /// Width of the JPEG.
+        width: u32,
+        /// Height of the JPEG.
+        height: u32,
+        /// The largest width or height accepted.
+        max: u32,
+    },
     /// Width or height is below 2 pixels, so nothing is left after cropping to even.
     #[error("jpeg frame is {width}x{height}, too small for yuyv (needs at least 2x2)")]
-    TooSmall { width: u32, height: u32 },
+    TooSmall {
+        /// Width of the JPEG.
+        width: u32,
+        /// Height of the JPEG.
+        height: u32,
+    },
     /// The backend rejected the data (truncated, corrupt, unsupported coding).
     #[error("corrupt or unsupported jpeg frame: {0}")]
     Corrupt(String),
@@ -216,6 +232,7 @@ impl Decoder {
         }
     }
 
+    /// Which decoder this is.
     pub fn backend(&self) -> Backend {
         self.backend
     }

@@ -238,7 +238,9 @@ impl Stats {
 pub struct Body {
     /// Model string in DeviceInfo, e.g. "ILCE-6400".
     pub model: String,
+    /// Serial number in DeviceInfo.
     pub serial: String,
+    /// Device version string in DeviceInfo.
     pub device_version: String,
     /// Highest SDIO protocol version (0x00C8 pre-2020, 0x012C for 2020+ bodies).
     pub sdio_version: u16,
@@ -328,6 +330,7 @@ impl Body {
         Body::new(model, version, live)
     }
 
+    /// The same body with another serial number.
     pub fn with_serial(mut self, serial: &str) -> Body {
         self.serial = serial.to_string();
         self
@@ -344,29 +347,35 @@ impl Body {
         self
     }
 
+    /// The same body on another clock (tests use a manual one).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Body {
         self.clock = clock;
         self
     }
 
+    /// The same body showing other live-view content.
     pub fn with_content(mut self, content: Box<dyn FrameContent>) -> Body {
         self.content = Mutex::new(content);
         self
     }
 
+    /// The same body with the live-view JPEG at another offset in the dataset.
     pub fn with_image_offset(mut self, offset: u32) -> Body {
         self.image_offset = offset;
         self
     }
 
+    /// The switches that make this body misbehave.
     pub fn faults(&self) -> &Arc<Faults> {
         &self.faults
     }
 
+    /// What this body has been asked and has sent.
     pub fn stats(&self) -> &Arc<Stats> {
         &self.stats
     }
 
+    /// The clock this body reads.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }

@@ -101,6 +101,7 @@ impl FileFrames {
         self.frames.len()
     }
 
+    /// True when there is no frame (never, for a value `open` returned).
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }

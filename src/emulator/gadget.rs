@@ -85,22 +85,38 @@ const TICK: Duration = Duration::from_millis(200);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GadgetError {
+    /// The configfs gadget directory is missing.
     #[error("the kernel has no USB gadget configfs ({GADGETS} is missing): load libcomposite and usb_f_fs (modprobe libcomposite usb_f_fs) and run as root")]
     NoConfigfs,
+    /// The kernel cannot make FunctionFS functions.
     #[error("the kernel has no FunctionFS: load usb_f_fs (modprobe usb_f_fs)")]
     NoFunctionFs,
+    /// No USB device controller is present.
     #[error("no USB device controller in {UDC_CLASS}: this needs a device-mode port, or dummy_hcd for testing (modprobe dummy_hcd)")]
     NoUdc,
+    /// The named USB device controller is not present.
     #[error("USB device controller {0} is not present in {UDC_CLASS}")]
     UdcNotFound(String),
+    /// Creating or binding the gadget needs root.
     #[error("permission denied {what}: run as root")]
-    PermissionDenied { what: String },
+    PermissionDenied {
+        /// What was refused.
+        what: String,
+    },
+    /// A gadget of this name is already bound.
     #[error("gadget {0} already exists and is in use: is another emulator running? (stop it, or pick another name)")]
     Busy(String),
+    /// Someone already holds the gadget's endpoints.
     #[error("a pipe to this gadget is already open")]
     PipeTaken,
+    /// A system call failed.
     #[error("{what}: {err}")]
-    Io { what: String, err: io::Error },
+    Io {
+        /// What was being done.
+        what: String,
+        /// What the system said.
+        err: io::Error,
+    },
 }
 
 fn io_err(what: impl Into<String>, source: io::Error) -> GadgetError {
@@ -124,11 +140,17 @@ pub enum Function {
 /// What the device says about itself; [`Default`] is a Sony ILCE-6400 in PC Remote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GadgetConfig {
+    /// USB vendor id.
     pub vid: u16,
+    /// USB product id.
     pub pid: u16,
+    /// Manufacturer string descriptor.
     pub manufacturer: String,
+    /// Product string descriptor.
     pub product: String,
+    /// Serial number string descriptor.
     pub serial: String,
+    /// Which function the gadget offers.
     pub function: Function,
     /// The configfs directory name (also names the FunctionFS instance).
     pub name: String,
@@ -188,7 +210,9 @@ impl Shared {
 /// The endpoint an address/packet size was read back for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoint {
+    /// Endpoint address (direction bit included).
     pub address: u8,
+    /// Largest packet the endpoint takes.
     pub max_packet_size: u16,
 }
 
@@ -330,6 +354,7 @@ impl Gadget {
         }
     }
 
+    /// The settings this gadget was made with.
     pub fn config(&self) -> &GadgetConfig {
         &self.config
     }
@@ -563,6 +588,7 @@ impl GadgetPipe<'_> {
     }
 
     /// Clears a halt the device set on bulk IN (after a host ClearFeature).
+    #[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
     pub fn clear_halt_in(&self) -> Result<(), TransportError> {
         // SAFETY: a plain ioctl without an argument on an open descriptor.
         let r = unsafe { libc::ioctl(self.gadget.ep_in.as_raw_fd(), IOCTL_CLEAR_HALT as _) };
@@ -626,7 +652,7 @@ impl GadgetPipe<'_> {
         write_all(&self.gadget.ep_in, data, "bulk IN")?;
         // FunctionFS does not set `zero` on requests: a transfer that fills its last
         // packet needs an explicit zero-length write, or the host keeps waiting.
-        if !data.is_empty() && data.len() % self.mps == 0 {
+        if !data.is_empty() && data.len().is_multiple_of(self.mps) {
             write_once(&self.gadget.ep_in, &[], "bulk IN")?;
         }
         Ok(())
@@ -732,6 +758,7 @@ fn write_all(f: &File, data: &[u8], what: &str) -> Result<(), TransportError> {
     Ok(())
 }
 
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn endpoint_desc(f: &File) -> Result<Endpoint, TransportError> {
     let mut d = [0u8; 9];
     // SAFETY: FUNCTIONFS_ENDPOINT_DESC copies a 9-byte usb_endpoint_descriptor into
@@ -749,6 +776,7 @@ fn endpoint_desc(f: &File) -> Result<Endpoint, TransportError> {
     })
 }
 
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn ep0_loop(ep0: &File, shared: &Shared, function: Function) {
     let mut buf = [0u8; EVENT_SIZE * 4];
     while !shared.stop.load(Ordering::SeqCst) {
@@ -1070,6 +1098,7 @@ fn build(
     })
 }
 
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn set_nonblocking(f: &File) {
     // SAFETY: fcntl on an open descriptor with integer arguments.
     unsafe {
@@ -1080,6 +1109,7 @@ fn set_nonblocking(f: &File) {
     }
 }
 
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn mount(source: &str, target: &str, fstype: &str, data: Option<&str>) -> io::Result<()> {
     let c = |s: &str| CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
     let (src, tgt, ty) = (c(source)?, c(target)?, c(fstype)?);
@@ -1102,6 +1132,7 @@ fn mount(source: &str, target: &str, fstype: &str, data: Option<&str>) -> io::Re
     }
 }
 
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn umount(target: &Path) {
     if let Ok(t) = CString::new(target.to_string_lossy().as_bytes()) {
         // SAFETY: a NUL-terminated path.

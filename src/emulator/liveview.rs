@@ -11,6 +11,7 @@ use super::EmulatorError;
 
 /// Where the focal-frame block starts and how long it is (observed values).
 pub const FOCAL_OFFSET: u32 = 16;
+/// Length of the focal-frame block.
 pub const FOCAL_SIZE: u32 = 120;
 /// The image offset bodies use (16-byte header + 120 bytes of focal-frame data).
 pub const DEFAULT_IMAGE_OFFSET: u32 = FOCAL_OFFSET + FOCAL_SIZE;
@@ -58,6 +59,7 @@ pub struct Layout {
     pub image_offset: u32,
     /// Put `FF D8` (and `FF D9`) into the focal-frame data and the gap before the image.
     pub stray_soi: bool,
+    /// How the image is placed against 512-byte boundaries.
     pub align: Align512,
 }
 

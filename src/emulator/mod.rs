@@ -99,6 +99,7 @@ pub trait FrameContent: Send {
 
 /// Monotonic time for the emulator, as a duration since an arbitrary start.
 pub trait Clock: Send + Sync {
+    /// Time since this clock's start.
     fn now(&self) -> Duration;
 }
 
@@ -109,6 +110,7 @@ pub struct RealClock {
 }
 
 impl RealClock {
+    /// A clock starting now.
     pub fn new() -> Self {
         RealClock {
             start: Instant::now(),
@@ -135,15 +137,18 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
+    /// A clock standing at zero.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Moves the clock forward by `d`.
     pub fn advance(&self, d: Duration) {
         let n = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         self.nanos.fetch_add(n, Ordering::SeqCst);
     }
 
+    /// Sets the clock to `t` since its start.
     pub fn set(&self, t: Duration) {
         let n = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
         self.nanos.store(n, Ordering::SeqCst);

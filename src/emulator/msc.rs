@@ -35,6 +35,7 @@ pub struct MscConfig {
     pub vendor: String,
     /// INQUIRY product (16 characters max); real bodies say "DSC".
     pub product: String,
+    /// INQUIRY revision (4 characters max).
     pub revision: String,
     /// Size of the blank fake disk in 512-byte blocks (capped at 16384, 8 MiB).
     pub blocks: u32,
@@ -73,6 +74,7 @@ pub struct MscStats {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MscError {
+    /// The USB pipe failed.
     #[error("mass storage emulator: {0}")]
     Transport(TransportError),
 }
@@ -197,6 +199,7 @@ pub struct MscEmulator {
 }
 
 impl MscEmulator {
+    /// An emulated disk with the given identity, writing registrations to `registry`.
     pub fn new(mut config: MscConfig, registry: Registry) -> MscEmulator {
         config.blocks = config.blocks.min(MAX_BLOCKS);
         MscEmulator {
@@ -208,10 +211,12 @@ impl MscEmulator {
         }
     }
 
+    /// The hosts registered so far.
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
 
+    /// What the emulator has seen so far.
     pub fn stats(&self) -> MscStats {
         self.stats
     }

@@ -31,16 +31,30 @@ const MAX_FILE_BYTES: u64 = 64 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
+    /// The registry file could not be read or written.
     #[error("{path}: {err}")]
-    Io { path: PathBuf, err: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        err: std::io::Error,
+    },
+    /// A line of the registry file does not parse.
     #[error("{path}:{line}: not a registered host line; delete the file to start over")]
-    Corrupt { path: PathBuf, line: usize },
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The line (1-based).
+        line: usize,
+    },
 }
 
 /// One paired computer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisteredHost {
+    /// The host's GUID.
     pub guid: [u8; 16],
+    /// The host name it gave.
     pub host_name: String,
 }
 

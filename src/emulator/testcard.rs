@@ -18,6 +18,7 @@ use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
 /// Default live-view size of most Alpha bodies.
 pub const DEFAULT_WIDTH: u32 = 1024;
+/// Height of the test card unless asked otherwise.
 pub const DEFAULT_HEIGHT: u32 = 680;
 /// Default JPEG quality.
 pub const DEFAULT_QUALITY: u8 = 80;
@@ -218,6 +219,7 @@ impl TestCard {
         self.quality = quality.clamp(1, 100);
     }
 
+    /// Width and height in pixels.
     pub fn size(&self) -> (u32, u32) {
         (self.width, self.height)
     }

@@ -360,14 +360,17 @@ impl UsbEmulator {
         }
     }
 
+    /// The body this emulator fronts.
     pub fn body(&self) -> &Arc<Body> {
         &self.body
     }
 
+    /// The switches that make the USB side misbehave.
     pub fn faults(&self) -> &Arc<super::Faults> {
         self.body.faults()
     }
 
+    /// What the body has been asked and has sent.
     pub fn stats(&self) -> &Arc<Stats> {
         self.body.stats()
     }
@@ -418,10 +421,12 @@ impl UsbEmulator {
         self.pull_cable();
     }
 
+    /// Plugs the cable back in.
     pub fn plug(&self) {
         self.plugged.store(true, Ordering::SeqCst);
     }
 
+    /// Whether the cable is in.
     pub fn is_plugged(&self) -> bool {
         self.plugged.load(Ordering::SeqCst)
     }

@@ -24,11 +24,18 @@ pub const MAX_ITEM_BYTES: usize = 64 << 20;
 
 const READ_CHUNK: usize = 256 << 10;
 
+/// Errors from writing live-view objects to disk.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DumpError {
+    /// A file could not be written.
     #[error("{path}: {err}")]
-    Io { path: PathBuf, err: io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        err: io::Error,
+    },
 }
 
 /// Writes each object to `DIR/lv-000001.bin`, `lv-000002.bin`, ...
@@ -105,37 +112,60 @@ pub enum ReplayKind {
     Jpeg,
 }
 
+/// Errors from reading a replay.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReplayError {
+    /// A file could not be read.
     #[error("{path}: {err}")]
-    Io { path: PathBuf, err: io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        err: io::Error,
+    },
+    /// The path is not something that can be replayed.
     #[error(
         "{0}: nothing to replay; use a directory of .bin or .jpg files, an .mjpeg/.mjpg file \
          or a .bin capture"
     )]
     Unsupported(PathBuf),
+    /// The directory holds nothing to replay.
     #[error("{0}: no .bin, .jpg or .jpeg files in this directory")]
     NoItems(PathBuf),
+    /// The directory holds both kinds of item.
     #[error("{0} holds both .bin objects and .jpg files; put them in separate directories")]
     Mixed(PathBuf),
+    /// An item is larger than a frame can be.
     #[error("{path} at byte {offset}: item of {size} bytes is above the {max}-byte limit")]
     TooLarge {
+        /// The file.
         path: PathBuf,
+        /// Where the item starts.
         offset: u64,
+        /// The item's size.
         size: u64,
+        /// The limit.
         max: usize,
     },
+    /// An item is not a usable live-view object or JPEG.
     #[error("{path} at byte {offset}: {err}")]
     Bad {
+        /// The file.
         path: PathBuf,
+        /// Where the item starts.
         offset: u64,
+        /// What is wrong with it.
         err: ExtractError,
     },
+    /// The file ends inside an item.
     #[error("{path} at byte {offset}: the last item is incomplete ({have} bytes) and was skipped")]
     Incomplete {
+        /// The file.
         path: PathBuf,
+        /// Where the item starts.
         offset: u64,
+        /// Bytes present.
         have: usize,
     },
 }
@@ -205,7 +235,7 @@ impl Replay {
                 let hidden = p
                     .file_name()
                     .and_then(|n| n.to_str())
-                    .map_or(true, |n| n.starts_with('.'));
+                    .is_none_or(|n| n.starts_with('.'));
                 if hidden || !p.is_file() {
                     continue;
                 }

@@ -14,8 +14,11 @@ use super::{ExtractError, Sampling};
 pub struct JpegInfo {
     /// Bytes from SOI up to and including EOI.
     pub len: usize,
+    /// Width in pixels.
     pub width: u16,
+    /// Height in pixels.
     pub height: u16,
+    /// Chroma subsampling.
     pub sampling: Sampling,
 }
 

@@ -55,8 +55,11 @@ pub struct Frame<'a> {
     pub jpeg: &'a [u8],
     /// Where `jpeg` starts in the object.
     pub offset: usize,
+    /// Width in pixels, from the frame header.
     pub width: u16,
+    /// Height in pixels, from the frame header.
     pub height: u16,
+    /// Chroma subsampling, from the frame header.
     pub sampling: Sampling,
 }
 
@@ -64,37 +67,78 @@ pub struct Frame<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExtractError {
+    /// The object has no bytes.
     #[error("live-view object is empty (camera not ready yet)")]
     Empty,
+    /// The dataset header declares an image of size zero.
     #[error("live-view object declares no image (camera not ready yet)")]
     NoImageDeclared,
+    /// No JPEG start marker was found.
     #[error("no jpeg start (ff d8) in the live-view object")]
     NoImage,
+    /// The data ends before the end-of-image marker.
     #[error("jpeg is truncated: data ends at byte {offset} before the end-of-image marker")]
-    Truncated { offset: usize },
+    Truncated {
+        /// Where the data ends.
+        offset: usize,
+    },
+    /// A byte that should start a marker does not.
     #[error("byte 0x{byte:02x} at offset {offset} where a jpeg marker was expected")]
-    BadMarker { offset: usize, byte: u8 },
+    BadMarker {
+        /// Where the byte is.
+        offset: usize,
+        /// The byte.
+        byte: u8,
+    },
+    /// A segment's length or content is wrong.
     #[error("bad jpeg segment 0xff{marker:02x} at offset {offset}: {reason}")]
     BadSegment {
+        /// Where the segment starts.
         offset: usize,
+        /// The segment's marker.
         marker: u8,
+        /// What is wrong.
         reason: &'static str,
     },
+    /// The JPEG uses a coding the decoders do not support.
     #[error(
         "unsupported jpeg coding (marker 0xff{marker:02x} at offset {offset}); only baseline, \
          extended and progressive huffman jpeg are supported"
     )]
-    UnsupportedCoding { offset: usize, marker: u8 },
+    UnsupportedCoding {
+        /// Where its frame header is.
+        offset: usize,
+        /// The frame marker.
+        marker: u8,
+    },
+    /// A scan comes before the frame header.
     #[error("jpeg scan at offset {offset} comes before any frame header")]
-    MissingFrameHeader { offset: usize },
+    MissingFrameHeader {
+        /// Where the scan starts.
+        offset: usize,
+    },
+    /// The JPEG ends without a scan.
     #[error("jpeg ends at offset {offset} without any image scan")]
-    NoScan { offset: usize },
+    NoScan {
+        /// Where it ends.
+        offset: usize,
+    },
+    /// The dataset header's fields do not fit the object.
     #[error("bad live-view dataset header at offset {offset}: {reason}")]
-    BadHeader { offset: usize, reason: &'static str },
+    BadHeader {
+        /// Where the header starts.
+        offset: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The object is shorter than its header says.
     #[error("incomplete live-view dataset at offset {offset}: {have} of {need} bytes present")]
     Incomplete {
+        /// Where the dataset starts.
         offset: usize,
+        /// Bytes present.
         have: usize,
+        /// Bytes declared.
         need: usize,
     },
 }
@@ -119,9 +163,13 @@ impl ExtractError {
 /// The four header fields of a live-view dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DatasetHeader {
+    /// Offset of the JPEG from the dataset start.
     pub image_offset: u32,
+    /// Declared size of the JPEG.
     pub image_size: u32,
+    /// Offset of the focal-frame block.
     pub frame_info_offset: u32,
+    /// Size of the focal-frame block.
     pub frame_info_size: u32,
 }
 

@@ -33,16 +33,27 @@ pub use store::{Plan, Skip, Store};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OffloadError {
+    /// The camera refused our GUID: it is not paired with this computer.
     #[error("this camera is not paired with this computer: run `alpha-bridge pair`")]
     NotPaired,
+    /// The peer is not a Sony camera.
     #[error("the device at this address is not a sony camera (manufacturer {0:?})")]
     NotSony(String),
+    /// The camera answered an operation with an error code.
     #[error("the camera refused {op}: {code}")]
-    Refused { op: OpCode, code: ResponseCode },
+    Refused {
+        /// The operation it refused.
+        op: OpCode,
+        /// The response code it gave.
+        code: ResponseCode,
+    },
+    /// The camera broke the protocol.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// A dataset from the camera did not parse.
     #[error("malformed data from the camera: {0}")]
     Malformed(String),
+    /// The connection failed.
     #[error(transparent)]
     Connection(#[from] TcpError),
     /// The connection or its Init handshake failed: no camera in Send to Computer
@@ -52,16 +63,25 @@ pub enum OffloadError {
         "no camera answered at {addr} ({reason}): choose Send to Computer on the camera; \
          after an interrupted transfer, choose it again"
     )]
-    NoAnswer { addr: SocketAddr, reason: TcpError },
+    NoAnswer {
+        /// The address tried.
+        addr: SocketAddr,
+        /// Why the connection failed.
+        reason: TcpError,
+    },
+    /// The disk filled up while writing this file.
     #[error(
         "the disk is full (writing {0}): finished files were kept and the partial file \
          was removed; free some space and choose send to computer again"
     )]
     DiskFull(PathBuf),
+    /// A file system operation failed (the message names the path).
     #[error("{0}")]
     Io(String),
+    /// The SSDP listener could not start.
     #[error("discovery failed: {0}")]
     Discovery(String),
+    /// The user stopped the transfer.
     #[error("stopped by the user; the interrupted download resumes next time")]
     Interrupted,
 }
@@ -81,7 +101,9 @@ impl OffloadError {
 /// Totals of one session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
+    /// Files written in this session.
     pub downloaded: usize,
+    /// Files skipped (already on disk, or not downloadable).
     pub skipped: usize,
     /// Bytes fetched in this session (a resumed file counts only its rest).
     pub bytes: u64,
@@ -95,14 +117,19 @@ pub struct Summary {
 
 /// Where progress goes (the CLI draws bars; tests count).
 pub trait Progress {
+    /// Waiting for a camera to announce itself.
     fn waiting(&mut self) {}
+    /// A camera answered and the session is open.
     fn connected(&mut self, _model: &str, _addr: SocketAddr) {}
     /// `size` is `None` for objects of 4 GiB or more until their data arrives.
     fn file_started(&mut self, _name: &str, _size: Option<u64>, _resumed_from: u64) {}
     /// Bytes of the current file now on disk.
     fn file_progress(&mut self, _done: u64) {}
+    /// A file is complete under its final name.
     fn file_done(&mut self, _path: &Path) {}
+    /// A file was not downloaded, and why.
     fn file_skipped(&mut self, _name: &str, _why: &str) {}
+    /// The camera ended the session.
     fn session_done(&mut self, _summary: &Summary) {}
 }
 
@@ -113,6 +140,7 @@ impl Progress for NoProgress {}
 
 /// Bounds of the GetPartialObject chunk.
 pub const MIN_CHUNK: u32 = 1 << 20;
+/// Largest GetPartialObject chunk.
 pub const MAX_CHUNK: u32 = 8 << 20;
 
 /// How long announcements from a camera are ignored after its session ended.
@@ -125,14 +153,17 @@ pub const RETRY_COOLDOWN: Duration = Duration::from_secs(2);
 /// Everything an offload run needs.
 #[derive(Debug, Clone)]
 pub struct OffloadConfig {
+    /// Where downloaded files go.
     pub dest: PathBuf,
     /// The initiator GUID the camera was paired with.
     pub guid: [u8; 16],
     /// Shown on the camera ("Connecting… <name>").
     pub host_name: String,
+    /// Connection timeouts.
     pub tcp: TcpConfig,
     /// GetPartialObject chunk, clamped to [`MIN_CHUNK`]..=[`MAX_CHUNK`].
     pub chunk: u32,
+    /// Where to listen for SSDP announcements.
     pub ssdp: ListenerConfig,
     /// PTP/IP port of the camera (15740; tests use others).
     pub ptpip_port: u16,
@@ -151,6 +182,7 @@ pub struct OffloadConfig {
 }
 
 impl OffloadConfig {
+    /// Settings with the defaults for everything but where files go and who we are.
     pub fn new(dest: PathBuf, guid: [u8; 16], host_name: String) -> OffloadConfig {
         OffloadConfig {
             dest,

@@ -118,6 +118,7 @@ impl Session {
         Ok(s)
     }
 
+    /// The GetDeviceInfo answer read when the session opened.
     pub fn device(&self) -> &DeviceInfo {
         &self.device
     }
@@ -235,6 +236,7 @@ impl Session {
         self.u32_array(OpCode::GET_OBJECT_HANDLES, &[storage, 0, 0])
     }
 
+    /// GetObjectInfo for `handle`.
     pub fn object_info(&mut self, handle: u32) -> Result<ObjectInfo, OffloadError> {
         let raw = self.data_in(OpCode::GET_OBJECT_INFO, &[handle], MAX_SMALL_DATA)?;
         ObjectInfo::parse(&raw).map_err(|e| OffloadError::Malformed(e.to_string()))

@@ -67,6 +67,7 @@ fn capture_date(info: &ObjectInfo) -> Option<PtpDate> {
 
 /// The camera's local wall-clock time as a `SystemTime`, read in this computer's time
 /// zone (the camera sends no zone).
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn to_system_time(d: &PtpDate) -> Option<SystemTime> {
     // SAFETY: `tm` is a plain C struct, zeroed then filled; mktime only reads/normalises it.
     let t = unsafe {
@@ -89,13 +90,18 @@ fn to_system_time(d: &PtpDate) -> Option<SystemTime> {
 /// What the ledger remembers of one object.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LedgerKey {
+    /// The camera's serial number.
     pub serial: String,
+    /// The file name on the camera.
     pub name: String,
+    /// The size the camera declared.
     pub size: u32,
+    /// The capture date string from ObjectInfo.
     pub capture_date: String,
 }
 
 impl LedgerKey {
+    /// The key of an object from this camera.
     pub fn new(serial: &str, info: &ObjectInfo) -> LedgerKey {
         let clean = |s: &str| -> String {
             s.chars()
@@ -153,12 +159,15 @@ impl std::fmt::Display for Skip {
 /// Where one object goes.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// The name the file gets when complete.
     pub final_path: PathBuf,
+    /// The partial file the bytes go to first.
     pub temp_path: PathBuf,
     /// Bytes already in the temp file from an earlier, interrupted attempt.
     pub resume_from: u64,
     /// The size the camera declared, `None` for "4 GiB or more".
     pub expected: Option<u64>,
+    /// Modification time to set (the capture date), when it can be read.
     pub mtime: Option<SystemTime>,
     key: LedgerKey,
 }
@@ -166,7 +175,9 @@ pub struct Target {
 /// What to do with an object.
 #[derive(Debug, Clone)]
 pub enum Plan {
+    /// Do not download, and why.
     Skip(Skip),
+    /// Download into this target.
     Fetch(Target),
 }
 
@@ -225,6 +236,7 @@ impl Store {
         self.refetch = yes;
     }
 
+    /// The destination directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -411,6 +423,7 @@ pub struct TempFile {
 }
 
 impl TempFile {
+    /// Appends bytes to the partial file.
     pub fn write(&mut self, b: &[u8]) -> Result<(), OffloadError> {
         self.file
             .write_all(b)
@@ -419,6 +432,7 @@ impl TempFile {
         Ok(())
     }
 
+    /// Bytes in the partial file so far.
     pub fn written(&self) -> u64 {
         self.written
     }

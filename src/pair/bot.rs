@@ -10,7 +10,9 @@
 pub const CBW_SIGNATURE: [u8; 4] = *b"USBC";
 /// `dCSWSignature`, "USBS".
 pub const CSW_SIGNATURE: [u8; 4] = *b"USBS";
+/// Size of a command block wrapper.
 pub const CBW_LEN: usize = 31;
+/// Size of a command status wrapper.
 pub const CSW_LEN: usize = 13;
 /// Largest command block a CBW can carry.
 pub const MAX_CDB_LEN: usize = 16;
@@ -21,28 +23,52 @@ pub const MAX_LUN: u8 = 15;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BotError {
+    /// A wrapper of the wrong size.
     #[error("{what} is {got} bytes, expected {expected}")]
     Length {
+        /// Which wrapper.
         what: &'static str,
+        /// Its size.
         got: usize,
+        /// The size it must have.
         expected: usize,
     },
+    /// A wrapper with the wrong signature.
     #[error("{what} has signature {got:02x?}, expected {expected:02x?}")]
     Signature {
+        /// Which wrapper.
         what: &'static str,
+        /// Its signature.
         got: [u8; 4],
+        /// The signature it must have.
         expected: [u8; 4],
     },
+    /// The status wrapper answers another command.
     #[error("status wrapper tag {got} does not match command tag {expected}")]
-    TagMismatch { expected: u32, got: u32 },
+    TagMismatch {
+        /// The command's tag.
+        expected: u32,
+        /// The status wrapper's tag.
+        got: u32,
+    },
+    /// The device reports leaving more untransferred than was asked.
     #[error("status wrapper residue {residue} exceeds the {requested} bytes of the command")]
-    Residue { residue: u32, requested: u32 },
+    Residue {
+        /// Bytes the device says it did not transfer.
+        residue: u32,
+        /// Bytes the command asked for.
+        requested: u32,
+    },
+    /// The status byte is not one the standard defines.
     #[error("status wrapper has reserved status {0:#04x}")]
     ReservedStatus(u8),
+    /// The command block wrapper has reserved flag bits set.
     #[error("command block wrapper has reserved flag bits set ({0:#04x})")]
     ReservedFlags(u8),
+    /// The logical unit number is above 15.
     #[error("command block wrapper LUN {0} is out of range")]
     Lun(u8),
+    /// The command block is not 1 to 16 bytes.
     #[error("command block length {0} is not 1 to 16")]
     CdbLength(usize),
 }
@@ -59,15 +85,20 @@ pub enum Direction {
 /// A Command Block Wrapper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cbw {
+    /// Tag the status wrapper must echo.
     pub tag: u32,
+    /// Bytes the data phase carries.
     pub data_transfer_length: u32,
+    /// Direction of the data phase.
     pub direction: Direction,
+    /// Logical unit number.
     pub lun: u8,
     cdb: [u8; MAX_CDB_LEN],
     cdb_len: u8,
 }
 
 impl Cbw {
+    /// A command block wrapper for `cdb`.
     pub fn new(
         tag: u32,
         data_transfer_length: u32,
@@ -98,6 +129,7 @@ impl Cbw {
         &self.cdb[..self.cdb_len as usize]
     }
 
+    /// The 31 bytes on the wire.
     pub fn encode(&self) -> [u8; CBW_LEN] {
         let mut b = [0u8; CBW_LEN];
         b[0..4].copy_from_slice(&CBW_SIGNATURE);
@@ -175,6 +207,7 @@ pub enum CswStatus {
 }
 
 impl CswStatus {
+    /// The status byte on the wire.
     pub fn code(self) -> u8 {
         match self {
             CswStatus::Passed => 0,
@@ -187,13 +220,16 @@ impl CswStatus {
 /// A Command Status Wrapper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Csw {
+    /// Tag of the command this status answers.
     pub tag: u32,
     /// Bytes of the data phase the device did not transfer.
     pub residue: u32,
+    /// How the command ended.
     pub status: CswStatus,
 }
 
 impl Csw {
+    /// The 13 bytes on the wire.
     pub fn encode(&self) -> [u8; CSW_LEN] {
         let mut b = [0u8; CSW_LEN];
         b[0..4].copy_from_slice(&CSW_SIGNATURE);

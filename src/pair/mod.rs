@@ -57,23 +57,46 @@ impl Default for PairOptions {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PairError {
+    /// A USB transfer failed.
     #[error("USB transfer failed during {during}: {err}")]
     Transport {
+        /// The step under way.
         during: &'static str,
+        /// What the transport said.
         err: TransportError,
     },
+    /// The camera broke the mass storage protocol.
     #[error("the camera broke the mass storage protocol during {during}: {err}")]
-    Protocol { during: &'static str, err: BotError },
+    Protocol {
+        /// The step under way.
+        during: &'static str,
+        /// What was wrong.
+        err: BotError,
+    },
+    /// The camera reported a phase error.
     #[error("the camera reported a phase error during {during}; unplug it, plug it back in and try again")]
-    PhaseError { during: &'static str },
+    PhaseError {
+        /// The step under way.
+        during: &'static str,
+    },
+    /// The camera refused a command.
     #[error("the camera refused {during}: {reason}")]
     Refused {
+        /// The step under way.
         during: &'static str,
+        /// The refusal in words.
         reason: String,
+        /// The sense data, when the camera gave it.
         sense: Option<Sense>,
     },
+    /// The camera stayed busy past the retries.
     #[error("the camera stayed busy during {during} after {attempts} attempts; wait until it is idle (no card access, no menu open) and try again")]
-    StillBusy { during: &'static str, attempts: u32 },
+    StillBusy {
+        /// The step under way.
+        during: &'static str,
+        /// How many times it was asked.
+        attempts: u32,
+    },
 }
 
 impl PairError {

@@ -11,8 +11,11 @@ use crate::config::GUID_LEN;
 
 /// Sony's vendor opcode for ExtCmd over Mass Storage.
 pub const OP_SONY_EXT_CMD: u8 = 0x7A;
+/// TEST UNIT READY.
 pub const OP_TEST_UNIT_READY: u8 = 0x00;
+/// REQUEST SENSE.
 pub const OP_REQUEST_SENSE: u8 = 0x03;
+/// INQUIRY.
 pub const OP_INQUIRY: u8 = 0x12;
 
 /// ExtCmd plugin 4, ExtBackupCommunicator.
@@ -28,8 +31,11 @@ pub const EXT_HEADER_LEN: usize = 16;
 pub const REGIST_PAYLOAD_LEN: usize = 0x125;
 /// Absolute offsets inside the block (docs/protocol/pairing.md#registration-block).
 pub const OFF_HOST_NAME: usize = 17;
+/// Bytes of the host name field.
 pub const HOST_NAME_FIELD_LEN: usize = 16;
+/// Offset of the identifier length field.
 pub const OFF_ID_LEN: usize = 177;
+/// Offset of the GUID.
 pub const OFF_GUID: usize = 181;
 /// UTF-16 units of host name that fit the 16 bytes sony-guid-setter used, with a NUL.
 pub const MAX_HOST_NAME_UNITS: usize = HOST_NAME_FIELD_LEN / 2 - 1;
@@ -46,14 +52,17 @@ pub fn ext_cmd_cdb(plugin: u32) -> [u8; 9] {
     [OP_SONY_EXT_CMD, p[0], p[1], p[2], p[3], 0, 0, 0, 0]
 }
 
+/// The TEST UNIT READY command block.
 pub fn test_unit_ready_cdb() -> [u8; 6] {
     [OP_TEST_UNIT_READY, 0, 0, 0, 0, 0]
 }
 
+/// The REQUEST SENSE command block (18 bytes of sense data).
 pub fn request_sense_cdb() -> [u8; 6] {
     [OP_REQUEST_SENSE, 0, 0, 0, SENSE_LEN, 0]
 }
 
+/// The INQUIRY command block (36 bytes of standard data).
 pub fn inquiry_cdb() -> [u8; 6] {
     [OP_INQUIRY, 0, 0, 0, INQUIRY_LEN, 0]
 }
@@ -98,7 +107,9 @@ pub fn regist_host_block(host_name: &str, guid: &[u8; GUID_LEN]) -> Vec<u8> {
 
 /// SCSI sense keys we act on.
 pub const SENSE_NOT_READY: u8 = 0x2;
+/// Sense key ILLEGAL REQUEST.
 pub const SENSE_ILLEGAL_REQUEST: u8 = 0x5;
+/// Sense key UNIT ATTENTION.
 pub const SENSE_UNIT_ATTENTION: u8 = 0x6;
 /// Sony uses the vendor-specific key with ASC/ASCQ 0x81/0x81 for "busy, try again"
 /// (Sony-PMCA-RE, docs/protocol/pairing.md#sense-and-retries).
@@ -107,8 +118,11 @@ pub const SENSE_VENDOR_SPECIFIC: u8 = 0x9;
 /// The parts of fixed-format sense data that matter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Sense {
+    /// Sense key.
     pub key: u8,
+    /// Additional sense code.
     pub asc: u8,
+    /// Additional sense code qualifier.
     pub ascq: u8,
 }
 
@@ -171,12 +185,16 @@ impl Sense {
 /// Vendor and product from standard INQUIRY data (trimmed ASCII).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inquiry {
+    /// Vendor identification, trimmed.
     pub vendor: String,
+    /// Product identification, trimmed.
     pub product: String,
+    /// Product revision, trimmed.
     pub revision: String,
 }
 
 impl Inquiry {
+    /// Reads standard INQUIRY data; `None` when it is too short.
     pub fn parse(data: &[u8]) -> Option<Inquiry> {
         if data.len() < 32 {
             return None;
@@ -206,6 +224,7 @@ impl Inquiry {
         })
     }
 
+    /// Whether the vendor is Sony.
     pub fn is_sony(&self) -> bool {
         self.vendor.eq_ignore_ascii_case("sony")
     }

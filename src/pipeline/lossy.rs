@@ -60,6 +60,7 @@ pub struct Pool<T> {
 }
 
 impl<T> Pool<T> {
+    /// A pool that keeps at most `cap` spare buffers.
     pub fn new(cap: usize) -> Self {
         let (tx, rx) = bounded(cap);
         Pool { tx, rx }

@@ -42,6 +42,7 @@ pub enum Output {
 /// Cropping or padding the 3:2 live view for 16:9 apps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Aspect {
+    /// The camera's own aspect.
     #[default]
     Native,
     /// Crop rows top and bottom to 16:9.
@@ -52,18 +53,27 @@ pub enum Aspect {
 
 /// Run settings (kept apart from run state, gst filesink style).
 pub struct Options {
+    /// Where pictures go.
     pub output: Output,
+    /// Record the camera's JPEGs to this file too.
     pub record: Option<PathBuf>,
     /// Replace an existing recording file.
     pub overwrite: bool,
+    /// Write every live-view object into this directory too.
     pub dump_objects: Option<PathBuf>,
+    /// Stop after this many frames.
     pub max_frames: Option<u64>,
+    /// Stop after this long.
     pub duration: Option<Duration>,
     /// Output frame rate cap.
     pub fps: u32,
+    /// Which JPEG decoder to use.
     pub backend: Backend,
+    /// Crop or pad to 16:9.
     pub aspect: Aspect,
+    /// How often to log the stats line.
     pub stats_interval: Duration,
+    /// Write the stats as JSON to this file at the end.
     pub stats_json: Option<PathBuf>,
     /// Stop instead of reconnecting when the source fails (replays, tests).
     pub reconnect: bool,
@@ -92,16 +102,27 @@ impl Default for Options {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
+    /// The frame source failed.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// The recording failed.
     #[error(transparent)]
     Record(#[from] RecordError),
+    /// The sink failed.
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// Dumping objects failed.
     #[error(transparent)]
     Dump(#[from] DumpError),
+    /// The stats file could not be written.
     #[error("cannot write the stats file {path}: {err}")]
-    StatsFile { path: PathBuf, err: std::io::Error },
+    StatsFile {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        err: std::io::Error,
+    },
+    /// A pipeline thread panicked.
     #[error("the {0} thread panicked")]
     Panicked(&'static str),
 }
@@ -109,6 +130,7 @@ pub enum PipelineError {
 /// What a finished run did.
 #[derive(Debug, Clone)]
 pub struct Summary {
+    /// The counters at the end.
     pub stats: Snapshot,
     /// What the recording holds, if there was one.
     pub recorded: Option<RecordSummary>,

@@ -18,17 +18,23 @@ pub enum Item {
     Jpeg,
 }
 
+/// Errors from frame sources.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SourceError {
+    /// The camera session failed.
     #[error(transparent)]
     Camera(#[from] CameraError),
+    /// The transport failed.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// The replay failed.
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    /// A replay reached its end (and does not loop).
     #[error("the replay reached its end")]
     End,
+    /// The stop flag was set.
     #[error("stopped")]
     Stopped,
 }
@@ -58,11 +64,13 @@ impl SourceError {
 
 /// A producer of live-view items.
 pub trait FrameSource: Send {
+    /// Opens the source (opens the camera session); called again after a failure.
     fn connect(&mut self) -> Result<(), SourceError>;
     /// Blocks for the next item; checks `stop` at least every few hundred ms.
     fn next(&mut self, buf: &mut Vec<u8>, stop: &AtomicBool) -> Result<Item, SourceError>;
     /// Closes the camera session (if any) and releases the device.
     fn disconnect(&mut self);
+    /// A name for logs and messages.
     fn name(&self) -> String;
     /// The connected body's model and serial number, where there is a body.
     fn info(&self) -> crate::sink::SourceInfo {
@@ -82,6 +90,7 @@ pub struct CameraSource {
 }
 
 impl CameraSource {
+    /// A source that opens the camera with `open` and connects with `opts`.
     pub fn new(label: impl Into<String>, open: Opener, opts: ConnectOptions) -> Self {
         CameraSource {
             open,
@@ -162,6 +171,7 @@ pub struct ReplaySource {
 }
 
 impl ReplaySource {
+    /// A source replaying `path` at `fps`, from the start again at the end if `looping`.
     pub fn new(path: PathBuf, fps: u32, looping: bool) -> Self {
         ReplaySource {
             path,

@@ -44,13 +44,21 @@ impl Ring {
 /// Shared counters, updated by the pipeline threads.
 pub struct Stats {
     started: Instant,
+    /// Live-view objects received from the camera.
     pub captured: AtomicU64,
+    /// Pictures handed to the sink.
     pub written: AtomicU64,
+    /// Placeholder pictures handed to the sink.
     pub placeholders: AtomicU64,
+    /// Objects that held no usable JPEG.
     pub bad_frames: AtomicU64,
+    /// Reconnections to the camera.
     pub reconnects: AtomicU64,
+    /// Frames recorded to the file.
     pub recorded: AtomicU64,
+    /// Frames dropped before decoding (decoder busy).
     pub dropped_decode: Arc<AtomicU64>,
+    /// Frames dropped before writing (sink busy).
     pub dropped_write: Arc<AtomicU64>,
     decode: Mutex<Ring>,
     latency: Mutex<Ring>,
@@ -59,19 +67,33 @@ pub struct Stats {
 /// A point-in-time copy for the stats line and `--stats-json`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
+    /// Seconds since the start.
     pub seconds: f64,
+    /// Live-view objects received.
     pub captured: u64,
+    /// Pictures handed to the sink.
     pub written: u64,
+    /// Placeholder pictures handed to the sink.
     pub placeholders: u64,
+    /// Objects that held no usable JPEG.
     pub bad_frames: u64,
+    /// Reconnections.
     pub reconnects: u64,
+    /// Frames recorded.
     pub recorded: u64,
+    /// Frames dropped on the way.
     pub dropped: u64,
+    /// Objects received per second.
     pub fps_in: f64,
+    /// Pictures written per second.
     pub fps_out: f64,
+    /// Median decode time.
     pub decode_ms_p50: Option<f64>,
+    /// 99th percentile decode time.
     pub decode_ms_p99: Option<f64>,
+    /// Median time from object received to picture written.
     pub latency_ms_p50: Option<f64>,
+    /// 99th percentile time from object received to picture written.
     pub latency_ms_p99: Option<f64>,
 }
 
@@ -99,14 +121,17 @@ fn lock(m: &Mutex<Ring>) -> std::sync::MutexGuard<'_, Ring> {
 }
 
 impl Stats {
+    /// Adds one decode time.
     pub fn add_decode(&self, d: Duration) {
         lock(&self.decode).push(d);
     }
 
+    /// Adds one object-to-sink time.
     pub fn add_latency(&self, d: Duration) {
         lock(&self.latency).push(d);
     }
 
+    /// The counters now, with rates and percentiles.
     pub fn snapshot(&self) -> Snapshot {
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -157,6 +182,7 @@ impl Snapshot {
         )
     }
 
+    /// The snapshot as one JSON object.
     pub fn to_json(&self) -> String {
         format!(
             concat!(

@@ -21,14 +21,17 @@ impl<'a> Reader<'a> {
         Reader { buf, pos: 0, what }
     }
 
+    /// Bytes read so far.
     pub fn position(&self) -> usize {
         self.pos
     }
 
+    /// Bytes left.
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
+    /// The bytes left, without reading them.
     pub fn rest(&self) -> &'a [u8] {
         &self.buf[self.pos..]
     }
@@ -43,6 +46,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads `n` bytes; `field` names them in the error.
     pub fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], ParseError> {
         if self.remaining() < n {
             return Err(self.short(field, n));
@@ -52,20 +56,24 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    /// Reads a u8; `field` names it in the error.
     pub fn u8(&mut self, field: &'static str) -> Result<u8, ParseError> {
         Ok(self.take(1, field)?[0])
     }
 
+    /// Reads a little-endian u16; `field` names it in the error.
     pub fn u16(&mut self, field: &'static str) -> Result<u16, ParseError> {
         let b = self.take(2, field)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
 
+    /// Reads a little-endian u32; `field` names it in the error.
     pub fn u32(&mut self, field: &'static str) -> Result<u32, ParseError> {
         let b = self.take(4, field)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    /// Reads a little-endian u64; `field` names it in the error.
     pub fn u64(&mut self, field: &'static str) -> Result<u64, ParseError> {
         let b = self.take(8, field)?;
         let mut a = [0u8; 8];
@@ -123,6 +131,7 @@ pub struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
+    /// A writer appending to `out`.
     pub fn new(out: &'a mut Vec<u8>) -> Self {
         Writer { out }
     }
@@ -131,26 +140,31 @@ impl<'a> Writer<'a> {
         self.out
     }
 
+    /// Appends a u8.
     pub fn u8(&mut self, v: u8) -> &mut Self {
         self.buf().push(v);
         self
     }
 
+    /// Appends a little-endian u16.
     pub fn u16(&mut self, v: u16) -> &mut Self {
         self.buf().extend_from_slice(&v.to_le_bytes());
         self
     }
 
+    /// Appends a little-endian u32.
     pub fn u32(&mut self, v: u32) -> &mut Self {
         self.buf().extend_from_slice(&v.to_le_bytes());
         self
     }
 
+    /// Appends a little-endian u64.
     pub fn u64(&mut self, v: u64) -> &mut Self {
         self.buf().extend_from_slice(&v.to_le_bytes());
         self
     }
 
+    /// Appends bytes as they are.
     pub fn bytes(&mut self, v: &[u8]) -> &mut Self {
         self.buf().extend_from_slice(v);
         self
@@ -169,6 +183,7 @@ impl<'a> Writer<'a> {
         self.u16(0)
     }
 
+    /// Appends a PTP array of u16 (count first).
     pub fn u16_array(&mut self, v: &[u16]) -> &mut Self {
         self.u32(v.len() as u32);
         for &x in v {
@@ -177,6 +192,7 @@ impl<'a> Writer<'a> {
         self
     }
 
+    /// Appends a PTP array of u32 (count first).
     pub fn u32_array(&mut self, v: &[u32]) -> &mut Self {
         self.u32(v.len() as u32);
         for &x in v {

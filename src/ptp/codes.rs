@@ -11,7 +11,8 @@ macro_rules! wire_code {
         pub struct $name(pub $int);
 
         impl $name {
-            $($(#[$cmeta])* pub const $konst: $name = $name($val);)*
+            // The names are the standard's (or Sony's) names; the doc gives the number.
+            $($(#[$cmeta])* #[doc = concat!("Code ", stringify!($val), ".")] pub const $konst: $name = $name($val);)*
 
             /// The constant's name, if this code is one this crate knows.
             pub fn name(self) -> Option<&'static str> {

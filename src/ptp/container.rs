@@ -20,13 +20,18 @@ pub const MAX_PARAMS: usize = 5;
 /// Container type field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// Container type 1: an operation request.
     Command,
+    /// Container type 2: a data phase.
     Data,
+    /// Container type 3: a response.
     Response,
+    /// Container type 4: an event.
     Event,
 }
 
 impl Kind {
+    /// The container type on the wire.
     pub fn to_u16(self) -> u16 {
         match self {
             Kind::Command => 1,
@@ -36,6 +41,7 @@ impl Kind {
         }
     }
 
+    /// The kind for a container type; `None` for unknown types.
     pub fn from_u16(v: u16) -> Option<Kind> {
         Some(match v {
             1 => Kind::Command,
@@ -52,8 +58,11 @@ impl Kind {
 pub struct Header {
     /// Declared total length including the header (`UNKNOWN_LENGTH` allowed for data).
     pub length: u32,
+    /// Container type.
     pub kind: Kind,
+    /// Operation, response or event code.
     pub code: u16,
+    /// Transaction id.
     pub tid: u32,
 }
 
@@ -103,6 +112,7 @@ impl Header {
         })
     }
 
+    /// The 12 header bytes on the wire.
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut h = [0u8; HEADER_LEN];
         h[0..4].copy_from_slice(&self.length.to_le_bytes());
@@ -142,6 +152,7 @@ impl Params {
         })
     }
 
+    /// The parameters present.
     pub fn as_slice(&self) -> &[u32] {
         &self.vals[..self.len as usize]
     }
@@ -152,7 +163,7 @@ impl Params {
     }
 
     fn parse(b: &[u8], what: &'static str) -> Result<Params, ParseError> {
-        if b.len() % 4 != 0 || b.len() > 4 * MAX_PARAMS {
+        if !b.len().is_multiple_of(4) || b.len() > 4 * MAX_PARAMS {
             return Err(ParseError::Invalid {
                 what,
                 reason: format!("{} parameter bytes is not 0..=5 whole u32 values", b.len()),
@@ -178,24 +189,33 @@ impl std::fmt::Debug for Params {
 /// A command container.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Command {
+    /// Operation code.
     pub code: OpCode,
+    /// Transaction id.
     pub tid: u32,
+    /// Parameters (up to five).
     pub params: Params,
 }
 
 /// A response container.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Response {
+    /// Response code.
     pub code: ResponseCode,
+    /// Transaction id it answers.
     pub tid: u32,
+    /// Parameters (up to five).
     pub params: Params,
 }
 
 /// An event container (interrupt endpoint).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event {
+    /// Event code.
     pub code: EventCode,
+    /// Transaction id.
     pub tid: u32,
+    /// Parameters.
     pub params: Params,
 }
 
@@ -238,10 +258,12 @@ fn parse_small(b: &[u8], want: Kind, what: &'static str) -> Result<(Header, Para
 }
 
 impl Command {
+    /// Appends the container to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         encode_small(Kind::Command, self.code.0, self.tid, &self.params, out)
     }
 
+    /// Reads a command container.
     pub fn parse(b: &[u8]) -> Result<Command, ParseError> {
         let (h, params) = parse_small(b, Kind::Command, "command container")?;
         Ok(Command {
@@ -253,10 +275,12 @@ impl Command {
 }
 
 impl Response {
+    /// Appends the container to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         encode_small(Kind::Response, self.code.0, self.tid, &self.params, out)
     }
 
+    /// Reads a response container.
     pub fn parse(b: &[u8]) -> Result<Response, ParseError> {
         let (h, params) = parse_small(b, Kind::Response, "response container")?;
         Ok(Response {
@@ -276,6 +300,7 @@ impl Event {
         encode_small(Kind::Event, self.code.0, self.tid, &first3, out)
     }
 
+    /// Reads an event container.
     pub fn parse(b: &[u8]) -> Result<Event, ParseError> {
         let (h, params) = parse_small(b, Kind::Event, "event container")?;
         if params.as_slice().len() > 3 {

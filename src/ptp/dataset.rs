@@ -9,23 +9,38 @@ use super::ParseError;
 /// DeviceInfo (GetDeviceInfo data).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DeviceInfo {
+    /// PTP version times 100.
     pub standard_version: u16,
+    /// Vendor extension id (Sony: 0x11).
     pub vendor_extension_id: u32,
+    /// Vendor extension version.
     pub vendor_extension_version: u16,
+    /// Vendor extension description.
     pub vendor_extension_desc: String,
+    /// Functional mode.
     pub functional_mode: u16,
+    /// Operation codes the device supports.
     pub operations_supported: Vec<u16>,
+    /// Event codes the device sends.
     pub events_supported: Vec<u16>,
+    /// Property codes the device has.
     pub device_properties_supported: Vec<u16>,
+    /// Formats it can capture.
     pub capture_formats: Vec<u16>,
+    /// Formats it stores.
     pub image_formats: Vec<u16>,
+    /// Manufacturer name.
     pub manufacturer: String,
+    /// Model name.
     pub model: String,
+    /// Firmware version.
     pub device_version: String,
+    /// Serial number.
     pub serial_number: String,
 }
 
 impl DeviceInfo {
+    /// Reads a DeviceInfo dataset.
     pub fn parse(b: &[u8]) -> Result<DeviceInfo, ParseError> {
         let mut r = Reader::new(b, "DeviceInfo");
         Ok(DeviceInfo {
@@ -46,6 +61,7 @@ impl DeviceInfo {
         })
     }
 
+    /// Appends the dataset to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         Writer::new(out)
             .u16(self.standard_version)
@@ -64,6 +80,7 @@ impl DeviceInfo {
             .string(&self.serial_number);
     }
 
+    /// Whether `op` is among the supported operations.
     pub fn supports(&self, op: OpCode) -> bool {
         self.operations_supported.contains(&op.0)
     }
@@ -72,29 +89,48 @@ impl DeviceInfo {
 /// ObjectInfo (GetObjectInfo data).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObjectInfo {
+    /// Storage the object is on.
     pub storage_id: u32,
+    /// Object format.
     pub format: ObjectFormat,
+    /// Protection status.
     pub protection_status: u16,
     /// Bytes; `0xFFFF_FFFF` when the object is 4 GiB or larger.
     pub compressed_size: u32,
+    /// Thumbnail format.
     pub thumb_format: u16,
+    /// Thumbnail size in bytes.
     pub thumb_compressed_size: u32,
+    /// Thumbnail width.
     pub thumb_pix_width: u32,
+    /// Thumbnail height.
     pub thumb_pix_height: u32,
+    /// Image width.
     pub image_pix_width: u32,
+    /// Image height.
     pub image_pix_height: u32,
+    /// Image bit depth.
     pub image_bit_depth: u32,
+    /// Handle of the parent folder.
     pub parent: u32,
+    /// Association type (folders).
     pub association_type: u16,
+    /// Association description.
     pub association_desc: u32,
+    /// Sequence number.
     pub sequence_number: u32,
+    /// File name.
     pub filename: String,
+    /// Capture date (PTP date string).
     pub capture_date: String,
+    /// Modification date (PTP date string).
     pub modification_date: String,
+    /// Keywords.
     pub keywords: String,
 }
 
 impl ObjectInfo {
+    /// Reads an ObjectInfo dataset.
     pub fn parse(b: &[u8]) -> Result<ObjectInfo, ParseError> {
         let mut r = Reader::new(b, "ObjectInfo");
         let mut o = ObjectInfo {
@@ -129,6 +165,7 @@ impl ObjectInfo {
         Ok(o)
     }
 
+    /// Appends the dataset to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         Writer::new(out)
             .u32(self.storage_id)
@@ -152,6 +189,7 @@ impl ObjectInfo {
             .string(&self.keywords);
     }
 
+    /// Whether this object is a folder.
     pub fn is_folder(&self) -> bool {
         self.format == ObjectFormat::ASSOCIATION
     }
@@ -160,17 +198,26 @@ impl ObjectInfo {
 /// StorageInfo (GetStorageInfo data).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StorageInfo {
+    /// Storage type.
     pub storage_type: u16,
+    /// File system type.
     pub filesystem_type: u16,
+    /// Access capability.
     pub access_capability: u16,
+    /// Capacity in bytes.
     pub max_capacity: u64,
+    /// Free space in bytes.
     pub free_space_bytes: u64,
+    /// Free space in images.
     pub free_space_images: u32,
+    /// Storage description.
     pub description: String,
+    /// Volume label.
     pub volume_label: String,
 }
 
 impl StorageInfo {
+    /// Reads a StorageInfo dataset.
     pub fn parse(b: &[u8]) -> Result<StorageInfo, ParseError> {
         let mut r = Reader::new(b, "StorageInfo");
         Ok(StorageInfo {
@@ -185,6 +232,7 @@ impl StorageInfo {
         })
     }
 
+    /// Appends the dataset to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         Writer::new(out)
             .u16(self.storage_type)
@@ -201,11 +249,17 @@ impl StorageInfo {
 /// A PTP date string `YYYYMMDDThhmmss[.s][Z|±hhmm]`, as calendar fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PtpDate {
+    /// Year.
     pub year: u16,
+    /// Month (1 to 12).
     pub month: u8,
+    /// Day of the month.
     pub day: u8,
+    /// Hour.
     pub hour: u8,
+    /// Minute.
     pub minute: u8,
+    /// Second.
     pub second: u8,
 }
 
@@ -239,6 +293,7 @@ impl PtpDate {
         valid.then_some(d)
     }
 
+    /// The date as a PTP date string (YYYYMMDDThhmmss).
     pub fn format(&self) -> String {
         format!(
             "{:04}{:02}{:02}T{:02}{:02}{:02}",

@@ -19,20 +19,36 @@ pub use codes::{DataType, EventCode, ObjectFormat, OpCode, PropCode, ResponseCod
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
+    /// Fewer bytes than a field needs.
     #[error("{what}.{field}: need {need} bytes at offset {offset}, have {have}")]
     Truncated {
+        /// What was being parsed.
         what: &'static str,
+        /// The field.
         field: &'static str,
+        /// Where the field starts.
         offset: usize,
+        /// Bytes the field needs.
         need: usize,
+        /// Bytes there are.
         have: usize,
     },
+    /// A value that is not allowed.
     #[error("{what}: {reason}")]
-    Invalid { what: &'static str, reason: String },
+    Invalid {
+        /// What was being parsed.
+        what: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A declared length above the limit.
     #[error("{what}: declared length {declared} exceeds the limit of {max} bytes")]
     TooLarge {
+        /// What was being parsed.
         what: &'static str,
+        /// The length declared.
         declared: u64,
+        /// The limit.
         max: u64,
     },
 }
@@ -46,6 +62,7 @@ pub struct TransactionIds {
 }
 
 impl TransactionIds {
+    /// Ids from 0 (OpenSession's), then 1 upwards, never 0 or 0xFFFFFFFF again.
     pub fn new() -> Self {
         TransactionIds { next: 0 }
     }

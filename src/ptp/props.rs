@@ -28,6 +28,7 @@ pub enum WriteMethod {
 }
 
 impl WriteMethod {
+    /// The write method in words, for listings.
     pub fn label(self) -> &'static str {
         match self {
             WriteMethod::Direct => "0x9205 value",
@@ -46,10 +47,12 @@ pub enum Enabled {
     Enabled,
     /// 2: shown, not changeable.
     DisplayOnly,
+    /// A value the standard does not define.
     Other(u8),
 }
 
 impl Enabled {
+    /// Reads the IsEnabled byte.
     pub fn of(v: u8) -> Enabled {
         match v {
             0 => Enabled::Disabled,
@@ -59,6 +62,7 @@ impl Enabled {
         }
     }
 
+    /// The state in words, for listings.
     pub fn label(self) -> &'static str {
         match self {
             Enabled::Disabled => "disabled",
@@ -72,17 +76,22 @@ impl Enabled {
 /// One property or control of the body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Property {
+    /// Property code.
     pub code: u16,
     /// The name for a known code (libgphoto2's and PIMA 15740's names), else `None`.
     pub name: Option<&'static str>,
+    /// Data type of the values.
     pub data_type: DataType,
     /// GetSet as sent: 0/1 on properties; 0x81–0x84 marks a 2.00 control.
     pub get_set: u8,
+    /// Whether the body lets it change now.
     pub enabled: Enabled,
+    /// The current value.
     pub current: PropValue,
     /// The allowed values as the body sent them: a range, or the enumeration (on 3.00
     /// with the settable-now list).
     pub allowed: PropForm,
+    /// How to set it.
     pub write: WriteMethod,
     /// A 0xC203 event named it since the last 0x9209 read: `current` may be old.
     pub stale: bool,
@@ -132,12 +141,16 @@ impl Property {
 /// be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PropModel {
+    /// Which SDIO generation the body speaks.
     pub generation: Generation,
+    /// The properties, in the body's order.
     pub properties: Vec<Property>,
+    /// What could not be read.
     pub skipped: Vec<Skipped>,
 }
 
 impl PropModel {
+    /// The model of a parsed 0x9209 answer.
     pub fn from_all_props(all: &AllProps) -> PropModel {
         PropModel {
             generation: all.generation,
@@ -156,6 +169,7 @@ impl PropModel {
         )?))
     }
 
+    /// The property with `code`, if the body has it.
     pub fn get(&self, code: u16) -> Option<&Property> {
         self.properties.iter().find(|p| p.code == code)
     }

@@ -35,19 +35,33 @@ const MAX_NAME_UNITS: usize = 255;
 pub struct PacketType(pub u32);
 
 impl PacketType {
+    /// Init Command Request (initiator to responder).
     pub const INIT_COMMAND_REQUEST: PacketType = PacketType(1);
+    /// Init Command Ack.
     pub const INIT_COMMAND_ACK: PacketType = PacketType(2);
+    /// Init Event Request.
     pub const INIT_EVENT_REQUEST: PacketType = PacketType(3);
+    /// Init Event Ack.
     pub const INIT_EVENT_ACK: PacketType = PacketType(4);
+    /// Init Fail.
     pub const INIT_FAIL: PacketType = PacketType(5);
+    /// Operation Request.
     pub const OPERATION_REQUEST: PacketType = PacketType(6);
+    /// Operation Response.
     pub const OPERATION_RESPONSE: PacketType = PacketType(7);
+    /// Event.
     pub const EVENT: PacketType = PacketType(8);
+    /// Start Data.
     pub const START_DATA: PacketType = PacketType(9);
+    /// Data.
     pub const DATA: PacketType = PacketType(10);
+    /// Cancel.
     pub const CANCEL: PacketType = PacketType(11);
+    /// End Data.
     pub const END_DATA: PacketType = PacketType(12);
+    /// Probe Request.
     pub const PROBE_REQUEST: PacketType = PacketType(13);
+    /// Probe Response.
     pub const PROBE_RESPONSE: PacketType = PacketType(14);
 
     /// The Wireshark / CIPA name, if known.
@@ -101,8 +115,11 @@ impl std::fmt::Display for PacketType {
 
 /// Init Fail reasons (docs/protocol/ptpip.md#packet-layouts).
 pub mod fail_reason {
+    /// The responder does not accept this initiator (not paired).
     pub const REJECTED_INITIATOR: u32 = 1;
+    /// The responder is busy with another initiator.
     pub const BUSY: u32 = 2;
+    /// No reason given.
     pub const UNSPECIFIED: u32 = 3;
 }
 
@@ -119,64 +136,101 @@ pub mod data_phase {
 /// One PTP/IP packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Packet {
+    /// Opens the command connection.
     InitCommandRequest {
+        /// The initiator's GUID.
         guid: [u8; 16],
+        /// The initiator's friendly name.
         name: String,
         /// Absent in some implementations; encoded only when `Some`.
         version: Option<u32>,
     },
+    /// Accepts the command connection.
     InitCommandAck {
+        /// Connection number for the Init Event Request.
         connection: u32,
+        /// The responder's GUID.
         guid: [u8; 16],
+        /// The responder's friendly name.
         name: String,
         /// A DSC-RX100M7 ends the ack right after the name.
         version: Option<u32>,
     },
+    /// Opens the event connection.
     InitEventRequest {
+        /// The connection number from the Init Command Ack.
         connection: u32,
     },
+    /// Accepts the event connection.
     InitEventAck,
+    /// Refuses a connection.
     InitFail {
+        /// Why (see [`fail_reason`]).
         reason: u32,
     },
+    /// An operation request.
     OperationRequest {
+        /// Data phase info (see [`data_phase`]).
         data_phase: u32,
+        /// Operation code.
         code: OpCode,
+        /// Transaction id.
         tid: u32,
+        /// Parameters.
         params: Params,
     },
+    /// An operation response.
     OperationResponse {
+        /// Response code.
         code: ResponseCode,
+        /// Transaction id it answers.
         tid: u32,
+        /// Parameters.
         params: Params,
     },
+    /// An event (on the event connection).
     Event {
+        /// Event code.
         code: EventCode,
+        /// Transaction id.
         tid: u32,
+        /// Parameters.
         params: Params,
     },
+    /// A data phase begins.
     StartData {
+        /// Transaction id.
         tid: u32,
         /// Total bytes of the data phase; [`UNKNOWN_TOTAL`] when not known.
         total: u64,
     },
+    /// A middle chunk of a data phase.
     Data {
+        /// Transaction id.
         tid: u32,
+        /// The chunk.
         payload: Vec<u8>,
     },
+    /// Cancels a transaction.
     Cancel {
+        /// The transaction to cancel.
         tid: u32,
     },
     /// The last chunk of a data phase; the payload may be empty.
     EndData {
+        /// Transaction id.
         tid: u32,
+        /// The chunk.
         payload: Vec<u8>,
     },
+    /// Are you alive? (either side may ask).
     ProbeRequest,
+    /// Yes.
     ProbeResponse,
 }
 
 impl Packet {
+    /// The packet type on the wire.
     pub fn packet_type(&self) -> PacketType {
         PacketType(match self {
             Packet::InitCommandRequest { .. } => 1,
@@ -362,6 +416,7 @@ fn invalid(what: &'static str, reason: String) -> ParseError {
 pub struct Header {
     /// Declared length including the 8 header bytes.
     pub length: u32,
+    /// Packet type.
     pub kind: PacketType,
 }
 
@@ -392,6 +447,7 @@ impl Header {
         Ok(Some(Header { length, kind }))
     }
 
+    /// Bytes after the header.
     pub fn payload_len(&self) -> usize {
         self.length as usize - HEADER_LEN
     }
@@ -399,7 +455,7 @@ impl Header {
 
 fn params(r: &mut Reader<'_>, what: &'static str, max: usize) -> Result<Params, ParseError> {
     let rest = r.rest();
-    if rest.len() % 4 != 0 {
+    if !rest.len().is_multiple_of(4) {
         return Err(invalid(
             what,
             format!("{} parameter bytes, not a multiple of 4", rest.len()),
@@ -472,12 +528,26 @@ fn expect_end(r: &Reader<'_>, what: &'static str) -> Result<(), ParseError> {
 /// (no copy; the bytes live until the decoder is next fed or read into).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PacketRef<'a> {
-    Data { tid: u32, payload: &'a [u8] },
-    EndData { tid: u32, payload: &'a [u8] },
+    /// A middle chunk of a data phase.
+    Data {
+        /// Transaction id.
+        tid: u32,
+        /// The chunk, in the decoder's buffer.
+        payload: &'a [u8],
+    },
+    /// The last chunk of a data phase.
+    EndData {
+        /// Transaction id.
+        tid: u32,
+        /// The chunk, in the decoder's buffer.
+        payload: &'a [u8],
+    },
+    /// Any other packet, owned.
     Other(Packet),
 }
 
 impl PacketRef<'_> {
+    /// Copies the payload out of the decoder's buffer.
     pub fn into_owned(self) -> Packet {
         match self {
             PacketRef::Data { tid, payload } => Packet::Data {
@@ -617,10 +687,16 @@ pub enum DecodeError {
     Framing(ParseError),
     /// A well-framed packet with a bad payload; `skip` bytes belong to it.
     #[error("{error}")]
-    Body { error: ParseError, skip: usize },
+    Body {
+        /// What was wrong.
+        error: ParseError,
+        /// Bytes to skip to the next packet.
+        skip: usize,
+    },
 }
 
 impl DecodeError {
+    /// The parse error inside, whichever kind.
     pub fn parse_error(&self) -> &ParseError {
         match self {
             DecodeError::Framing(e) | DecodeError::Body { error: e, .. } => e,
@@ -674,6 +750,7 @@ impl Default for Decoder {
 }
 
 impl Decoder {
+    /// A decoder with the default packet cap.
     pub fn new() -> Decoder {
         Decoder::with_max_packet(DEFAULT_MAX_PACKET)
     }
@@ -689,6 +766,7 @@ impl Decoder {
         }
     }
 
+    /// The largest Data/End Data packet accepted.
     pub fn max_packet(&self) -> u32 {
         self.max_packet
     }

@@ -13,12 +13,16 @@ pub const SDIO_VERSION_3: u16 = 0x012C;
 /// SDIO_GetExtDeviceInfo (0x9202) data: the version and code lists.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExtDeviceInfo {
+    /// SDIO protocol version (200, 300).
     pub version: u16,
+    /// Property codes the body has.
     pub properties: Vec<u16>,
+    /// Control codes the body has.
     pub controls: Vec<u16>,
 }
 
 impl ExtDeviceInfo {
+    /// Reads the 0x9202 answer.
     pub fn parse(b: &[u8]) -> Result<ExtDeviceInfo, ParseError> {
         let mut r = Reader::new(b, "ExtDeviceInfo");
         let version = r.u16("Version")?;
@@ -47,6 +51,7 @@ impl ExtDeviceInfo {
         }
     }
 
+    /// Which generation the version belongs to.
     pub fn generation(&self) -> Generation {
         Generation::of_version(self.version)
     }
@@ -58,6 +63,7 @@ impl ExtDeviceInfo {
         v
     }
 
+    /// Appends the dataset to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         Writer::new(out)
             .u16(self.version)
@@ -69,8 +75,11 @@ impl ExtDeviceInfo {
 /// A property value as sent by the camera.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PropValue {
+    /// An integer of any of the PTP integer types.
     Int(i128),
+    /// A string.
     Str(String),
+    /// An array of integers.
     Array(Vec<i128>),
 }
 
@@ -97,9 +106,7 @@ impl PropValue {
         };
         if t.is_array() {
             let n = r.u32(field)? as usize;
-            if n.checked_mul(size)
-                .map_or(true, |need| need > r.remaining())
-            {
+            if n.checked_mul(size).is_none_or(|need| need > r.remaining()) {
                 return Err(ParseError::Invalid {
                     what: "property",
                     reason: format!("array of {n} elements exceeds the data"),
@@ -136,17 +143,24 @@ impl PropValue {
 /// The allowed values of a property.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PropForm {
+    /// Any value of the type.
     None,
+    /// Values from `min` to `max` in steps of `step`.
     Range {
+        /// Smallest value.
         min: PropValue,
+        /// Largest value.
         max: PropValue,
+        /// Step between values.
         step: PropValue,
     },
     /// `values`: the values the body shows. `settable`: on 3.00 bodies, a second list
     /// sent right after the first, of the values settable now; `None` on 2.00 bodies,
     /// which send one list.
     Enum {
+        /// The values the body shows.
         values: Vec<PropValue>,
+        /// The values settable now (3.00 bodies only).
         settable: Option<Vec<PropValue>>,
     },
 }
@@ -163,6 +177,7 @@ pub enum Generation {
 }
 
 impl Generation {
+    /// The generation of an SDIO version number.
     pub fn of_version(version: u16) -> Generation {
         if version >= SDIO_VERSION_3 {
             Generation::V3
@@ -183,12 +198,19 @@ impl Generation {
 /// One Sony property descriptor (0x9203 / an entry of 0x9209).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PropDesc {
+    /// Property code.
     pub code: u16,
+    /// Data type of the values.
     pub data_type: DataType,
+    /// 0: read only, 1: settable; 0x81 to 0x84 mark a 2.00 control.
     pub get_set: u8,
+    /// 0: disabled, 1: enabled, 2: display only.
     pub is_enabled: u8,
+    /// Factory default.
     pub default: PropValue,
+    /// Current value.
     pub current: PropValue,
+    /// The allowed values.
     pub form: PropForm,
 }
 
@@ -286,7 +308,10 @@ pub enum SkipReason {
     /// cut short); its end was found by the resync rule of [`AllProps::parse`].
     Unreadable(String),
     /// A second descriptor for a code already read at `first_offset`; the first wins.
-    Duplicate { first_offset: usize },
+    Duplicate {
+        /// Where the first descriptor was.
+        first_offset: usize,
+    },
 }
 
 impl std::fmt::Display for SkipReason {
@@ -308,24 +333,31 @@ pub struct Skipped {
     pub offset: usize,
     /// The code in the first two bytes, when there are two.
     pub code: Option<u16>,
+    /// Why it was skipped.
     pub reason: SkipReason,
+    /// The bytes skipped.
     pub bytes: Vec<u8>,
 }
 
 /// One entry of 0x9209 in the order the body sent it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Entry {
+    /// A descriptor read.
     Desc(PropDesc),
+    /// Bytes that could not be read as one.
     Skipped(Skipped),
 }
 
 /// SDIO_GetAllExtDevicePropInfo (0x9209) data, read by [`Generation`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AllProps {
+    /// The generation the data was read as.
     pub generation: Generation,
     /// The descriptor count in the header (skipped entries included, as the body counts).
     pub declared: u32,
+    /// Reserved header field, kept as sent.
     pub reserved: u32,
+    /// The entries, in the body's order.
     pub entries: Vec<Entry>,
 }
 
@@ -417,6 +449,7 @@ impl AllProps {
         })
     }
 
+    /// The entries that could not be read.
     pub fn skipped(&self) -> impl Iterator<Item = &Skipped> {
         self.entries.iter().filter_map(|e| match e {
             Entry::Skipped(s) => Some(s),
@@ -543,25 +576,36 @@ pub fn encode_all_props(props: &[PropDesc], generation: Generation, out: &mut Ve
 /// ExtCmd sub-commands of plugin 4 (ExtBackupCommunicator),
 /// docs/protocol/pairing.md#extcmd-sub-commands.
 pub mod ext_cmd {
+    /// ExtCmd plugin number of the backup communicator.
     pub const PLUGIN_BACKUP: u32 = 4;
+    /// List the supported sub-commands.
     pub const GET_SUPPORTED_COMMAND_IDS: u16 = 1;
+    /// Tell the body which backup type follows.
     pub const NOTIFY_BACKUP_TYPE: u16 = 2;
+    /// Tell the body the backup has finished.
     pub const NOTIFY_BACKUP_FINISH: u16 = 4;
+    /// Switch the body off.
     pub const FORCE_POWER_OFF: u16 = 5;
+    /// Store an initiator GUID (pairing).
     pub const SET_GUID: u16 = 8;
 }
 
 /// The 16-byte ExtCmd header plus payload (0x9280 data-out, 0x9281 data-in).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExtCmd<'a> {
+    /// Sub-command number.
     pub sub_command: u16,
+    /// Direction field, as sent.
     pub direction: u16,
+    /// Bytes after the header.
     pub payload: &'a [u8],
 }
 
 impl<'a> ExtCmd<'a> {
+    /// Bytes of the header.
     pub const HEADER_LEN: usize = 16;
 
+    /// Reads an ExtCmd data phase.
     pub fn parse(b: &'a [u8]) -> Result<ExtCmd<'a>, ParseError> {
         let mut r = Reader::new(b, "ExtCmd");
         let size = r.u32("PayloadSize")? as usize;
@@ -576,6 +620,7 @@ impl<'a> ExtCmd<'a> {
         })
     }
 
+    /// Appends header and payload to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         Writer::new(out)
             .u32(self.payload.len() as u32)

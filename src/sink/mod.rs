@@ -30,31 +30,40 @@ pub const MODPROBE_LINE: &str = "sudo modprobe v4l2loopback exclusive_caps=1 \
 pub enum Picture<'a> {
     /// Packed YUYV 4:2:2, limited range, `width * height * 2` bytes, no row padding.
     Yuyv {
+        /// Width in pixels.
         width: u32,
+        /// Height in pixels.
         height: u32,
+        /// The pixels.
         data: &'a [u8],
     },
     /// A complete JPEG (SOI..EOI), passed through untouched.
     Jpeg {
+        /// Width in pixels.
         width: u32,
+        /// Height in pixels.
         height: u32,
+        /// The JPEG bytes.
         data: &'a [u8],
     },
 }
 
 impl<'a> Picture<'a> {
+    /// Width in pixels.
     pub fn width(&self) -> u32 {
         match *self {
             Picture::Yuyv { width, .. } | Picture::Jpeg { width, .. } => width,
         }
     }
 
+    /// Height in pixels.
     pub fn height(&self) -> u32 {
         match *self {
             Picture::Yuyv { height, .. } | Picture::Jpeg { height, .. } => height,
         }
     }
 
+    /// The bytes (YUYV pixels or JPEG).
     pub fn data(&self) -> &'a [u8] {
         match *self {
             Picture::Yuyv { data, .. } | Picture::Jpeg { data, .. } => data,
@@ -158,6 +167,7 @@ impl Default for Demand {
 }
 
 impl Demand {
+    /// What the consumers want now.
     pub fn get(&self) -> Want {
         match self.0.load(Ordering::Acquire) {
             1 => Want::Yuyv,
@@ -165,6 +175,7 @@ impl Demand {
             _ => Want::Nothing,
         }
     }
+    /// Records what the consumers want.
     pub fn set(&self, w: Want) {
         let v = match w {
             Want::Nothing => 0,
@@ -185,6 +196,7 @@ pub struct NullSink {
 }
 
 impl NullSink {
+    /// A sink that takes everything and keeps nothing.
     pub fn new() -> NullSink {
         NullSink::default()
     }
@@ -243,11 +255,16 @@ pub enum SinkErrorKind {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SinkError {
+    /// No v4l2loopback output device exists.
     #[error(
         "no v4l2loopback output device found ({detail}); load the module with:\n  {}",
         MODPROBE_LINE
     )]
-    ModuleNotLoaded { detail: String },
+    ModuleNotLoaded {
+        /// What was looked at.
+        detail: String,
+    },
+    /// Secure Boot keeps the v4l2loopback module out.
     #[error(
         "v4l2loopback is installed but the kernel refused to load it: Secure Boot only \
          accepts signed modules ({detail}); either sign the module with a machine owner key \
@@ -255,31 +272,68 @@ pub enum SinkError {
          reboot to enrol it), or disable Secure Boot in the firmware settings, then run:\n  {}",
         MODPROBE_LINE
     )]
-    SecureBoot { detail: String },
+    SecureBoot {
+        /// What the kernel said.
+        detail: String,
+    },
+    /// Opening the device was refused.
     #[error(
         "permission denied opening {path}; add yourself to the video group \
          (`sudo usermod -aG video $USER`, then log out and back in) or install \
          udev/60-alpha-bridge.rules"
     )]
-    PermissionDenied { path: PathBuf },
+    PermissionDenied {
+        /// The device.
+        path: PathBuf,
+    },
+    /// Another program holds the device.
     #[error("{path} is busy: {detail}")]
-    Busy { path: PathBuf, detail: String },
+    Busy {
+        /// The device.
+        path: PathBuf,
+        /// What the driver said.
+        detail: String,
+    },
+    /// The device is missing or is not an output.
     #[error("{path} is not usable: {detail}")]
-    NotFound { path: PathBuf, detail: String },
+    NotFound {
+        /// The device.
+        path: PathBuf,
+        /// Why it is not usable.
+        detail: String,
+    },
+    /// The device refused the format.
     #[error("{path} rejected the format: {detail}")]
-    Format { path: PathBuf, detail: String },
+    Format {
+        /// The device.
+        path: PathBuf,
+        /// What was asked and what came back.
+        detail: String,
+    },
+    /// The picture does not match its declared size.
     #[error("bad picture: {0}")]
     BadPicture(String),
+    /// No PipeWire session to connect to.
     #[error(
         "{detail}; start PipeWire for your session (`systemctl --user start pipewire \
          wireplumber`) or use the kernel module instead with --output v4l2"
     )]
-    NoPipewire { detail: String },
+    NoPipewire {
+        /// What failed.
+        detail: String,
+    },
+    /// Writing to the device failed.
     #[error("i/o error on {path}: {err}")]
-    Io { path: PathBuf, err: io::Error },
+    Io {
+        /// The device.
+        path: PathBuf,
+        /// What the system said.
+        err: io::Error,
+    },
 }
 
 impl SinkError {
+    /// The kind of error, for advice and tests.
     pub fn kind(&self) -> SinkErrorKind {
         match self {
             SinkError::ModuleNotLoaded { .. } => SinkErrorKind::ModuleNotLoaded,

@@ -94,6 +94,7 @@ pub struct NodeStats {
     pub too_big: AtomicU64,
     /// Sum and maximum of the time from `write` to the buffer being queued, in µs.
     pub handoff_us_sum: AtomicU64,
+    /// Longest time from `write` to the buffer being queued, in µs.
     pub handoff_us_max: AtomicU64,
 }
 
@@ -242,7 +243,7 @@ impl PipewireSink {
 impl FrameSink for PipewireSink {
     fn write(&mut self, pic: &Picture<'_>) -> Result<(), SinkError> {
         pic.validate()?;
-        if self.thread.as_ref().map_or(true, |t| t.is_finished()) {
+        if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
             return Err(self.gone());
         }
         let kind = match pic {

@@ -50,6 +50,7 @@ impl Default for Placeholder {
 }
 
 impl Placeholder {
+    /// A placeholder generator with nothing rendered yet.
     pub fn new() -> Placeholder {
         let mut dim_y = [0u8; 256];
         let mut dim_c = [0u8; 256];

@@ -99,6 +99,7 @@ impl Target {
 /// What a finished recording holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordSummary {
+    /// The file the user named.
     pub path: PathBuf,
     /// JPEG frames written.
     pub frames: u64,
@@ -115,54 +116,99 @@ pub struct RecordSummary {
     pub stream: bool,
 }
 
+/// Errors from recording.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
     /// `path` is the user's: the error names it, not the `.partial` file behind it.
     #[error("{path}: {err}")]
-    Io { path: PathBuf, err: io::Error },
+    Io {
+        /// The file the user named.
+        path: PathBuf,
+        /// What the system said.
+        err: io::Error,
+    },
+    /// The file exists and overwriting was not asked for.
     #[error("{0} already exists; choose another name or remove it")]
     Exists(PathBuf),
+    /// The name is something other than a file, FIFO or standard output.
     #[error(
         "{path} is {what}: a recording goes only to a regular file, a FIFO or - (standard \
          output); choose another name"
     )]
-    NotRegular { path: PathBuf, what: &'static str },
+    NotRegular {
+        /// The name.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
+    },
+    /// An AVI recording was asked to go into a pipe.
     #[error(
         "{0} is a pipe and an avi recording cannot be streamed (its index and header are \
          written last): stream MJPEG to a name without .avi, or record to a regular file"
     )]
     AviStream(PathBuf),
+    /// Standard output is a terminal.
     #[error(
         "standard output is a terminal: pipe the recording into a program \
          (--record - | ffplay -f mjpeg -) or give a file name"
     )]
     Terminal,
+    /// Another recording writes to the same name.
     #[error(
         "another recording to {path} is under way ({partial} is in use); choose another \
          name or let it finish"
     )]
-    Busy { path: PathBuf, partial: PathBuf },
+    Busy {
+        /// The file the user named.
+        path: PathBuf,
+        /// The partial file in use.
+        partial: PathBuf,
+    },
+    /// The reader of the pipe went away.
     #[error("the program reading {} closed it", shown(.0))]
     PipeClosed(PathBuf),
+    /// The final name was changed by someone else during the recording.
     #[error(
         "{path} was {what} during the recording, so it was not replaced; the recording is \
          in {partial}"
     )]
     FinalNameChanged {
+        /// The file the user named.
         path: PathBuf,
+        /// Where the recording is.
         partial: PathBuf,
+        /// What happened to the name.
         what: &'static str,
     },
+    /// A frame is not one whole JPEG.
     #[error("frame {frame} is not one whole jpeg ({reason}); not recorded")]
-    NotJpeg { frame: u64, reason: String },
+    NotJpeg {
+        /// Frame number.
+        frame: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A frame is larger than the recorder accepts.
     #[error("frame {frame} is {len} bytes, above the {max}-byte limit; not recorded")]
-    FrameTooLarge { frame: u64, len: usize, max: usize },
+    FrameTooLarge {
+        /// Frame number.
+        frame: u64,
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The AVI file reached a limit of the format.
     #[error(
         "avi recording is full ({reason}); later frames were not recorded; record to a \
          .mjpeg file instead"
     )]
-    AviLimit { reason: &'static str },
+    AviLimit {
+        /// Which limit.
+        reason: &'static str,
+    },
+    /// The frame rate is out of range.
     #[error("recording frame rate must be 1..=1000, got {0}")]
     BadFps(u32),
 }
@@ -363,6 +409,7 @@ impl Recorder {
         Recorder::create_with(path, RecordOptions::default())
     }
 
+    /// Starts a recording to `path` with `opts`.
     pub fn create_with(
         path: impl AsRef<Path>,
         opts: RecordOptions,

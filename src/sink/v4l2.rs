@@ -63,6 +63,7 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
+    /// The four-character code of the format.
     pub fn fourcc(self) -> [u8; 4] {
         match self {
             OutputFormat::Yuyv => *b"YUYV",
@@ -106,20 +107,26 @@ impl FromStr for OutputFormat {
 /// What VIDIOC_QUERYCAP said about one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceInfo {
+    /// Device node.
     pub path: PathBuf,
+    /// Driver name.
     pub driver: String,
+    /// Card name.
     pub card: String,
     /// `device_caps` flags (V4L2_CAP_*).
     pub caps: u32,
 }
 
 impl DeviceInfo {
+    /// Whether the driver is v4l2loopback.
     pub fn is_loopback(&self) -> bool {
         self.driver == LOOPBACK_DRIVER
     }
+    /// Whether the device takes video output.
     pub fn can_output(&self) -> bool {
         self.caps & CAP_VIDEO_OUTPUT != 0
     }
+    /// Whether the device gives video capture.
     pub fn can_capture(&self) -> bool {
         self.caps & CAP_VIDEO_CAPTURE != 0
     }
@@ -138,6 +145,7 @@ pub trait DeviceProbe {
 /// N, queried with VIDIOC_QUERYCAP.
 #[derive(Debug, Clone)]
 pub struct SystemProbe {
+    /// Where the device nodes are (/dev).
     pub dev_dir: PathBuf,
 }
 
@@ -172,6 +180,7 @@ impl DeviceProbe for SystemProbe {
 /// VIDIOC_QUERYCAP with lossy string decoding. `v4l::Device::query_caps` unwraps UTF-8,
 /// and a card label the driver truncated to 31 bytes can end inside a multi-byte
 /// character; a user's label must not crash the scan.
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn query_caps(dev: &v4l::Device, path: &Path) -> io::Result<DeviceInfo> {
     // SAFETY: v4l2_capability is plain old data, zero is a valid value; the ioctl writes
     // at most size_of::<v4l2_capability>() bytes into it.
@@ -272,6 +281,7 @@ pub struct ModuleProbe {
 }
 
 impl ModuleProbe {
+    /// Probes this system: root `/` and the running kernel's release.
     pub fn system() -> ModuleProbe {
         let release = fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_string())
@@ -419,6 +429,7 @@ impl V4lNode {
 }
 
 impl LoopbackIo for V4lNode {
+    #[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
     fn set_format(
         &mut self,
         fourcc: [u8; 4],
@@ -471,6 +482,7 @@ impl LoopbackIo for V4lNode {
         Ok(())
     }
 
+    #[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let fd = self.dev()?.handle().fd();
         // SAFETY: fd is open for as long as `self.dev` lives; the pointer and length come
@@ -781,6 +793,7 @@ impl V4l2Sink {
     pub fn card(&self) -> &str {
         &self.card
     }
+    /// The format in use.
     pub fn format(&self) -> OutputFormat {
         self.inner.format
     }

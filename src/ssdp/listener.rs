@@ -39,7 +39,9 @@ pub const MAX_DESCRIPTION: usize = 64 << 10;
 /// Listener settings.
 #[derive(Debug, Clone)]
 pub struct ListenerConfig {
+    /// Multicast group to join.
     pub group: Ipv4Addr,
+    /// UDP port to listen on.
     pub port: u16,
     /// `None`: every up, multicast-capable IPv4 interface (re-read periodically).
     /// `Some(list)`: exactly these interface addresses (tests: `[127.0.0.1]`).
@@ -89,7 +91,9 @@ impl ListenerConfig {
 pub struct Found {
     /// Source address of the announcement: where the PTP/IP server is.
     pub addr: IpAddr,
+    /// The LOCATION header: the device description URL.
     pub location: String,
+    /// The USN header, when sent.
     pub usn: Option<String>,
 }
 
@@ -199,7 +203,7 @@ impl State {
         while !stop.load(Ordering::Relaxed) {
             if self
                 .last_scan
-                .map_or(true, |t| t.elapsed() >= self.cfg.rescan_interval)
+                .is_none_or(|t| t.elapsed() >= self.cfg.rescan_interval)
             {
                 let before = self.joined.len();
                 self.rescan();
@@ -352,6 +356,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Every up, multicast-capable IPv4 interface address (getifaddrs).
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 pub fn up_ipv4_interfaces() -> Vec<Ipv4Addr> {
     let mut out = Vec::new();
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();

@@ -21,24 +21,38 @@ pub const MTP_NULL_SERVICE: &str = "urn:microsoft-com:service:MtpNullService:1";
 /// The other NT values the camera announces (docs/protocol/ssdp.md#announcements), besides
 /// its uuid.
 pub const ROOT_DEVICE: &str = "upnp:rootdevice";
+/// The search and notification type Sony bodies use.
 pub const MTP_DEVICE: &str = "urn:microsoft-com:device:mtp:1";
+/// NTS of an alive notification.
 pub const NTS_ALIVE: &str = "ssdp:alive";
+/// NTS of a byebye notification.
 pub const NTS_BYEBYE: &str = "ssdp:byebye";
 
 /// Why a datagram is not an SSDP message we understand.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The datagram is larger than accepted.
     #[error("ssdp message of {len} bytes exceeds the limit of {max}")]
-    TooLarge { len: usize, max: usize },
+    TooLarge {
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The message is not UTF-8.
     #[error("ssdp message is not valid utf-8")]
     NotUtf8,
+    /// The first line is neither a request nor a response.
     #[error("ssdp message has an unknown start line {0:?}")]
     StartLine(String),
+    /// A header line has no colon.
     #[error("ssdp header line without a colon: {0:?}")]
     Header(String),
+    /// Too many header lines.
     #[error("ssdp message has more than {0} header lines")]
     TooManyHeaders(usize),
+    /// The headers never end.
     #[error("ssdp message has no header end (blank line)")]
     Unterminated,
 }
@@ -51,13 +65,18 @@ pub enum Kind {
     /// `M-SEARCH * HTTP/1.1`
     Search,
     /// `HTTP/1.1 <status> …` (the unicast answer to a search)
-    Response { status: u16 },
+    Response {
+        /// Status code.
+        status: u16,
+    },
 }
 
 /// An SSDP message: kind plus headers in their original order and spelling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
+    /// Request or response.
     pub kind: Kind,
+    /// Headers in order, as sent.
     pub headers: Vec<(String, String)>,
 }
 
@@ -109,18 +128,23 @@ impl Message {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The NT header.
     pub fn nt(&self) -> Option<&str> {
         self.get("NT")
     }
+    /// The NTS header.
     pub fn nts(&self) -> Option<&str> {
         self.get("NTS")
     }
+    /// The ST header.
     pub fn st(&self) -> Option<&str> {
         self.get("ST")
     }
+    /// The USN header.
     pub fn usn(&self) -> Option<&str> {
         self.get("USN")
     }
+    /// The LOCATION header.
     pub fn location(&self) -> Option<&str> {
         self.get("LOCATION")
     }
@@ -281,12 +305,16 @@ fn parse_start(line: &str) -> Result<Kind, Error> {
 /// description that way); the host may be a name or an IPv4 address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpUrl {
+    /// Host name or address.
     pub host: String,
+    /// Port (80 when not given).
     pub port: u16,
+    /// Path, starting with `/`.
     pub path: String,
 }
 
 impl HttpUrl {
+    /// Reads an `http://host[:port]/path` URL; `None` for anything else.
     pub fn parse(url: &str) -> Option<HttpUrl> {
         let url = url.trim();
         let scheme_end = url.find("://")?;

@@ -26,6 +26,7 @@ impl Faults {
         self.disconnected.store(true, Ordering::SeqCst);
     }
 
+    /// Whether the cable has been pulled.
     pub fn is_disconnected(&self) -> bool {
         self.disconnected.load(Ordering::SeqCst)
     }
@@ -165,7 +166,7 @@ impl Transport for HostEnd {
             }
         };
         let left = t.data.len() - t.pos;
-        if left > buf.len() && buf.len() % self.mps != 0 {
+        if left > buf.len() && !buf.len().is_multiple_of(self.mps) {
             self.current = None;
             return Err(TransportError::new(
                 ErrorKind::Overflow,

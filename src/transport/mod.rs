@@ -40,11 +40,14 @@ pub enum ErrorKind {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct TransportError {
+    /// What kind of failure.
     pub kind: ErrorKind,
+    /// The details, for people.
     pub message: String,
 }
 
 impl TransportError {
+    /// An error of `kind`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         TransportError {
             kind,
@@ -52,10 +55,12 @@ impl TransportError {
         }
     }
 
+    /// The device went away.
     pub fn disconnected() -> Self {
         Self::new(ErrorKind::Disconnected, "the camera disconnected")
     }
 
+    /// Nothing arrived in time; `what` names what was awaited.
     pub fn timeout(what: &str) -> Self {
         Self::new(ErrorKind::Timeout, format!("timed out waiting for {what}"))
     }
@@ -64,8 +69,11 @@ impl TransportError {
 /// Which bulk endpoint a halt is cleared on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pipe {
+    /// The bulk IN endpoint.
     BulkIn,
+    /// The bulk OUT endpoint.
     BulkOut,
+    /// The interrupt IN endpoint.
     InterruptIn,
 }
 
@@ -75,10 +83,13 @@ pub enum Pipe {
 /// when its length is a multiple of the packet size); `read` is one IN transfer, which
 /// ends early on a short or zero-length packet and returns the bytes received.
 pub trait Transport: Send {
+    /// Writes all of `data`, or fails.
     fn write(&mut self, data: &[u8], timeout: Duration) -> Result<(), TransportError>;
+    /// Reads one transfer into `buf`; returns its length.
     fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError>;
     /// One interrupt IN transfer (events). `Unsupported` when there is no such endpoint.
     fn read_event(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError>;
+    /// Clears a halt (stall) on `pipe`.
     fn clear_halt(&mut self, pipe: Pipe) -> Result<(), TransportError>;
     /// A class request to the interface, host to device (bmRequestType 0x21).
     fn class_out(
@@ -110,6 +121,7 @@ pub trait DevicePipe: Send {
     fn write_in(&mut self, data: &[u8]) -> Result<(), TransportError>;
     /// One interrupt IN transfer.
     fn write_event(&mut self, data: &[u8]) -> Result<(), TransportError>;
+    /// Largest packet of the bulk IN pipe.
     fn max_packet_size(&self) -> usize;
 }
 

@@ -42,6 +42,7 @@ impl Default for TcpConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TcpError {
+    /// The socket failed.
     #[error(transparent)]
     Transport(#[from] TransportError),
 }
@@ -116,6 +117,7 @@ pub fn connect(addr: SocketAddr, cfg: &TcpConfig, what: &str) -> Result<TcpPipe,
 }
 
 impl TcpPipe {
+    /// The camera's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
     }

@@ -1,2 +1,2 @@
 //! Helpers shared by integration tests (each test file includes what it needs).
-pub mod synth;
+pub(crate) mod synth;

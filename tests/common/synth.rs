@@ -11,7 +11,7 @@ use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
 /// Chroma layout of a synthetic frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sampling {
+pub(crate) enum Sampling {
     S422,
     S420,
     S444,
@@ -23,7 +23,7 @@ pub enum Sampling {
 }
 
 impl Sampling {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Sampling::S422 => "4:2:2",
             Sampling::S420 => "4:2:0",
@@ -36,7 +36,7 @@ impl Sampling {
 }
 
 /// RGB pixels of a deterministic synthetic scene, `seed` varies noise and shape placement.
-pub fn scene_rgb(width: u32, height: u32, seed: u32) -> Vec<u8> {
+pub(crate) fn scene_rgb(width: u32, height: u32, seed: u32) -> Vec<u8> {
     let (w, h) = (width as usize, height as usize);
     let mut px = Vec::with_capacity(w * h * 3);
     let mut x_state = 0x9E37_79B9u32 ^ seed.wrapping_mul(0x85EB_CA6B);
@@ -86,19 +86,19 @@ pub fn scene_rgb(width: u32, height: u32, seed: u32) -> Vec<u8> {
 
 /// JPEG coding options beyond the chroma layout.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Coding {
+pub(crate) struct Coding {
     pub progressive: bool,
     pub restart_interval: Option<u16>,
     pub optimized_huffman: bool,
 }
 
 /// A synthetic frame as a baseline JPEG at `quality` with the given chroma layout.
-pub fn jpeg(width: u32, height: u32, sampling: Sampling, quality: u8, seed: u32) -> Vec<u8> {
+pub(crate) fn jpeg(width: u32, height: u32, sampling: Sampling, quality: u8, seed: u32) -> Vec<u8> {
     jpeg_with(width, height, sampling, quality, seed, Coding::default())
 }
 
 /// A synthetic frame with explicit coding options.
-pub fn jpeg_with(
+pub(crate) fn jpeg_with(
     width: u32,
     height: u32,
     sampling: Sampling,

@@ -20,11 +20,11 @@ use alpha_bridge::ptp::ptpip::{data_header, Decoder, Packet};
 use alpha_bridge::ptp::sony::ExtCmd;
 use alpha_bridge::ptp::{EventCode, ObjectFormat, OpCode, ResponseCode};
 
-pub const GUID: [u8; 16] = *b"alpha-bridge-tst";
+pub(crate) const GUID: [u8; 16] = *b"alpha-bridge-tst";
 
 /// Object bytes: literal, or a generated stream of any length (no memory needed).
 #[derive(Clone)]
-pub enum Content {
+pub(crate) enum Content {
     Bytes(Vec<u8>),
     Pattern { len: u64, seed: u8 },
 }
@@ -44,7 +44,7 @@ fn pattern_block(seed: u8) -> Vec<u8> {
 }
 
 impl Content {
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         match self {
             Content::Bytes(b) => b.len() as u64,
             Content::Pattern { len, .. } => *len,
@@ -52,7 +52,7 @@ impl Content {
     }
 
     /// Fills `out` with the bytes at `off..`.
-    pub fn fill(&self, off: u64, out: &mut [u8], block: &[u8]) {
+    pub(crate) fn fill(&self, off: u64, out: &mut [u8], block: &[u8]) {
         match self {
             Content::Bytes(b) => out.copy_from_slice(&b[off as usize..off as usize + out.len()]),
             Content::Pattern { .. } => {
@@ -69,7 +69,7 @@ impl Content {
     }
 
     /// Compares a file with this content without holding either in memory.
-    pub fn matches_file(&self, path: &std::path::Path) -> bool {
+    pub(crate) fn matches_file(&self, path: &std::path::Path) -> bool {
         let block = self.block();
         let mut f = std::fs::File::open(path).unwrap();
         let mut a = vec![0u8; 1 << 20];
@@ -91,7 +91,7 @@ impl Content {
         }
     }
 
-    pub fn block(&self) -> Vec<u8> {
+    pub(crate) fn block(&self) -> Vec<u8> {
         match self {
             Content::Pattern { seed, .. } => pattern_block(*seed),
             Content::Bytes(_) => Vec::new(),
@@ -111,7 +111,7 @@ fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> usize {
 }
 
 #[derive(Clone)]
-pub struct FakeObject {
+pub(crate) struct FakeObject {
     pub handle: u32,
     pub storage: u32,
     pub name: String,
@@ -123,7 +123,7 @@ pub struct FakeObject {
 }
 
 impl FakeObject {
-    pub fn file(handle: u32, name: &str, content: Content) -> FakeObject {
+    pub(crate) fn file(handle: u32, name: &str, content: Content) -> FakeObject {
         FakeObject {
             handle,
             storage: 0x0001_0001,
@@ -135,7 +135,7 @@ impl FakeObject {
         }
     }
 
-    pub fn folder(handle: u32, name: &str) -> FakeObject {
+    pub(crate) fn folder(handle: u32, name: &str) -> FakeObject {
         FakeObject {
             handle,
             storage: 0x0001_0001,
@@ -149,7 +149,7 @@ impl FakeObject {
 }
 
 #[derive(Clone)]
-pub struct FakeConfig {
+pub(crate) struct FakeConfig {
     pub guid: [u8; 16],
     pub objects: Vec<FakeObject>,
     /// Close both sockets once after this many data bytes of this handle were sent.
@@ -179,7 +179,7 @@ impl Default for FakeConfig {
     }
 }
 
-pub struct FakeCamera {
+pub(crate) struct FakeCamera {
     pub addr: SocketAddr,
     pub log: Arc<Mutex<Vec<String>>>,
     done: Arc<std::sync::atomic::AtomicUsize>,
@@ -188,7 +188,7 @@ pub struct FakeCamera {
 }
 
 impl FakeCamera {
-    pub fn start(cfg: FakeConfig) -> FakeCamera {
+    pub(crate) fn start(cfg: FakeConfig) -> FakeCamera {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.set_nonblocking(true).unwrap();
         let addr = l.local_addr().unwrap();
@@ -231,7 +231,7 @@ impl FakeCamera {
 
     /// The log, once `n` activations have ended (the camera notices the host's
     /// close a moment after the host returns; waits at most 20 s).
-    pub fn log_after(&self, n: usize) -> Vec<String> {
+    pub(crate) fn log_after(&self, n: usize) -> Vec<String> {
         for _ in 0..2000 {
             if self.done.load(Ordering::SeqCst) >= n {
                 break;
@@ -241,7 +241,7 @@ impl FakeCamera {
         self.log()
     }
 
-    pub fn log(&self) -> Vec<String> {
+    pub(crate) fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
 }

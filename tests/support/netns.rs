@@ -4,14 +4,15 @@
 
 #![allow(dead_code)]
 
-pub fn is_root() -> bool {
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
+pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
 
 /// Runs `test` (an `#[ignore]`d test of this binary) inside `unshare ARGS` after
 /// `setup`; returns its output, or `None` (skip) when that is not possible here.
-pub fn run_inside(
+pub(crate) fn run_inside(
     unshare_args: &[&str],
     setup: &str,
     test: &str,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_alpha-bridge");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_alpha-bridge");
 const TOOLS: [&str; 6] = [
     "dbus-run-session",
     "pipewire",
@@ -19,7 +19,7 @@ const TOOLS: [&str; 6] = [
     "ffmpeg",
 ];
 
-pub fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .stdout(Stdio::null())
@@ -28,13 +28,13 @@ pub fn have(tool: &str) -> bool {
 }
 
 /// A private PipeWire session; killed (its whole process group) on drop.
-pub struct Session {
+pub(crate) struct Session {
     pub dir: tempfile::TempDir,
     child: Child,
 }
 
 impl Session {
-    pub fn start() -> Option<Session> {
+    pub(crate) fn start() -> Option<Session> {
         let missing: Vec<&str> = TOOLS.iter().copied().filter(|t| !have(t)).collect();
         if !missing.is_empty() {
             let msg = format!(
@@ -67,7 +67,7 @@ impl Session {
         Some(s)
     }
 
-    pub fn cmd(&self, prog: &str) -> Command {
+    pub(crate) fn cmd(&self, prog: &str) -> Command {
         let mut c = Command::new(prog);
         c.env("XDG_RUNTIME_DIR", self.dir.path())
             .env("PIPEWIRE_RUNTIME_DIR", self.dir.path())
@@ -76,7 +76,7 @@ impl Session {
         c
     }
 
-    pub fn webcam(&self, extra: &[&str]) -> Webcam {
+    pub(crate) fn webcam(&self, extra: &[&str]) -> Webcam {
         let log = self.dir.path().join(format!("webcam-{}.log", extra.len()));
         let child = self
             .cmd(BIN)
@@ -105,13 +105,13 @@ impl Session {
         w
     }
 
-    pub fn pw_dump(&self) -> String {
+    pub(crate) fn pw_dump(&self) -> String {
         let out = self.cmd("pw-dump").output().expect("run pw-dump");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// `gst-launch-1.0 -q pipewiresrc target-object=NODE num-buffers=N ! CAPS ! SINK`.
-    pub fn gst(&self, node: &str, buffers: u32, caps: &str, sink: &str) -> Output {
+    pub(crate) fn gst(&self, node: &str, buffers: u32, caps: &str, sink: &str) -> Output {
         let pipeline =
             format!("pipewiresrc target-object={node} num-buffers={buffers} ! {caps} ! {sink}");
         let mut child = self
@@ -137,7 +137,7 @@ impl Session {
 
 impl Session {
     /// [`Session::gst`] into a file `name` in the session's folder; asserts success.
-    pub fn gst_to_file(&self, node: &str, buffers: u32, caps: &str, name: &str) -> PathBuf {
+    pub(crate) fn gst_to_file(&self, node: &str, buffers: u32, caps: &str, name: &str) -> PathBuf {
         let file = self.dir.path().join(name);
         let out = self.gst(
             node,
@@ -157,7 +157,8 @@ impl Drop for Session {
     }
 }
 
-pub fn kill_group(child: &Child) {
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
+pub(crate) fn kill_group(child: &Child) {
     // SAFETY: kill(2) on the process group this test created for the child.
     unsafe {
         libc::kill(-(child.id() as i32), libc::SIGTERM);
@@ -165,7 +166,7 @@ pub fn kill_group(child: &Child) {
 }
 
 /// A running `alpha-bridge webcam --output pipewire`; killed on drop if not stopped.
-pub struct Webcam {
+pub(crate) struct Webcam {
     child: Option<Child>,
     log: PathBuf,
     /// Its node's node.name.
@@ -174,7 +175,8 @@ pub struct Webcam {
 
 impl Webcam {
     /// Stops alpha-bridge (Ctrl-C) and returns its stdout and log.
-    pub fn stop(mut self) -> (String, String) {
+    #[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
+    pub(crate) fn stop(mut self) -> (String, String) {
         let child = self.child.take().unwrap();
         // SAFETY: kill(2) on the process this test started.
         unsafe {
@@ -196,7 +198,7 @@ impl Drop for Webcam {
     }
 }
 
-pub fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
     let end = Instant::now() + limit;
     while !f() {
         assert!(Instant::now() < end, "timed out waiting for {what}");
@@ -205,7 +207,7 @@ pub fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
 }
 
 /// The pw-dump object (top-level array element) of the alpha-bridge node.
-pub fn node_block(dump: &str) -> Option<String> {
+pub(crate) fn node_block(dump: &str) -> Option<String> {
     dump.split("\n  {\n")
         .find(|b| {
             b.contains("\"type\": \"PipeWire:Interface:Node\"")
@@ -214,7 +216,7 @@ pub fn node_block(dump: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-pub fn prop(block: &str, key: &str) -> Option<String> {
+pub(crate) fn prop(block: &str, key: &str) -> Option<String> {
     let at = block.find(&format!("\"{key}\": \""))? + key.len() + 5;
     let end = block[at..].find('"')?;
     Some(block[at..at + end].to_string())

@@ -22,6 +22,7 @@ pub use usb::UsbLink;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LinkError {
+    /// The byte pipe under the link failed.
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// The camera's bytes are not valid framing; the link has to be reset.

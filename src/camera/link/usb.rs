@@ -52,6 +52,7 @@ impl<T: Transport> From<T> for UsbLink<T> {
 }
 
 impl<T: Transport> UsbLink<T> {
+    /// Wraps a transport; the framer starts empty.
     pub fn new(t: T) -> UsbLink<T> {
         UsbLink {
             t,
@@ -66,10 +67,12 @@ impl<T: Transport> UsbLink<T> {
         }
     }
 
+    /// The transport underneath, for class requests and recovery.
     pub fn transport(&mut self) -> &mut T {
         &mut self.t
     }
 
+    /// Gives the transport back.
     pub fn into_transport(self) -> T {
         self.t
     }

@@ -79,7 +79,7 @@ fn rows(camera: &str) -> Result<Vec<Row>, Check> {
     Ok(found
         .into_iter()
         .filter(|i| {
-            wanted.map_or(true, |w| {
+            wanted.is_none_or(|w| {
                 i.serial
                     .as_deref()
                     .is_some_and(|s| usb::serial_matches(w, s))
@@ -91,7 +91,7 @@ fn rows(camera: &str) -> Result<Vec<Row>, Check> {
 
 /// The camera lines: mode, access and holders for each body (or why there is none).
 /// `rule_installed` says whether the udev access rule was found, for the advice.
-pub fn cameras(probe: &Probe, camera: &str, rule_installed: bool) -> Vec<Check> {
+pub(crate) fn cameras(probe: &Probe, camera: &str, rule_installed: bool) -> Vec<Check> {
     let rows = match rows(camera) {
         Ok(r) => r,
         Err(c) => return vec![c],
@@ -137,7 +137,7 @@ fn name_of(r: &Row, emulated: bool) -> String {
 
 /// PC Remote is ready; Mass Storage is ready for pairing only; anything else needs a
 /// change on the camera, which `list`'s advice names.
-pub fn mode_check(r: &Row, emulated: bool) -> Check {
+pub(crate) fn mode_check(r: &Row, emulated: bool) -> Check {
     const WHAT: &str = "camera";
     let name = name_of(r, emulated);
     let advice = r.mode.advice().unwrap_or_default();
@@ -165,7 +165,7 @@ pub fn mode_check(r: &Row, emulated: bool) -> Check {
 }
 
 /// Read/write access to `/dev/bus/usb/BBB/DDD`, which libusb needs to open the body.
-pub fn access_check(probe: &Probe, r: &Row, emulated: bool, rule_installed: bool) -> Check {
+pub(crate) fn access_check(probe: &Probe, r: &Row, emulated: bool, rule_installed: bool) -> Check {
     const WHAT: &str = "usb access";
     let dev = r.info.dev_node();
     let fix = if rule_installed {
@@ -201,7 +201,7 @@ pub fn access_check(probe: &Probe, r: &Row, emulated: bool, rule_installed: bool
 }
 
 /// Another program with the device node open (gvfs, gphoto2, another alpha-bridge).
-pub fn holder_check(probe: &Probe, r: &Row) -> Check {
+pub(crate) fn holder_check(probe: &Probe, r: &Row) -> Check {
     const WHAT: &str = "in use";
     let holders = usb::find_holders(
         &probe.at("/proc"),

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 /// Options of `alpha-bridge doctor`.
 #[derive(clap::Args, Debug)]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// Which camera to check: auto (every Sony body on USB), a USB serial number (only
     /// that body, as `alpha-bridge list` shows it), or emulated (the built-in emulated
     /// camera, to try doctor without one).
@@ -47,7 +47,7 @@ pub struct DoctorArgs {
 
 /// How one check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Warn,
     Fail,
@@ -65,7 +65,7 @@ impl Status {
 
 /// One line of the checklist.
 #[derive(Debug, Clone)]
-pub struct Check {
+pub(crate) struct Check {
     pub status: Status,
     /// What was checked, a few words ("udev rule", "v4l2loopback").
     pub what: &'static str,
@@ -76,7 +76,7 @@ pub struct Check {
 }
 
 impl Check {
-    pub fn ok(what: &'static str, detail: impl Into<String>) -> Check {
+    pub(crate) fn ok(what: &'static str, detail: impl Into<String>) -> Check {
         Check {
             status: Status::Ok,
             what,
@@ -85,7 +85,11 @@ impl Check {
         }
     }
 
-    pub fn warn(what: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    pub(crate) fn warn(
+        what: &'static str,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Check {
         Check {
             status: Status::Warn,
             what,
@@ -94,7 +98,11 @@ impl Check {
         }
     }
 
-    pub fn fail(what: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    pub(crate) fn fail(
+        what: &'static str,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Check {
         Check {
             status: Status::Fail,
             what,
@@ -106,7 +114,7 @@ impl Check {
 
 /// Where the checks look. Everything a test needs to fake is here.
 #[derive(Debug, Clone)]
-pub struct Probe {
+pub(crate) struct Probe {
     /// Filesystem root for /sys, /etc, /lib, /usr/lib, /run, /proc and /dev (normally `/`).
     pub root: PathBuf,
     /// `uname -r`, for /lib/modules.
@@ -123,7 +131,8 @@ pub struct Probe {
 
 impl Probe {
     /// The running system, or a fake tree under `root`.
-    pub fn new(root: Option<&Path>) -> Probe {
+    #[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
+    pub(crate) fn new(root: Option<&Path>) -> Probe {
         let system = ModuleProbe::system();
         match root {
             None => Probe {
@@ -152,11 +161,11 @@ impl Probe {
     }
 
     /// `p` (an absolute system path) under the root.
-    pub fn at(&self, p: &str) -> PathBuf {
+    pub(crate) fn at(&self, p: &str) -> PathBuf {
         self.root.join(p.trim_start_matches('/'))
     }
 
-    pub fn module(&self) -> ModuleProbe {
+    pub(crate) fn module(&self) -> ModuleProbe {
         ModuleProbe {
             root: self.root.clone(),
             kernel_release: self.kernel_release.clone(),
@@ -165,7 +174,7 @@ impl Probe {
     }
 
     /// Secure Boot from the EFI variable, else (real root only) from `mokutil --sb-state`.
-    pub fn secure_boot(&self) -> Option<bool> {
+    pub(crate) fn secure_boot(&self) -> Option<bool> {
         self.module().secure_boot().or_else(|| {
             if !self.use_mokutil {
                 return None;
@@ -194,7 +203,7 @@ fn pipewire_socket() -> Option<PathBuf> {
     None
 }
 
-pub fn run(a: &DoctorArgs) -> anyhow::Result<()> {
+pub(crate) fn run(a: &DoctorArgs) -> anyhow::Result<()> {
     let probe = Probe::new(a.root.as_deref());
     let dest = match &a.dest {
         Some(d) => Ok(d.clone()),
@@ -215,7 +224,7 @@ pub fn run(a: &DoctorArgs) -> anyhow::Result<()> {
 }
 
 /// Every check, in the order a first run meets them.
-pub fn all_checks(probe: &Probe, camera: &str, dest: Result<PathBuf, String>) -> Vec<Check> {
+pub(crate) fn all_checks(probe: &Probe, camera: &str, dest: Result<PathBuf, String>) -> Vec<Check> {
     let mut out = Vec::new();
     let rule = system::udev_rule(probe);
     let access_rule_installed = rule.status != Status::Fail;
@@ -234,7 +243,7 @@ pub fn all_checks(probe: &Probe, camera: &str, dest: Result<PathBuf, String>) ->
 
 /// The checklist as printed: `STATUS  WHAT  DETAIL`, then `      fix: ...` under each line
 /// that is not ok, then a summary line.
-pub fn render(checks: &[Check]) -> String {
+pub(crate) fn render(checks: &[Check]) -> String {
     let width = checks.iter().map(|c| c.what.len()).max().unwrap_or(0);
     let mut s = String::new();
     for c in checks {
@@ -277,7 +286,7 @@ pub fn render(checks: &[Check]) -> String {
 }
 
 /// Human size: 512 B, 3.4 MiB, 12.0 GiB.
-pub fn human_bytes(b: u64) -> String {
+pub(crate) fn human_bytes(b: u64) -> String {
     const K: f64 = 1024.0;
     let f = b as f64;
     if f < K {
@@ -293,11 +302,12 @@ pub fn human_bytes(b: u64) -> String {
 
 /// access(2) with read and write, as opening the device read-write would need
 /// (ACLs from udev's `uaccess` count).
-pub fn can_read_write(path: &Path) -> std::io::Result<()> {
+pub(crate) fn can_read_write(path: &Path) -> std::io::Result<()> {
     access(path, libc::R_OK | libc::W_OK)
 }
 
-pub fn access(path: &Path, mode: libc::c_int) -> std::io::Result<()> {
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
+pub(crate) fn access(path: &Path, mode: libc::c_int) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;

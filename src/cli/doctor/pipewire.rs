@@ -20,7 +20,7 @@ const WEBCAM: &str = "alpha-bridge webcam --output pipewire";
 
 /// What doctor found about PipeWire.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Found {
+pub(crate) enum Found {
     /// A daemon answers on this socket.
     Running(PathBuf),
     /// Nothing answers: the socket (None: no XDG_RUNTIME_DIR) and why.
@@ -30,7 +30,7 @@ pub enum Found {
 }
 
 /// Connects to the probe's PipeWire socket, as `webcam --output auto` does.
-pub fn find(probe: &Probe) -> Found {
+pub(crate) fn find(probe: &Probe) -> Found {
     if !probe.pipewire_built {
         return Found::NotBuilt;
     }
@@ -51,7 +51,7 @@ pub fn find(probe: &Probe) -> Found {
 }
 
 /// The checklist line: ok when a daemon answers, else warn.
-pub fn check(found: &Found) -> Check {
+pub(crate) fn check(found: &Found) -> Check {
     match found {
         Found::Running(socket) => Check::ok(
             WHAT,
@@ -86,7 +86,7 @@ pub fn check(found: &Found) -> Check {
 /// The v4l2loopback lines (v4l2loopback, exclusive_caps, video device) with PipeWire in
 /// mind: their FAILs become warn while PipeWire runs, and name PipeWire as the other way
 /// when it could run but does not.
-pub fn weigh_v4l2(mut lines: Vec<Check>, found: &Found) -> Vec<Check> {
+pub(crate) fn weigh_v4l2(mut lines: Vec<Check>, found: &Found) -> Vec<Check> {
     for c in lines.iter_mut().filter(|c| c.status == Status::Fail) {
         let fix = c.fix.take().unwrap_or_default();
         c.fix = Some(match found {

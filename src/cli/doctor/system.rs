@@ -134,7 +134,7 @@ fn rule_check(probe: &Probe, rule: &Rule, what: &'static str) -> Check {
 }
 
 /// The access rule (FAIL when missing). The gvfs rule is judged in [`gvfs`].
-pub fn udev_rule(probe: &Probe) -> Check {
+pub(crate) fn udev_rule(probe: &Probe) -> Check {
     rule_check(probe, &ACCESS_RULE, "udev rule")
 }
 
@@ -155,7 +155,7 @@ fn gvfs_gphoto2_running(probe: &Probe) -> Option<u32> {
 
 /// The gvfs rule: needed when GNOME's gphoto2 volume monitor runs (it opens every PTP
 /// camera and keeps it busy), optional otherwise.
-pub fn gvfs(probe: &Probe) -> Check {
+pub(crate) fn gvfs(probe: &Probe) -> Check {
     let rule = rule_check(probe, &GVFS_RULE, "gvfs");
     if rule.status != Status::Fail {
         return Check {
@@ -190,7 +190,7 @@ pub fn gvfs(probe: &Probe) -> Check {
 /// A v4l2loopback video node: `/sys/class/video4linux/NAME` with the `max_openers`
 /// attribute only v4l2loopback creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoopbackNode {
+pub(crate) struct LoopbackNode {
     /// `video10`
     pub name: String,
     pub number: u32,
@@ -198,7 +198,7 @@ pub struct LoopbackNode {
     pub label: String,
 }
 
-pub fn loopback_nodes(probe: &Probe) -> Vec<LoopbackNode> {
+pub(crate) fn loopback_nodes(probe: &Probe) -> Vec<LoopbackNode> {
     let Ok(entries) = fs::read_dir(probe.at("/sys/class/video4linux")) else {
         return Vec::new();
     };
@@ -323,7 +323,7 @@ so the module is signed; or turn Secure Boot off in the firmware settings";
 
 /// The module (loaded? else why not: not installed, Secure Boot), then, when loaded,
 /// `exclusive_caps` and access to each of its devices.
-pub fn v4l2loopback(probe: &Probe) -> Vec<Check> {
+pub(crate) fn v4l2loopback(probe: &Probe) -> Vec<Check> {
     const WHAT: &str = "v4l2loopback";
     let module = probe.module();
     if !module.loaded() {
@@ -443,7 +443,7 @@ pub fn v4l2loopback(probe: &Probe) -> Vec<Check> {
 }
 
 /// "permission denied" instead of "Permission denied (os error 13)".
-pub fn plain_os_error(e: &std::io::Error) -> String {
+pub(crate) fn plain_os_error(e: &std::io::Error) -> String {
     let s = e.to_string();
     let s = s.split(" (os error").next().unwrap_or(&s).to_string();
     let mut c = s.chars();
@@ -454,7 +454,7 @@ pub fn plain_os_error(e: &std::io::Error) -> String {
 }
 
 /// The pairing in the config file (read only: never created or rewritten here).
-pub fn pairing(dir: Result<PathBuf, String>) -> Check {
+pub(crate) fn pairing(dir: Result<PathBuf, String>) -> Check {
     const WHAT: &str = "pairing";
     let dir = match dir {
         Ok(d) => d,
@@ -492,9 +492,9 @@ pub fn pairing(dir: Result<PathBuf, String>) -> Check {
 
 /// Less than this free at the offload destination fails the check: a few minutes of
 /// 4K video.
-pub const MIN_FREE: u64 = 1024 * 1024 * 1024;
+pub(crate) const MIN_FREE: u64 = 1024 * 1024 * 1024;
 /// Less than this warns: one long card's worth of RAW photos.
-pub const LOW_FREE: u64 = 8 * 1024 * 1024 * 1024;
+pub(crate) const LOW_FREE: u64 = 8 * 1024 * 1024 * 1024;
 
 /// The nearest folder of `p` (itself or an ancestor) that exists.
 fn nearest_existing(p: &Path) -> Option<&Path> {
@@ -503,7 +503,8 @@ fn nearest_existing(p: &Path) -> Option<&Path> {
 }
 
 /// Free bytes for an unprivileged user on the filesystem of `p`.
-pub fn free_bytes(p: &Path) -> std::io::Result<u64> {
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
+pub(crate) fn free_bytes(p: &Path) -> std::io::Result<u64> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(p.as_os_str().as_bytes())
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
@@ -516,7 +517,7 @@ pub fn free_bytes(p: &Path) -> std::io::Result<u64> {
 }
 
 /// How much room `free` bytes make at `dest`.
-pub fn judge_space(dest: &Path, free: u64) -> Check {
+pub(crate) fn judge_space(dest: &Path, free: u64) -> Check {
     const WHAT: &str = "offload space";
     let detail = format!("{} free at {}", human_bytes(free), dest.display());
     if free < MIN_FREE {
@@ -541,7 +542,7 @@ pub fn judge_space(dest: &Path, free: u64) -> Check {
 
 /// Free space and write access where offload puts pictures (`dest`, or the folder it
 /// would create it in).
-pub fn free_space(dest: Result<PathBuf, String>) -> Check {
+pub(crate) fn free_space(dest: Result<PathBuf, String>) -> Check {
     const WHAT: &str = "offload space";
     let dest = match dest {
         Ok(d) => d,

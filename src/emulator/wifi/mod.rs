@@ -51,16 +51,28 @@ pub fn parse_guid(s: &str) -> Option<[u8; 16]> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The files directory could not be read.
     #[error("cannot read the files directory {path}: {err}")]
-    Files { path: PathBuf, err: std::io::Error },
-    #[error("cannot listen on {what} {addr}: {err} (is another emulator or camera tool running?)")]
-    Bind {
-        what: &'static str,
-        addr: SocketAddr,
+    Files {
+        /// The directory.
+        path: PathBuf,
+        /// What the system said.
         err: std::io::Error,
     },
+    /// A socket could not be bound.
+    #[error("cannot listen on {what} {addr}: {err} (is another emulator or camera tool running?)")]
+    Bind {
+        /// Which socket (PTP/IP, HTTP).
+        what: &'static str,
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the system said.
+        err: std::io::Error,
+    },
+    /// The SSDP socket could not be set up.
     #[error("ssdp socket setup failed: {0}")]
     Ssdp(std::io::Error),
+    /// A thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
 }
@@ -94,6 +106,7 @@ pub struct Faults {
 /// SSDP announcer settings.
 #[derive(Debug, Clone)]
 pub struct SsdpConfig {
+    /// Whether the body announces itself and answers searches.
     pub enabled: bool,
     /// Where NOTIFYs go: 239.255.255.250:1900 normally; tests may use a loopback
     /// unicast address.
@@ -123,21 +136,26 @@ pub struct WifiConfig {
     pub ptpip_port: u16,
     /// Port of the device-description HTTP server (the A7S used 1900; 0 = ephemeral).
     pub http_port: u16,
+    /// SSDP settings.
     pub ssdp: SsdpConfig,
     /// The memory card's contents.
     pub files_dir: PathBuf,
     /// Registered initiator GUIDs; see [`WifiConfig::accept_guids`].
     pub accept: GuidCheck,
+    /// Model name in DeviceInfo and the SSDP description.
     pub model: String,
+    /// Serial number in DeviceInfo.
     pub serial: String,
     /// The body's GUID; its last 6 bytes also form the SSDP uuid tail (Sony uses the MAC).
     pub responder_guid: [u8; 16],
     /// Send the protocol version after the name in Init Command Ack (a Sony sample
     /// omits it, docs/protocol/ptpip.md#packet-layouts).
     pub ack_with_version: bool,
+    /// How Data packets are laid out for data-in phases.
     pub data_in_style: DataInStyle,
     /// Payload bytes per Data packet.
     pub chunk_size: usize,
+    /// Faults to inject.
     pub faults: Faults,
     /// PC Remote mode: this body answers on PTP/IP (SDIO handshake, live view) instead
     /// of offering files for Send to Computer; `files_dir` may then be empty.
@@ -213,7 +231,9 @@ pub enum Activation {
 /// Counters and logs, for tests and the CLI.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WifiStats {
+    /// Init Command Requests received.
     pub init_requests: u32,
+    /// Init Fail packets sent.
     pub init_fails: u32,
     /// Init Command Requests accepted at TCP level and never answered.
     pub unanswered_inits: u32,
@@ -223,12 +243,19 @@ pub struct WifiStats {
     pub ops: Vec<OpCode>,
     /// The Sony start (0x9280 sub-command 2 + 0x9281) completed at least once.
     pub started: bool,
+    /// The body was told to power off.
     pub powered_off: bool,
+    /// Object payload bytes sent.
     pub object_bytes_sent: u64,
+    /// Connections dropped on purpose.
     pub drops_injected: u32,
+    /// SSDP alive notifications sent.
     pub notifies_sent: u32,
+    /// SSDP byebye notifications sent.
     pub byebyes_sent: u32,
+    /// SSDP searches answered.
     pub searches_answered: u32,
+    /// HTTP requests answered.
     pub http_requests: u32,
 }
 
@@ -407,10 +434,12 @@ impl WifiEmulator {
         })
     }
 
+    /// Where the PTP/IP command port listens.
     pub fn ptpip_addr(&self) -> SocketAddr {
         self.ptpip_addr
     }
 
+    /// Where the HTTP description server listens.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
     }
@@ -425,10 +454,12 @@ impl WifiEmulator {
         &self.shared.location
     }
 
+    /// What the body has seen so far.
     pub fn stats(&self) -> WifiStats {
         self.shared.lock().stats.clone()
     }
 
+    /// Whether the body currently waits for a host (Send to Computer chosen).
     pub fn activation(&self) -> Activation {
         self.shared.lock().activation
     }

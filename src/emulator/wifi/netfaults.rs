@@ -23,6 +23,7 @@ pub struct NetFaults {
 }
 
 impl NetFaults {
+    /// No faults: no delay, no loss, not stalled.
     pub fn new() -> NetFaults {
         NetFaults {
             rng: AtomicU64::new(0x9E37_79B9_7F4A_7C15),
@@ -54,6 +55,7 @@ impl NetFaults {
         self.stalled.store(on, Ordering::SeqCst);
     }
 
+    /// Whether the body is stalled now.
     pub fn is_stalled(&self) -> bool {
         self.stalled.load(Ordering::SeqCst)
     }

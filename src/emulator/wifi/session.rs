@@ -16,10 +16,10 @@ use super::storage::{HandlesError, Storage, STORAGE_ID};
 
 /// Size of the 0x9281 reply block seen from real bodies
 /// (docs/protocol/sony-usb.md#extcmd-over-ptp).
-pub const EXT_CMD_REPLY_LEN: usize = 8192;
+pub(super) const EXT_CMD_REPLY_LEN: usize = 8192;
 
 /// The operations listed in DeviceInfo.
-pub const OPERATIONS: &[u16] = &[
+pub(super) const OPERATIONS: &[u16] = &[
     0x1001, 0x1002, 0x1003, 0x1004, 0x1005, 0x1006, 0x1007, 0x1008, 0x1009, 0x101B, 0x1016, 0x9280,
     0x9281,
 ];
@@ -145,17 +145,17 @@ pub(crate) fn device_info(id: &Identity) -> DeviceInfo {
 }
 
 impl Session {
-    pub fn new() -> Session {
+    pub(super) fn new() -> Session {
         Session::default()
     }
 
-    pub fn started(&self) -> bool {
+    pub(super) fn started(&self) -> bool {
         self.started
     }
 
     /// Answers one operation. `data_out` is the received data-out payload (if the
     /// operation had one).
-    pub fn handle(
+    pub(super) fn handle(
         &mut self,
         storage: &Storage,
         id: &Identity,

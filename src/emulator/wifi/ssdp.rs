@@ -17,7 +17,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::{Activation, Error, Shared, SsdpConfig};
 
-pub use crate::ssdp::message::MULTICAST_ADDR;
+pub(super) use crate::ssdp::message::MULTICAST_ADDR;
 use crate::ssdp::message::{Kind, Message, MTP_DEVICE, MTP_NULL_SERVICE, ROOT_DEVICE};
 
 /// What an A7S sends (docs/protocol/ssdp.md#announcements).
@@ -156,7 +156,7 @@ pub(super) fn run(shared: Arc<Shared>, sock: UdpSocket, first_alive: Instant) {
         }
         match act {
             Activation::Waiting => {
-                if last_alive.map_or(true, |t| t.elapsed() >= shared.ssdp.interval) {
+                if last_alive.is_none_or(|t| t.elapsed() >= shared.ssdp.interval) {
                     let n = send_all(&alives);
                     shared.bump(|s| s.notifies_sent += n);
                     last_alive = Some(Instant::now());

@@ -60,11 +60,11 @@ pub(crate) struct Object {
 }
 
 impl Object {
-    pub fn is_folder(&self) -> bool {
+    pub(crate) fn is_folder(&self) -> bool {
         self.source.is_none()
     }
 
-    pub fn object_info(&self) -> ObjectInfo {
+    pub(crate) fn object_info(&self) -> ObjectInfo {
         ObjectInfo {
             storage_id: STORAGE_ID,
             format: self.format,
@@ -80,7 +80,7 @@ impl Object {
     }
 
     /// A reader over `len` bytes starting at `offset` (the caller has checked the range).
-    pub fn open_range(&self, offset: u64, len: u64) -> io::Result<Box<dyn Read + Send>> {
+    pub(crate) fn open_range(&self, offset: u64, len: u64) -> io::Result<Box<dyn Read + Send>> {
         match &self.source {
             Some(Source::Disk(p)) => {
                 let mut f = File::open(p)?;
@@ -148,7 +148,7 @@ fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
 }
 
 /// `(folder name YYYY-MM-DD, PTP date YYYYMMDDThhmmss)` for a modification time.
-pub fn dates_for(mtime: SystemTime) -> (String, String) {
+pub(super) fn dates_for(mtime: SystemTime) -> (String, String) {
     let secs = match mtime.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2),
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(0),
@@ -210,7 +210,7 @@ fn walk(dir: &Path, depth: u32, out: &mut Vec<Found>) -> io::Result<()> {
 
 impl Storage {
     /// No card (PC Remote mode).
-    pub fn empty() -> Storage {
+    pub(crate) fn empty() -> Storage {
         Storage {
             objects: Vec::new(),
         }
@@ -218,7 +218,7 @@ impl Storage {
 
     /// Scans `dir` (recursively; sub-directories are flattened into date folders) and
     /// appends the fake objects to the first date folder.
-    pub fn scan(dir: &Path, fakes: &[FakeObject]) -> io::Result<Storage> {
+    pub(crate) fn scan(dir: &Path, fakes: &[FakeObject]) -> io::Result<Storage> {
         let mut found = Vec::new();
         walk(dir, 0, &mut found)?;
         found.sort_by(|a, b| (&a.folder, &a.name).cmp(&(&b.folder, &b.name)));
@@ -275,17 +275,17 @@ impl Storage {
         Ok(Storage { objects })
     }
 
-    pub fn get(&self, handle: u32) -> Option<&Object> {
+    pub(crate) fn get(&self, handle: u32) -> Option<&Object> {
         let i = usize::try_from(handle).ok()?.checked_sub(1)?;
         self.objects.get(i)
     }
 
     #[cfg(test)]
-    pub fn objects(&self) -> &[Object] {
+    pub(crate) fn objects(&self) -> &[Object] {
         &self.objects
     }
 
-    pub fn storage_info(&self) -> StorageInfo {
+    pub(crate) fn storage_info(&self) -> StorageInfo {
         let used: u64 = self.objects.iter().map(|o| o.size).sum();
         StorageInfo {
             storage_type: 4,    // removable RAM (a memory card)
@@ -301,7 +301,7 @@ impl Storage {
 
     /// Handles for GetObjectHandles / GetNumObjects. `parent` 0 = every object,
     /// 0xFFFFFFFF = root objects only, else the children of that folder.
-    pub fn handles(&self, format: u16, parent: u32) -> Result<Vec<u32>, HandlesError> {
+    pub(crate) fn handles(&self, format: u16, parent: u32) -> Result<Vec<u32>, HandlesError> {
         let want_parent = match parent {
             0 => None,
             0xFFFF_FFFF => Some(0),
@@ -314,7 +314,7 @@ impl Storage {
         Ok(self
             .objects
             .iter()
-            .filter(|o| want_parent.map_or(true, |p| o.parent == p))
+            .filter(|o| want_parent.is_none_or(|p| o.parent == p))
             .filter(|o| format == 0 || o.format.0 == format)
             .map(|o| o.handle)
             .collect())

@@ -739,6 +739,7 @@ fn ssdp_unicast_announce_search_and_description() {
 /// Runs `f` on a thread moved into a fresh network namespace with only `lo` up and a
 /// multicast route on it, so nothing can leave through a real interface. `None` when
 /// the namespace cannot be created (not root): the caller skips.
+#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
 fn in_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     std::thread::spawn(move || {
         // SAFETY: unshare only changes this thread's network namespace.

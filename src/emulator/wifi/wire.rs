@@ -5,11 +5,11 @@
 
 use std::io::{self, Read, Write};
 
-pub use crate::ptp::ptpip::Packet;
+pub(super) use crate::ptp::ptpip::Packet;
 use crate::ptp::ptpip::{Decoder, PullError};
 
 /// The next packet from `r`; `Ok(None)` on a clean end of stream at a packet boundary.
-pub fn read(dec: &mut Decoder, r: &mut impl Read) -> io::Result<Option<Packet>> {
+pub(super) fn read(dec: &mut Decoder, r: &mut impl Read) -> io::Result<Option<Packet>> {
     dec.pull(|b| loop {
         match r.read(b) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -23,7 +23,7 @@ pub fn read(dec: &mut Decoder, r: &mut impl Read) -> io::Result<Option<Packet>> 
     })
 }
 
-pub fn write_packet(w: &mut impl Write, p: &Packet) -> io::Result<()> {
+pub(super) fn write_packet(w: &mut impl Write, p: &Packet) -> io::Result<()> {
     let mut v = Vec::new();
     p.encode(&mut v)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;

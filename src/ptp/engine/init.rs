@@ -15,16 +15,22 @@ use crate::ptp::ptpip::{Packet, PROTOCOL_VERSION};
 /// Which TCP connection a packet travels on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
+    /// The command connection.
     Command,
+    /// The event connection.
     Event,
 }
 
 /// What the camera said about itself in the Init Command Ack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Responder {
+    /// Connection number, echoed in the Init Event Request.
     pub connection: u32,
+    /// The camera's GUID.
     pub guid: [u8; 16],
+    /// The camera's friendly name.
     pub name: String,
+    /// Protocol version, when the camera sent one.
     pub version: Option<u32>,
 }
 
@@ -43,7 +49,10 @@ pub enum InitTransmit {
 pub enum InitError {
     /// The camera answered with Init Fail (it does not know this computer's GUID).
     #[error("the camera refused the connection (init fail, reason {reason})")]
-    Refused { reason: u32 },
+    Refused {
+        /// The reason it gave.
+        reason: u32,
+    },
     /// A valid packet at the wrong moment.
     #[error("unexpected ptp/ip packet from the camera: {0}")]
     Unexpected(String),
@@ -85,6 +94,7 @@ impl InitHandshake {
         }
     }
 
+    /// The next packet to send, if any.
     pub fn poll_transmit(&mut self) -> Option<InitTransmit> {
         self.out.pop_front()
     }
@@ -98,6 +108,7 @@ impl InitHandshake {
         }
     }
 
+    /// Whether both channels are up.
     pub fn is_done(&self) -> bool {
         self.state == State::Done
     }

@@ -58,19 +58,37 @@ pub enum DataDir {
     /// Camera to host.
     In,
     /// Host to camera: the caller sends `len` bytes after the command.
-    Out { len: u64 },
+    Out {
+        /// Bytes the caller sends.
+        len: u64,
+    },
 }
 
 /// What the caller must send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit {
     /// The operation request (USB command container, PTP/IP Operation Request).
-    Command { cmd: Command, dir: DataDir },
+    Command {
+        /// The operation request.
+        cmd: Command,
+        /// Its data phase.
+        dir: DataDir,
+    },
     /// The data-out phase: a header for `len` bytes, then the caller's payload.
-    DataOut { op: OpCode, tid: u32, len: u64 },
+    DataOut {
+        /// The operation the data belongs to.
+        op: OpCode,
+        /// Its transaction id.
+        tid: u32,
+        /// Payload bytes.
+        len: u64,
+    },
     /// Ask the camera to cancel transaction `tid` (USB: the class request; PTP/IP has
     /// no cancel Sony bodies honour, so the caller drops the connection instead).
-    Cancel { tid: u32 },
+    Cancel {
+        /// The transaction to cancel.
+        tid: u32,
+    },
 }
 
 /// Something the camera sent, as a framer decoded it.
@@ -79,17 +97,25 @@ pub enum Input<'a> {
     /// A data phase begins. `op` is known over USB only; `total` is the declared length
     /// of the payload, `None` when the camera did not say (read to the end marker).
     DataStart {
+        /// The transaction id in the data header.
         tid: u32,
+        /// The operation code in the data header (USB only).
         op: Option<OpCode>,
+        /// Declared payload length.
         total: Option<u64>,
     },
     /// Payload of the open data phase; `end` marks its last piece (which may be empty).
     Data {
+        /// The transaction id.
         tid: u32,
+        /// Payload bytes.
         bytes: &'a [u8],
+        /// Whether this is the last piece.
         end: bool,
     },
+    /// A response arrived.
     Response(Response),
+    /// An event arrived.
     Event(Event),
 }
 
@@ -111,6 +137,7 @@ pub enum Step<'a> {
 pub struct ProtocolError {
     /// The operation that was running.
     pub op: OpCode,
+    /// What was wrong.
     pub detail: String,
 }
 
@@ -157,6 +184,7 @@ fn is_older(tid: u32, current: u32) -> bool {
 }
 
 impl Engine {
+    /// An engine with no transaction under way.
     pub fn new() -> Engine {
         Engine::default()
     }

@@ -28,6 +28,7 @@ pub struct UsbFramer {
 }
 
 impl UsbFramer {
+    /// A framer with nothing buffered.
     pub fn new() -> UsbFramer {
         UsbFramer::default()
     }

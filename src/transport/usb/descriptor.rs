@@ -83,9 +83,13 @@ impl InterfaceClass {
 /// Transfer type of an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointKind {
+    /// Control endpoint.
     Control,
+    /// Isochronous endpoint.
     Isochronous,
+    /// Bulk endpoint.
     Bulk,
+    /// Interrupt endpoint.
     Interrupt,
 }
 
@@ -94,12 +98,14 @@ pub enum EndpointKind {
 pub struct EndpointSummary {
     /// bEndpointAddress (bit 7 set = IN).
     pub address: u8,
+    /// Transfer type.
     pub kind: EndpointKind,
     /// wMaxPacketSize as in the descriptor (bits 11..12 may carry a multiplier).
     pub max_packet_size: u16,
 }
 
 impl EndpointSummary {
+    /// Whether the endpoint is IN (device to host).
     pub fn is_in(&self) -> bool {
         self.address & 0x80 != 0
     }
@@ -119,13 +125,18 @@ pub struct InterfaceSummary {
     pub number: u8,
     /// bAlternateSetting.
     pub alt_setting: u8,
+    /// Interface class.
     pub class: u8,
+    /// Interface subclass.
     pub subclass: u8,
+    /// Interface protocol.
     pub protocol: u8,
+    /// Its endpoints.
     pub endpoints: Vec<EndpointSummary>,
 }
 
 impl InterfaceSummary {
+    /// Class, subclass and protocol.
     pub fn triple(&self) -> (u8, u8, u8) {
         (self.class, self.subclass, self.protocol)
     }
@@ -185,7 +196,9 @@ pub(super) fn interfaces_of(interfaces: &[InterfaceSummary], config_value: u8) -
 /// The endpoints a bulk-only interface is driven through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoints {
+    /// Bulk IN endpoint address.
     pub bulk_in: u8,
+    /// Bulk OUT endpoint address.
     pub bulk_out: u8,
     /// Interrupt IN (PTP events); mass storage has none.
     pub interrupt_in: Option<u8>,
@@ -193,6 +206,7 @@ pub struct Endpoints {
     pub in_packet_size: u16,
     /// wMaxPacketSize of bulk OUT: a write of a multiple of it gets a zero-length packet.
     pub out_packet_size: u16,
+    /// Largest packet of the interrupt endpoint, if there is one.
     pub interrupt_packet_size: Option<u16>,
 }
 
@@ -232,7 +246,7 @@ pub fn select_endpoints(iface: &InterfaceSummary) -> Result<Endpoints, Transport
 /// Whether a bulk write of `len` bytes needs a trailing zero-length packet so the device
 /// sees where the transfer ends (docs/protocol/ptp-usb.md#short-packets-and-the-zlp-rule). An empty write is itself the ZLP.
 pub fn needs_zlp(len: usize, packet_size: u16) -> bool {
-    packet_size != 0 && len != 0 && len % usize::from(packet_size) == 0
+    packet_size != 0 && len != 0 && len.is_multiple_of(usize::from(packet_size))
 }
 
 impl InterfaceClass {

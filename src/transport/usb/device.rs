@@ -11,15 +11,23 @@ use std::str::FromStr;
 /// One Sony device on the bus, as `list_sony` found it.
 #[derive(Debug, Clone)]
 pub struct UsbDeviceInfo {
+    /// Bus number.
     pub bus: u8,
+    /// Device address on the bus.
     pub address: u8,
     /// Linux sysfs port path, e.g. `1-2.3`.
     pub port: String,
+    /// USB vendor id.
     pub vendor_id: u16,
+    /// USB product id.
     pub product_id: u16,
+    /// Manufacturer string, when it could be read.
     pub manufacturer: Option<String>,
+    /// Product string, when it could be read.
     pub product: Option<String>,
+    /// Serial number, when it could be read.
     pub serial: Option<String>,
+    /// What the camera's USB setting makes it (PTP, mass storage, ...).
     pub mode: UsbMode,
     /// bConfigurationValue of the active configuration, when known.
     pub active_config: Option<u8>,
@@ -59,7 +67,12 @@ pub enum Selector {
     /// USB one, or the reverse, also matches, since bodies pad one of them).
     Serial(String),
     /// By bus number and device address, as `lsusb` shows them.
-    BusAddress { bus: u8, address: u8 },
+    BusAddress {
+        /// Bus number.
+        bus: u8,
+        /// Device address.
+        address: u8,
+    },
 }
 
 impl FromStr for Selector {
@@ -122,8 +135,11 @@ impl Selector {
 /// Strings the kernel cached in sysfs (readable without access to the device node).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SysfsStrings {
+    /// Manufacturer string from sysfs.
     pub manufacturer: Option<String>,
+    /// Product string from sysfs.
     pub product: Option<String>,
+    /// Serial number from sysfs.
     pub serial: Option<String>,
 }
 

@@ -10,6 +10,7 @@ const MAX_HOLDERS: usize = 8;
 /// A process that has a device node open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
+    /// Process id.
     pub pid: u32,
     /// Program name: basename of argv[0], else `comm`.
     pub name: String,

@@ -24,7 +24,9 @@ pub fn hotplug_supported() -> bool {
 /// `Arrived` (the body re-enumerates with a new address and product id).
 #[derive(Debug, Clone)]
 pub enum UsbEvent {
+    /// A device was plugged in.
     Arrived(UsbDeviceInfo),
+    /// A device was removed.
     Left(UsbDeviceInfo),
 }
 

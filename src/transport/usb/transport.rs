@@ -285,10 +285,12 @@ fn not_found(
 }
 
 impl UsbTransport {
+    /// The device this transport has open.
     pub fn info(&self) -> &UsbDeviceInfo {
         &self.info
     }
 
+    /// The class of the claimed interface.
     pub fn class(&self) -> InterfaceClass {
         self.class
     }
@@ -298,6 +300,7 @@ impl UsbTransport {
         self.claim.interface
     }
 
+    /// The endpoints in use.
     pub fn endpoints(&self) -> Endpoints {
         self.endpoints
     }
@@ -361,7 +364,7 @@ impl Transport for UsbTransport {
     fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
         let timeout = timeout.max(MIN_TIMEOUT);
         let len = buf.len().min(MAX_TRANSFER);
-        if len % usize::from(self.endpoints.in_packet_size) != 0 {
+        if !len.is_multiple_of(usize::from(self.endpoints.in_packet_size)) {
             log::trace!(
                 "usb: bulk IN read of {len} bytes is not a multiple of {}; the camera may overflow it",
                 self.endpoints.in_packet_size

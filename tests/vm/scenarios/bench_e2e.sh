@@ -5,7 +5,10 @@
 # same emulated body (serving 60 pre-encoded 1024x680 test card frames from memory,
 # `emulate --frames`, so the camera costs next to nothing) and the same v4l2 consumer
 # (`v4l2-ctl --stream-mmap` into `alpha-bridge frame-check`, which counts new pictures
-# by their test card counter). Runs alternate, E2E_ROUNDS rounds (2) of each:
+# by their test card counter). The peer's ffmpeg gets `-probesize 32k -analyzeduration 0`:
+# by default it reads 5 MB of a pipe (~130 frames) before writing anything, seconds at a
+# body's 30 fps but minutes at the rate gphoto2 reaches under TCG, which would measure
+# the emulation rather than the recipe; the tuned peer starts as fast as it can. Runs alternate, E2E_ROUNDS rounds (2) of each:
 #   fps       new pictures per second the consumer got over E2E_WINDOW seconds (15)
 #   cpu/frame CPU (user+sys, /proc/PID/stat) per delivered picture: ours all threads;
 #             the peer gphoto2 + ffmpeg together
@@ -37,9 +40,7 @@ one_frame() (
 		"$AB" frame-check --frames 1 - 2>/dev/null | grep -q 'no_counter 0'
 )
 # wait_ms NAME COMMAND...: polls COMMAND (every 20 ms) until it succeeds; prints the
-# time in ms since T0, or fails after 240 s or when NAME exited. (ffmpeg reading a pipe
-# probes up to 5 MB before it writes, ~130 test card frames: seconds at a real body's
-# 30 fps, but gphoto2 under TCG fetches a few frames a second.)
+# time in ms since T0, or fails after 240 s or when NAME exited.
 wait_ms() {
 	local name=$1; shift
 	while ! "$@" >/dev/null 2>&1; do
@@ -84,7 +85,7 @@ run_ours() {
 run_peer() {
 	T0=$(now_ms)
 	start peer bash -c "gphoto2 --capture-movie --stdout 2>'$O/peer-gphoto2.err' |
-		ffmpeg -nostdin -hide_banner -loglevel info -i - -vcodec rawvideo -pix_fmt yuyv422 -f v4l2 '$VIDEO'"
+		ffmpeg -nostdin -hide_banner -loglevel info -probesize 32k -analyzeduration 0 -i - -vcodec rawvideo -pix_fmt yuyv422 -f v4l2 '$VIDEO'"
 	local s f m
 	s=$(wait_ms peer capture_ready) || die "peer: $VIDEO never streamed: $(tail -n 3 "$O/peer-gphoto2.err")"
 	f=$(wait_ms peer one_frame) || die "peer: no live frame on $VIDEO"
