@@ -71,7 +71,19 @@ measure() {
 		'BEGIN { printf "%.2f %.1f\n", f, (c / hz) / (ms / 1000) / f * 1000 }'
 }
 
+# A fresh /dev/video10 before each run, as the runner gives each scenario: with
+# exclusive_caps=1 a node that had a writer stays in capture mode with its old format.
+fresh_loopback() {
+	local k; k=$(uname -r)
+	wait_for 10 sh -c "! fuser -s $VIDEO" || true
+	modprobe -d "$VM_DIR/kroot" -S "$k" -r v4l2loopback &&
+		modprobe -d "$VM_DIR/kroot" -S "$k" v4l2loopback exclusive_caps=1 video_nr=10 card_label=alpha-bridge ||
+		die "could not reload v4l2loopback"
+	wait_for 10 test -e "$VIDEO" || die "$VIDEO did not come back"
+}
+
 run_ours() {
+	fresh_loopback
 	T0=$(now_ms)
 	start ours "$AB" webcam --camera auto --device "$VIDEO"
 	local s f m
@@ -83,6 +95,7 @@ run_ours() {
 }
 
 run_peer() {
+	fresh_loopback
 	T0=$(now_ms)
 	start peer bash -c "gphoto2 --capture-movie --stdout 2>'$O/peer-gphoto2.err' |
 		ffmpeg -nostdin -hide_banner -loglevel info -probesize 32k -analyzeduration 0 -i - -vcodec rawvideo -pix_fmt yuyv422 -f v4l2 '$VIDEO'"
@@ -117,6 +130,7 @@ done
 
 # Not measured: one more start of ours with timestamps (-v), the timeline of its time
 # to first frame (USB open, handshake transactions, first GetObject, first write).
+fresh_loopback
 T0=$(now_ms)
 start timeline "$AB" -v webcam --camera auto --device "$VIDEO"
 wait_ms timeline one_frame >"$O/timeline-first-ms" || die "timeline run: no live frame"
