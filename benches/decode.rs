@@ -13,7 +13,7 @@
 //! loaded machine where wall time mostly measures the scheduler. On an idle machine the
 //! two agree. Run: `cargo bench --bench decode` (libjpeg-turbo is benched when installed).
 
-#[path = "../tests/common/synth.rs"]
+#[path = "../tests/it/support/synth.rs"]
 mod synth;
 
 use std::hint::black_box;

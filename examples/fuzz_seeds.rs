@@ -18,55 +18,29 @@ use alpha_bridge::ptp::dataset::{ObjectInfo, StorageInfo};
 use alpha_bridge::ptp::ptpip::Packet;
 use alpha_bridge::ptp::{EventCode, OpCode, ResponseCode};
 use alpha_bridge::ssdp::message::Message;
-use alpha_bridge::transport::{memory, Pipe, Transport, TransportError};
+use alpha_bridge::transport::memory;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 const MAX_SEED: usize = 64 << 10;
 
+#[path = "../tests/it/support/observed.rs"]
+mod observed;
+use observed::{Observed, Watch};
+
 /// Records every bulk transfer that crosses a host transport.
-struct Recorder<T: Transport> {
-    inner: T,
+#[derive(Default)]
+struct Recorder {
     out: Vec<Vec<u8>>,
     input: Vec<Vec<u8>>,
 }
 
-impl<T: Transport> Transport for Recorder<T> {
-    fn write(&mut self, data: &[u8], timeout: Duration) -> Result<(), TransportError> {
+impl Watch for Recorder {
+    fn write(&mut self, data: &[u8]) -> bool {
         self.out.push(data.to_vec());
-        self.inner.write(data, timeout)
+        true
     }
-    fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
-        let n = self.inner.read(buf, timeout)?;
-        self.input.push(buf[..n].to_vec());
-        Ok(n)
-    }
-    fn read_event(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
-        self.inner.read_event(buf, timeout)
-    }
-    fn clear_halt(&mut self, pipe: Pipe) -> Result<(), TransportError> {
-        self.inner.clear_halt(pipe)
-    }
-    fn class_out(
-        &mut self,
-        request: u8,
-        value: u16,
-        data: &[u8],
-        timeout: Duration,
-    ) -> Result<(), TransportError> {
-        self.inner.class_out(request, value, data, timeout)
-    }
-    fn class_in(
-        &mut self,
-        request: u8,
-        value: u16,
-        buf: &mut [u8],
-        timeout: Duration,
-    ) -> Result<usize, TransportError> {
-        self.inner.class_in(request, value, buf, timeout)
-    }
-    fn max_packet_size(&self) -> usize {
-        self.inner.max_packet_size()
+    fn read(&mut self, data: &[u8]) {
+        self.input.push(data.to_vec());
     }
 }
 
@@ -128,16 +102,15 @@ fn stream_seed(sel: u8, stream: &[u8]) -> Vec<u8> {
 fn usb_camera(c: &mut Corpus) {
     let emu = UsbEmulator::new(Body::ilce_6400());
     let host = emu.connect().expect("emulator connects");
-    let rec = Recorder {
+    let rec = Observed {
         inner: host,
-        out: Vec::new(),
-        input: Vec::new(),
+        watch: Recorder::default(),
     };
     let mut cam = SonyCamera::connect(rec, ConnectOptions::default()).expect("handshake");
     let mut buf = Vec::new();
     cam.next_live_view(&mut buf, &|| false)
         .expect("a live-view frame");
-    let rec = cam.close().into_transport();
+    let rec = cam.close().into_transport().watch;
     let host_out: Vec<u8> = rec.out.concat();
     // Live-view objects are large; the container stream seed keeps everything else.
     let cam_in: Vec<u8> = rec.input.concat();
@@ -173,10 +146,9 @@ fn usb_pairing(c: &mut Corpus) {
     let th = std::thread::spawn(move || {
         let _ = MscEmulator::new(MscConfig::default(), registry).serve(&mut dev);
     });
-    let mut rec = Recorder {
+    let mut rec = Observed {
         inner: host,
-        out: Vec::new(),
-        input: Vec::new(),
+        watch: Recorder::default(),
     };
     let id = Identity {
         guid: [0x42; 16],
@@ -184,7 +156,10 @@ fn usb_pairing(c: &mut Corpus) {
     };
     let r = alpha_bridge::pair::pair(&mut rec, &id);
     eprintln!("pairing with the emulator: {r:?}");
-    let Recorder { inner, out, input } = rec;
+    let Observed {
+        inner,
+        watch: Recorder { out, input },
+    } = rec;
     drop(inner);
     let _ = th.join();
     for (i, t) in out.iter().enumerate() {

@@ -1,13 +1,13 @@
 //! Makes the frame sets for `scripts/bench-compare.sh` and the decode comparisons: MJPEG
 //! files (back-to-back JPEGs, what `ffmpeg -f mjpeg` and `--camera replay:` read) of
 //! - the emulator's test card (4:2:2, as Sony live view) at 1024x680 and 1920x1080;
-//! - the project's synthetic photographic scene (tests/common/synth.rs, quality 85) at
+//! - the project's synthetic photographic scene (tests/it/support/synth.rs, quality 85) at
 //!   1024x680 and 1920x1080, 4:2:2 and 4:2:0.
 //!
 //! Usage: `cargo run --release --example make_frames -- OUT_DIR [FRAMES]` (default 300
 //! frames per file). Nothing is downloaded: every frame is generated here.
 
-#[path = "../tests/common/synth.rs"]
+#[path = "../tests/it/support/synth.rs"]
 mod synth;
 
 use alpha_bridge::emulator::testcard::TestCard;

@@ -9,7 +9,7 @@ scripts/setup.sh --test
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo build --release --bins
-# tests/pipewire.rs starts its own private PipeWire session (scripts/pw-session.sh).
+# tests/it/pipewire.rs starts its own private PipeWire session (scripts/pw-session.sh).
 cargo test --release
 # Every fuzz target over its checked-in corpus, then 10 s each (skips with a note where
 # no fuzz toolchain can be had).

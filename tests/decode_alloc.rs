@@ -9,13 +9,14 @@
 //! a frame, measured with an LD_PRELOAD counter: docs/performance.md), which this allocator cannot see,
 //! so for it the Rust side must be exactly zero.
 
-mod common;
+#[path = "it/support/synth.rs"]
+mod synth;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use alpha_bridge::decode::{Backend, Decoder, Yuyv};
-use common::synth::{self, Sampling};
+use synth::Sampling;
 
 struct Counting;
 

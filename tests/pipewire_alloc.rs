@@ -8,7 +8,7 @@
 //! lasts until enough pictures reached the consumer, however loaded the machine.
 #![cfg(feature = "pipewire")]
 
-#[path = "support/pw_session.rs"]
+#[path = "it/support/pw_session.rs"]
 mod pw_session;
 
 use alpha_bridge::sink::pipewire::PipewireSink;

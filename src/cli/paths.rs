@@ -331,6 +331,11 @@ fn os_reason(e: &io::Error) -> String {
     }
 }
 
+// The record-target fixtures the integration tests use too.
+#[cfg(test)]
+#[path = "../../tests/it/support/files.rs"]
+mod files;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,7 +376,6 @@ mod tests {
     }
 
     #[test]
-    #[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
     fn record_targets() {
         let d = tempfile::tempdir().unwrap();
         record_target(Path::new("-"), false).unwrap();
@@ -383,9 +387,7 @@ mod tests {
         record_target(&f, true).unwrap();
         assert_eq!(fs::read(&f).unwrap(), b"x");
         let fifo = d.path().join("pipe");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path that outlives the call.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        files::mkfifo(&fifo);
         record_target(&fifo, false).unwrap();
         is_usage(record_target(d.path(), true));
     }

@@ -2,6 +2,10 @@
 //! fatal, ffprobe counts frames and reads packet timestamps (skipped without ffmpeg).
 
 use super::*;
+// The record-target fixtures the integration tests use too.
+#[path = "../../../tests/it/support/files.rs"]
+mod files;
+use files::{mkfifo, names};
 use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 use std::process::Command;
 
@@ -362,23 +366,6 @@ fn real_sony_frames_record_and_probe_as_yuvj422p() {
         let info = ffprobe(&path, fmt, "stream=codec_name,width,height,pix_fmt", &[]);
         assert_eq!(info.trim(), "mjpeg,640,424,yuvj422p", "{name}");
     }
-}
-
-/// Names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
-}
-
-#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
-fn mkfifo(path: &Path) {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
 }
 
 fn overwrite() -> RecordOptions {

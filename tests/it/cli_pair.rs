@@ -3,6 +3,7 @@
 //! config file byte-identical), pairing with the emulated camera stores the GUID while
 //! keeping the rest of the file, and unknown keys are reported.
 
+use crate::support::cli::{stderr, stdout};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -15,14 +16,6 @@ fn run(config_home: &Path, args: &[&str]) -> Output {
         .env_remove("RUST_LOG")
         .output()
         .expect("run alpha-bridge")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The value after `label` on its line of `--show` output.

@@ -10,17 +10,16 @@
 //! (root only, skipped otherwise). Rows already covered elsewhere are listed with their
 //! tests in the README ("What alpha-bridge promises") and not repeated here.
 
+use crate::support::capture::{self, live_counters, wait_for, Shot};
+use crate::support::observed::{Observed, Watch};
 use alpha_bridge::camera::ConnectOptions;
-use alpha_bridge::emulator::testcard::read_counter_yuyv;
 use alpha_bridge::emulator::Align512;
 use alpha_bridge::emulator::{Body, UsbEmulator};
 use alpha_bridge::pipeline::source::CameraSource;
-use alpha_bridge::pipeline::{self, Options, Output, Summary};
-use alpha_bridge::sink::{FrameSink, Picture, SinkError};
-use alpha_bridge::transport::{memory, Pipe, Transport, TransportError};
+use alpha_bridge::pipeline::Summary;
+use alpha_bridge::transport::{memory, Transport};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------
@@ -61,71 +60,6 @@ fn logged(needle: &str) -> bool {
         .any(|l| l.contains(needle))
 }
 
-/// Waits for `cond`, polling; panics with `what` after a generous limit (a hang is a
-/// failure, but no row depends on how fast things happen).
-fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let end = Instant::now() + Duration::from_secs(90);
-    while Instant::now() < end {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// One picture the sink got: the emulator's frame counter read back (None for a
-/// placeholder or an unreadable picture) and its size.
-#[derive(Debug, Clone, Copy)]
-struct Shot {
-    counter: Option<u32>,
-    width: u32,
-    height: u32,
-}
-
-#[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<Shot>>>);
-
-impl Seen {
-    fn all(&self) -> Vec<Shot> {
-        self.0.lock().unwrap().clone()
-    }
-    fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-    /// Live frames: pictures with a new counter. A placeholder is the last picture
-    /// dimmed, so its counter still reads back but repeats the previous one.
-    fn live(&self) -> usize {
-        live_counters(&self.0.lock().unwrap()).len()
-    }
-}
-
-struct CapturingSink(Seen);
-
-impl FrameSink for CapturingSink {
-    fn write(&mut self, pic: &Picture<'_>) -> Result<(), SinkError> {
-        pic.validate()?;
-        if let Picture::Yuyv {
-            width,
-            height,
-            data,
-        } = pic
-        {
-            let counter = read_counter_yuyv(data, *width, *height);
-            self.0 .0.lock().unwrap().push(Shot {
-                counter,
-                width: *width,
-                height: *height,
-            });
-        }
-        Ok(())
-    }
-
-    fn name(&self) -> String {
-        "fault-matrix sink".into()
-    }
-}
-
 /// Switches a row flips on the host side of the current connection.
 #[derive(Default)]
 struct Tap {
@@ -136,48 +70,12 @@ struct Tap {
     pipe: Mutex<Option<Arc<memory::Faults>>>,
 }
 
-/// The host end of one connection, with the [`Tap`]'s switches in front of it.
-struct Tapped {
-    inner: memory::HostEnd,
-    tap: Arc<Tap>,
-}
+/// Swallows the commands while the [`Tap`] says `silent`.
+struct Silence(Arc<Tap>);
 
-impl Transport for Tapped {
-    fn write(&mut self, data: &[u8], timeout: Duration) -> Result<(), TransportError> {
-        if self.tap.silent.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        self.inner.write(data, timeout)
-    }
-    fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
-        self.inner.read(buf, timeout)
-    }
-    fn read_event(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
-        self.inner.read_event(buf, timeout)
-    }
-    fn clear_halt(&mut self, pipe: Pipe) -> Result<(), TransportError> {
-        self.inner.clear_halt(pipe)
-    }
-    fn class_out(
-        &mut self,
-        request: u8,
-        value: u16,
-        data: &[u8],
-        timeout: Duration,
-    ) -> Result<(), TransportError> {
-        self.inner.class_out(request, value, data, timeout)
-    }
-    fn class_in(
-        &mut self,
-        request: u8,
-        value: u16,
-        buf: &mut [u8],
-        timeout: Duration,
-    ) -> Result<usize, TransportError> {
-        self.inner.class_in(request, value, buf, timeout)
-    }
-    fn max_packet_size(&self) -> usize {
-        self.inner.max_packet_size()
+impl Watch for Silence {
+    fn write(&mut self, _data: &[u8]) -> bool {
+        !self.0.silent.load(Ordering::SeqCst)
     }
 }
 
@@ -185,9 +83,14 @@ impl Transport for Tapped {
 struct Webcam {
     emu: Arc<UsbEmulator>,
     tap: Arc<Tap>,
-    seen: Seen,
-    stop: Arc<AtomicBool>,
-    run: Option<JoinHandle<Result<Summary, pipeline::PipelineError>>>,
+    run: capture::Webcam,
+}
+
+impl std::ops::Deref for Webcam {
+    type Target = capture::Webcam;
+    fn deref(&self) -> &capture::Webcam {
+        &self.run
+    }
 }
 
 impl Webcam {
@@ -195,16 +98,14 @@ impl Webcam {
         install_log();
         let emu = Arc::new(UsbEmulator::new(body));
         let tap = Arc::new(Tap::default());
-        let seen = Seen::default();
-        let stop = Arc::new(AtomicBool::new(false));
         let open = {
             let (emu, tap) = (emu.clone(), tap.clone());
             Box::new(move || {
                 let inner = emu.connect()?;
                 *tap.pipe.lock().unwrap() = Some(inner.faults().clone());
-                Ok(Box::new(Tapped {
+                Ok(Box::new(Observed {
                     inner,
-                    tap: tap.clone(),
+                    watch: Silence(tap.clone()),
                 }) as Box<dyn Transport>)
             })
         };
@@ -213,63 +114,13 @@ impl Webcam {
             open,
             ConnectOptions::default(),
         ));
-        let opts = Options {
-            output: Output::Yuyv(Box::new(CapturingSink(seen.clone()))),
-            stats_interval: Duration::from_secs(3600),
-            ..Options::default()
-        };
-        let run = {
-            let stop = stop.clone();
-            std::thread::spawn(move || pipeline::run(source, opts, stop))
-        };
-        let w = Webcam {
-            emu,
-            tap,
-            seen,
-            stop,
-            run: Some(run),
-        };
-        w.wait_live(10);
-        w
+        let run = capture::Webcam::start(source);
+        Webcam { emu, tap, run }
     }
 
-    /// Waits until `n` more live frames than now have reached the sink.
-    fn wait_live(&self, n: usize) {
-        let target = self.seen.live() + n;
-        wait_for(&format!("{n} more live frames"), || {
-            self.seen.live() >= target
-        });
+    fn finish(self) -> (Summary, Vec<Shot>) {
+        self.run.finish()
     }
-
-    /// Waits until `n` more pictures of any kind have reached the sink.
-    fn wait_any(&self, n: usize) {
-        let target = self.seen.len() + n;
-        wait_for(&format!("{n} more pictures"), || self.seen.len() >= target);
-    }
-
-    fn finish(mut self) -> (Summary, Vec<Shot>) {
-        self.stop.store(true, Ordering::SeqCst);
-        let summary = self
-            .run
-            .take()
-            .unwrap()
-            .join()
-            .expect("the pipeline did not panic")
-            .expect("the pipeline ended without an error");
-        (summary, self.seen.all())
-    }
-}
-
-/// The counters of live frames, in order: readable counters with placeholder repeats
-/// of the previous one left out.
-fn live_counters(shots: &[Shot]) -> Vec<u32> {
-    let mut out: Vec<u32> = Vec::new();
-    for c in shots.iter().filter_map(|s| s.counter) {
-        if out.last() != Some(&c) {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Live counters strictly increase within a connection; they may start again from a
@@ -332,9 +183,13 @@ fn a_body_that_stops_answering_times_out_and_comes_back() {
         logged("lost the camera (timed out")
     });
     w.wait_any(5);
-    let live_before = w.seen.live();
+    let live_before = w.seen.live().len();
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(w.seen.live(), live_before, "no live frame while silent");
+    assert_eq!(
+        w.seen.live().len(),
+        live_before,
+        "no live frame while silent"
+    );
     w.tap.silent.store(false, Ordering::SeqCst);
     w.wait_live(15);
     let connects = w.emu.stats().connects();
@@ -689,52 +544,9 @@ mod offload_rows {
 // ---------------------------------------------------------------------------------
 // SSDP row (inside a network namespace the test creates; root only)
 
-#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Runs the ignored test `inner` of this binary in a fresh network namespace with only
-/// loopback up. False (skipped) when that is not possible here.
-fn in_network_namespace(inner: &str) -> bool {
-    if !is_root() {
-        eprintln!("note: not root, {inner} skipped (needs unshare -n)");
-        return false;
-    }
-    let script = format!(
-        "ip link set lo up && ip route add 239.0.0.0/8 dev lo && \
-         exec timeout 150 \"$0\" --exact {inner} --ignored --nocapture --test-threads=1"
-    );
-    let out = match std::process::Command::new("unshare")
-        .args(["-n", "sh", "-c", &script])
-        .arg(std::env::current_exe().unwrap())
-        .env("AB_NETNS", "1")
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("note: unshare not available ({e}), {inner} skipped");
-            return false;
-        }
-    };
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if !out.status.success() && text.contains("Operation not permitted") {
-        eprintln!("note: unshare not permitted here, {inner} skipped:\n{text}");
-        return false;
-    }
-    assert!(out.status.success(), "{inner} failed:\n{text}");
-    assert!(text.contains("1 passed"), "{text}");
-    true
-}
-
 #[test]
 fn ssdp_floods_and_malformed_datagrams_do_not_hide_the_camera() {
-    in_network_namespace("ssdp_flood_inner");
+    crate::support::netns::in_netns("fault_matrix::ssdp_flood_inner", &[]);
 }
 
 #[test]
@@ -745,7 +557,7 @@ fn ssdp_flood_inner() {
     use alpha_bridge::ssdp::message::{Message, MTP_NULL_SERVICE};
     use std::net::{SocketAddr, TcpListener, UdpSocket};
 
-    if std::env::var("AB_NETNS").is_err() {
+    if !crate::support::netns::inside() {
         return;
     }
     let port = 21901;

@@ -3,7 +3,7 @@
 //! message carries the cause's text, and `source()` does not hand the same cause out
 //! again, because the CLI prints the whole chain (`{:#}`). Checked here on real failures
 //! whose chain is walked, and on the source text of every `thiserror` enum in
-//! `tests/layering.rs::no_error_enum_displays_its_source_and_returns_it_too`.
+//! `tests/it/layering.rs::no_error_enum_displays_its_source_and_returns_it_too`.
 
 use std::error::Error;
 

@@ -9,6 +9,7 @@
 //!   plurals, recorded and written counted apart, an OS error printed once, and what a
 //!   `--device` path is.
 
+use crate::support::cli::{self, stderr, stdout};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -23,14 +24,6 @@ fn bin(home: &Path) -> Command {
 
 fn run(home: &Path, args: &[&str]) -> Output {
     bin(home).args(args).output().expect("run alpha-bridge")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Asserts exit `code` with `needle` in an error that came before anything else: the
@@ -612,17 +605,7 @@ fn default_log_lines_have_no_timestamps_or_module_paths_and_v_adds_them() {
 
 /// `webcam --camera emulated --device DEVICE --frames N --record FILE`: its stdout.
 fn record_emulated(home: &Path, device: &str, frames: u32, file: &Path) -> String {
-    let o = bin(home)
-        .args([
-            "webcam", "--camera", "emulated", "--device", device, "--frames",
-        ])
-        .arg(frames.to_string())
-        .arg("--record")
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    stdout(&o)
+    cli::record_emulated(bin(home), device, frames, file, &[])
 }
 
 #[test]

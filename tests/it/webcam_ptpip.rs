@@ -6,78 +6,19 @@
 //! resets give placeholders and then live frames again, an unpaired computer is told
 //! to pair. Speed is printed, never asserted.
 
-#[path = "support/netns.rs"]
-mod netns;
-
 use alpha_bridge::camera::ConnectOptions;
-use alpha_bridge::emulator::testcard::read_counter_yuyv;
 use alpha_bridge::emulator::wifi::{WifiConfig, WifiEmulator};
 use alpha_bridge::emulator::Body;
 use alpha_bridge::pipeline::network::PtpIpSource;
 use alpha_bridge::pipeline::source::FrameSource;
-use alpha_bridge::pipeline::{self, Options, Output, Summary};
+use alpha_bridge::pipeline::Summary;
 use alpha_bridge::ptp::OpCode;
-use alpha_bridge::sink::{FrameSink, Picture, SinkError};
 use alpha_bridge::transport::tcp::TcpConfig;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::support::capture::{live_counters, Webcam};
+
 const GUID: [u8; 16] = *b"alpha-bridge-net";
-
-/// The frame counter of every picture the sink got (`None`: unreadable).
-#[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<Option<u32>>>>);
-
-impl Seen {
-    fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-    /// Live frames in order: readable counters, a placeholder's repeat of the previous
-    /// picture left out.
-    fn live(&self) -> Vec<u32> {
-        let mut out: Vec<u32> = Vec::new();
-        for c in self.0.lock().unwrap().iter().flatten() {
-            if out.last() != Some(c) {
-                out.push(*c);
-            }
-        }
-        out
-    }
-}
-
-struct CountingSink(Seen);
-
-impl FrameSink for CountingSink {
-    fn write(&mut self, pic: &Picture<'_>) -> Result<(), SinkError> {
-        pic.validate()?;
-        if let Picture::Yuyv {
-            width,
-            height,
-            data,
-        } = pic
-        {
-            let c = read_counter_yuyv(data, *width, *height);
-            self.0 .0.lock().unwrap().push(c);
-        }
-        Ok(())
-    }
-    fn name(&self) -> String {
-        "counting sink".into()
-    }
-}
-
-fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let end = Instant::now() + Duration::from_secs(90);
-    while Instant::now() < end {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for {what}");
-}
 
 fn tcp(io: Duration) -> TcpConfig {
     TcpConfig {
@@ -101,60 +42,6 @@ fn source(emu: &WifiEmulator, io: Duration) -> PtpIpSource {
         tcp(io),
         ConnectOptions::default(),
     )
-}
-
-/// The webcam pipeline on the network source, feeding a counting sink.
-struct Webcam {
-    seen: Seen,
-    stop: Arc<AtomicBool>,
-    run: Option<JoinHandle<Result<Summary, pipeline::PipelineError>>>,
-}
-
-impl Webcam {
-    fn start(src: PtpIpSource) -> Webcam {
-        let seen = Seen::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let opts = Options {
-            output: Output::Yuyv(Box::new(CountingSink(seen.clone()))),
-            stats_interval: Duration::from_secs(3600),
-            ..Options::default()
-        };
-        let run = {
-            let stop = stop.clone();
-            std::thread::spawn(move || pipeline::run(Box::new(src), opts, stop))
-        };
-        let w = Webcam {
-            seen,
-            stop,
-            run: Some(run),
-        };
-        w.wait_live(10);
-        w
-    }
-
-    fn wait_live(&self, n: usize) {
-        let target = self.seen.live().len() + n;
-        wait_for(&format!("{n} more live frames"), || {
-            self.seen.live().len() >= target
-        });
-    }
-
-    fn wait_any(&self, n: usize) {
-        let target = self.seen.len() + n;
-        wait_for(&format!("{n} more pictures"), || self.seen.len() >= target);
-    }
-
-    fn finish(mut self) -> (Summary, Vec<u32>) {
-        self.stop.store(true, Ordering::SeqCst);
-        let s = self
-            .run
-            .take()
-            .unwrap()
-            .join()
-            .expect("no panic")
-            .expect("the pipeline ends without an error");
-        (s, self.seen.live())
-    }
 }
 
 /// Counters only go down when the body's frame clock restarted with a new session.
@@ -183,9 +70,10 @@ fn report(what: &str, s: &Summary) {
 #[test]
 fn live_view_over_ptpip_runs_the_published_sequence_and_frames_arrive_in_order() {
     let emu = emulator(|_| {});
-    let w = Webcam::start(source(&emu, Duration::from_secs(3)));
+    let w = Webcam::start(Box::new(source(&emu, Duration::from_secs(3))));
     w.wait_live(30);
-    let (s, live) = w.finish();
+    let (s, shots) = w.finish();
+    let live = live_counters(&shots);
     report("loopback", &s);
     assert_eq!(s.stats.bad_frames, 0);
     assert_eq!(s.stats.reconnects, 0);
@@ -212,7 +100,7 @@ fn live_view_over_ptpip_runs_the_published_sequence_and_frames_arrive_in_order()
 #[test]
 fn a_stalled_socket_then_a_reset_give_placeholders_then_live_frames_again() {
     let emu = emulator(|_| {});
-    let w = Webcam::start(source(&emu, Duration::from_secs(1)));
+    let w = Webcam::start(Box::new(source(&emu, Duration::from_secs(1))));
     // A stall: the body keeps the connection and answers nothing. The host's read
     // times out, the video gets placeholders, and reconnects find the body stalled too.
     emu.net_faults().set_stalled(true);
@@ -231,7 +119,8 @@ fn a_stalled_socket_then_a_reset_give_placeholders_then_live_frames_again() {
     emu.drop_connections();
     w.wait_live(15);
     let sessions = emu.stats().sessions;
-    let (s, live) = w.finish();
+    let (s, shots) = w.finish();
+    let live = live_counters(&shots);
     report("stall and reset", &s);
     assert!(s.stats.placeholders >= 1, "{:?}", s.stats);
     assert!(s.stats.reconnects >= 2, "{:?}", s.stats);
@@ -245,9 +134,10 @@ fn latency_jitter_and_loss_slow_live_view_down_but_it_keeps_going() {
     emu.net_faults()
         .set_latency(Duration::from_millis(20), Duration::from_millis(10));
     emu.net_faults().set_loss(1.0);
-    let w = Webcam::start(source(&emu, Duration::from_secs(3)));
+    let w = Webcam::start(Box::new(source(&emu, Duration::from_secs(3))));
     w.wait_live(30);
-    let (s, live) = w.finish();
+    let (s, shots) = w.finish();
+    let live = live_counters(&shots);
     report("emulated 20 ms ± 10 ms, 1 % loss", &s);
     assert_eq!(s.stats.bad_frames, 0);
     assert_in_order(&live, emu.stats().sessions);
@@ -273,7 +163,9 @@ fn an_unpaired_computer_is_told_to_pair() {
 fn live_view_through_a_netem_shaped_link() {
     // 20 ms ± 10 ms delay and 1 % loss on the namespace's loopback, both directions.
     let setup = "ip link set lo up && tc qdisc add dev lo root netem delay 20ms 10ms loss 1%";
-    if let Some(out) = netns::run_inside(&["-n"], setup, "netem_inner", &[]) {
+    if let Some(out) =
+        crate::support::netns::run_inside(&["-n"], setup, "webcam_ptpip::netem_inner", &[])
+    {
         for l in out.lines().filter(|l| l.starts_with("netem")) {
             eprintln!("{l}");
         }
@@ -284,12 +176,13 @@ fn live_view_through_a_netem_shaped_link() {
 #[ignore = "run by live_view_through_a_netem_shaped_link inside a network namespace"]
 fn netem_inner() {
     let emu = emulator(|_| {});
-    let w = Webcam::start(source(&emu, Duration::from_secs(3)));
+    let w = Webcam::start(Box::new(source(&emu, Duration::from_secs(3))));
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(8) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (s, live) = w.finish();
+    let (s, shots) = w.finish();
+    let live = live_counters(&shots);
     report("netem 20 ms ± 10 ms, 1 % loss", &s);
     assert!(live.len() >= 20, "{} live frames in 8 s", live.len());
     assert_eq!(s.stats.bad_frames, 0);

@@ -2,10 +2,7 @@
 //! `--camera ADDR --once --dest DIR --guid G` downloads everything and exits 0; an
 //! unpaired GUID exits 1 with the pairing advice.
 
-#[path = "support/fake_ptpip.rs"]
-mod fake;
-
-use fake::{Content, FakeCamera, FakeConfig, FakeObject, GUID};
+use crate::support::fake_ptpip::{Content, FakeCamera, FakeConfig, FakeObject, GUID};
 
 fn hex(g: &[u8]) -> String {
     g.iter().map(|b| format!("{b:02x}")).collect()

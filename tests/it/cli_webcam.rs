@@ -1,9 +1,9 @@
 //! Runs the real binary on the built-in emulated camera (ripgrep `tests/util.rs` style)
 //! and lets ffmpeg judge the recording.
 
-mod common;
-
-use common::synth::{self, Sampling};
+use crate::support::cli::{self, text};
+use crate::support::files::{mkfifo, names};
+use crate::support::synth::{self, Sampling};
 use std::ffi::OsStr;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -75,24 +75,7 @@ fn recorded_count(stdout: &str) -> u64 {
 /// Runs `webcam --camera emulated --device none --frames N --record FILE [extra…]`,
 /// asserts it succeeded, and returns its standard output.
 fn record_emulated(file: &Path, frames: u32, extra: &[&std::ffi::OsStr]) -> String {
-    let out = bin()
-        .args([
-            "webcam", "--camera", "emulated", "--device", "none", "--frames",
-        ])
-        .arg(frames.to_string())
-        .arg("--record")
-        .arg(file)
-        .args(extra)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    cli::record_emulated(bin(), "none", frames, file, extra)
 }
 
 #[test]
@@ -179,25 +162,6 @@ fn webcam(args: &[&OsStr]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
-}
-
-fn mkfifo(path: &Path) {
-    let st = Command::new("mkfifo").arg(path).status().unwrap();
-    assert!(st.success(), "mkfifo {}", path.display());
 }
 
 /// `--camera replay:PATH` arguments.

@@ -3,6 +3,7 @@
 //! read through the real session code): a ready system exits 0, each problem is a FAIL
 //! line with its fix and exits 1, and nothing is written.
 
+use crate::support::cli::text;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -107,10 +108,6 @@ impl Fake {
     fn run(&self) -> Output {
         self.command(&[]).output().unwrap()
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// The checklist's lines as (status, what, detail, fix).

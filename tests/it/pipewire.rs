@@ -8,12 +8,8 @@
 //!
 //! Skips with a loud message when the tools are missing, except under CI=true, where
 //! that fails (scripts/setup.sh --test installs them).
-#![cfg(feature = "pipewire")]
 
-#[path = "support/pw_session.rs"]
-mod pw_session;
-
-use pw_session::{node_block, prop, Session, BIN};
+use crate::support::pw_session::{node_block, prop, Session, BIN};
 use std::path::Path;
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! Synthetic "photographic" test frames made by the project itself (no downloaded
 //! images): smooth colour gradients, soft blobs, hard-edged shapes and sensor-like noise,
-//! encoded with jpeg-encoder. Shared by `tests/decode.rs` and `benches/decode.rs`.
+//! encoded with jpeg-encoder. Shared by `tests/it/decode.rs` and `benches/decode.rs`.
 //!
 //! Colours stay inside 12..=243 in RGB so an RGB reference decoder never clips, which
 //! would make its YCbCr round trip meaningless.

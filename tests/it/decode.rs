@@ -9,10 +9,8 @@
 //! the RGB round trip loses the information it is meant to check. Synthetic frames are
 //! made without clipping; real live-view frames have some, and the test counts them.
 
-mod common;
-
+use crate::support::synth::{self, Sampling};
 use alpha_bridge::decode::{Backend, Decoder, Yuyv};
-use common::synth::{self, Sampling};
 
 struct Reference {
     width: usize,

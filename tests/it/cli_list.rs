@@ -2,6 +2,7 @@
 //! stack (CI, containers) it must print one clear "no USB access" line and exit 1; with
 //! USB but no camera it says so and points at the emulator; never a panic.
 
+use crate::support::cli::text;
 use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
@@ -10,10 +11,6 @@ fn run(args: &[&str]) -> Output {
         .env_remove("RUST_LOG")
         .output()
         .expect("run alpha-bridge")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]

@@ -1,19 +1,17 @@
 //! Offload end to end over loopback against a scripted fake PTP/IP camera
-//! (tests/support/fake_ptpip.rs): byte-identical downloads in both data styles, Init
+//! (tests/it/support/fake_ptpip.rs): byte-identical downloads in both data styles, Init
 //! Fail → "not paired", a drop mid-object resumed by the next activation, hostile
 //! names, a 4 GiB-or-more declared size, a full disk (a tmpfs in a private mount
 //! namespace, root only) and SSDP discovery (inside a network namespace, root only).
 //! Nothing here touches a real interface.
 
-#[path = "support/fake_ptpip.rs"]
-mod fake;
-
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::support::fake_ptpip::{Content, FakeCamera, FakeConfig, FakeObject, GUID};
+use crate::support::netns;
 use alpha_bridge::offload::{self, NoProgress, OffloadConfig, OffloadError, Summary};
-use fake::{Content, FakeCamera, FakeConfig, FakeObject, GUID};
 
 fn config(dest: &Path) -> OffloadConfig {
     let mut c = OffloadConfig::new(dest.to_path_buf(), GUID, "test-host".into());
@@ -345,66 +343,14 @@ fn a_session_left_open_is_closed_and_reopened() {
     );
 }
 
-#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Runs one ignored test of this binary inside `unshare ARGS` after `setup` (a shell
-/// snippet). Returns false (skip) when that is not possible here.
-fn in_namespace(unshare_args: &[&str], setup: &str, test: &str, env: &[(&str, &str)]) -> bool {
-    if !is_root() {
-        eprintln!("note: not root, {test} skipped (needs unshare)");
-        return false;
-    }
-    if std::process::Command::new("unshare")
-        .arg("--help")
-        .output()
-        .is_err()
-    {
-        eprintln!("note: unshare not found, {test} skipped");
-        return false;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let script = format!(
-        "{setup} && exec timeout 120 \"$0\" --exact {test} --ignored --nocapture --test-threads=1"
-    );
-    let mut cmd = std::process::Command::new("unshare");
-    cmd.args(unshare_args)
-        .arg("sh")
-        .arg("-c")
-        .arg(&script)
-        .arg(&exe);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if !out.status.success() && text.contains("Operation not permitted") {
-        eprintln!("note: unshare not permitted here, {test} skipped:\n{text}");
-        return false;
-    }
-    assert!(
-        out.status.success(),
-        "{test} failed in its namespace:\n{text}"
-    );
-    assert!(text.contains("1 passed"), "{text}");
-    true
-}
-
 #[test]
 fn a_full_disk_stops_cleanly_and_keeps_finished_files() {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().to_str().unwrap().to_string();
-    in_namespace(
+    netns::run_inside(
         &["-m", "--propagation", "private"],
         "mount -t tmpfs -o size=4m tmpfs \"$AB_TMPFS\"",
-        "disk_full_inner",
+        "offload_loopback::disk_full_inner",
         &[("AB_TMPFS", &mnt)],
     );
 }
@@ -451,12 +397,7 @@ fn disk_full_inner() {
 #[test]
 fn discovery_by_notify_and_by_m_search_in_a_network_namespace() {
     for mode in ["notify", "search", "daemon"] {
-        in_namespace(
-            &["-n"],
-            "ip link set lo up && ip route add 239.0.0.0/8 dev lo",
-            "ssdp_inner",
-            &[("AB_NETNS", "1"), ("AB_SSDP_MODE", mode)],
-        );
+        netns::in_netns("offload_loopback::ssdp_inner", &[("AB_SSDP_MODE", mode)]);
     }
 }
 
@@ -488,7 +429,7 @@ fn ssdp_inner() {
     use socket2::{Domain, Protocol, SockAddr, Socket, Type};
     use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 
-    if std::env::var("AB_NETNS").is_err() {
+    if !netns::inside() {
         return;
     }
     let mode = std::env::var("AB_SSDP_MODE").unwrap();
@@ -606,7 +547,7 @@ fn ssdp_inner() {
 }
 
 #[test]
-#[ignore = "measurement: cargo test --release --test offload_loopback throughput -- --ignored --nocapture"]
+#[ignore = "measurement: cargo test --release --test it offload_loopback::throughput -- --ignored --nocapture"]
 fn throughput_1gib() {
     let size: u64 = std::env::var("AB_THROUGHPUT_MIB")
         .ok()

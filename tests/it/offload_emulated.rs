@@ -17,6 +17,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use crate::support::netns;
 use alpha_bridge::config::Identity;
 use alpha_bridge::emulator::msc::{MscConfig, MscEmulator};
 use alpha_bridge::emulator::registry::Registry;
@@ -211,82 +212,17 @@ fn check_sony_start_and_power_off(st: &WifiStats) {
 }
 
 // ---------------------------------------------------------------------------------
-// Namespaces
-
-#[allow(unsafe_code)] // FFI; each unsafe block says why it is sound
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Runs the ignored test `test` of this binary inside a new network namespace with
-/// `lo` up and a multicast route on it. False (skipped, with a note) when that is not
-/// possible here.
-fn in_netns(test: &str, env: &[(&str, &str)]) -> bool {
-    in_namespace(
-        &["-n"],
-        "ip link set lo up && ip route add 239.0.0.0/8 dev lo",
-        test,
-        env,
-    )
-}
-
-/// Runs the ignored test `test` of this binary inside `unshare ARGS` after `setup` (a
-/// shell snippet).
-fn in_namespace(unshare_args: &[&str], setup: &str, test: &str, env: &[(&str, &str)]) -> bool {
-    if !is_root() {
-        eprintln!("note: not root, {test} skipped (needs unshare)");
-        return false;
-    }
-    if Command::new("unshare").arg("--help").output().is_err() {
-        eprintln!("note: unshare not found, {test} skipped");
-        return false;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let script = format!(
-        "{setup} && exec timeout 300 \"$0\" --exact {test} --ignored --nocapture --test-threads=1"
-    );
-    let mut cmd = Command::new("unshare");
-    cmd.args(unshare_args).args(["sh", "-c", &script]).arg(&exe);
-    cmd.env("AB_IN_NETNS", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if !out.status.success() && text.contains("Operation not permitted") {
-        eprintln!("note: unshare not permitted here, {test} skipped:\n{text}");
-        return false;
-    }
-    assert!(
-        out.status.success(),
-        "{test} failed in its namespace:\n{text}"
-    );
-    assert!(text.contains("1 passed"), "{text}");
-    true
-}
-
-/// True inside the namespace made by [`in_netns`] (the inner tests do nothing outside).
-fn inside_netns() -> bool {
-    std::env::var_os("AB_IN_NETNS").is_some()
-}
-
-// ---------------------------------------------------------------------------------
 // 1. Discovery → download → power-off, then a second activation
 
 #[test]
 fn ssdp_discovery_download_and_power_off() {
-    in_netns("ssdp_discovery_inner", &[]);
+    netns::in_netns("offload_emulated::ssdp_discovery_inner", &[]);
 }
 
 #[test]
 #[ignore = "run by ssdp_discovery_download_and_power_off inside a network namespace"]
 fn ssdp_discovery_inner() {
-    if !inside_netns() {
+    if !netns::inside() {
         return;
     }
     let files_dir = tempfile::tempdir().unwrap();
@@ -373,13 +309,13 @@ fn every_body_variant_gives_the_same_files() {
 /// Computer again, the daemon finds the body again and finishes; one session each.
 #[test]
 fn daemon_survives_a_drop_and_serves_the_next_activation() {
-    in_netns("daemon_inner", &[]);
+    netns::in_netns("offload_emulated::daemon_inner", &[]);
 }
 
 #[test]
 #[ignore = "run by daemon_survives_a_drop_and_serves_the_next_activation in a namespace"]
 fn daemon_inner() {
-    if !inside_netns() {
+    if !netns::inside() {
         return;
     }
     let files_dir = tempfile::tempdir().unwrap();
@@ -599,10 +535,10 @@ fn hostile_names_from_the_emulator_stay_inside_dest() {
 fn a_full_disk_keeps_finished_files_and_lets_the_camera_finish() {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().to_str().unwrap().to_string();
-    in_namespace(
+    netns::run_inside(
         &["-m", "--propagation", "private"],
         "mount -t tmpfs -o size=4m tmpfs \"$AB_TMPFS\"",
-        "disk_full_inner",
+        "offload_emulated::disk_full_inner",
         &[("AB_TMPFS", &mnt)],
     );
 }
@@ -836,13 +772,13 @@ fn offload_cli(home: &Path, dest: &Path, guid: Option<&str>) -> Output {
 
 #[test]
 fn cli_emulate_wifi_then_offload_once() {
-    in_netns("cli_emulate_offload_inner", &[]);
+    netns::in_netns("offload_emulated::cli_emulate_offload_inner", &[]);
 }
 
 #[test]
 #[ignore = "run by cli_emulate_wifi_then_offload_once inside a network namespace"]
 fn cli_emulate_offload_inner() {
-    if !inside_netns() {
+    if !netns::inside() {
         return;
     }
     let files_dir = tempfile::tempdir().unwrap();
@@ -879,20 +815,20 @@ fn cli_emulate_offload_inner() {
 /// stay inside it, the emulator binds one end's address.
 #[test]
 fn cli_offload_finds_emulate_wifi_by_ssdp() {
-    in_namespace(
+    netns::run_inside(
         &["-n"],
         "ip link set lo up && ip link add ab0 type veth peer name ab1 && \
          ip link set ab1 up && ip link set ab0 multicast on up && \
          ip addr add 10.231.0.1/24 dev ab0 && ip route add 239.0.0.0/8 dev ab0",
-        "cli_ssdp_inner",
-        &[("AB_IN_NETNS", "1")],
+        "offload_emulated::cli_ssdp_inner",
+        &[],
     );
 }
 
 #[test]
 #[ignore = "run by cli_offload_finds_emulate_wifi_by_ssdp inside a network namespace"]
 fn cli_ssdp_inner() {
-    if !inside_netns() {
+    if !netns::inside() {
         return;
     }
     let files_dir = tempfile::tempdir().unwrap();
@@ -998,13 +934,13 @@ impl Paired {
 
 #[test]
 fn cli_pair_emulated_then_emulate_with_its_state_then_offload() {
-    in_netns("cli_pair_offload_inner", &[]);
+    netns::in_netns("offload_emulated::cli_pair_offload_inner", &[]);
 }
 
 #[test]
 #[ignore = "run by cli_pair_emulated_then_emulate_with_its_state_then_offload in a namespace"]
 fn cli_pair_offload_inner() {
-    if !inside_netns() {
+    if !netns::inside() {
         return;
     }
     let p = Paired::new();
@@ -1038,7 +974,7 @@ fn gphoto2_downloads_identical_files_from_the_binary() {
         eprintln!("note: gphoto2 is not installed, skipped");
         return;
     }
-    in_netns("gphoto2_cli_inner", &[]);
+    netns::in_netns("offload_emulated::gphoto2_cli_inner", &[]);
 }
 
 /// gphoto2 uses the pairing of `alpha-bridge pair` through the line `pair --show`
@@ -1046,7 +982,7 @@ fn gphoto2_downloads_identical_files_from_the_binary() {
 #[test]
 #[ignore = "run by gphoto2_downloads_identical_files_from_the_binary in a namespace"]
 fn gphoto2_cli_inner() {
-    if !inside_netns() {
+    if !netns::inside() {
         return;
     }
     let p = Paired::new();
@@ -1342,20 +1278,20 @@ fn cli_timeout_with_camera_keeps_trying_then_ends_with_exit_0() {
 /// Discovery with --timeout and no camera: exit 0 with the line saying so.
 #[test]
 fn cli_timeout_without_an_announcement_exits_0() {
-    in_namespace(
+    netns::run_inside(
         &["-n"],
         "ip link set lo up && ip link add ab0 type veth peer name ab1 && \
          ip link set ab1 up && ip link set ab0 multicast on up && \
          ip addr add 10.231.0.1/24 dev ab0 && ip route add 239.0.0.0/8 dev ab0",
-        "cli_timeout_inner",
-        &[("AB_IN_NETNS", "1")],
+        "offload_emulated::cli_timeout_inner",
+        &[],
     );
 }
 
 #[test]
 #[ignore = "run by cli_timeout_without_an_announcement_exits_0 inside a network namespace"]
 fn cli_timeout_inner() {
-    if !inside_netns() {
+    if !netns::inside() {
         return;
     }
     let home = tempfile::tempdir().unwrap();
@@ -1386,7 +1322,7 @@ fn cli_timeout_inner() {
 
 /// A sparse file (1 GiB, or AB_THROUGHPUT_MIB) from the emulator to the offload client
 /// over loopback: prints the rate and the peak RSS of this process (both sides).
-/// `cargo test --release --test offload_emulated throughput -- --ignored --nocapture`
+/// `cargo test --release --test it offload_emulated::throughput -- --ignored --nocapture`
 #[test]
 #[ignore = "measurement"]
 fn throughput_sparse_file() {
