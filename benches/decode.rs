@@ -1,7 +1,6 @@
 //! Decode + pack (JPEG -> limited-range YUYV) per backend, at the live-view sizes Sony
-//! bodies send (640x424, 1024x680) and 1920x1080, each as 4:2:2 and 4:2:0; plus each
-//! library's own decode alone (`*-decode-only`, to planar/interleaved YCbCr without our
-//! pack) at 1024x680 and 1920x1080 4:2:2, to show what the pack costs.
+//! bodies send (640x424, 1024x680) and 1920x1080, each as 4:2:2 and 4:2:0; plus zune-jpeg's
+//! own decode alone (`zune-decode-only`, to interleaved YCbCr without our pack) at 1024x680 and 1920x1080 4:2:2, to show what the pack costs.
 //!
 //! Frames are made here (synthetic photographic scene, jpeg-encoder quality 85), four
 //! different frames per case decoded in turn. The same frames are written to
@@ -12,7 +11,7 @@
 //! The clock is the benchmark thread's CPU time (CLOCK_THREAD_CPUTIME_ID), not wall time:
 //! the targets are "per frame on one core", and CPU time stays meaningful on a shared,
 //! loaded machine where wall time mostly measures the scheduler. On an idle machine the
-//! two agree. Run: `cargo bench --bench decode` (add `--features turbojpeg`).
+//! two agree. Run: `cargo bench --bench decode` (libjpeg-turbo is benched when installed).
 
 #[path = "../tests/it/support/synth.rs"]
 mod synth;
@@ -170,7 +169,7 @@ fn bench_decode(c: &mut Criterion<ThreadCpu>) {
     group.finish();
 }
 
-/// Each library's decode with no pack: the floor our decode+pack is measured against.
+/// zune-jpeg's decode with no pack: the floor our zune decode+pack is measured against.
 fn decode_only(
     group: &mut criterion::BenchmarkGroup<'_, ThreadCpu>,
     case: &str,
@@ -195,29 +194,6 @@ fn decode_only(
             black_box(&buf);
         })
     });
-    #[cfg(feature = "turbojpeg")]
-    {
-        let mut tj = turbojpeg::Decompressor::new().unwrap();
-        let mut buf = Vec::new();
-        group.bench_function(format!("turbojpeg-decode-only/{case}"), |b| {
-            b.iter(|| {
-                i = i.wrapping_add(1);
-                let f = &frames[i % frames.len()];
-                let h = tj.read_header(f).unwrap();
-                let len = turbojpeg::yuv_pixels_len(h.width, 1, h.height, h.subsamp).unwrap();
-                buf.resize(len, 0);
-                let img = turbojpeg::YuvImage {
-                    pixels: &mut buf[..],
-                    width: h.width,
-                    align: 1,
-                    height: h.height,
-                    subsamp: h.subsamp,
-                };
-                tj.decompress_to_yuv(f, img).unwrap();
-                black_box(&buf);
-            })
-        });
-    }
 }
 
 criterion_group! {

@@ -5,7 +5,7 @@
 //! per frame and as a share of one core at the replay rate, the decode time and the
 //! stats' "frame complete → written" latency p50/p99, and peak RSS. This is not a
 //! criterion benchmark: the quantity is CPU load at a fixed frame rate, not the speed
-//! of a loop. Run: `cargo bench --bench pipeline` (add `--features turbojpeg`);
+//! of a loop. Run: `cargo bench --bench pipeline` (libjpeg-turbo when installed; `ALPHA_BRIDGE_NO_TURBOJPEG=1` for zune);
 //! `PIPELINE_BENCH_SECS` sets the run length per backend (default 10).
 
 use std::sync::atomic::AtomicBool;

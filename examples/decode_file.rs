@@ -3,7 +3,8 @@
 //! `ffmpeg -threads 1 -f mjpeg -i FILE -pix_fmt yuyv422 -f rawvideo -y /dev/null`
 //! in `scripts/bench-compare.sh`.
 //!
-//! Usage: `decode_file FILE [zune|turbojpeg]`. Prints frames and per-frame thread CPU
+//! Usage: `decode_file FILE [zune|turbojpeg]` (default: libjpeg-turbo when installed).
+//! Prints frames and per-frame thread CPU
 //! time of the decode loop on stderr.
 
 use alpha_bridge::decode::{Backend, Decoder, Yuyv};
@@ -25,7 +26,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = args
         .next()
         .ok_or("usage: decode_file FILE [zune|turbojpeg]")?;
-    let backend: Backend = args.next().as_deref().unwrap_or("zune").parse()?;
+    let backend: Backend = match args.next() {
+        Some(name) => name.parse()?,
+        None => Backend::default(),
+    };
     let data = std::fs::read(&path)?;
     let mut sink = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
     let mut dec = Decoder::new(backend);

@@ -13,17 +13,30 @@
 # Loopback only. As root, the offload part runs inside a fresh network namespace
 # (`unshare -n`, lo up) so the emulator's SSDP announcements cannot leave the machine.
 #
-# Usage: scripts/bench-compare.sh [RUNS] [FEATURES]   e.g. `scripts/bench-compare.sh 5 turbojpeg`
+#   3. with --vm: the end-to-end comparison in the real-kernel VM (tests/vm/scenarios/
+#      bench_e2e.sh: `alpha-bridge webcam` vs `gphoto2 --capture-movie --stdout | ffmpeg
+#      -f v4l2` on the same emulated body and consumer), printing its ratios.
+#
+# Usage: scripts/bench-compare.sh [--vm] [RUNS] [FEATURES]   e.g. `scripts/bench-compare.sh 5`
 # Env: FRAMES (frames per file, 300), OFFLOAD_FILES (8), OFFLOAD_MIB (32 per file),
 #      SKIP_DECODE=1 / SKIP_OFFLOAD=1, WORK (scratch dir, default target/bench-compare),
 #      LARGE_GIB=N: also offload one N GiB file (ours only) and print its time, peak RSS
 #      and whether the copy is byte-identical (needs 2 x N GiB of disk under WORK).
 set -euo pipefail
 
-RUNS=${1:-5}
-FEATURES=${2:-}
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+if [ "${1:-}" = --vm ]; then
+    # E2E_ROUNDS (2) and E2E_WINDOW (15 s) pass through to the guest.
+    shift
+    GUEST_ENV="E2E_ROUNDS=${E2E_ROUNDS:-${1:-2}} E2E_WINDOW=${E2E_WINDOW:-15}" \
+        tests/vm/run.sh scenarios/bench_e2e.sh || true
+    VM_OUT=${VM_DIR:-/tmp/alpha-bridge-vm}/out/bench_e2e.log
+    grep -E '^e2e' "$VM_OUT" || { echo "bench_e2e printed no figures: see $VM_OUT" >&2; exit 1; }
+    exit 0
+fi
+RUNS=${1:-5}
+FEATURES=${2:-}
 WORK=${WORK:-$ROOT/target/bench-compare}
 mkdir -p "$WORK"
 
@@ -45,8 +58,9 @@ fi
 cargo build --release "${FEAT_ARGS[@]}" --bin alpha-bridge --example make_frames --example decode_file
 BIN=$OUTDIR/release/alpha-bridge
 DECODE=$OUTDIR/release/examples/decode_file
-BACKEND=zune
-[[ "$FEATURES" == *turbojpeg* ]] && BACKEND=turbojpeg
+# Ours: the default decoder (libjpeg-turbo when installed, else zune); BACKEND=zune to
+# time the pure-Rust fallback.
+BACKEND=${BACKEND:-$(ldconfig -p 2>/dev/null | grep -q 'libturbojpeg\.so\.0 ' && echo turbojpeg || echo zune)}
 
 # Seconds (wall) of one command, output discarded.
 timed() {

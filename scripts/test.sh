@@ -15,5 +15,11 @@ cargo test --release
 # no fuzz toolchain can be had).
 scripts/fuzz.sh --smoke
 if [ -x tests/vm/run.sh ]; then
-  tests/vm/run.sh
+  rc=0
+  tests/vm/run.sh || rc=$?
+  # The end-to-end comparison with gphoto2 | ffmpeg and the picture-integrity counts:
+  # shown, never judged here (bench_e2e fails only when something is broken).
+  out=${VM_DIR:-/tmp/alpha-bridge-vm}/out
+  grep -hE '^(e2e|e2e-median|integrity):' "$out/bench_e2e.log" "$out/integrity.log" 2>/dev/null || true
+  exit "$rc"
 fi

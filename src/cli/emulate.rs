@@ -4,11 +4,12 @@
 //! or, with `--pc-remote`, PC Remote (live view over PTP/IP).
 //! The in-process body behind `webcam --camera emulated` needs no command.
 
+use alpha_bridge::emulator::file_frames::FileFrames;
 use alpha_bridge::emulator::gadget::{Function, Gadget, GadgetConfig};
 use alpha_bridge::emulator::msc::{MscConfig, MscEmulator};
 use alpha_bridge::emulator::registry::Registry;
 use alpha_bridge::emulator::wifi::{WifiConfig, WifiEmulator};
-use alpha_bridge::emulator::{serve, Body};
+use alpha_bridge::emulator::{serve, Body, FrameContent};
 use anyhow::Context;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -62,6 +63,11 @@ pub(crate) struct EmulateArgs {
     /// Where the emulated body keeps its paired computers (shared by msc and --wifi).
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
+    /// With --usb-gadget (ptp): serve these pre-encoded frames as live view, in a loop,
+    /// instead of encoding the test card: an MJPEG file (back-to-back JPEGs) or a folder
+    /// of .jpg files, all of one size.
+    #[arg(long, value_name = "PATH")]
+    frames: Option<PathBuf>,
 }
 
 impl EmulateArgs {
@@ -94,6 +100,9 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
         if let Some((opt, _)) = wifi_only.iter().find(|(_, given)| *given) {
             return Err(usage(format!("{opt} only applies to --wifi")));
         }
+        if a.frames.is_some() && a.msc() {
+            return Err(usage("--frames is live view: it needs --mode ptp, not msc"));
+        }
         if a.state.is_some() && !a.msc() {
             return Err(usage(
                 "--state keeps paired computers: with --usb-gadget it needs --mode msc",
@@ -101,6 +110,9 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
         }
     }
     if a.wifi {
+        if a.frames.is_some() {
+            return Err(usage("--frames only applies to --usb-gadget"));
+        }
         if a.mode.is_some() {
             return Err(usage("--mode only applies to --usb-gadget"));
         }
@@ -122,6 +134,9 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
     }
     if let Some(d) = &a.state {
         super::paths::dir_to_write("--state", d)?;
+    }
+    if let Some(p) = &a.frames {
+        super::paths::input("--frames", p, super::paths::Want::Any)?;
     }
     Ok(())
 }
@@ -169,6 +184,17 @@ fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
     } else {
         body
     };
+    if let Some(p) = &a.frames {
+        let frames = FileFrames::open(p).context("cannot use --frames")?;
+        log::info!(
+            "live view: {} pre-encoded {}x{} frames from {}, in a loop",
+            frames.len(),
+            frames.size().0,
+            frames.size().1,
+            p.display()
+        );
+        body = body.with_content(Box::new(frames));
+    }
     let msc = a.msc();
     let mut cfg = GadgetConfig {
         pid: if msc { 0x0C02 } else { pid },

@@ -7,6 +7,7 @@ mod control;
 mod doctor;
 mod emulate;
 mod examples;
+mod frame_check;
 mod list;
 mod list_props;
 mod man;
@@ -60,6 +61,10 @@ enum Command {
     /// Read the emulated body's frame counters back from raw YUYV frames (for tests).
     #[command(hide = true)]
     TestcardCounter(testcard::TestcardArgs),
+    #[command(hide = true)]
+    TestcardFrames(testcard::TestcardFramesArgs),
+    #[command(hide = true)]
+    FrameCheck(frame_check::FrameCheckArgs),
     /// Use the camera's live view as a webcam (v4l2loopback) and/or record it.
     #[command(after_help = examples::WEBCAM)]
     Webcam(webcam::WebcamArgs),
@@ -92,6 +97,8 @@ pub(crate) fn main() -> i32 {
         Command::Pair(a) => pair::run(a),
         Command::Offload(a) => offload::run(a),
         Command::TestcardCounter(a) => testcard::run(a),
+        Command::TestcardFrames(a) => testcard::run_frames(a),
+        Command::FrameCheck(a) => frame_check::run(a),
         Command::Webcam(a) => webcam::run(a),
         Command::Control(a) => control::run(a),
         Command::Emulate(a) => emulate::run(a),

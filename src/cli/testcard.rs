@@ -17,12 +17,7 @@ pub(crate) struct TestcardArgs {
 }
 
 pub(crate) fn run(a: &TestcardArgs) -> anyhow::Result<()> {
-    let (w, h) = a
-        .size
-        .split_once('x')
-        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
-        .filter(|&(w, h)| w > 0 && h > 0 && w <= 8192 && h <= 8192)
-        .ok_or_else(|| super::usage(format!("--size {}: expected WxH, e.g. 1024x680", a.size)))?;
+    let (w, h) = parse_size(&a.size)?;
     super::paths::input("file", &a.file, super::paths::Want::File)?;
     let frame_len = (w * h * 2) as usize;
     let mut f = std::fs::File::open(&a.file)
@@ -50,7 +45,44 @@ pub(crate) fn run(a: &TestcardArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> anyhow::Result<usize> {
+/// `--size WxH` (each side 1..=8192).
+pub(super) fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+    s.split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .filter(|&(w, h)| w > 0 && h > 0 && w <= 8192 && h <= 8192)
+        .ok_or_else(|| super::usage(format!("--size {s}: expected WxH, e.g. 1024x680")))
+}
+
+/// `alpha-bridge testcard-frames` (hidden): writes test card frames 0..COUNT as one MJPEG
+/// file, the pre-encoded frames the VM stage's emulated camera serves (`emulate
+/// --frames`), made on the host where encoding is fast.
+#[derive(clap::Args, Debug)]
+pub(crate) struct TestcardFramesArgs {
+    /// Frame size, WxH.
+    #[arg(long, default_value = "1024x680")]
+    size: String,
+    /// How many frames (counters 0..COUNT).
+    #[arg(long, default_value_t = 300)]
+    count: u32,
+    /// The MJPEG file to write (replaced only by a complete new one).
+    file: PathBuf,
+}
+
+pub(crate) fn run_frames(a: &TestcardFramesArgs) -> anyhow::Result<()> {
+    let (w, h) = parse_size(&a.size)?;
+    super::paths::file_to_write("file", &a.file)?;
+    let mut card = alpha_bridge::emulator::testcard::TestCard::new(w, h)
+        .map_err(|e| super::usage(e.to_string()))?;
+    let mut all = Vec::new();
+    for i in 0..u64::from(a.count) {
+        all.extend_from_slice(card.frame(i)?);
+    }
+    alpha_bridge::fsutil::write_atomic(&a.file, &all)
+        .with_context(|| format!("cannot write {}", a.file.display()))?;
+    Ok(())
+}
+
+pub(super) fn read_full(f: &mut impl Read, buf: &mut [u8]) -> anyhow::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         let n = f.read(&mut buf[got..])?;

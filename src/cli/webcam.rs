@@ -83,8 +83,8 @@ pub(crate) struct WebcamArgs {
     /// With --aspect 16:9: pad with black bars instead of cropping.
     #[arg(long)]
     pad: bool,
-    /// JPEG decoder: zune (pure Rust) or turbojpeg (needs the turbojpeg build feature).
-    /// Default: turbojpeg in a build with that feature, zune otherwise.
+    /// JPEG decoder: zune (pure Rust) or turbojpeg (libjpeg-turbo, libturbojpeg.so.0).
+    /// Default: turbojpeg when the library is installed, zune otherwise.
     #[arg(long, value_parser = ["zune", "turbojpeg"])]
     decoder: Option<String>,
     /// Also run the Wi-Fi offload daemon (see `alpha-bridge offload`) next to the webcam.
@@ -282,6 +282,14 @@ pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         Some(name) => backend(name)?,
         None => Backend::default(),
     };
+    log::info!(
+        "jpeg decoder: {backend}{}",
+        if backend == Backend::Zune && !Backend::TurboJpeg.is_available() {
+            " (libturbojpeg.so.0 not found; install libturbojpeg0 for faster decoding)"
+        } else {
+            ""
+        }
+    );
     let offload_cfg = a
         .offload
         .then(|| super::offload::side_config(a.dest.clone()))
@@ -439,9 +447,8 @@ fn summary_lines(
 fn backend(name: &str) -> anyhow::Result<Backend> {
     match name {
         "zune" => Ok(Backend::Zune),
-        #[cfg(feature = "turbojpeg")]
-        "turbojpeg" => Ok(Backend::TurboJpeg),
-        _ => Err(super::usage(format!("this build has no {name} decoder: rebuild with `cargo build --release --features turbojpeg`, or drop --decoder"))),
+        "turbojpeg" if Backend::TurboJpeg.is_available() => Ok(Backend::TurboJpeg),
+        _ => Err(super::usage(format!("the {name} decoder needs libturbojpeg.so.0, which is not installed: install libturbojpeg0 (Debian/Ubuntu) or turbojpeg (Fedora), or drop --decoder"))),
     }
 }
 

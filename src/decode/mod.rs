@@ -26,14 +26,16 @@
 //! frame with zune-jpeg 0.5.15; zero on the Rust heap with libjpeg-turbo). libjpeg-turbo allocates through its
 //! own memory manager per image (C `malloc`, not visible to Rust).
 //!
-//! Backends: [`Backend::Zune`] (pure Rust, default) and, with the cargo feature
-//! `turbojpeg`, [`Backend::TurboJpeg`] (system libjpeg-turbo, decompressed to planar YUV
-//! at the coded chroma resolution and then packed). Spec: ITU-T T.81 (JPEG), JFIF 1.02
+//! Backends: [`Backend::TurboJpeg`] (the system's libjpeg-turbo, loaded at run time,
+//! decompressed to planar YUV at the coded chroma resolution and then packed; the default
+//! whenever `libturbojpeg.so.0` is installed) and [`Backend::Zune`] (zune-jpeg, pure Rust:
+//! the fallback when the library is missing, and always available). Spec: ITU-T T.81 (JPEG), JFIF 1.02
 //! (full-range YCbCr), ITU-R BT.601 (limited range).
 
 mod header;
 mod pack;
-#[cfg(feature = "turbojpeg")]
+#[allow(unsafe_code)] // FFI (TurboJPEG loaded with dlopen); each unsafe block says why it is sound
+mod tjlib;
 mod turbo;
 mod zune;
 
@@ -82,35 +84,49 @@ impl Yuyv {
 
 /// Which JPEG decoder does the work.
 ///
-/// The default is the fastest one compiled in: libjpeg-turbo when the `turbojpeg` feature
-/// is on (whoever builds with it wants it used), zune-jpeg otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// The default is the fastest one this machine has: libjpeg-turbo when
+/// `libturbojpeg.so.0` can be loaded, zune-jpeg otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
-    /// zune-jpeg, pure Rust (the default build's decoder).
-    #[cfg_attr(not(feature = "turbojpeg"), default)]
+    /// zune-jpeg, pure Rust (the fallback; always available).
     Zune,
-    /// libjpeg-turbo through the `turbojpeg` crate (cargo feature `turbojpeg`).
-    #[cfg(feature = "turbojpeg")]
-    #[default]
+    /// libjpeg-turbo, loaded at run time (`libturbojpeg.so.0`, package `libturbojpeg0`).
     TurboJpeg,
 }
 
+impl Default for Backend {
+    fn default() -> Backend {
+        if Backend::TurboJpeg.is_available() {
+            Backend::TurboJpeg
+        } else {
+            Backend::Zune
+        }
+    }
+}
+
 impl Backend {
-    /// Every backend compiled into this build.
+    /// Every backend this machine can use (libjpeg-turbo only when it is installed).
     pub fn available() -> &'static [Backend] {
-        &[
-            Backend::Zune,
-            #[cfg(feature = "turbojpeg")]
-            Backend::TurboJpeg,
-        ]
+        if Backend::TurboJpeg.is_available() {
+            &[Backend::Zune, Backend::TurboJpeg]
+        } else {
+            &[Backend::Zune]
+        }
+    }
+
+    /// True when this backend can decode here (libjpeg-turbo: the library loads).
+    pub fn is_available(self) -> bool {
+        match self {
+            Backend::Zune => true,
+            Backend::TurboJpeg => tjlib::lib().is_some(),
+        }
     }
 
     /// The name used on the command line and in logs.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Zune => "zune",
-            #[cfg(feature = "turbojpeg")]
             Backend::TurboJpeg => "turbojpeg",
         }
     }
@@ -128,11 +144,8 @@ impl FromStr for Backend {
     fn from_str(s: &str) -> Result<Backend, DecodeError> {
         match s.to_ascii_lowercase().as_str() {
             "zune" | "zune-jpeg" => Ok(Backend::Zune),
-            #[cfg(feature = "turbojpeg")]
-            "turbojpeg" | "turbo" | "libjpeg-turbo" => Ok(Backend::TurboJpeg),
-            #[cfg(not(feature = "turbojpeg"))]
-            "turbojpeg" | "turbo" | "libjpeg-turbo" => {
-                Err(DecodeError::BackendUnavailable("turbojpeg".into()))
+            "turbojpeg" | "turbo" | "libjpeg-turbo" if Backend::TurboJpeg.is_available() => {
+                Ok(Backend::TurboJpeg)
             }
             other => Err(DecodeError::BackendUnavailable(other.into())),
         }
@@ -175,10 +188,10 @@ pub enum DecodeError {
     /// The backend panicked on this frame; caught so one frame cannot stop the webcam.
     #[error("jpeg decoder crashed on this frame (a bug in {0}); frame skipped")]
     BackendPanic(&'static str),
-    /// A backend name that is not compiled into this build.
+    /// A backend name that is unknown, or libjpeg-turbo when it is not installed.
     #[error(
-        "jpeg backend {0:?} is not available in this build (available: zune; \
-         build with --features turbojpeg for libjpeg-turbo)"
+        "jpeg backend {0:?} is not available here (zune always is; turbojpeg needs \
+         libturbojpeg.so.0: install the libturbojpeg0 package)"
     )]
     BackendUnavailable(String),
 }
@@ -193,10 +206,8 @@ pub struct Decoder {
     /// Decoded samples before packing (interleaved YCbCr for zune, planar for turbojpeg).
     scratch: Vec<u8>,
     /// Two padded chroma rows at 4x scale for chroma interpolation (planar path).
-    #[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
     rows: Vec<u16>,
-    #[cfg(feature = "turbojpeg")]
-    turbo: Option<turbojpeg::Decompressor>,
+    turbo: Option<tjlib::Decompressor>,
 }
 
 impl fmt::Debug for Decoder {
@@ -210,13 +221,13 @@ impl fmt::Debug for Decoder {
 
 impl Decoder {
     /// A decoder on `backend`. Cheap: backend state is created on the first frame.
+    /// [`Backend::TurboJpeg`] on a machine without the library decodes with zune-jpeg.
     pub fn new(backend: Backend) -> Decoder {
         Decoder {
             backend,
             lut: RangeLut::new(),
             scratch: Vec::new(),
             rows: Vec::new(),
-            #[cfg(feature = "turbojpeg")]
             turbo: None,
         }
     }
@@ -236,7 +247,6 @@ impl Decoder {
         }
         match self.backend {
             Backend::Zune => self.run_guarded("zune-jpeg", jpeg, out, Decoder::decode_zune),
-            #[cfg(feature = "turbojpeg")]
             Backend::TurboJpeg => {
                 self.run_guarded("libjpeg-turbo", jpeg, out, Decoder::decode_turbo)
             }

@@ -37,8 +37,8 @@ impl Decoder {
                 // interleaved scans; refuse instead of showing garbage.
                 return Err(DecodeError::Unsupported(
                     "jpeg with separate (non-interleaved) scans and vertically subsampled \
-                     chroma is decoded wrongly by zune-jpeg 0.5.15; build with \
-                     --features turbojpeg to decode it"
+                     chroma is decoded wrongly by zune-jpeg 0.5.15; install libturbojpeg0 \
+                     (libjpeg-turbo) to decode it"
                         .into(),
                 ));
             }

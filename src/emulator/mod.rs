@@ -33,6 +33,7 @@
 
 pub mod body;
 pub mod control;
+pub mod file_frames;
 mod font;
 pub mod gadget;
 pub mod liveview;

@@ -660,3 +660,37 @@ fn several_cameras_refuse_one_camera_options_with_exit_2() {
         assert!(!rec.exists(), "nothing written");
     }
 }
+
+/// libjpeg-turbo is loaded at run time; without it (simulated with
+/// ALPHA_BRIDGE_NO_TURBOJPEG) the webcam decodes with zune-jpeg and says so, and asking
+/// for turbojpeg by name is a usage error naming the package to install.
+#[test]
+fn without_libjpeg_turbo_the_webcam_decodes_with_zune() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("in.mjpeg");
+    std::fs::write(&stream, frames(6).concat()).unwrap();
+    let run = |extra: &[&str]| {
+        bin()
+            .env("ALPHA_BRIDGE_NO_TURBOJPEG", "1")
+            .env("RUST_LOG", "info")
+            .args(["webcam", "--device", "null", "--camera"])
+            .arg(replay(&stream))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("jpeg decoder: zune"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["--decoder", "turbojpeg"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("libturbojpeg0"),
+        "{}",
+        text(&out.stderr)
+    );
+}

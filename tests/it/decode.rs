@@ -144,6 +144,21 @@ const CASES: &[(u32, u32, Sampling)] = &[
     (331, 215, Sampling::S411),
 ];
 
+/// Every build decodes with libjpeg-turbo when the system has it; CI must have it, so
+/// both backends are held to the reference there.
+#[test]
+fn libjpeg_turbo_is_loaded_under_ci() {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        assert!(
+            Backend::TurboJpeg.is_available(),
+            "libturbojpeg.so.0 is missing: scripts/setup.sh installs libturbojpeg0"
+        );
+    }
+    if Backend::TurboJpeg.is_available() {
+        assert_eq!(Backend::default(), Backend::TurboJpeg);
+    }
+}
+
 #[test]
 fn synthetic_frames_match_reference_within_2() {
     for &backend in Backend::available() {

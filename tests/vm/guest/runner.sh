@@ -8,7 +8,7 @@ set -uo pipefail
 OUT=$VM_DIR/out
 # shellcheck disable=SC1091
 . "$OUT/env"
-export REPO BIN EXAMPLES VM_DIR OUT
+export REPO BIN EXAMPLES VM_DIR OUT FRAMES
 up() { cut -d' ' -f1 /proc/uptime; }
 up >"$OUT/boot-time"
 K=$(uname -r)
@@ -58,10 +58,13 @@ while read -r s; do
 	# own session, so everything the scenario started can be stopped as one group
 	setsid bash "$s" >"$log" 2>&1 &
 	pid=$!
-	deadline=$((SECONDS + SCENARIO_TIMEOUT))
+	# a scenario that needs longer says so in a "# vm-timeout: SECONDS" line
+	limit=$(sed -n 's/^# vm-timeout: *\([0-9][0-9]*\).*/\1/p' "$s" | head -n 1)
+	limit=${limit:-$SCENARIO_TIMEOUT}
+	deadline=$((SECONDS + limit))
 	while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
 	if kill -0 "$pid" 2>/dev/null; then
-		echo "FAIL: scenario timed out after $SCENARIO_TIMEOUT s" >>"$log"
+		echo "FAIL: scenario timed out after $limit s" >>"$log"
 		kill -KILL -- -"$pid" 2>/dev/null
 	fi
 	wait "$pid"
