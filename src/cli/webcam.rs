@@ -313,7 +313,13 @@ pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
     }
     let control_stats = Arc::new(ControlStats::default());
     let ctl = control(a, control_stats.clone())?;
-    let (source, emu) = open_source(&a.camera, a.emulated_model.as_deref(), connect, ctl, a.root.as_deref())?;
+    let (source, emu) = open_source(
+        &a.camera,
+        a.emulated_model.as_deref(),
+        connect,
+        ctl,
+        a.root.as_deref(),
+    )?;
     let unplugger = match (a.emulator_unplug_every, &emu) {
         (Some(every), Some(emu)) => Some(spawn_unplugger(
             emu.clone(),
