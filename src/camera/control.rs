@@ -20,11 +20,17 @@ use std::time::{Duration, Instant};
 
 /// Control codes of SDIO_ControlDevice (0x9207).
 pub mod control_code {
+    /// S1, the shutter button half-pressed (focus).
     pub const S1: u16 = 0xD2C1;
+    /// S2, the shutter button fully pressed (shoot).
     pub const S2: u16 = 0xD2C2;
+    /// The movie (record) button.
     pub const MOVIE: u16 = 0xD2C8;
+    /// Manual focus by a signed number of steps.
     pub const MANUAL_FOCUS: u16 = 0xD2D1;
+    /// Move the AF point (`(x << 16) | y` on [`GRID`](super::GRID)).
     pub const AF_POINT: u16 = 0xD2DC;
+    /// Zoom: +1 tele, -1 wide, 0 stop.
     pub const ZOOM: u16 = 0xD2DD;
 }
 use control_code as cc;
@@ -50,65 +56,91 @@ const WATCH_EVERY: Duration = Duration::from_millis(500);
 /// What a caller asks for.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Request {
+    /// Every setting with its current value.
     List,
+    /// One setting's current value.
     Get(Setting),
+    /// Change a setting to the value a person typed.
     Set(Setting, String),
+    /// Press a button or move a control.
     Press(Action),
+    /// Take a still and fetch it.
     Capture,
 }
 
+/// Which way to zoom.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Zoom {
+    /// Toward tele, until stopped.
     In,
+    /// Toward wide, until stopped.
     Out,
+    /// Stop zooming.
     Stop,
 }
 
+/// A button press or control movement on the body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Half-press: focus, then release.
     Af,
     /// Move the AF point, on the 640×480 grid.
     AfPoint {
+        /// Column, 0 to 639.
         x: u16,
+        /// Row, 0 to 479.
         y: u16,
     },
     /// Manual focus by this many steps (negative: nearer).
     FocusStep(i32),
+    /// Start or stop zooming.
     Zoom(Zoom),
+    /// Start (`true`) or stop (`false`) movie recording.
     Movie(bool),
 }
 
 /// A setting as the body has it now.
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
+    /// Which setting.
     pub setting: Setting,
     /// `None` when the body does not have it.
     pub value: Option<String>,
+    /// The number the body holds, when it is a number.
     pub raw: Option<i128>,
+    /// Whether it can be changed now.
     pub settable: bool,
     /// Why it cannot be changed now (when it cannot).
     pub why_not: Option<String>,
+    /// The values it can be set to, as people read them (empty when not writable).
     pub choices: Vec<String>,
 }
 
 /// A still fetched from the body.
 #[derive(Clone, Debug)]
 pub struct Still {
+    /// The file's bytes.
     pub data: Vec<u8>,
+    /// The body's description of the object (name, format, size).
     pub info: ObjectInfo,
     /// From the first press to the last byte.
     pub took: Duration,
 }
 
+/// What a finished request gives back.
 #[derive(Clone, Debug)]
 pub enum Outcome {
+    /// Every setting (for [`Request::List`]).
     List(Vec<State>),
+    /// One setting, read back (for a get, or after a set).
     Value(State),
+    /// An action finished; the text says what happened.
     Done(String),
+    /// The still that was taken.
     Still(Box<Still>),
 }
 
+/// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ControlError {
@@ -121,8 +153,10 @@ pub enum ControlError {
     /// This body has no such thing.
     #[error("{0}")]
     Unsupported(String),
+    /// The body did not show the change in time.
     #[error("{0}")]
     Timeout(String),
+    /// The camera link failed.
     #[error(transparent)]
     Camera(#[from] CameraError),
 }
@@ -276,6 +310,7 @@ impl<T> Default for Controller<T> {
 }
 
 impl<T> Controller<T> {
+    /// A controller with no jobs queued and watching off.
     pub fn new() -> Self {
         Controller {
             queue: VecDeque::new(),
@@ -286,6 +321,7 @@ impl<T> Controller<T> {
         }
     }
 
+    /// Whether no job is queued or running.
     pub fn is_idle(&self) -> bool {
         self.queue.is_empty()
     }

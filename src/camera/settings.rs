@@ -9,33 +9,55 @@ use crate::ptp::sony::{Generation, PropForm, PropValue};
 /// A named setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Setting {
+    /// Exposure compensation (`ev`).
     Ev,
+    /// ISO sensitivity (`iso`).
     Iso,
+    /// Shutter speed (`shutter`).
     Shutter,
+    /// F-number (`aperture`).
     Aperture,
+    /// White balance (`wb`).
     Wb,
+    /// Focus mode (`focus`).
     Focus,
     /// The mode dial (read-only over USB).
     Mode,
+    /// Battery level (`battery`, read-only).
     Battery,
+    /// Movie recording state (`recording`).
     Recording,
 }
 
 /// ExposureProgramMode (0x500E), WhiteBalance (0x5005), ColorTemp (0xD20F) …
 pub mod code {
+    /// ExposureBiasCompensation (standard PTP).
     pub const EXPOSURE_BIAS: u16 = 0x5010;
+    /// Sony's exposure compensation, used when the body lacks 0x5010.
     pub const EXPOSURE_COMPENSATION: u16 = 0xD224;
+    /// ISO.
     pub const ISO: u16 = 0xD21E;
+    /// ShutterSpeed.
     pub const SHUTTER_SPEED: u16 = 0xD20D;
+    /// FNumber.
     pub const F_NUMBER: u16 = 0x5007;
+    /// WhiteBalance.
     pub const WHITE_BALANCE: u16 = 0x5005;
+    /// ColorTemp (Kelvin), used when WhiteBalance is [`WB_COLOR_TEMP`](super::WB_COLOR_TEMP).
     pub const COLOR_TEMP: u16 = 0xD20F;
+    /// FocusMode.
     pub const FOCUS_MODE: u16 = 0x500A;
+    /// ExposureProgramMode (the mode dial).
     pub const PROGRAM_MODE: u16 = 0x500E;
+    /// Battery level.
     pub const BATTERY: u16 = 0xD218;
+    /// MovieRecordingState: 1 recording, 0 not.
     pub const MOVIE_RECORDING: u16 = 0xD21D;
+    /// FocusFound: 2 (or 3) once autofocus has locked.
     pub const FOCUS_FOUND: u16 = 0xD213;
+    /// ObjectInMemory: at least 0x8000 once a shot is stored and can be fetched.
     pub const OBJECT_IN_MEMORY: u16 = 0xD215;
+    /// ZoomEnableStatus: present when the body can zoom.
     pub const ZOOM_ENABLE_STATUS: u16 = 0xD25B;
 }
 
@@ -86,6 +108,7 @@ const MODE_NAMES: &[(i128, &str)] = &[
 ];
 
 impl Setting {
+    /// Every setting, in the order `list` shows them.
     pub const ALL: [Setting; 9] = [
         Setting::Ev,
         Setting::Iso,
@@ -98,6 +121,7 @@ impl Setting {
         Setting::Recording,
     ];
 
+    /// The name a user types (`iso`, `shutter` …).
     pub fn name(self) -> &'static str {
         match self {
             Setting::Ev => "ev",
@@ -436,6 +460,7 @@ pub fn why_not_settable(s: Setting, p: &Property, m: &PropModel) -> String {
     }
 }
 
+/// The number in `v`, when it holds one.
 pub fn int(v: &PropValue) -> Option<i128> {
     match v {
         PropValue::Int(n) => Some(*n),

@@ -24,8 +24,11 @@ const GAP_WAIT: Duration = Duration::from_secs(2);
 
 /// What an asker sends to the camera thread.
 pub enum Msg {
+    /// One request, and where its answer goes.
     Request {
+        /// The request.
         req: Asked,
+        /// Receives the one [`Reply`].
         reply: Sender<Reply>,
     },
     /// Value changes go to this sender until it is dropped.
@@ -36,11 +39,15 @@ pub enum Msg {
 /// camera thread can map (it knows the picture's size).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Asked {
+    /// A request the camera thread passes on as it is.
     Camera(Request),
     /// A point of the live-view picture: pixels, or fractions (0..1) when `fraction`.
     AfPointAt {
+        /// From the left edge.
         x: f64,
+        /// From the top edge.
         y: f64,
+        /// `x` and `y` are fractions of the picture, not pixels.
         fraction: bool,
     },
 }
@@ -48,6 +55,7 @@ pub enum Asked {
 /// The answer to one request.
 #[derive(Debug)]
 pub struct Reply {
+    /// What the request gave, or why it failed.
     pub result: Result<Outcome, ControlError>,
     /// From the request's arrival in the camera thread to the body's confirmation.
     pub elapsed: Duration,
@@ -59,14 +67,18 @@ pub struct Reply {
 /// Counts for the end-of-run summary.
 #[derive(Debug, Default)]
 pub struct ControlStats {
+    /// Requests received.
     pub requests: AtomicU64,
+    /// Requests that failed.
     pub failed: AtomicU64,
+    /// Stills captured.
     pub stills: AtomicU64,
     /// The longest live-view gap of a capture, microseconds.
     pub max_gap_us: AtomicU64,
 }
 
 impl ControlStats {
+    /// The longest live-view gap of a capture so far.
     pub fn max_gap(&self) -> Duration {
         Duration::from_micros(self.max_gap_us.load(Ordering::Relaxed))
     }

@@ -25,15 +25,29 @@ const TICK: Duration = Duration::from_millis(200);
 /// A request whose reply takes longer than this is answered with a timeout.
 const REPLY_LIMIT: Duration = Duration::from_secs(90);
 
+/// Why the control socket cannot be set up.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SocketError {
+    /// A live process already listens on this socket.
     #[error("another alpha-bridge already controls this camera through {0}")]
     InUse(PathBuf),
+    /// The socket's directory, or something in the socket's place, is not safe to use.
     #[error("{path}: {why}")]
-    Unsafe { path: PathBuf, why: String },
+    Unsafe {
+        /// The directory or file at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// Creating the directory or binding the socket failed.
     #[error("cannot create the control socket {path}: {err}")]
-    Io { path: PathBuf, err: io::Error },
+    Io {
+        /// The socket's path.
+        path: PathBuf,
+        /// The system's error.
+        err: io::Error,
+    },
 }
 
 /// Where control sockets live.
@@ -168,6 +182,7 @@ impl Server {
         })
     }
 
+    /// Where the socket is.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -423,6 +438,7 @@ fn subscribe(s: &mut UnixStream, id: Option<Value>, tx: &Sender<Msg>, stop: &Ato
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FindError {
+    /// More than one webcam is live and none was named; the text lists their serials.
     #[error("several webcams are running ({0}); pick one with --camera SERIAL")]
     Several(String),
 }
@@ -462,6 +478,7 @@ pub struct Client {
 }
 
 impl Client {
+    /// Connects to the control socket at `path`.
     pub fn connect(path: &Path) -> io::Result<Client> {
         let s = UnixStream::connect(path)?;
         Ok(Client { s, buf: Vec::new() })

@@ -21,13 +21,18 @@ pub const MAX_LINE: usize = 4096;
 /// One request line, read.
 #[derive(Debug, PartialEq)]
 pub enum Line {
+    /// A request for the camera.
     Ask {
+        /// The asker's `id`, echoed in the reply.
         id: Option<Value>,
+        /// What is asked.
         asked: Asked,
         /// For `capture`: where to save the still.
         dir: Option<PathBuf>,
     },
+    /// Report value changes on this connection from now on.
     Subscribe {
+        /// The asker's `id`, echoed in the reply.
         id: Option<Value>,
     },
 }
@@ -35,7 +40,9 @@ pub enum Line {
 /// Why a line is not a request: the id (when one could be read) and the message.
 #[derive(Debug, PartialEq)]
 pub struct BadLine {
+    /// The line's `id`, when it could be read.
     pub id: Option<Value>,
+    /// What is wrong with the line.
     pub error: String,
 }
 
@@ -180,6 +187,7 @@ pub fn names() -> String {
         .join(", ")
 }
 
+/// A setting's state as a JSON object.
 pub fn state_json(s: &State) -> Value {
     json!({
         "name": s.setting.name(),
@@ -191,10 +199,12 @@ pub fn state_json(s: &State) -> Value {
     })
 }
 
+/// The event line sent to subscribers when a setting's value changes.
 pub fn event_json(s: &State) -> Value {
     json!({"event": "changed", "name": s.setting.name(), "value": s.value})
 }
 
+/// A failure reply: `ok` false, the `id` when known, the error's kind and text.
 pub fn error_json(id: Option<&Value>, kind: &str, error: &str) -> Value {
     let mut o = Map::new();
     o.insert("ok".into(), false.into());

@@ -21,33 +21,38 @@ pub(crate) const SONAME: &str = "libturbojpeg.so.0";
 
 type Handle = *mut c_void;
 
+/// `tjInitDecompress`.
+type InitDecompressFn = unsafe extern "C" fn() -> Handle;
+/// `tjDecompressHeader3`.
+type DecompressHeader3Fn = unsafe extern "C" fn(
+    Handle,
+    *const u8,
+    c_ulong,
+    *mut c_int,
+    *mut c_int,
+    *mut c_int,
+    *mut c_int,
+) -> c_int;
+/// `tjDecompressToYUV2`.
+type DecompressToYuv2Fn =
+    unsafe extern "C" fn(Handle, *const u8, c_ulong, *mut u8, c_int, c_int, c_int, c_int) -> c_int;
+/// `tjPlaneWidth` and `tjPlaneHeight`.
+type PlaneSizeFn = unsafe extern "C" fn(c_int, c_int, c_int) -> c_int;
+/// `tjGetErrorStr2`.
+type ErrorStr2Fn = unsafe extern "C" fn(Handle) -> *mut c_char;
+/// `tjDestroy`.
+type DestroyFn = unsafe extern "C" fn(Handle) -> c_int;
+
 /// Resolved entry points. The library stays loaded for the life of the process (never
 /// `dlclose`d), so the pointers stay valid.
 pub(crate) struct Lib {
-    init_decompress: unsafe extern "C" fn() -> Handle,
-    decompress_header3: unsafe extern "C" fn(
-        Handle,
-        *const u8,
-        c_ulong,
-        *mut c_int,
-        *mut c_int,
-        *mut c_int,
-        *mut c_int,
-    ) -> c_int,
-    decompress_to_yuv2: unsafe extern "C" fn(
-        Handle,
-        *const u8,
-        c_ulong,
-        *mut u8,
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-    ) -> c_int,
-    plane_width: unsafe extern "C" fn(c_int, c_int, c_int) -> c_int,
-    plane_height: unsafe extern "C" fn(c_int, c_int, c_int) -> c_int,
-    error_str2: unsafe extern "C" fn(Handle) -> *mut c_char,
-    destroy: unsafe extern "C" fn(Handle) -> c_int,
+    init_decompress: InitDecompressFn,
+    decompress_header3: DecompressHeader3Fn,
+    decompress_to_yuv2: DecompressToYuv2Fn,
+    plane_width: PlaneSizeFn,
+    plane_height: PlaneSizeFn,
+    error_str2: ErrorStr2Fn,
+    destroy: DestroyFn,
 }
 
 impl Lib {
@@ -70,17 +75,23 @@ impl Lib {
         // whose C prototype the field's type spells out (turbojpeg.h, libjpeg-turbo 2.0+).
         unsafe {
             Some(Lib {
-                init_decompress: std::mem::transmute::<*mut c_void, _>(sym(c"tjInitDecompress")?),
-                decompress_header3: std::mem::transmute::<*mut c_void, _>(sym(
+                init_decompress: std::mem::transmute::<*mut c_void, InitDecompressFn>(sym(
+                    c"tjInitDecompress",
+                )?),
+                decompress_header3: std::mem::transmute::<*mut c_void, DecompressHeader3Fn>(sym(
                     c"tjDecompressHeader3",
                 )?),
-                decompress_to_yuv2: std::mem::transmute::<*mut c_void, _>(sym(
+                decompress_to_yuv2: std::mem::transmute::<*mut c_void, DecompressToYuv2Fn>(sym(
                     c"tjDecompressToYUV2",
                 )?),
-                plane_width: std::mem::transmute::<*mut c_void, _>(sym(c"tjPlaneWidth")?),
-                plane_height: std::mem::transmute::<*mut c_void, _>(sym(c"tjPlaneHeight")?),
-                error_str2: std::mem::transmute::<*mut c_void, _>(sym(c"tjGetErrorStr2")?),
-                destroy: std::mem::transmute::<*mut c_void, _>(sym(c"tjDestroy")?),
+                plane_width: std::mem::transmute::<*mut c_void, PlaneSizeFn>(sym(c"tjPlaneWidth")?),
+                plane_height: std::mem::transmute::<*mut c_void, PlaneSizeFn>(sym(
+                    c"tjPlaneHeight",
+                )?),
+                error_str2: std::mem::transmute::<*mut c_void, ErrorStr2Fn>(sym(
+                    c"tjGetErrorStr2",
+                )?),
+                destroy: std::mem::transmute::<*mut c_void, DestroyFn>(sym(c"tjDestroy")?),
             })
         }
     }

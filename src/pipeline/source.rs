@@ -93,12 +93,15 @@ pub type StartServer = Box<dyn FnMut(&str) -> Option<Server> + Send>;
 /// Camera control riding on the live-view loop: the port the requests arrive at, and
 /// the socket started on the first connect.
 pub struct Control {
+    /// Where requests arrive.
     pub port: Port,
+    /// Starts the socket (called with the body's serial number).
     pub start: StartServer,
     server: Option<Server>,
 }
 
 impl Control {
+    /// Camera control with the socket not started yet.
     pub fn new(port: Port, start: StartServer) -> Control {
         Control {
             port,

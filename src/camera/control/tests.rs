@@ -181,11 +181,7 @@ impl Body {
         }
         let v = u16::from_le_bytes([data[0], *data.get(1).unwrap_or(&0)]);
         match (code, v) {
-            (0xD2C1, 2) => {
-                if self.value(0x500A) != 1 {
-                    self.set_raw(0xD213, 2);
-                }
-            }
+            (0xD2C1, 2) if self.value(0x500A) != 1 => self.set_raw(0xD213, 2),
             (0xD2C1, 1) => self.set_raw(0xD213, 1),
             (0xD2C2, 2) => self.s2_pressed = true,
             (0xD2C2, 1) if self.s2_pressed => {
