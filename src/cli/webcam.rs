@@ -282,18 +282,23 @@ pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         Some(name) => backend(name)?,
         None => Backend::default(),
     };
-    log::info!(
-        "jpeg decoder: {backend}{}",
-        if backend == Backend::Zune && !Backend::TurboJpeg.is_available() {
-            " (libturbojpeg.so.0 not found; install libturbojpeg0 for faster decoding)"
-        } else {
-            ""
-        }
-    );
     let offload_cfg = a
         .offload
         .then(|| super::offload::side_config(a.dest.clone()))
         .transpose()?;
+    // After every check of the user's options: nothing comes before a usage error.
+    if backend == Backend::Zune {
+        log::info!(
+            "jpeg decoder: {backend}{}",
+            if Backend::TurboJpeg.is_available() {
+                ""
+            } else {
+                " (libturbojpeg.so.0 not found; install libturbojpeg0 for faster decoding)"
+            }
+        );
+    } else {
+        log::debug!("jpeg decoder: {backend}");
+    }
     let stop = super::stop_flag()?;
     let connect = ConnectOptions {
         live_view_quality: Some(match a.live_view_quality.as_str() {
