@@ -1,4 +1,5 @@
 #!/bin/bash
+# vm-timeout: 360
 # Two cameras at once on a real kernel: dummy_hcd with two controllers (num=2), two
 # `emulate --usb-gadget` bodies with different serials, v4l2loopback with two devices
 # (video_nr=10,11). `webcam --camera all` starts with one body and picks up the second
