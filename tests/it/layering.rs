@@ -134,6 +134,7 @@ fn emulator_never_reuses_host_session_code() {
         |p| !p.starts_with("src/emulator/"),
         &[
             "crate::camera",
+            "crate::control",
             "crate::pipeline",
             "crate::offload",
             "crate::pair",
