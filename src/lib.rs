@@ -11,6 +11,7 @@ pub mod config;
 pub mod control;
 pub mod decode;
 pub mod emulator;
+mod font;
 pub mod frame;
 pub mod fsutil;
 pub mod offload;

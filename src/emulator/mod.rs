@@ -34,7 +34,6 @@
 pub mod body;
 pub mod control;
 pub mod file_frames;
-mod font;
 pub mod gadget;
 pub mod liveview;
 pub mod msc;

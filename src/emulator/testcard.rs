@@ -426,7 +426,7 @@ impl TestCard {
                 if x0 + 5 * s > self.width {
                     break;
                 }
-                for (gy, bits) in super::font::glyph(ch).iter().enumerate() {
+                for (gy, bits) in crate::font::glyph(ch).iter().enumerate() {
                     for gx in 0..5 {
                         if bits & (0x10 >> gx) != 0 {
                             self.fill(x0 + gx * s, y0 + gy as u32 * s, s, s, WHITE);

@@ -1,5 +1,6 @@
-//! A 5×7 pixel font for the test card's settings line: digits, capital letters and a
-//! few signs. Each glyph is seven rows, bit 4 the leftmost pixel. Pure data.
+//! A 5×7 pixel font: digits, capital letters and a few signs, one byte a row, bit 4 the
+//! leftmost pixel. Pure data, drawn by the webcam's placeholder banner and by the emulated
+//! body's test card (settings line).
 
 /// The glyph for `c` (lowercase as uppercase; unknown characters are blank).
 pub(crate) fn glyph(c: char) -> [u8; 7] {
