@@ -6,7 +6,7 @@
 pub(crate) const TOP: &str = "\
 Examples:
   alpha-bridge doctor                  check this computer is ready, with a fix per failed line
-  alpha-bridge list                    the Sony cameras on USB and their USB mode
+  alpha-bridge list                    the Sony cameras on USB (their USB mode) and on the network
   alpha-bridge webcam                  the camera becomes a webcam (start it before the video app)
   alpha-bridge webcam --camera emulated --record demo.mjpeg --duration 10s
                                        try it without a camera
@@ -28,7 +28,9 @@ Each line is ok, warn or FAIL; a FAIL line says how to fix it. Exit code 0 only 
 
 pub(crate) const LIST: &str = "\
 Examples:
-  alpha-bridge list                     model, serial, USB mode, what to change on the camera
+  alpha-bridge list                     model, serial, USB mode, what to change on the camera;
+                                        bodies in PC Remote on the network with their --camera ptpip:…
+  alpha-bridge list --no-network        USB only (no 1.5 s network search)
   alpha-bridge list --json --no-probe   for scripts; without opening the camera";
 
 pub(crate) const PAIR: &str = "\

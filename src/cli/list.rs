@@ -9,8 +9,13 @@
 //! With `-v`, each PC Remote body is connected (without asking for PC priority) and its
 //! property model read and printed (src/cli/list_props.rs).
 //!
+//! Unless `--no-network`, bodies on the LAN are searched for meanwhile (SSDP, for
+//! `--network-wait`, 1.5 s by default) and listed after the USB ones with the exact
+//! `--camera ptpip:HOST:PORT` to use (src/cli/list_net.rs).
+//!
 //! It must not hold the camera: the interface is released before printing. Exit codes:
-//! 0 listed (also when no camera is attached), 1 no USB access or a listing failure.
+//! 0 listed (also when no camera is attached), 1 no USB access or a listing failure (what
+//! the network search found is printed first).
 
 use alpha_bridge::camera;
 use alpha_bridge::camera::usb_mode::{mass_storage_steps, pc_remote_steps, ptp_face, PtpFace};
@@ -31,6 +36,13 @@ pub(crate) struct ListArgs {
     /// Do not open PTP interfaces to tell PC Remote from MTP (only USB descriptors).
     #[arg(long)]
     pub no_probe: bool,
+    /// Do not search the network (only USB is listed)
+    #[arg(long, conflicts_with = "network_wait")]
+    pub no_network: bool,
+    /// How long to wait for cameras on the network to answer (default 1.5s; e.g. 3s,
+    /// 500ms)
+    #[arg(long, value_name = "DURATION", value_parser = super::list_net::parse_wait)]
+    pub network_wait: Option<std::time::Duration>,
     /// Test-only: read USB devices from DIR/sys/bus/usb/devices (sysfs alone, nothing
     /// is opened) instead of libusb.
     #[arg(long, value_name = "DIR", hide = true)]
@@ -204,18 +216,44 @@ pub(super) fn devices(root: Option<&Path>) -> anyhow::Result<(Vec<UsbDeviceInfo>
 }
 
 pub(crate) fn run(args: &ListArgs, verbose: bool) -> anyhow::Result<()> {
-    let (devices, sys) = devices(args.root.as_deref())?;
-    // A fake sysfs has nothing behind it to open.
-    let probe = !args.no_probe && args.root.is_none();
-    let rows: Vec<Row> = devices
-        .into_iter()
-        .map(|info| describe_with(info, probe.then_some(&read_over_usb), &sys))
-        .map(|row| with_props(row, verbose && probe))
-        .collect();
+    // The network search runs while USB is listed.
+    let search = if args.no_network {
+        None
+    } else {
+        let wait = args.network_wait.unwrap_or(super::list_net::DEFAULT_WAIT);
+        Some(super::list_net::start(wait)?)
+    };
+    let usb = devices(args.root.as_deref()).map(|(devices, sys)| {
+        // A fake sysfs has nothing behind it to open.
+        let probe = !args.no_probe && args.root.is_none();
+        devices
+            .into_iter()
+            .map(|info| describe_with(info, probe.then_some(&read_over_usb), &sys))
+            .map(|row| with_props(row, verbose && probe))
+            .collect::<Vec<Row>>()
+    });
+    let net = search.map(super::list_net::Pending::finish);
+    let rows = match usb {
+        Ok(rows) => rows,
+        Err(e) => {
+            // What the network gave is still worth printing; USB decides the exit code.
+            if let Some(net) = net.filter(|n| !n.bodies.is_empty()) {
+                if args.json {
+                    println!("{}", to_json(&[], Some(&net)));
+                } else {
+                    print!("{}", net.to_text().trim_start());
+                }
+            }
+            return Err(e);
+        }
+    };
     if args.json {
-        println!("{}", to_json(&rows));
+        println!("{}", to_json(&rows, net.as_ref()));
     } else {
         print!("{}", to_text(&rows));
+        if let Some(net) = &net {
+            print!("{}", net.to_text());
+        }
     }
     Ok(())
 }
@@ -413,7 +451,7 @@ fn to_text(rows: &[Row]) -> String {
     s
 }
 
-fn json_str(out: &mut String, v: &str) {
+pub(super) fn json_str(out: &mut String, v: &str) {
     out.push('"');
     for c in v.chars() {
         match c {
@@ -431,14 +469,15 @@ fn json_str(out: &mut String, v: &str) {
     out.push('"');
 }
 
-fn json_opt(out: &mut String, v: Option<&str>) {
+pub(super) fn json_opt(out: &mut String, v: Option<&str>) {
     match v {
         Some(v) => json_str(out, v),
         None => out.push_str("null"),
     }
 }
 
-fn to_json(rows: &[Row]) -> String {
+/// The USB rows, then the bodies on the network (`net`), as one JSON array.
+fn to_json(rows: &[Row], net: Option<&super::list_net::Found>) -> String {
     let mut o = String::from("[");
     for (n, r) in rows.iter().enumerate() {
         let i = &r.info;
@@ -492,7 +531,10 @@ fn to_json(rows: &[Row]) -> String {
         if let Some(m) = &r.props {
             let _ = write!(o, ",\"properties\":{}", super::list_props::json(m));
         }
-        o.push('}');
+        o.push_str(",\"transport\":\"usb\"}");
+    }
+    if let Some(net) = net {
+        net.json(&mut o, !rows.is_empty());
     }
     o.push(']');
     o
@@ -786,21 +828,24 @@ mod tests {
             "{t}"
         );
         assert!(!t.contains("change"), "{t}");
-        let j = to_json(&[describe_with(
-            device("1-3", "U", "ILCE-7M4", &UVC),
+        let j = to_json(
+            &[describe_with(
+                device("1-3", "U", "ILCE-7M4", &UVC),
+                None,
+                sys,
+            )],
             None,
-            sys,
-        )]);
+        );
         assert!(j.contains("\"mode\":\"uvc_streaming\""), "{j}");
         assert!(j.contains("\"video_devices\":[\"/dev/video5\"]"), "{j}");
     }
 
     #[test]
     fn json_output() {
-        assert_eq!(to_json(&[]), "[]");
+        assert_eq!(to_json(&[], None), "[]");
         let mut r = row(Mode::PcRemote, UsbMode::Ptp, Some("D\"0\\1\n"));
         r.problem = Some("\u{1}".into());
-        let j = to_json(&[r, row(Mode::Chooser, UsbMode::SelectMode, None)]);
+        let j = to_json(&[r, row(Mode::Chooser, UsbMode::SelectMode, None)], None);
         assert!(
             j.starts_with("[{\"bus\":1,\"address\":5,\"port\":\"1-2\""),
             "{j}"

@@ -9,6 +9,7 @@ mod emulate;
 mod examples;
 mod frame_check;
 mod list;
+mod list_net;
 mod list_props;
 mod man;
 mod offload;

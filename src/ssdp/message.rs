@@ -18,6 +18,9 @@ pub const MAX_MESSAGE: usize = 8192;
 pub const MAX_HEADERS: usize = 64;
 /// The service a Sony body in "Send to Computer" announces.
 pub const MTP_NULL_SERVICE: &str = "urn:microsoft-com:service:MtpNullService:1";
+/// The service a Sony body in PC Remote over the network (Wi-Fi or wired LAN) is found by
+/// (docs/protocol/ssdp.md#pc-remote-over-the-network).
+pub const DIGITAL_IMAGING_SERVICE: &str = "urn:schemas-sony-com:service:DigitalImaging:1";
 /// The other NT values the camera announces (docs/protocol/ssdp.md#announcements), besides
 /// its uuid.
 pub const ROOT_DEVICE: &str = "upnp:rootdevice";
@@ -168,6 +171,22 @@ impl Message {
             Kind::Search => false,
         };
         live && self.target().is_some_and(|t| t.contains("MtpNullService"))
+            && self.location().is_some()
+    }
+
+    /// A NOTIFY `ssdp:alive` or a 200 search answer for exactly `service` (case-insensitive),
+    /// with a LOCATION.
+    pub fn is_alive_for(&self, service: &str) -> bool {
+        let live = match self.kind {
+            Kind::Notify => self
+                .nts()
+                .is_some_and(|v| v.eq_ignore_ascii_case(NTS_ALIVE)),
+            Kind::Response { status } => status == 200,
+            Kind::Search => false,
+        };
+        live && self
+            .target()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case(service))
             && self.location().is_some()
     }
 
@@ -434,6 +453,23 @@ USN: uuid:00000000-0001-0010-8000-98f17039c6fc::urn:microsoft-com:service:MtpNul
             .map(|l| format!("{l}\r\n"))
             .collect();
         assert!(!Message::parse(no_loc.as_bytes()).unwrap().is_mtp_alive());
+    }
+
+    #[test]
+    fn alive_for_one_service() {
+        let pc = A7S_ANSWER.replace(MTP_NULL_SERVICE, DIGITAL_IMAGING_SERVICE);
+        let m = Message::parse(pc.as_bytes()).unwrap();
+        assert!(m.is_alive_for(DIGITAL_IMAGING_SERVICE));
+        assert!(!m.is_alive_for(MTP_NULL_SERVICE));
+        assert!(!m.is_mtp_alive());
+        let n = Message::parse(A7S_NOTIFY.as_bytes()).unwrap();
+        assert!(n.is_alive_for(MTP_NULL_SERVICE));
+        let bye = Message::notify_byebye(DIGITAL_IMAGING_SERVICE, "uuid:x");
+        assert!(!Message::parse(bye.format().as_bytes())
+            .unwrap()
+            .is_alive_for(DIGITAL_IMAGING_SERVICE));
+        let s = Message::search(DIGITAL_IMAGING_SERVICE, 1);
+        assert!(!s.is_alive_for(DIGITAL_IMAGING_SERVICE));
     }
 
     #[test]

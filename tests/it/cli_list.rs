@@ -15,7 +15,7 @@ fn run(args: &[&str]) -> Output {
 
 #[test]
 fn list_reports_cleanly() {
-    let out = run(&["list"]);
+    let out = run(&["list", "--no-network"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(!stderr.contains("panicked"), "{stderr}");
     match out.status.code() {
@@ -42,7 +42,7 @@ fn list_reports_cleanly() {
 
 #[test]
 fn list_json_is_an_array_or_an_error() {
-    let out = run(&["list", "--json", "--no-probe"]);
+    let out = run(&["list", "--json", "--no-probe", "--no-network"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(!stderr.contains("panicked"), "{stderr}");
     match out.status.code() {

@@ -45,7 +45,7 @@ fn list_explains_each_usb_mode() {
         &[6],
     );
     add_device(root, "1-5", 6, "", "HID1", &[HID], &[]);
-    let out = run(&["list"], root);
+    let out = run(&["list", "--no-network"], root);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.starts_with("5 Sony devices on USB:"), "{stdout}");
@@ -93,7 +93,7 @@ fn list_explains_each_usb_mode() {
     let b = block(&stdout, "HID1");
     assert!(b.contains("waiting for a USB mode choice"), "{b}");
 
-    let out = run(&["list", "--json"], root);
+    let out = run(&["list", "--json", "--no-network"], root);
     let j = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{j}");
     assert!(j.contains("\"mode\":\"uvc_streaming\""), "{j}");

@@ -18,6 +18,7 @@ mod cli_control;
 mod cli_docs;
 mod cli_doctor;
 mod cli_list;
+mod cli_list_network;
 mod cli_offload;
 mod cli_pair;
 mod cli_usage;

@@ -185,9 +185,11 @@ impl WifiConfig {
         }
     }
 
-    /// A body in PC Remote mode: live view over PTP/IP, no files.
+    /// A body in PC Remote mode: live view over PTP/IP, no files; descriptions on HTTP
+    /// port 64321, as reported for real bodies.
     pub fn pc_remote(body: Body) -> WifiConfig {
         let mut c = WifiConfig::new(PathBuf::new());
+        c.http_port = 64321;
         c.model = body.model.clone();
         c.serial = body.serial.clone();
         c.pc_remote = Some(Arc::new(body));
@@ -368,7 +370,10 @@ impl WifiEmulator {
             Some(u) => Some(u.local_addr().map_err(Error::Ssdp)?),
             None => None,
         };
-        let location = format!("http://{http_addr}/DeviceDescription.xml");
+        let location = format!(
+            "http://{http_addr}{}",
+            http::location_path(cfg.pc_remote.is_some())
+        );
         let shared = Arc::new(Shared {
             identity: session::Identity {
                 model: cfg.model,

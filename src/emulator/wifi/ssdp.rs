@@ -1,6 +1,8 @@
 //! The body's SSDP side (docs/protocol/ssdp.md#the-emulated-announcer): NOTIFY ssdp:alive
 //! for the four NT values while waiting for a session, unicast 200 OK answers to M-SEARCH,
-//! ssdp:byebye at power-off and stop.
+//! ssdp:byebye at power-off and stop. In PC Remote mode the service announced is Sony's
+//! DigitalImaging (docs/protocol/ssdp.md#pc-remote-over-the-network) instead of the MTP
+//! pair.
 //!
 //! Multicast leaves only through the bind address's interface (IP_MULTICAST_IF, TTL 1),
 //! and M-SEARCHes are only answered when they come from that address's scope (a
@@ -18,7 +20,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::{Activation, Error, Shared, SsdpConfig};
 
 pub(super) use crate::ssdp::message::MULTICAST_ADDR;
-use crate::ssdp::message::{Kind, Message, MTP_DEVICE, MTP_NULL_SERVICE, ROOT_DEVICE};
+use crate::ssdp::message::{
+    Kind, Message, DIGITAL_IMAGING_SERVICE, MTP_DEVICE, MTP_NULL_SERVICE, ROOT_DEVICE,
+};
 
 /// What an A7S sends (docs/protocol/ssdp.md#announcements).
 const SERVER: &str = "FedoraCore/2 UPnP/1.0 MINT-X/1.8.1";
@@ -62,16 +66,19 @@ pub(super) fn socket(bind: IpAddr, cfg: &SsdpConfig) -> Result<UdpSocket, Error>
     Ok(s.into())
 }
 
-fn nts(uuid: &str) -> [(String, String); 4] {
-    [
+/// The (NT, USN) pairs announced: the uuid, the root device, and the mode's own types.
+fn nts(uuid: &str, pc_remote: bool) -> Vec<(String, String)> {
+    let own: &[&str] = if pc_remote {
+        &[DIGITAL_IMAGING_SERVICE]
+    } else {
+        &[MTP_DEVICE, MTP_NULL_SERVICE]
+    };
+    let mut v = vec![
         (uuid.to_string(), uuid.to_string()),
         (ROOT_DEVICE.into(), format!("{uuid}::{ROOT_DEVICE}")),
-        (MTP_DEVICE.into(), format!("{uuid}::{MTP_DEVICE}")),
-        (
-            MTP_NULL_SERVICE.into(),
-            format!("{uuid}::{MTP_NULL_SERVICE}"),
-        ),
-    ]
+    ];
+    v.extend(own.iter().map(|t| (t.to_string(), format!("{uuid}::{t}"))));
+    v
 }
 
 /// The ST of an M-SEARCH (which must carry `MAN: "ssdp:discover"`), or `None`.
@@ -96,7 +103,7 @@ fn in_scope(bind: IpAddr, from: IpAddr) -> bool {
 /// never reach the body before it has announced itself.
 pub(super) fn announce_now(shared: &Shared, sock: &UdpSocket) -> Instant {
     let mut n = 0;
-    for (nt, usn) in nts(&shared.uuid) {
+    for (nt, usn) in nts(&shared.uuid, shared.pc_remote.is_some()) {
         let m = Message::notify_alive(&shared.location, &nt, &usn, SERVER).format();
         match sock.send_to(m.as_bytes(), shared.ssdp.target) {
             Ok(_) => n += 1,
@@ -123,7 +130,7 @@ pub(super) fn run(shared: Arc<Shared>, sock: UdpSocket, first_alive: Instant) {
         None => bind,
     };
     let target = shared.ssdp.target;
-    let pairs = nts(&shared.uuid);
+    let pairs = nts(&shared.uuid, shared.pc_remote.is_some());
     let send_all = |msgs: &[String]| -> u32 {
         let mut n = 0;
         for m in msgs {
