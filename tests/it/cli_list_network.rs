@@ -107,8 +107,16 @@ fn finds_inner() {
     let camera = network_camera(&stdout);
     assert_eq!(camera, "ptpip:127.0.0.1:15740");
 
-    // The printed command reaches the body.
+    // The printed command reaches the body (paired: the namespace has no default route
+    // whose MAC would give the unpaired default GUID; the emulator takes any GUID).
     let home = tempfile::tempdir().unwrap();
+    let conf = home.path().join(".config/alpha-bridge");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("config.toml"),
+        "guid = \"ffff525400b6fda9ffff523c2807a93a\"\n",
+    )
+    .unwrap();
     let rec = home.path().join("net.mjpeg");
     let out = ab()
         .env("HOME", home.path())
