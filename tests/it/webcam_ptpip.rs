@@ -6,6 +6,7 @@
 //! resets give placeholders and then live frames again, an unpaired computer is told
 //! to pair. Speed is printed, never asserted.
 
+use alpha_bridge::camera::sony::LiveViewQuality;
 use alpha_bridge::camera::ConnectOptions;
 use alpha_bridge::emulator::wifi::{WifiConfig, WifiEmulator};
 use alpha_bridge::emulator::Body;
@@ -14,7 +15,7 @@ use alpha_bridge::pipeline::source::FrameSource;
 use alpha_bridge::pipeline::Summary;
 use alpha_bridge::ptp::OpCode;
 use alpha_bridge::transport::tcp::TcpConfig;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::capture::{live_counters, Webcam};
 
@@ -34,13 +35,25 @@ fn emulator(tweak: impl FnOnce(&mut WifiConfig)) -> WifiEmulator {
     WifiEmulator::start(cfg).expect("the emulator starts")
 }
 
+/// Set to `low` (the VM scenario netem.sh, whose CPU is emulated and shared with a loaded
+/// host): ask for the small live view, about a third of the encoding and decoding work.
+const LIVE_VIEW: &str = "AB_TEST_LIVE_VIEW";
+
+fn small_live_view() -> bool {
+    std::env::var(LIVE_VIEW).is_ok_and(|v| v == "low")
+}
+
 fn source(emu: &WifiEmulator, io: Duration) -> PtpIpSource {
+    let small = small_live_view();
     PtpIpSource::new(
         emu.ptpip_addr(),
         GUID,
         "alpha-bridge test",
         tcp(io),
-        ConnectOptions::default(),
+        ConnectOptions {
+            live_view_quality: small.then_some(LiveViewQuality::Low),
+            ..ConnectOptions::default()
+        },
     )
 }
 
@@ -79,7 +92,7 @@ fn live_view_over_ptpip_runs_the_published_sequence_and_frames_arrive_in_order()
     assert_eq!(s.stats.reconnects, 0);
     assert_in_order(&live, 1);
     let ops = emu.stats().ops;
-    let want = [
+    let mut want = vec![
         OpCode::OPEN_SESSION,
         OpCode::SDIO_CONNECT,
         OpCode::SDIO_CONNECT,
@@ -87,8 +100,12 @@ fn live_view_over_ptpip_runs_the_published_sequence_and_frames_arrive_in_order()
         OpCode::SDIO_GET_EXT_DEVICE_INFO,
         OpCode::SDIO_CONNECT,
         OpCode::SDIO_GET_ALL_EXT_DEVICE_PROP_INFO,
-        OpCode::GET_OBJECT,
     ];
+    if small_live_view() {
+        // LiveViewImageQuality set to the small picture.
+        want.push(OpCode::SDIO_SET_EXT_DEVICE_PROP_VALUE);
+    }
+    want.push(OpCode::GET_OBJECT);
     assert_eq!(&ops[..want.len()], &want, "{ops:?}");
     assert_eq!(
         ops.last(),
@@ -159,16 +176,25 @@ fn an_unpaired_computer_is_told_to_pair() {
     assert_eq!(emu.stats().init_fails, 1);
 }
 
+/// Set (to anything) where shaping must happen: the VM scenario tests/vm/scenarios/netem.sh
+/// sets it, so a kernel without sch_netem fails there instead of skipping.
+const REQUIRE_NETEM: &str = "AB_REQUIRE_NETEM";
+
 #[test]
 fn live_view_through_a_netem_shaped_link() {
     // 20 ms ± 10 ms delay and 1 % loss on the namespace's loopback, both directions.
-    let setup = "ip link set lo up && tc qdisc add dev lo root netem delay 20ms 10ms loss 1%";
-    if let Some(out) =
-        crate::support::netns::run_inside(&["-n"], setup, "webcam_ptpip::netem_inner", &[])
-    {
-        for l in out.lines().filter(|l| l.starts_with("netem")) {
-            eprintln!("{l}");
-        }
+    let setup = "ip link set lo up && tc qdisc add dev lo root netem delay 20ms 10ms loss 1% \
+                 && tc qdisc show dev lo | grep -q netem";
+    let out = crate::support::netns::run_inside(&["-n"], setup, "webcam_ptpip::netem_inner", &[]);
+    let Some(out) = out else {
+        assert!(
+            std::env::var_os(REQUIRE_NETEM).is_none(),
+            "{REQUIRE_NETEM} is set but the shaped link could not be set up (see the note above)"
+        );
+        return;
+    };
+    for l in out.lines().filter(|l| l.starts_with("netem")) {
+        eprintln!("{l}");
     }
 }
 
@@ -176,17 +202,28 @@ fn live_view_through_a_netem_shaped_link() {
 #[ignore = "run by live_view_through_a_netem_shaped_link inside a network namespace"]
 fn netem_inner() {
     let emu = emulator(|_| {});
+    // Steady live view for 8 s (after the first 10 live frames): the numbers.
     let w = Webcam::start(Box::new(source(&emu, Duration::from_secs(3))));
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(8) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    std::thread::sleep(Duration::from_secs(8));
     let (s, shots) = w.finish();
     let live = live_counters(&shots);
     report("netem 20 ms ± 10 ms, 1 % loss", &s);
-    assert!(live.len() >= 20, "{} live frames in 8 s", live.len());
+    // Behaviour, not speed (a loaded host or an emulated CPU is slow): live frames kept
+    // coming after the first 10, whole and in order.
+    assert!(live.len() > 10, "{} live frames", live.len());
     assert_eq!(s.stats.bad_frames, 0);
     assert_in_order(&live, emu.stats().sessions);
+    // A reset through the shaped link: both connections cut, live frames come back.
+    let w = Webcam::start(Box::new(source(&emu, Duration::from_secs(3))));
+    emu.drop_connections();
+    w.wait_live(10);
+    let sessions = emu.stats().sessions;
+    let (s, shots) = w.finish();
+    let live = live_counters(&shots);
+    report("netem reset", &s);
+    assert!(s.stats.reconnects >= 1, "{:?}", s.stats);
+    assert_eq!(s.stats.bad_frames, 0);
+    assert_in_order(&live, sessions);
 }
 
 // ---------------------------------------------------------------------------------

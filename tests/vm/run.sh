@@ -131,6 +131,22 @@ build_binaries() {
 	log "cargo build (bins: $VM_PROFILE, example: debug) in $(secs "$t0") s"
 }
 
+# Scenarios with a "# vm-needs: it" line run tests of the `it` integration test binary in
+# the guest (netem.sh). Built here in release and copied to $VM_DIR/it-tests, so a host
+# rebuild while the VM runs cannot change it under the guest.
+IT_TEST=
+build_it_tests() {
+	grep -qlx '# vm-needs: it' "${scenarios[@]}" || return 0
+	local t0 exe
+	t0=$(now_ms)
+	exe=$(cd "$REPO" && cargo test -q --release --no-run --test it --message-format=json 2>/dev/null |
+		sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+	[ -n "$exe" ] && [ -x "$exe" ] || { log "cannot build the it test binary (cargo test --release --no-run --test it)"; exit 1; }
+	cp "$exe" "$VM_DIR/it-tests"
+	IT_TEST=$VM_DIR/it-tests
+	log "it test binary (release) in $(secs "$t0") s"
+}
+
 # Pre-encoded test card frames for `emulate --frames` (bench_e2e, integrity; 60 distinct
 # counters, so the judge decodes its references in seconds under TCG): made here,
 # where encoding takes ~10 ms a frame, not in the guest (~300 ms under TCG). Cached.
@@ -185,6 +201,7 @@ else
 fi
 prepare
 build_binaries
+build_it_tests
 make_frames
 T_VM=$(now_ms)
 
@@ -199,6 +216,7 @@ EXAMPLES=${CARGO_TARGET_DIR:-$REPO/target}/debug/examples
 VM_DIR=$VM_DIR
 SCENARIO_TIMEOUT=$SCENARIO_TIMEOUT
 FRAMES=$FRAMES
+IT_TEST=$IT_TEST
 ENV
 run_vm "$HERE/guest/runner.sh"
 

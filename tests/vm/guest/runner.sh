@@ -8,7 +8,7 @@ set -uo pipefail
 OUT=$VM_DIR/out
 # shellcheck disable=SC1091
 . "$OUT/env"
-export REPO BIN EXAMPLES VM_DIR OUT FRAMES
+export REPO BIN EXAMPLES VM_DIR OUT FRAMES IT_TEST
 up() { cut -d' ' -f1 /proc/uptime; }
 up >"$OUT/boot-time"
 K=$(uname -r)
