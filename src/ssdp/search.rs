@@ -155,7 +155,7 @@ pub fn search(cfg: &SearchConfig) -> io::Result<Vec<NetBody>> {
         .into_iter()
         .filter_map(|h| h.join().ok().flatten())
         .collect();
-    found.sort_by(|a, b| (a.addr, a.service).cmp(&(b.addr, b.service)));
+    found.sort_by_key(|b| (b.addr, b.service));
     Ok(found)
 }
 
