@@ -3,6 +3,7 @@
 # each USB mode on a real USB bus: PC Remote is ready, MTP and Mass Storage name the menu
 # path to PC Remote (Mass Storage as the mode `pair` uses), USB Streaming is recognised
 # by its video-class interfaces, with the PTP interface next to them still offered.
+# USB only (`list --no-network`): list.sh covers the network search.
 . "$(dirname "$0")/../lib.sh"
 need_cli emulate --usb-gadget
 "$AB" emulate --help | grep -q 'uvc' || die "emulate has no --mode uvc yet"
@@ -11,7 +12,7 @@ need_cli emulate --usb-gadget
 list_in() {
 	emulate --mode "$1"
 	step "alpha-bridge list ($1)"
-	"$AB" list | tee "$O/list-$1.txt"
+	"$AB" list --no-network | tee "$O/list-$1.txt"
 	L=$O/list-$1.txt
 }
 done_with() { stop gadget INT; [ "$STOP_RC" = 0 ] || die "the $1 body exited $STOP_RC"; wait_for 10 sh -c '! grep -qx 054c /sys/bus/usb/devices/*/idVendor' || die "the $1 body did not leave the bus"; }
@@ -56,7 +57,7 @@ has "mode     PC Remote"
 has "video    the camera is also a webcam (USB Streaming"
 has "alpha-bridge is not needed for video"
 has "its PTP interface (PC Remote) still gives control"
-"$AB" list --json >"$O/list-uvc.json"
+"$AB" list --json --no-network >"$O/list-uvc.json"
 grep -q '"usb_mode":"ptp"' "$O/list-uvc.json" || die "json: $(cat "$O/list-uvc.json")"
 done_with uvc
 step "ok"
