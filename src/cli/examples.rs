@@ -29,7 +29,7 @@ Each line is ok, warn or FAIL; a FAIL line says how to fix it. Exit code 0 only 
 pub(crate) const LIST: &str = "\
 Examples:
   alpha-bridge list                     model, serial, USB mode, what to change on the camera;
-                                        bodies in PC Remote on the network with their --camera ptpip:…
+                                        bodies in PC Remote on the network with their --camera ptpip:HOST:PORT
   alpha-bridge list --no-network        USB only (no 1.5 s network search)
   alpha-bridge list --json --no-probe   for scripts; without opening the camera";
 
