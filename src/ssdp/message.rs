@@ -163,20 +163,17 @@ impl Message {
     /// A Sony body saying "I'm in Send to Computer, come and get it": a NOTIFY with
     /// `NTS: ssdp:alive` or a 200 search answer, for the MtpNullService, with a LOCATION.
     pub fn is_mtp_alive(&self) -> bool {
-        let live = match self.kind {
-            Kind::Notify => self
-                .nts()
-                .is_some_and(|v| v.eq_ignore_ascii_case(NTS_ALIVE)),
-            Kind::Response { status } => status == 200,
-            Kind::Search => false,
-        };
-        live && self.target().is_some_and(|t| t.contains("MtpNullService"))
-            && self.location().is_some()
+        self.is_alive_with(|t| t.contains("MtpNullService"))
     }
 
     /// A NOTIFY `ssdp:alive` or a 200 search answer for exactly `service` (case-insensitive),
     /// with a LOCATION.
     pub fn is_alive_for(&self, service: &str) -> bool {
+        self.is_alive_with(|t| t.trim().eq_ignore_ascii_case(service))
+    }
+
+    /// An alive NOTIFY or a 200 answer, with a LOCATION, whose target passes `wanted`.
+    fn is_alive_with(&self, wanted: impl Fn(&str) -> bool) -> bool {
         let live = match self.kind {
             Kind::Notify => self
                 .nts()
@@ -184,10 +181,7 @@ impl Message {
             Kind::Response { status } => status == 200,
             Kind::Search => false,
         };
-        live && self
-            .target()
-            .is_some_and(|t| t.trim().eq_ignore_ascii_case(service))
-            && self.location().is_some()
+        live && self.target().is_some_and(wanted) && self.location().is_some()
     }
 
     /// `NOTIFY` with `NTS: ssdp:alive`.
