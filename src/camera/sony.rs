@@ -52,7 +52,7 @@ impl LiveViewQuality {
 /// is at least this long.
 const EVENT_READ_SLACK: Duration = Duration::from_millis(3);
 /// ... and at least this often when there is no wait (a slow body).
-pub const EVENT_POLL_MAX_GAP: Duration = Duration::from_millis(250);
+pub const EVENT_POLL_MAX_GAP: Duration = Duration::from_millis(100);
 /// Outside live view, the event pipe is read at most this often.
 const EVENT_POLL_GAP: Duration = Duration::from_millis(5);
 /// Live view counts as running (and reading the event pipe itself) this long after its
