@@ -5,7 +5,11 @@
 //! re-reads the properties once per step until it sees the change or its time is up.
 //!
 //! Every write is confirmed by reading the value back: real bodies sometimes answer OK
-//! and change nothing.
+//! and change nothing. On a body that announces changes with 0xC203 events
+//! ([`Camera::events_live`]) the read-back waits for the event and reads 0x9209 once it
+//! came (or after [`EVENT_WAIT`] without one); on a body without events every step
+//! re-reads, as before. Watchers of an event-driven body cost no 0x9209 read while
+//! nothing changes; otherwise the properties are re-read every [`WATCH_EVERY`].
 
 use super::link::Link;
 use super::settings::{self, code, int, Setting, Wanted, WB_COLOR_TEMP};
@@ -50,8 +54,13 @@ const MAX_NOTCH_ROUNDS: u32 = 8;
 const JOB_LIMIT: Duration = Duration::from_secs(30);
 /// Time one [`Controller::step`] may take while steps make progress.
 const ROUND_BUDGET: Duration = Duration::from_millis(20);
-/// With subscribers, the properties are re-read this often when nothing else runs.
-const WATCH_EVERY: Duration = Duration::from_millis(500);
+/// With subscribers, a body without events has its properties re-read this often when
+/// nothing else runs.
+pub const WATCH_EVERY: Duration = Duration::from_millis(500);
+/// While a job waits for a value on a body with events, 0x9209 is re-read when an event
+/// marked a property stale, or when this long passed without one (the body may not
+/// announce every property).
+pub const EVENT_WAIT: Duration = Duration::from_millis(250);
 
 /// What a caller asks for.
 #[derive(Clone, Debug, PartialEq)]
@@ -382,8 +391,8 @@ impl<T> Controller<T> {
         // A body storing a shot may take its time over a transaction.
         cam.set_patient(!self.queue.is_empty());
         let Some((_, job)) = self.queue.front_mut() else {
-            if self.watch && self.last_read.is_none_or(|t| t.elapsed() >= WATCH_EVERY) {
-                if let Err(e) = self.read(cam) {
+            if self.watch {
+                if let Err(e) = self.watch_step(cam) {
                     log::debug!("re-reading the properties for watchers failed: {e}");
                 }
             }
@@ -449,6 +458,22 @@ impl<T> Controller<T> {
         }
     }
 
+    /// Idle with watchers: on a body with events, a re-read only when one of them marked
+    /// a property stale; otherwise every [`WATCH_EVERY`].
+    fn watch_step<L: Link>(&mut self, cam: &mut Camera<L>) -> Result<(), ControlError> {
+        cam.poll_events()?;
+        if cam.events_live() {
+            if cam.has_stale() {
+                self.read(cam)?;
+            }
+            return Ok(());
+        }
+        if self.last_read.is_none_or(|t| t.elapsed() >= WATCH_EVERY) {
+            self.read(cam)?;
+        }
+        Ok(())
+    }
+
     fn read<L: Link>(&mut self, cam: &mut Camera<L>) -> Result<(), ControlError> {
         cam.refresh_properties()?;
         self.last_read = Some(Instant::now());
@@ -471,6 +496,16 @@ impl<T> Controller<T> {
             }
         }
     }
+}
+
+/// The re-read of a job waiting for a value: every step on a body without events; on a
+/// body with events when one marked a property stale, or after [`EVENT_WAIT`] without.
+fn reread<L: Link>(cam: &mut Camera<L>) -> Result<(), CameraError> {
+    cam.poll_events()?;
+    if !cam.events_live() || cam.has_stale() || cam.since_properties_read() >= EVENT_WAIT {
+        cam.refresh_properties()?;
+    }
+    Ok(())
 }
 
 fn model<L: Link>(cam: &Camera<L>) -> Result<&PropModel, ControlError> {
@@ -888,7 +923,7 @@ fn run_step<L: Link>(job: &mut Job, cam: &mut Camera<L>) -> Result<bool, Control
             since,
         } => {
             let started = *since.get_or_insert_with(Instant::now);
-            cam.refresh_properties()?;
+            reread(cam)?;
             let now = current(cam, *code);
             if now == Some(*value) {
                 job.steps.pop_front();
@@ -981,7 +1016,7 @@ fn run_step<L: Link>(job: &mut Job, cam: &mut Camera<L>) -> Result<bool, Control
         } => {
             let started = *since.get_or_insert_with(Instant::now);
             let (c, u, t, f) = (*code, *until, *timeout, *fail);
-            cam.refresh_properties()?;
+            reread(cam)?;
             let listed = cam.properties().is_some_and(|m| m.get(c).is_some());
             let v = current(cam, c);
             let held = v.is_some_and(|v| u.holds(v));

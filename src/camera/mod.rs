@@ -15,6 +15,9 @@ pub mod settings;
 pub mod sony;
 pub mod usb_mode;
 
+#[cfg(test)]
+mod tests;
+
 pub use session::{read_device_info, DataPhase, PtpSession, Session};
 pub use sony::{Camera, ConnectOptions, SonyCamera};
 

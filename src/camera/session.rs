@@ -9,18 +9,26 @@
 //!
 //! Data phases go straight from the link's receive buffer into the caller's buffer or
 //! sink, so polling live view allocates nothing once the buffers have grown.
+//!
+//! Events take one path whenever they arrive: during a transaction the link hands them
+//! to the engine as inputs; between transactions [`Session::poll_events`] fetches them
+//! from the link and feeds them to the engine the same way. Either way the caller takes
+//! them from the engine's queue with [`Session::take_events`].
 
 use super::link::{Link, LinkError, UsbLink};
 use super::CameraError;
 use crate::ptp::container::{Event, Response};
 use crate::ptp::dataset::DeviceInfo;
-use crate::ptp::engine::{DataDir, Engine, Step};
+use crate::ptp::engine::{DataDir, Engine, Input, Step};
 use crate::ptp::{OpCode, ResponseCode};
 use crate::transport::{ErrorKind, Transport, TransportError};
 use std::time::Duration;
 
 /// Largest data phase accepted by default (live-view objects are well under 1 MiB).
 pub const DEFAULT_MAX_DATA: usize = 64 << 20;
+/// Events fetched from the link in one [`Session::poll_events`] (the rest wait for the
+/// next call, so a chatty camera cannot hold up live view).
+pub const MAX_EVENTS_PER_POLL: usize = 16;
 
 /// The data phase of a transaction.
 pub enum DataPhase<'a> {
@@ -99,6 +107,26 @@ impl<L: Link> Session<L> {
     /// Events the camera sent so far (oldest first), removed from the queue.
     pub fn take_events(&mut self) -> Vec<Event> {
         std::iter::from_fn(|| self.engine.poll_event()).collect()
+    }
+
+    /// Fetches the events the camera sent between transactions (at most
+    /// [`MAX_EVENTS_PER_POLL`], without waiting) into the engine's queue. Errors only when
+    /// the link is gone.
+    pub fn poll_events(&mut self) -> Result<(), CameraError> {
+        for _ in 0..MAX_EVENTS_PER_POLL {
+            let e = match self.link.poll_event() {
+                Ok(Some(e)) => e,
+                Ok(None) => break,
+                Err(LinkError::Transport(t)) => return Err(CameraError::Transport(t)),
+                Err(LinkError::Corrupt(detail)) => {
+                    log::debug!("ignoring a malformed event: {detail}");
+                    break;
+                }
+            };
+            // Never an error: events are queued whatever the transaction state.
+            let _ = self.engine.handle(Input::Event(e));
+        }
+        Ok(())
     }
 
     /// OpenSession(1) with transaction id 0. A session left open by an earlier host

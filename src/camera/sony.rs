@@ -4,6 +4,14 @@
 //! USB one; [`Camera::connect_ptpip`] reaches a body in PC Remote over Wi-Fi or
 //! Ethernet, with the sequence published for the network ([`Handshake::Network`]); the
 //! live-view loop is the same on both.
+//!
+//! The property model is kept current by the body's 0xC203 "property changed" events
+//! (docs/protocol/sony-usb.md#events): [`Camera::poll_events`] marks the named property
+//! stale and [`Camera::refresh_stale`] re-reads 0x9209 only then. The live-view loop
+//! reads the event pipe while it waits for the next request anyway (at least every
+//! [`EVENT_POLL_MAX_GAP`]), so events cost it no time. A body that never sent an event
+//! on this connection (the ILCE-5100 has no interrupt endpoint) is polled instead, on
+//! the schedule of whoever asks.
 
 use super::link::{Link, PtpIpLink, UsbLink};
 use super::pacing::Pacer;
@@ -12,7 +20,7 @@ use super::usb_mode::{has_usb_live_view, pc_remote_steps, ptp_face, PtpFace};
 use super::CameraError;
 use crate::ptp::codes::{handle, vendor};
 use crate::ptp::dataset::DeviceInfo;
-use crate::ptp::props::PropModel;
+use crate::ptp::props::{PropModel, EVENT_PROPERTY_CHANGED};
 use crate::ptp::sony::{self as sony_ds, AllProps, ExtDeviceInfo, PropValue};
 use crate::ptp::{OpCode, PropCode, ResponseCode};
 use crate::transport::tcp::TcpConfig;
@@ -39,6 +47,17 @@ impl LiveViewQuality {
         }
     }
 }
+
+/// The live-view loop reads the event pipe in its wait before a request when the wait
+/// is at least this long.
+const EVENT_READ_SLACK: Duration = Duration::from_millis(3);
+/// ... and at least this often when there is no wait (a slow body).
+pub const EVENT_POLL_MAX_GAP: Duration = Duration::from_millis(100);
+/// Outside live view, the event pipe is read at most this often.
+const EVENT_POLL_GAP: Duration = Duration::from_millis(5);
+/// Live view counts as running (and reading the event pipe itself) this long after its
+/// last request.
+const LIVE_VIEW_RUNNING: Duration = Duration::from_millis(100);
 
 /// Which connect sequence a body expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,6 +138,24 @@ pub struct Camera<L: Link> {
     counters: LiveViewCounters,
     /// Reused for 0x9209 re-reads.
     scratch: Vec<u8>,
+    events: EventState,
+}
+
+/// What the camera's events told so far.
+#[derive(Debug, Clone, Copy, Default)]
+struct EventState {
+    /// The body has announced a property change with an event on this connection: from
+    /// then on its properties are re-read only when an event says so.
+    live: bool,
+    /// An event named a property the model does not have yet.
+    unknown_changed: bool,
+    /// Property-changed events taken.
+    changes: u64,
+    /// 0x9209 reads after the handshake.
+    reads: u64,
+    last_read: Option<Instant>,
+    last_link_poll: Option<Instant>,
+    last_live_request: Option<Instant>,
 }
 
 /// A Sony body over USB.
@@ -176,6 +213,10 @@ impl<L: Link> Camera<L> {
                     last_frame: Instant::now(),
                     counters: LiveViewCounters::default(),
                     scratch: Vec::new(),
+                    events: EventState {
+                        last_read: Some(Instant::now()),
+                        ..EventState::default()
+                    },
                 })
             }
             Err(e) => {
@@ -426,10 +467,16 @@ impl<L: Link> Camera<L> {
             return Err(CameraError::Stalled(self.opts.stall_timeout));
         }
         let at = self.pacer.next_request_at(now);
+        let since_poll = self.events.last_link_poll.map(|t| now.duration_since(t));
+        if at > now + EVENT_READ_SLACK || since_poll.is_none_or(|d| d >= EVENT_POLL_MAX_GAP) {
+            self.read_event_pipe(now)?;
+        }
+        let now = Instant::now();
         if at > now {
             std::thread::sleep(at - now);
         }
         let sent = Instant::now();
+        self.events.last_live_request = Some(sent);
         self.pacer.sent(sent);
         self.counters.requests += 1;
         let r = self.session().transaction(
@@ -467,9 +514,94 @@ impl<L: Link> Camera<L> {
         }
     }
 
+    fn read_event_pipe(&mut self, now: Instant) -> Result<(), CameraError> {
+        self.events.last_link_poll = Some(now);
+        self.session().poll_events()
+    }
+
+    /// Takes the events the camera sent and applies them to the property model: a
+    /// 0xC203 marks its property stale (see [`refresh_stale`](Self::refresh_stale)).
+    /// Reads the event pipe unless live view runs (it reads the pipe in its own waits);
+    /// malformed and unknown events are logged at debug and dropped. Returns how many
+    /// property changes were announced. Errors only when the link is gone.
+    pub fn poll_events(&mut self) -> Result<usize, CameraError> {
+        let now = Instant::now();
+        let live_view = self
+            .events
+            .last_live_request
+            .is_some_and(|t| now.duration_since(t) < LIVE_VIEW_RUNNING);
+        let due = self
+            .events
+            .last_link_poll
+            .is_none_or(|t| now.duration_since(t) >= EVENT_POLL_GAP);
+        if !live_view && due {
+            self.read_event_pipe(now)?;
+        }
+        let mut n = 0;
+        for e in self.session().take_events() {
+            let params = e.params.as_slice();
+            let changed = match self.props.as_mut() {
+                Some(m) => m
+                    .on_event(e.code.0, params)
+                    .map(|c| (c, m.get(c).is_some())),
+                None if e.code.0 == EVENT_PROPERTY_CHANGED => params
+                    .first()
+                    .and_then(|&p| u16::try_from(p).ok())
+                    .map(|c| (c, false)),
+                None => None,
+            };
+            match changed {
+                Some((code, known)) => {
+                    log::debug!("event: property {code:#06x} changed");
+                    n += 1;
+                    self.events.live = true;
+                    self.events.changes += 1;
+                    self.events.unknown_changed |= !known;
+                }
+                None => log::debug!("ignoring event {:?} {params:x?}", e.code),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Whether the body announces property changes with events (it has sent one on this
+    /// connection): then [`refresh_stale`](Self::refresh_stale) is all a watcher needs.
+    /// Until then (and on a body without an event pipe) the caller polls.
+    pub fn events_live(&self) -> bool {
+        self.events.live
+    }
+
+    /// Whether an event said a property changed since the last 0x9209 read.
+    pub fn has_stale(&self) -> bool {
+        self.events.unknown_changed || self.props.as_ref().is_some_and(PropModel::has_stale)
+    }
+
+    /// Takes the camera's events and re-reads 0x9209 when one of them marked a property
+    /// stale. Returns the codes whose value changed (empty when nothing was read).
+    pub fn refresh_stale(&mut self) -> Result<Vec<u16>, CameraError> {
+        self.poll_events()?;
+        if !self.has_stale() {
+            return Ok(Vec::new());
+        }
+        self.refresh_properties()
+    }
+
+    /// How long ago 0x9209 was last read (the handshake's read counts).
+    pub fn since_properties_read(&self) -> Duration {
+        self.events.last_read.map_or(Duration::MAX, |t| t.elapsed())
+    }
+
+    /// (0x9209 reads since the handshake, property-changed events taken).
+    pub fn event_counters(&self) -> (u64, u64) {
+        (self.events.reads, self.events.changes)
+    }
+
     /// Re-reads every property (0x9209) into the model (created when the handshake's
-    /// read failed). Returns the codes whose value changed.
+    /// read failed) and clears the stale marks. Returns the codes whose value changed.
     pub fn refresh_properties(&mut self) -> Result<Vec<u16>, CameraError> {
+        self.events.reads += 1;
+        self.events.last_read = Some(Instant::now());
+        self.events.unknown_changed = false;
         let (generation, announced) = (self.ext.generation(), self.ext.announced());
         let mut buf = std::mem::take(&mut self.scratch);
         let r = self.session().checked(

@@ -37,6 +37,8 @@ pub struct PtpIpSource {
     /// The last failure was the link's: drop the camera without CloseSession.
     link_failed: bool,
     label: String,
+    /// The first frame of this connection was announced.
+    announced: bool,
 }
 
 impl PtpIpSource {
@@ -61,6 +63,7 @@ impl PtpIpSource {
             cam: None,
             link_failed: false,
             label: format!("camera at {addr}"),
+            announced: false,
         }
     }
 }
@@ -83,13 +86,21 @@ impl FrameSource for PtpIpSource {
         );
         self.link_failed = false;
         self.cam = Some(cam);
+        self.announced = false;
         Ok(())
     }
 
     fn next(&mut self, buf: &mut Vec<u8>, stop: &AtomicBool) -> Result<Item, SourceError> {
         let cam = self.cam.as_mut().ok_or(SourceError::Stopped)?;
         match cam.next_live_view(buf, &|| stop.load(Ordering::Relaxed)) {
-            Ok(()) => Ok(Item::Object),
+            Ok(()) => {
+                if !self.announced {
+                    self.announced = true;
+                    let at = format!(" at {}", self.addr);
+                    log::info!("{}", super::source::streaming_line(cam, buf, &at));
+                }
+                Ok(Item::Object)
+            }
             Err(_) if stop.load(Ordering::Relaxed) => Err(SourceError::Stopped),
             Err(e) => {
                 self.link_failed =

@@ -2,7 +2,8 @@
 //! in-process emulator), or a replayed capture. A source can be reconnected: the
 //! capture thread calls `connect` again after the camera went away.
 
-use crate::camera::{CameraError, ConnectOptions, SonyCamera};
+use crate::camera::link::Link;
+use crate::camera::{Camera, CameraError, ConnectOptions, SonyCamera};
 use crate::control::socket::Server;
 use crate::control::Port;
 use crate::frame::{Replay, ReplayError, ReplayKind};
@@ -11,6 +12,31 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The line that says live view is flowing, from the first live-view object of a
+/// connection: its picture size (the JPEG's own dimensions) and the LiveViewImageQuality
+/// (0xD26A) the body has, e.g. "streaming 1024x680 live view (quality high) from
+/// ILCE-6400 0000…". `place` is appended (" at 192.0.2.1:15740" for the network).
+pub fn streaming_line<L: Link>(cam: &Camera<L>, object: &[u8], place: &str) -> String {
+    let size = match crate::frame::extract(object) {
+        Ok(f) => format!("{}x{}", f.width, f.height),
+        Err(e) => {
+            log::debug!("first live-view object: {e}");
+            "an unreadable".into()
+        }
+    };
+    let quality = match cam.live_view_quality() {
+        Some(1) => " (quality low)".to_string(),
+        Some(2) => " (quality high)".to_string(),
+        Some(q) => format!(" (quality {q})"),
+        None => String::new(),
+    };
+    let info = cam.device_info();
+    format!(
+        "streaming {size} live view{quality} from {} {}{place}",
+        info.model, info.serial_number
+    )
+}
 
 /// What `next` put into the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +144,8 @@ pub struct CameraSource {
     opts: ConnectOptions,
     cam: Option<SonyCamera<Box<dyn Transport>>>,
     control: Option<Control>,
+    /// The first frame of this connection was announced.
+    announced: bool,
 }
 
 impl CameraSource {
@@ -129,6 +157,7 @@ impl CameraSource {
             opts,
             cam: None,
             control: None,
+            announced: false,
         }
     }
 
@@ -157,6 +186,7 @@ impl FrameSource for CameraSource {
         );
         let serial = cam.device_info().serial_number.clone();
         self.cam = Some(cam);
+        self.announced = false;
         if let Some(c) = self.control.as_mut() {
             if c.server.is_none() {
                 c.server = (c.start)(&serial);
@@ -177,6 +207,10 @@ impl FrameSource for CameraSource {
             }
             match cam.poll_live_view(buf) {
                 Ok(true) => {
+                    if !self.announced {
+                        self.announced = true;
+                        log::info!("{}", streaming_line(cam, buf, ""));
+                    }
                     if let Some(c) = self.control.as_mut() {
                         c.port.frame(buf);
                     }

@@ -4,8 +4,10 @@
 //! SDIO_GetAllExtDevicePropInfo (0x9209) and kept current by later 0x9209 reads and by
 //! the 0xC203 "property changed" events of the interrupt pipe.
 //!
-//! Pure (L0): no I/O. Reading the interrupt pipe and re-reading 0x9209 belong to the
-//! camera session; it feeds [`PropModel::on_event`] and [`PropModel::update`].
+//! Pure (L0): no I/O. Reading the event pipe and re-reading 0x9209 belong to the camera
+//! driver (`camera::sony::Camera::poll_events` and `refresh_stale`,
+//! docs/protocol/sony-usb.md#events); it feeds [`PropModel::on_event`] and
+//! [`PropModel::update`].
 
 use super::codes::DataType;
 use super::sony::{AllProps, Generation, PropDesc, PropForm, PropValue, Skipped};

@@ -111,6 +111,41 @@ fn webcam_runs_against_every_emulated_profile() {
     }
 }
 
+/// The first info line of a stream says the size of the first frame and the
+/// LiveViewImageQuality (0xD26A) the body has (issue 14 item 3); a body that does not
+/// list the quality gets no quality in the line.
+#[test]
+fn the_first_info_line_says_the_live_view_size_and_quality() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.mjpeg");
+    for (extra, want) in [
+        (
+            vec!["--live-view-quality", "low"],
+            "streaming 640x424 live view (quality low) from ILCE-6400 ",
+        ),
+        (
+            vec![],
+            "streaming 1024x680 live view (quality high) from ILCE-6400 ",
+        ),
+    ] {
+        let mut args: Vec<&OsStr> = ["--camera", "emulated", "--frames", "3", "-y", "--record"]
+            .iter()
+            .map(OsStr::new)
+            .collect();
+        args.push(file.as_os_str());
+        args.extend(extra.iter().map(OsStr::new));
+        let out = webcam(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("streaming "))
+            .collect();
+        assert_eq!(lines.len(), 1, "{err}");
+        assert!(lines[0].starts_with(want), "{err}");
+    }
+}
+
 #[test]
 fn emulated_model_needs_a_known_model_and_the_emulated_camera() {
     let dir = tempfile::tempdir().unwrap();

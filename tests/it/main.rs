@@ -28,6 +28,7 @@ mod decode;
 mod docs_links;
 mod emulated_pipeline;
 mod error_chains;
+mod events;
 mod fault_matrix;
 mod layering;
 mod multi_camera;

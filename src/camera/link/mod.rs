@@ -6,12 +6,19 @@
 //! class-request cancel; [`ptpip::PtpIpLink`] the two TCP connections, the Init
 //! handshake, probes and the event channel. Transaction rules live in the engine, so
 //! both links apply the same ones.
+//!
+//! Events sent between transactions (the USB interrupt pipe, the PTP/IP event
+//! connection) are fetched with [`Link::poll_event`], which never waits: the session
+//! driver calls it between live-view polls and hands what it gets to the engine, the
+//! same path as an event that arrives during a transaction
+//! (docs/protocol/sony-usb.md#events).
 
 pub mod ptpip;
 pub mod usb;
 
 use std::time::Duration;
 
+use crate::ptp::container::Event;
 use crate::ptp::engine::{Input, Transmit};
 use crate::transport::TransportError;
 
@@ -40,6 +47,14 @@ pub trait Link: Send {
     fn reset(&mut self);
     /// How long one read or write may take.
     fn set_timeout(&mut self, timeout: Duration);
+    /// One event the camera sent outside a transaction, without waiting (USB: one read
+    /// of the interrupt pipe with the shortest timeout; PTP/IP: what the event
+    /// connection holds). `Ok(None)` when there is none now, when the link has no event
+    /// pipe, or when what arrived was not a valid event (logged and dropped). `Err` only
+    /// when the camera is gone.
+    fn poll_event(&mut self) -> Result<Option<Event>, LinkError> {
+        Ok(None)
+    }
 }
 
 impl<L: Link + ?Sized> Link for Box<L> {
@@ -54,5 +69,8 @@ impl<L: Link + ?Sized> Link for Box<L> {
     }
     fn set_timeout(&mut self, timeout: Duration) {
         (**self).set_timeout(timeout)
+    }
+    fn poll_event(&mut self) -> Result<Option<Event>, LinkError> {
+        (**self).poll_event()
     }
 }

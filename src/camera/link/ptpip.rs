@@ -296,6 +296,11 @@ impl Link for PtpIpLink {
     fn set_timeout(&mut self, timeout: Duration) {
         self.cmd.set_timeout(timeout);
     }
+
+    fn poll_event(&mut self) -> Result<Option<Event>, LinkError> {
+        self.poll_events();
+        Ok(self.events.pop_front())
+    }
 }
 
 impl Drop for PtpIpLink {

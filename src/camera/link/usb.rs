@@ -10,11 +10,17 @@
 //!
 //! The receive buffer and the send buffer are reused between transactions, so polling
 //! live view allocates nothing once they have grown to frame size.
+//!
+//! Events come on the interrupt pipe. [`Link::poll_event`] reads it once with the
+//! shortest timeout the transport allows (libusb: 1 ms), so the caller decides when
+//! that millisecond is spent (the live-view loop spends it while it waits anyway). An
+//! interface without an interrupt endpoint (ILCE-5100) answers `Unsupported` once and is
+//! not asked again: its host polls the properties instead.
 
 use std::time::Duration;
 
 use super::{Link, LinkError};
-use crate::ptp::container;
+use crate::ptp::container::{self, Event};
 use crate::ptp::engine::usb::{self as framer, UsbFramer};
 use crate::ptp::engine::{Input, Transmit};
 use crate::ptp::ResponseCode;
@@ -29,6 +35,25 @@ const MAX_READ: usize = 1 << 20;
 const MAX_ZERO_READS: u32 = 4;
 /// Get Device Status polls while a cancel is being finished.
 const CANCEL_POLLS: u32 = 20;
+/// One interrupt transfer is read into this many bytes (an event container is 12 to 24).
+const EVENT_READ: usize = 64;
+/// Failed interrupt reads in a row (other than "nothing yet") before events are given up
+/// on for this connection.
+const MAX_EVENT_FAILURES: u32 = 3;
+
+/// What is known about the interrupt pipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventPipe {
+    /// Not given up on: reads are tried.
+    Open {
+        /// Failed reads in a row.
+        failures: u32,
+        /// A halt was cleared since the last good read.
+        halt_cleared: bool,
+    },
+    /// No interrupt endpoint, or it kept failing.
+    Absent,
+}
 
 /// The engine over a USB [`Transport`].
 pub struct UsbLink<T: Transport> {
@@ -43,6 +68,7 @@ pub struct UsbLink<T: Transport> {
     zero_reads: u32,
     tx: Vec<u8>,
     timeout: Duration,
+    events: EventPipe,
 }
 
 impl<T: Transport> From<T> for UsbLink<T> {
@@ -64,6 +90,10 @@ impl<T: Transport> UsbLink<T> {
             zero_reads: 0,
             tx: Vec::with_capacity(64),
             timeout: Duration::from_secs(8),
+            events: EventPipe::Open {
+                failures: 0,
+                halt_cleared: false,
+            },
         }
     }
 
@@ -235,5 +265,69 @@ impl<T: Transport> Link for UsbLink<T> {
 
     fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
+    }
+
+    fn poll_event(&mut self) -> Result<Option<Event>, LinkError> {
+        let EventPipe::Open {
+            failures,
+            halt_cleared,
+        } = self.events
+        else {
+            return Ok(None);
+        };
+        let mut b = [0u8; EVENT_READ];
+        let e = match self.t.read_event(&mut b, Duration::ZERO) {
+            Ok(n) => {
+                self.events = EventPipe::Open {
+                    failures: 0,
+                    halt_cleared: false,
+                };
+                return match Event::parse(&b[..n]) {
+                    Ok(e) => Ok(Some(e)),
+                    Err(err) => {
+                        log::debug!("usb: ignoring {n} bytes on the interrupt pipe: {err}");
+                        Ok(None)
+                    }
+                };
+            }
+            Err(e) => e,
+        };
+        match e.kind {
+            ErrorKind::Timeout => Ok(None),
+            ErrorKind::Disconnected => Err(e.into()),
+            ErrorKind::Unsupported => {
+                log::debug!("usb: no interrupt endpoint ({e}); the properties are polled");
+                self.events = EventPipe::Absent;
+                Ok(None)
+            }
+            ErrorKind::Stall if !halt_cleared => {
+                log::debug!("usb: the interrupt pipe stalled; clearing the halt");
+                if let Err(err) = self.t.clear_halt(Pipe::InterruptIn) {
+                    log::debug!("usb: clearing the interrupt halt failed: {err}");
+                }
+                self.events = EventPipe::Open {
+                    failures: failures + 1,
+                    halt_cleared: true,
+                };
+                Ok(None)
+            }
+            _ if failures + 1 >= MAX_EVENT_FAILURES => {
+                log::debug!(
+                    "usb: the interrupt pipe failed {} times in a row ({e}); \
+                     the properties are polled from now on",
+                    failures + 1
+                );
+                self.events = EventPipe::Absent;
+                Ok(None)
+            }
+            _ => {
+                log::debug!("usb: reading the interrupt pipe: {e}");
+                self.events = EventPipe::Open {
+                    failures: failures + 1,
+                    halt_cleared,
+                };
+                Ok(None)
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! A host transport in front of another that lets a watcher see (and, for a test that
 //! plays a hung camera, swallow) the bulk transfers, passing every other call straight
-//! through. The fault matrix and `examples/fuzz_seeds.rs` (which includes this file by
-//! path) use it instead of each forwarding the whole `Transport` trait.
+//! through, except that a watcher may play scripted interrupt transfers (events tests).
+//! The fault matrix, the events tests and `examples/fuzz_seeds.rs` (which includes this
+//! file by path) use it instead of each forwarding the whole `Transport` trait.
 
 use alpha_bridge::transport::{Pipe, Transport, TransportError};
 use std::time::Duration;
@@ -15,6 +16,13 @@ pub(crate) trait Watch: Send {
     }
     /// An IN transfer just received.
     fn read(&mut self, _data: &[u8]) {}
+    /// An interrupt transfer to hand out instead of reading the inner transport's;
+    /// `None` reads it.
+    fn read_event(&mut self) -> Option<Result<Vec<u8>, TransportError>> {
+        None
+    }
+    /// A halt about to be cleared on `pipe`.
+    fn clear_halt(&mut self, _pipe: Pipe) {}
 }
 
 /// `inner` with `watch` looking on.
@@ -36,9 +44,18 @@ impl<T: Transport, W: Watch> Transport for Observed<T, W> {
         Ok(n)
     }
     fn read_event(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
-        self.inner.read_event(buf, timeout)
+        match self.watch.read_event() {
+            Some(Ok(b)) => {
+                let n = b.len().min(buf.len());
+                buf[..n].copy_from_slice(&b[..n]);
+                Ok(n)
+            }
+            Some(Err(e)) => Err(e),
+            None => self.inner.read_event(buf, timeout),
+        }
     }
     fn clear_halt(&mut self, pipe: Pipe) -> Result<(), TransportError> {
+        self.watch.clear_halt(pipe);
         self.inner.clear_halt(pipe)
     }
     fn class_out(
