@@ -2,9 +2,10 @@
 //! consumer always gets the newest picture and a live producer never blocks.
 //! Dropped frames are counted and their buffers recycled.
 
-use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError, TrySendError};
-use std::sync::atomic::{AtomicU64, Ordering};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The sending half.
 pub struct LossySender<T> {
@@ -52,6 +53,76 @@ impl<T> LossySender<T> {
     }
 }
 
+/// Backpressure for a producer whose items cost work to make (a USB round trip per live
+/// frame): the consumer grants a ticket each time it takes an item, and the producer
+/// takes a ticket before making the next one. One ticket circulates, so the producer
+/// makes the next item while the consumer works on the current one, and never more than
+/// one item waits: a consumer slower than the source no longer makes the producer fetch
+/// items only for the lossy channel to throw them away.
+pub fn gate() -> (Grant, Tickets) {
+    let (tx, rx) = bounded(1);
+    let _ = tx.try_send(());
+    (Grant(tx), Tickets(rx))
+}
+
+/// The consumer's half of [`gate`].
+#[derive(Clone)]
+pub struct Grant(Sender<()>);
+
+impl Grant {
+    /// The consumer took an item: the producer may make another. Never blocks.
+    pub fn grant(&self) {
+        let _ = self.0.try_send(());
+    }
+}
+
+/// The producer's half of [`gate`].
+pub struct Tickets(Receiver<()>);
+
+impl Tickets {
+    /// Waits until the consumer took the last item, at most `limit` (then the producer
+    /// goes on anyway: a stuck consumer must not stall the source), or until `stop`.
+    /// Returns at once when the consumer is gone.
+    pub fn wait(&self, limit: Duration, stop: &AtomicBool) {
+        if self.0.try_recv().is_ok() {
+            return;
+        }
+        let end = Instant::now() + limit;
+        while !stop.load(Ordering::Relaxed) {
+            let now = Instant::now();
+            if now >= end {
+                return;
+            }
+            // Short slices so a stop request is seen promptly.
+            match self
+                .0
+                .recv_timeout((end - now).min(Duration::from_millis(50)))
+            {
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+}
+
+/// A receiver that grants a [`gate`] ticket for every item it hands out.
+pub struct GatedReceiver<T> {
+    rx: Receiver<T>,
+    grant: Grant,
+}
+
+impl<T> GatedReceiver<T> {
+    /// Items from `rx`; each one taken grants a ticket through `grant`.
+    pub fn new(rx: Receiver<T>, grant: Grant) -> Self {
+        GatedReceiver { rx, grant }
+    }
+
+    /// Blocks for each item until every sender is gone, granting a ticket per item.
+    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        self.rx.iter().inspect(|_| self.grant.grant())
+    }
+}
+
 /// A pool of reusable buffers: a bounded channel of spares. `get` never blocks.
 #[derive(Clone)]
 pub struct Pool<T> {
@@ -80,6 +151,42 @@ impl<T> Pool<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gate_lets_one_item_wait_while_the_consumer_works() {
+        let (tx, rx) = lossy::<u32>(2, Arc::new(AtomicU64::new(0)));
+        let (grant, tickets) = gate();
+        let rx = GatedReceiver::new(rx, grant);
+        let stop = AtomicBool::new(false);
+        // The first ticket is there at once.
+        let t = Instant::now();
+        tickets.wait(Duration::from_secs(5), &stop);
+        assert!(tx.send(1, drop));
+        // Nothing taken yet: the next wait runs to its limit.
+        tickets.wait(Duration::from_millis(30), &stop);
+        assert!(t.elapsed() >= Duration::from_millis(30));
+        assert!(tx.send(2, drop));
+        // The consumer takes one item: exactly one ticket, not one per item queued.
+        let mut items = rx.iter();
+        assert_eq!(items.next(), Some(1));
+        let t = Instant::now();
+        tickets.wait(Duration::from_secs(5), &stop);
+        assert!(
+            t.elapsed() < Duration::from_secs(4),
+            "the grant ended the wait"
+        );
+        tickets.wait(Duration::from_millis(30), &stop);
+        assert!(t.elapsed() >= Duration::from_millis(30), "no second ticket");
+        // A stop request or a consumer that is gone ends a wait early.
+        stop.store(true, Ordering::Relaxed);
+        let t = Instant::now();
+        tickets.wait(Duration::from_secs(5), &stop);
+        stop.store(false, Ordering::Relaxed);
+        drop(items);
+        drop(rx);
+        tickets.wait(Duration::from_secs(5), &stop);
+        assert!(t.elapsed() < Duration::from_secs(4));
+    }
 
     #[test]
     fn full_channel_drops_the_oldest_and_counts_it() {
