@@ -2,9 +2,9 @@
 //! consumer always gets the newest picture and a live producer never blocks.
 //! Dropped frames are counted and their buffers recycled.
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError, TrySendError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The sending half.
@@ -58,49 +58,80 @@ impl<T> LossySender<T> {
 /// takes a ticket before making the next one. One ticket circulates, so the producer
 /// makes the next item while the consumer works on the current one, and never more than
 /// one item waits: a consumer slower than the source no longer makes the producer fetch
-/// items only for the lossy channel to throw them away.
+/// items only for the lossy channel to throw them away. A mutex and a condition variable
+/// rather than a channel: waiting allocates nothing, even the first time it blocks.
 pub fn gate() -> (Grant, Tickets) {
-    let (tx, rx) = bounded(1);
-    let _ = tx.try_send(());
-    (Grant(tx), Tickets(rx))
+    let g = Arc::new(GateState {
+        state: Mutex::new(TicketState {
+            ticket: true,
+            closed: false,
+        }),
+        cv: Condvar::new(),
+    });
+    (Grant(g.clone()), Tickets(g))
+}
+
+struct GateState {
+    state: Mutex<TicketState>,
+    cv: Condvar,
+}
+
+struct TicketState {
+    ticket: bool,
+    /// The consumer is gone: waits return at once.
+    closed: bool,
+}
+
+impl GateState {
+    fn lock(&self) -> MutexGuard<'_, TicketState> {
+        // Two booleans cannot be left inconsistent by a panic elsewhere.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The consumer's half of [`gate`].
-#[derive(Clone)]
-pub struct Grant(Sender<()>);
+pub struct Grant(Arc<GateState>);
 
 impl Grant {
-    /// The consumer took an item: the producer may make another. Never blocks.
+    /// The consumer took an item: the producer may make another. Never blocks long.
     pub fn grant(&self) {
-        let _ = self.0.try_send(());
+        self.0.lock().ticket = true;
+        self.0.cv.notify_one();
+    }
+}
+
+impl Drop for Grant {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.cv.notify_all();
     }
 }
 
 /// The producer's half of [`gate`].
-pub struct Tickets(Receiver<()>);
+pub struct Tickets(Arc<GateState>);
 
 impl Tickets {
     /// Waits until the consumer took the last item, at most `limit` (then the producer
     /// goes on anyway: a stuck consumer must not stall the source), or until `stop`.
     /// Returns at once when the consumer is gone.
     pub fn wait(&self, limit: Duration, stop: &AtomicBool) {
-        if self.0.try_recv().is_ok() {
-            return;
-        }
         let end = Instant::now() + limit;
-        while !stop.load(Ordering::Relaxed) {
+        let mut st = self.0.lock();
+        loop {
+            if st.ticket {
+                st.ticket = false;
+                return;
+            }
             let now = Instant::now();
-            if now >= end {
+            if st.closed || stop.load(Ordering::Relaxed) || now >= end {
                 return;
             }
             // Short slices so a stop request is seen promptly.
-            match self
-                .0
-                .recv_timeout((end - now).min(Duration::from_millis(50)))
-            {
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
-                Err(RecvTimeoutError::Timeout) => {}
-            }
+            let slice = (end - now).min(Duration::from_millis(50));
+            st = match self.0.cv.wait_timeout(st, slice) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
         }
     }
 }
