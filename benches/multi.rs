@@ -2,15 +2,18 @@
 //! each serving pre-encoded 1024x680 test-card frames (so the body's own cost is a copy,
 //! not a JPEG encode), served by `pipeline::multi::run_all` into null sinks (every frame
 //! decoded to YUYV, written nowhere). Rounds alternate one camera and two cameras in one
-//! run; each round reports per camera the frames per second delivered and the bridge's
-//! CPU (every thread but the emulated bodies', from /proc/self/task over a window after
-//! a warm-up), and the frames lost (dropped in the pipeline, unusable, or made available
-//! by the body but never fetched). The closing lines give the ratio of the bridge's CPU
+//! run; each round reports per camera the frames per second the body served (fetched by
+//! the bridge) and the bridge's CPU (every thread but the emulated bodies', from
+//! /proc/self/task over a window after a warm-up), the frames lost (dropped in the
+//! pipeline, unusable, or made available by the body but never fetched) and the pictures
+//! written per second over the whole run. The closing lines give the ratio of the bridge's CPU
 //! per camera with two cameras to the figure with one (target ≤ 1.10) and the frames
 //! lost (target 0).
 //!
 //! Not a criterion benchmark: the quantity is CPU load at a fixed frame rate. Run:
-//! `cargo bench --bench multi`; `MULTI_BENCH_SECS` (measured seconds per round, default
+//! `cargo bench --bench multi`. A stand-in for the VM's one software-emulated vCPU, where
+//! the decoder cannot keep up with the body: `taskset -c 1 qemu-x86_64 -cpu max
+//! target/release/deps/multi-HASH --bench` (package qemu-user). `MULTI_BENCH_SECS` (measured seconds per round, default
 //! 10) and `MULTI_BENCH_ROUNDS` (pairs of rounds, default 2).
 
 use alpha_bridge::camera::ConnectOptions;
@@ -114,6 +117,8 @@ struct Round {
     bridge_cpu_per_camera: f64,
     bodies_cpu_per_camera: f64,
     lost: u64,
+    /// Pictures written per second and camera over the whole run (warm-up included).
+    delivered: f64,
 }
 
 fn round(cameras: usize, frames: &Arc<Vec<Vec<u8>>>, secs: u64, round_no: u64) -> Round {
@@ -128,6 +133,7 @@ fn round(cameras: usize, frames: &Arc<Vec<Vec<u8>>>, secs: u64, round_no: u64) -
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
     let mut fleet = BenchFleet(emus.clone());
+    let started = Instant::now();
     let supervisor = {
         let stop = stop.clone();
         std::thread::Builder::new()
@@ -155,7 +161,9 @@ fn round(cameras: usize, frames: &Arc<Vec<Vec<u8>>>, secs: u64, round_no: u64) -
         .collect();
     stop.store(true, Ordering::SeqCst);
     let runs = supervisor.join().unwrap();
+    let run_secs = started.elapsed().as_secs_f64();
     let mut lost = 0;
+    let mut written = 0;
     let skipped: HashMap<String, u64> = emus
         .iter()
         .map(|e| (e.body().serial.clone(), e.stats().frames_skipped()))
@@ -163,6 +171,7 @@ fn round(cameras: usize, frames: &Arc<Vec<Vec<u8>>>, secs: u64, round_no: u64) -
     for r in &runs {
         let s = &r.result.as_ref().expect("camera run").stats;
         lost += s.dropped + s.bad_frames + skipped[&r.found.key];
+        written += s.written;
     }
     assert_eq!(runs.len(), cameras, "every camera ran once");
     Round {
@@ -171,6 +180,7 @@ fn round(cameras: usize, frames: &Arc<Vec<Vec<u8>>>, secs: u64, round_no: u64) -
         bridge_cpu_per_camera: (b1 - b0) / wall / cameras as f64,
         bodies_cpu_per_camera: (e1 - e0) / wall / cameras as f64,
         lost,
+        delivered: written as f64 / run_secs / cameras as f64,
     }
 }
 
@@ -220,7 +230,8 @@ fn main() {
             let r = round(cameras, &frames, secs, p * 2 + cameras as u64);
             println!(
                 "  {} camera{}: fps per camera {}; bridge CPU per camera {:.1} % of a core \
-                 ({:.2} ms per frame); emulated body {:.1} %; frames lost {}",
+                 ({:.2} ms per frame); emulated body {:.1} %; frames lost {}; delivered \
+                 {:.1} fps per camera over the whole run",
                 r.cameras,
                 if r.cameras == 1 { " " } else { "s" },
                 r.fps
@@ -232,7 +243,8 @@ fn main() {
                 r.bridge_cpu_per_camera * 1000.0
                     / (r.fps.iter().sum::<f64>() / r.cameras as f64).max(1e-9),
                 r.bodies_cpu_per_camera * 100.0,
-                r.lost
+                r.lost,
+                r.delivered
             );
             lost += r.lost;
             if cameras == 1 {

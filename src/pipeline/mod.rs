@@ -18,7 +18,7 @@ use crate::frame::{self, DumpError, DumpWriter};
 use crate::sink::placeholder::Placeholder;
 use crate::sink::record::{RecordError, RecordOptions, RecordSummary, Recorder};
 use crate::sink::{Demand, FrameSink, Picture, SinkError, Want};
-use lossy::{lossy, LossySender, Pool};
+use lossy::{gate, lossy, GatedReceiver, LossySender, Pool, Tickets};
 use source::{FrameSource, Item, SourceError};
 use stats::{Snapshot, Stats};
 use std::path::PathBuf;
@@ -244,6 +244,8 @@ pub fn run(
     let jpeg_pool: Pool<Vec<u8>> = Pool::new(JPEG_POOL);
     let yuyv_pool: Pool<Yuyv> = Pool::new(YUYV_POOL);
     let (to_decode, decode_rx) = lossy::<Captured>(2, shared.stats.dropped_decode.clone());
+    let (grant, tickets) = gate();
+    let decode_rx = GatedReceiver::new(decode_rx, grant);
     let (to_write, write_rx) = lossy::<Ready>(2, shared.stats.dropped_write.clone());
 
     let output = std::mem::replace(&mut opts.output, Output::None);
@@ -278,6 +280,7 @@ pub fn run(
             deadline: opts.duration.map(|d| Instant::now() + d),
             reconnect: opts.reconnect,
             forward: has_sink,
+            tickets,
         };
         spawn("capture", move || {
             let r = capture_loop(source, recorder, dumper, to_decode, pool, &shared, cfg);
@@ -375,7 +378,22 @@ struct CaptureConfig {
     deadline: Option<Instant>,
     reconnect: bool,
     forward: bool,
+    /// Granted by the decoder as it takes each frame (see [`DECODER_WAIT`]).
+    tickets: Tickets,
 }
+
+/// Longest the capture thread waits for the decoder to take the frame it sent before
+/// fetching the next one anyway.
+///
+/// Only frames for the decoder are paced this way: each live-view frame costs a USB
+/// round trip (and the body's and the kernel's work to serve it), so on a machine that
+/// decodes slower than the camera delivers, fetching at the camera's rate only fed the
+/// drop-oldest queue (a one-vCPU VM: 28 frames a second fetched, 4 shown, the rest
+/// thrown away while competing with the decoder for the CPU). Fetching the next frame
+/// while the decoder works on the current one keeps the decoder busy and the picture as
+/// fresh as before wherever decoding keeps up. Recording and object dumps take every
+/// frame, so with either of them the capture runs at the camera's rate as before.
+const DECODER_WAIT: Duration = Duration::from_secs(1);
 
 /// Counts a frame that cannot be used; warns about the first one only.
 fn count_bad(stats: &Stats, warned: &mut bool, e: &dyn std::fmt::Display) {
@@ -408,6 +426,8 @@ fn capture_loop(
     // headroom) at once, so JPEG sizes that vary from frame to frame do not make each
     // pooled buffer reallocate whenever it first meets a larger frame.
     let mut largest = 0usize;
+    // A ticket in hand: the decoder took the last frame sent (or none was sent yet).
+    let mut ticket = false;
     loop {
         if shared.stop.load(Ordering::Relaxed)
             || cfg
@@ -434,6 +454,13 @@ fn capture_loop(
             }
             continue;
         }
+        if cfg.forward && !ticket && recorder.is_none() && dumper.is_none() {
+            let limit = cfg.deadline.map_or(DECODER_WAIT, |d| {
+                DECODER_WAIT.min(d.saturating_duration_since(Instant::now()))
+            });
+            cfg.tickets.wait(limit, &shared.stop);
+        }
+        ticket = true;
         let item = match source.next(&mut buf, &shared.stop) {
             Ok(item) => item,
             Err(SourceError::Stopped) => break,
@@ -516,6 +543,7 @@ fn capture_loop(
                 height,
                 complete,
             };
+            ticket = false;
             if !to_decode.send(frame, |old| pool.put(old.buf)) {
                 break;
             }
@@ -544,7 +572,7 @@ fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
 }
 
 fn decode_loop(
-    rx: crossbeam_channel::Receiver<Captured>,
+    rx: GatedReceiver<Captured>,
     to_write: LossySender<Ready>,
     jpeg_pool: Pool<Vec<u8>>,
     yuyv_pool: Pool<Yuyv>,
@@ -559,7 +587,7 @@ fn decode_loop(
         ReadyPic::Yuyv(y) => yuyv_pool.put(y),
         ReadyPic::Jpeg(c) => jpeg_pool.put(c.buf),
     };
-    for cap in rx {
+    for cap in rx.iter() {
         // Nobody watching a negotiating sink: the JPEG goes on undecoded, so the sink
         // still learns the size to offer.
         if mode.want() != Want::Yuyv {

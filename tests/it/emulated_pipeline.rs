@@ -170,3 +170,35 @@ fn a_failing_video_device_stops_the_run_with_its_error_and_closes_the_session() 
     assert!(err.to_string().contains("refused the format"), "{err}");
     assert!(emu.stats().sessions_closed() >= 1);
 }
+
+/// A source far faster than the decoder (a replay of a 4096x2720 frame asked for at
+/// 1000 fps; decoding one takes tens of milliseconds): the capture waits for the decoder
+/// to take each frame instead of fetching frames only for the drop-oldest queue to throw
+/// them away. Every frame captured is decoded and written (the writer's cap, 120 fps, is
+/// above what the decoder makes), so nothing is dropped; before the gate nearly every
+/// frame was.
+#[test]
+fn a_source_faster_than_the_decoder_is_paced_by_it_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.mjpeg");
+    let mut card = alpha_bridge::emulator::testcard::TestCard::new(4096, 2720).unwrap();
+    std::fs::write(&path, card.frame(0).unwrap()).unwrap();
+    let opts = Options {
+        output: Output::Yuyv(Box::new(alpha_bridge::sink::NullSink::new())),
+        duration: Some(Duration::from_millis(1500)),
+        fps: 120,
+        reconnect: false,
+        ..Options::default()
+    };
+    let source = alpha_bridge::pipeline::source::ReplaySource::new(path, 1000, true);
+    let summary = pipeline::run(Box::new(source), opts, Arc::new(AtomicBool::new(false))).unwrap();
+    let s = summary.stats;
+    assert!(s.written >= 1, "frames were decoded and written: {s:?}");
+    assert!(
+        s.dropped <= 1,
+        "{} of {} frames captured were dropped: the capture outran the decoder ({s:?})",
+        s.dropped,
+        s.captured
+    );
+    assert_eq!(s.captured, s.written + s.dropped, "{s:?}");
+}
