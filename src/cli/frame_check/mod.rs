@@ -1,5 +1,6 @@
 //! `alpha-bridge frame-check` (hidden): the VM stage's consumer-side judge. It reads raw
-//! YUYV frames (from a file or stdin, e.g. `v4l2-ctl --stream-mmap --stream-to=-`), reads
+//! YUYV frames (from a file or stdin, e.g. `v4l2-ctl --stream-mmap --stream-to=-`, or
+//! straight from a capture device with `--device`: see [`capture`]), reads
 //! the test card counter of each, and prints one summary line: frames read, new pictures
 //! (counter changed from the previous frame), their rate, and, with `--served`, how many
 //! pictures differ from the frame the camera served under that counter.
@@ -19,6 +20,8 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+mod capture;
+
 #[derive(clap::Args, Debug)]
 pub(crate) struct FrameCheckArgs {
     /// Frame size, WxH.
@@ -37,8 +40,37 @@ pub(crate) struct FrameCheckArgs {
     /// Sleep this long after each frame: a consumer slower than the camera.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     delay_ms: u64,
+    /// Read the pictures from this V4L2 capture device (mmap streaming; each picture is
+    /// copied out and its buffer given back before it is judged or the delay starts).
+    #[arg(long, value_name = "DEV", conflicts_with = "input")]
+    device: Option<PathBuf>,
+    /// With --device: the buffers to ask for (v4l2-ctl and Chrome ask for 4).
+    #[arg(long, default_value_t = 4, requires = "device")]
+    buffers: u32,
     /// Raw YUYV frames: a file, or - for stdin.
-    input: PathBuf,
+    #[arg(required_unless_present = "device")]
+    input: Option<PathBuf>,
+}
+
+/// Where the pictures come from.
+enum Source {
+    Stream(Box<dyn Read>),
+    Device(capture::Capture),
+}
+
+impl Source {
+    /// The next picture into `buf`: `Some(true)` whole, `Some(false)` a picture of
+    /// another size (from a device), `None` at the end of a stream.
+    fn next(&mut self, buf: &mut [u8]) -> anyhow::Result<Option<bool>> {
+        match self {
+            Source::Stream(input) => {
+                let got = super::testcard::read_full(input, buf)?;
+                // a partial last frame is not a picture a consumer saw
+                Ok((got == buf.len()).then_some(true))
+            }
+            Source::Device(cap) => Ok(Some(cap.next_into(buf)? == buf.len())),
+        }
+    }
 }
 
 /// Tolerance of a block sum (128 bytes, each within 2 of the reference).
@@ -87,13 +119,24 @@ fn references(path: &PathBuf, w: u32, h: u32) -> anyhow::Result<HashMap<u32, Vec
 pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
     let (w, h) = super::testcard::parse_size(&a.size)?;
     let refs = a.served.as_ref().map(|p| references(p, w, h)).transpose()?;
-    let mut input: Box<dyn Read> = if a.input.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(
-            std::fs::File::open(&a.input)
-                .with_context(|| format!("cannot open {}", a.input.display()))?,
-        )
+    let (mut input, name) = match (&a.device, &a.input) {
+        (Some(dev), _) => {
+            let cap = capture::Capture::open(dev, a.buffers, Duration::from_secs(30))
+                .with_context(|| format!("cannot stream from {}", dev.display()))?;
+            eprintln!("{}: {} buffers", dev.display(), cap.buffers());
+            (Source::Device(cap), dev.display().to_string())
+        }
+        (None, Some(p)) if p.as_os_str() == "-" => (
+            Source::Stream(Box::new(std::io::stdin().lock())),
+            "-".to_string(),
+        ),
+        (None, Some(p)) => (
+            Source::Stream(Box::new(
+                std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+            )),
+            p.display().to_string(),
+        ),
+        (None, None) => bail!("give a file, - for stdin, or --device"),
     };
     let frame_len = w as usize * h as usize * 2;
     let mut buf = vec![0u8; frame_len];
@@ -108,19 +151,22 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
         {
             break;
         }
-        let got = super::testcard::read_full(&mut input, &mut buf)?;
-        if got < frame_len {
-            break; // end of input (a partial last frame is not a picture a consumer saw)
-        }
+        let Some(whole) = input.next(&mut buf)? else {
+            break;
+        };
         let now = Instant::now();
         first_at.get_or_insert(now);
         frames += 1;
+        let mut this_bad = !whole;
+        if !whole {
+            eprintln!("frame {frames}: not a whole {w}x{h} YUYV picture (short buffer)");
+        }
         let counter = read_counter_yuyv(&buf, w, h);
         match counter {
             None => {
                 no_counter += 1;
                 if refs.is_some() {
-                    bad += 1;
+                    this_bad = true;
                     eprintln!("frame {frames}: no readable counter (torn or not a test card)");
                 }
             }
@@ -132,7 +178,7 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
                 if let Some(refs) = &refs {
                     match refs.get(&c) {
                         None => {
-                            bad += 1;
+                            this_bad = true;
                             eprintln!("frame {frames}: counter {c} was never served");
                         }
                         Some(r) => {
@@ -142,7 +188,7 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
                                 .zip(r)
                                 .position(|(x, y)| x.abs_diff(*y) > BLOCK_TOLERANCE);
                             if let Some(i) = off {
-                                bad += 1;
+                                this_bad = true;
                                 let bw = w as usize / 8;
                                 eprintln!(
                                     "frame {frames}: counter {c} differs from the served frame at block row {} col {} (sum {} vs {})",
@@ -157,6 +203,7 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
                 }
             }
         }
+        bad += u64::from(this_bad);
         last = counter.or(last);
         if a.delay_ms > 0 {
             std::thread::sleep(Duration::from_millis(a.delay_ms));
@@ -180,7 +227,7 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
         }
     );
     if frames == 0 {
-        bail!("no whole frame read from {}", a.input.display());
+        bail!("no whole frame read from {name}");
     }
     if bad > 0 {
         bail!("{bad} of {frames} pictures are not whole served frames");
