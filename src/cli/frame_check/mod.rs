@@ -3,7 +3,9 @@
 //! straight from a capture device with `--device`: see [`capture`]), reads
 //! the test card counter of each, and prints one summary line: frames read, new pictures
 //! (counter changed from the previous frame), their rate, and, with `--served`, how many
-//! pictures differ from the frame the camera served under that counter.
+//! pictures differ from the frame the camera served under that counter. A picture that
+//! is the bridge's placeholder for that frame (dimmed under "CAMERA RECONNECTING", which
+//! it writes when the camera stalls) is whole and counted apart, not as a mismatch.
 //!
 //! The comparison is by thumbnail: 8x8-pixel block sums of every YUYV byte, against the
 //! served JPEG decoded here. A torn picture (top of one frame, bottom of another) or a
@@ -14,6 +16,7 @@
 
 use alpha_bridge::decode::{Decoder, Yuyv};
 use alpha_bridge::emulator::testcard::read_counter_yuyv;
+use alpha_bridge::sink::placeholder::Placeholder;
 use anyhow::{bail, Context};
 use std::collections::HashMap;
 use std::io::Read;
@@ -89,12 +92,28 @@ fn thumbnail(yuyv: &[u8], w: usize, h: usize) -> Vec<u32> {
     t
 }
 
+/// What a picture with one counter may be: the served frame, or the placeholder the
+/// bridge shows while the camera is away (that frame dimmed under a banner: a whole
+/// picture it writes on purpose, counted apart).
+struct Reference {
+    served: Vec<u32>,
+    placeholder: Vec<u32>,
+}
+
+/// The first block where `t` is off `r` by more than the tolerance.
+fn first_off(t: &[u32], r: &[u32]) -> Option<usize> {
+    t.iter()
+        .zip(r)
+        .position(|(x, y)| x.abs_diff(*y) > BLOCK_TOLERANCE)
+}
+
 /// Served frames decoded to thumbnails, by counter.
-fn references(path: &PathBuf, w: u32, h: u32) -> anyhow::Result<HashMap<u32, Vec<u32>>> {
+fn references(path: &PathBuf, w: u32, h: u32) -> anyhow::Result<HashMap<u32, Reference>> {
     let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut dec = Decoder::new(Default::default());
     let mut out = Yuyv::new();
     let mut refs = HashMap::new();
+    let mut dim = Placeholder::new();
     let mut at = 0;
     while at < data.len() {
         let info = alpha_bridge::frame::jpeg_info(&data[at..])
@@ -110,7 +129,14 @@ fn references(path: &PathBuf, w: u32, h: u32) -> anyhow::Result<HashMap<u32, Vec
         }
         let c = read_counter_yuyv(&out.data, w, h)
             .with_context(|| format!("{}: a served frame has no counter", path.display()))?;
-        refs.insert(c, thumbnail(&out.data, w as usize, h as usize));
+        let placeholder = thumbnail(&dim.render(Some(&out)).data, w as usize, h as usize);
+        refs.insert(
+            c,
+            Reference {
+                served: thumbnail(&out.data, w as usize, h as usize),
+                placeholder,
+            },
+        );
         at += info.len;
     }
     Ok(refs)
@@ -141,6 +167,7 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
     let frame_len = w as usize * h as usize * 2;
     let mut buf = vec![0u8; frame_len];
     let (mut frames, mut new, mut bad, mut no_counter) = (0u64, 0u64, 0u64, 0u64);
+    let mut placeholders = 0u64;
     let mut last: Option<u32> = None;
     let mut first_at: Option<Instant> = None;
     let mut last_new_at = None;
@@ -183,11 +210,13 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
                         }
                         Some(r) => {
                             let t = thumbnail(&buf, w as usize, h as usize);
-                            let off = t
-                                .iter()
-                                .zip(r)
-                                .position(|(x, y)| x.abs_diff(*y) > BLOCK_TOLERANCE);
-                            if let Some(i) = off {
+                            let off = first_off(&t, &r.served);
+                            if off.is_some() && first_off(&t, &r.placeholder).is_none() {
+                                placeholders += 1;
+                                eprintln!(
+                                    "frame {frames}: the placeholder of counter {c} (camera away)"
+                                );
+                            } else if let Some(i) = off {
                                 this_bad = true;
                                 let bw = w as usize / 8;
                                 eprintln!(
@@ -195,7 +224,7 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
                                     i / bw,
                                     i % bw,
                                     t[i],
-                                    r[i]
+                                    r.served[i]
                                 );
                             }
                         }
@@ -219,7 +248,7 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
         0.0
     };
     println!(
-        "frames {frames} new {new} fps {fps:.2} no_counter {no_counter} mismatches {}",
+        "frames {frames} new {new} fps {fps:.2} no_counter {no_counter} mismatches {} placeholders {placeholders}",
         if refs.is_some() {
             bad.to_string()
         } else {
@@ -259,5 +288,26 @@ mod tests {
         torn[..w * 2 * (h / 2)].copy_from_slice(&a.data[..w * 2 * (h / 2)]);
         assert_eq!(read_counter_yuyv(&torn, w as u32, h as u32), Some(42));
         assert!(!same(&thumbnail(&torn, w, h), &tb));
+    }
+
+    #[test]
+    fn a_placeholder_is_told_apart_from_a_torn_picture() {
+        let (w, h) = (1024usize, 680usize);
+        let mut card = alpha_bridge::emulator::testcard::TestCard::new(w as u32, h as u32).unwrap();
+        let mut dec = Decoder::new(Default::default());
+        let mut live = Yuyv::new();
+        dec.decode(card.frame(42).unwrap(), &mut live).unwrap();
+        let dim = Placeholder::new().render(Some(&live)).data.clone();
+        let (tl, td) = (thumbnail(&live.data, w, h), thumbnail(&dim, w, h));
+        assert!(
+            first_off(&td, &tl).is_some(),
+            "a placeholder is not the live frame"
+        );
+        assert_eq!(first_off(&td, &td), None);
+        // the placeholder's top over the live frame's bottom is neither
+        let mut torn = live.data.clone();
+        torn[..w * 2 * (h / 2)].copy_from_slice(&dim[..w * 2 * (h / 2)]);
+        let tt = thumbnail(&torn, w, h);
+        assert!(first_off(&tt, &tl).is_some() && first_off(&tt, &td).is_some());
     }
 }
