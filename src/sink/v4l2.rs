@@ -834,7 +834,11 @@ impl V4l2Sink {
         let dev =
             v4l::Device::with_path(&info.path).map_err(|e| SinkError::from_io(&info.path, e))?;
         if let Some(why) = module.few_buffers() {
-            log::warn!("{}: {why}: {MODPROBE_LINE}", info.path.display());
+            log::warn!(
+                "{}: {why} (close the apps using it, then sudo modprobe -r v4l2loopback && \
+                 {MODPROBE_LINE})",
+                info.path.display()
+            );
         }
         let node = V4lNode {
             path: info.path.clone(),
