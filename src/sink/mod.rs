@@ -21,9 +21,11 @@ use std::sync::Arc;
 
 /// The exact command that loads v4l2loopback the way alpha-bridge expects it: one device
 /// at /dev/video10, named for the camera, with `exclusive_caps=1` (Chrome and Zoom only
-/// list devices that advertise capture and not output at the same time).
+/// list devices that advertise capture and not output at the same time) and 8 buffers
+/// (with v4l2loopback's default of 2 a reader can get a picture made of two frames; see
+/// [`v4l2::MIN_BUFFERS`]).
 pub const MODPROBE_LINE: &str = "sudo modprobe v4l2loopback exclusive_caps=1 \
-     card_label=\"Sony Alpha (alpha-bridge)\" video_nr=10";
+     card_label=\"Sony Alpha (alpha-bridge)\" video_nr=10 max_buffers=8";
 
 /// One picture handed to a sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -444,7 +446,7 @@ mod tests {
             detail: "module not loaded".into(),
         };
         assert!(e.to_string().contains(
-            "sudo modprobe v4l2loopback exclusive_caps=1 card_label=\"Sony Alpha (alpha-bridge)\" video_nr=10"
+            "sudo modprobe v4l2loopback exclusive_caps=1 card_label=\"Sony Alpha (alpha-bridge)\" video_nr=10 max_buffers=8"
         ));
     }
 }

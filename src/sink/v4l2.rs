@@ -283,6 +283,17 @@ pub fn find_loopback_output_except(
     Err(module.not_loaded_error(nodes.len()))
 }
 
+/// The fewest v4l2loopback buffers that keep pictures whole. v4l2loopback (0.12) lends a
+/// reader the device's own buffers and its writer rewrites them in turn without asking
+/// whether a reader still holds one: a reader may be handed either of the two newest
+/// buffers, so with 2 the writer can be rewriting the very buffer a reader is handed,
+/// and with N a reader has N - 2 frame intervals to copy a picture out. The ring is
+/// also cut to the fewest buffers any reader asked for (most ask for 4).
+pub const MIN_BUFFERS: u32 = 4;
+
+/// `max_buffers` in the modprobe options we ship (11 MB of buffers at 1024x680 YUYV).
+pub const RECOMMENDED_BUFFERS: u32 = 8;
+
 /// Where to look for facts about the v4l2loopback module. Paths are injectable so the
 /// logic is tested against a fake root.
 #[derive(Debug, Clone)]
@@ -315,6 +326,27 @@ impl ModuleProbe {
     /// The module is in the running kernel.
     pub fn loaded(&self) -> bool {
         self.at("/sys/module/v4l2loopback").exists()
+    }
+
+    /// The module's `max_buffers` parameter (`None`: not loaded or unreadable).
+    pub fn max_buffers(&self) -> Option<u32> {
+        fs::read_to_string(self.at("/sys/module/v4l2loopback/parameters/max_buffers"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Why `max_buffers` is too small for whole pictures (`None`: enough, or unknown).
+    pub fn few_buffers(&self) -> Option<String> {
+        let n = self.max_buffers()?;
+        (n < MIN_BUFFERS).then(|| {
+            format!(
+                "v4l2loopback has max_buffers={n}: a program reading the camera can get \
+                 pictures made of two frames (the writer rewrites the buffer the reader \
+                 is still reading); reload it with max_buffers={RECOMMENDED_BUFFERS}"
+            )
+        })
     }
 
     /// The module file exists for the running kernel (`None`: could not tell).
@@ -801,6 +833,13 @@ impl V4l2Sink {
         };
         let dev =
             v4l::Device::with_path(&info.path).map_err(|e| SinkError::from_io(&info.path, e))?;
+        if let Some(why) = module.few_buffers() {
+            log::warn!(
+                "{}: {why} (close the apps using it, then sudo modprobe -r v4l2loopback && \
+                 {MODPROBE_LINE})",
+                info.path.display()
+            );
+        }
         let node = V4lNode {
             path: info.path.clone(),
             dev: Some(dev),
@@ -1058,6 +1097,34 @@ mod tests {
             e.to_string().contains("apt install v4l2loopback-dkms"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn too_few_buffers_are_named_with_the_fix() {
+        let (_d, m) = fake_root(true, Some(true), None);
+        assert_eq!(m.max_buffers(), None);
+        assert_eq!(m.few_buffers(), None, "unknown is not a warning");
+        let param = m
+            .root
+            .join("sys/module/v4l2loopback/parameters/max_buffers");
+        fs::create_dir_all(param.parent().unwrap()).unwrap();
+        fs::write(&param, "2\n").unwrap();
+        assert_eq!(m.max_buffers(), Some(2));
+        let why = m.few_buffers().unwrap();
+        assert!(why.contains("max_buffers=2"), "{why}");
+        assert!(why.contains("two frames"), "{why}");
+        fs::write(&param, format!("{MIN_BUFFERS}\n")).unwrap();
+        assert_eq!(m.few_buffers(), None);
+        // what we ship and print loads enough
+        let line = format!("max_buffers={RECOMMENDED_BUFFERS}");
+        assert!(MODPROBE_LINE.contains(&line), "{MODPROBE_LINE}");
+        let conf = include_str!("../../udev/v4l2loopback.conf");
+        assert!(
+            conf.lines()
+                .any(|l| l.starts_with("options") && l.contains(&line)),
+            "{conf}"
+        );
+        const { assert!(RECOMMENDED_BUFFERS >= MIN_BUFFERS) };
     }
 
     #[test]

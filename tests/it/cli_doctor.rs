@@ -55,6 +55,7 @@ impl Fake {
             "/sys/module/v4l2loopback/parameters/video_nr",
             "10,-1,-1,-1,-1,-1,-1,-1\n",
         );
+        f.file("/sys/module/v4l2loopback/parameters/max_buffers", "8\n");
         f.file(
             "/sys/class/video4linux/video10/name",
             "Sony Alpha (alpha-bridge)\n",
@@ -199,6 +200,8 @@ fn a_ready_system_with_the_emulated_camera_passes_every_check() {
         ("ok", "loaded: /dev/video10 \"Sony Alpha (alpha-bridge)\"")
     );
     assert_eq!(find(&l, "exclusive_caps").0, "ok");
+    let b = find(&l, "buffers");
+    assert_eq!((b.0.as_str(), b.2.as_str()), ("ok", "max_buffers=8"));
     assert_eq!(find(&l, "video device").0, "ok");
     let p = find(&l, "pairing");
     assert_eq!(p.0, "ok");

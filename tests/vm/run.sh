@@ -16,7 +16,8 @@
 #      (release|debug for the alpha-bridge binary, default release: under TCG a debug
 #      build of the emulated body and the bridge is too slow for live view's timeouts;
 #      the gadget test bench example is always the debug build that `cargo test`
-#      already made), VM_TIMEOUT (seconds for the whole VM, 1800: the default scenarios take about 800 s in the guest),
+#      already made), VM_TIMEOUT (seconds for the whole VM, 3600: the default scenarios take about
+#      800 s in the guest, plus integrity's 1,000 judged pictures),
 #      SCENARIO_TIMEOUT (seconds per scenario, 90; a scenario's "# vm-timeout: N" line
 #      raises its own), KVER (pin a kernel release),
 #      VM_NO_BUILD=1 (use the binaries already in target/), VM_MEM (MiB, 1024).
@@ -25,7 +26,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 VM_DIR=${VM_DIR:-/tmp/alpha-bridge-vm}
 VM_PROFILE=${VM_PROFILE:-release}
-VM_TIMEOUT=${VM_TIMEOUT:-1800}
+VM_TIMEOUT=${VM_TIMEOUT:-3600}
 SCENARIO_TIMEOUT=${SCENARIO_TIMEOUT:-90}
 VM_MEM=${VM_MEM:-1024}
 DEBS=$VM_DIR/debs

@@ -422,6 +422,20 @@ pub(crate) fn v4l2loopback(probe: &Probe) -> Vec<Check> {
         )
     });
 
+    if let Some(n) = module.max_buffers() {
+        out.push(match module.few_buffers() {
+            None => Check::ok("buffers", format!("max_buffers={n}")),
+            Some(why) => Check::warn(
+                "buffers",
+                why,
+                format!(
+                    "close the apps using it, then sudo modprobe -r v4l2loopback && \
+                     {MODPROBE_LINE}; {KEEP_LOADED}"
+                ),
+            ),
+        });
+    }
+
     for n in &nodes {
         let node = probe.at(&format!("/dev/{}", n.name));
         let dev = format!("/dev/{}", n.name);

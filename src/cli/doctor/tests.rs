@@ -302,6 +302,35 @@ fn exclusive_caps_off_fails_with_the_reload_command() {
 }
 
 #[test]
+fn too_few_buffers_warn_with_the_reload_command() {
+    let t = Tree::new();
+    t.loopback("Y", "10", &[(10, "x")]);
+    let lines = |t: &Tree| {
+        v4l2loopback(&t.probe())
+            .into_iter()
+            .filter(|c| c.what == "buffers")
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        lines(&t).is_empty(),
+        "no line when the parameter is unreadable"
+    );
+    t.file("/sys/module/v4l2loopback/parameters/max_buffers", "2\n");
+    let c = &lines(&t)[0];
+    assert_eq!(c.status, Status::Warn, "{c:?}");
+    assert!(c.detail.contains("max_buffers=2"), "{c:?}");
+    assert!(c.detail.contains("two frames"), "{c:?}");
+    assert!(
+        fix(c).contains("sudo modprobe -r v4l2loopback && sudo modprobe")
+            && fix(c).contains("max_buffers=8"),
+        "{c:?}"
+    );
+    t.file("/sys/module/v4l2loopback/parameters/max_buffers", "8\n");
+    let c = &lines(&t)[0];
+    assert_eq!((c.status, c.detail.as_str()), (Status::Ok, "max_buffers=8"));
+}
+
+#[test]
 fn exclusive_caps_follows_video_nr_then_creation_order() {
     // video_nr names video3 for slot 1; video0 was numbered automatically, so slot 0.
     let t = Tree::new();

@@ -15,7 +15,7 @@ K=$(uname -r)
 mp() { modprobe -d "$VM_DIR/kroot" -S "$K" "$@"; }
 t0=$(up)
 mp dummy_hcd && mp libcomposite && mp usb_f_fs || echo "VM-MARK gadget modules failed to load"
-load_loopback() { mp v4l2loopback exclusive_caps=1 video_nr=10 card_label=alpha-bridge; }
+load_loopback() { mp v4l2loopback exclusive_caps=1 video_nr=10 card_label=alpha-bridge max_buffers=8; }
 load_loopback || echo "VM-MARK v4l2loopback failed to load"
 # A fresh loopback device for each scenario: with exclusive_caps=1 a node stays in
 # capture mode while anything holds it open, so one scenario's leftover reader or writer

@@ -77,7 +77,7 @@ fresh_loopback() {
 	local k; k=$(uname -r)
 	wait_for 10 sh -c "! fuser -s $VIDEO" || true
 	modprobe -d "$VM_DIR/kroot" -S "$k" -r v4l2loopback &&
-		modprobe -d "$VM_DIR/kroot" -S "$k" v4l2loopback exclusive_caps=1 video_nr=10 card_label=alpha-bridge ||
+		modprobe -d "$VM_DIR/kroot" -S "$k" v4l2loopback exclusive_caps=1 video_nr=10 card_label=alpha-bridge max_buffers=8 ||
 		die "could not reload v4l2loopback"
 	wait_for 10 test -e "$VIDEO" || die "$VIDEO did not come back"
 }

@@ -38,7 +38,7 @@ has ready '^ok +pairing '
 step "v4l2loopback without exclusive_caps"
 K=$(uname -r)
 modprobe -d "$VM_DIR/kroot" -S "$K" -r v4l2loopback &&
-	modprobe -d "$VM_DIR/kroot" -S "$K" v4l2loopback exclusive_caps=0 video_nr=10 card_label=alpha-bridge ||
+	modprobe -d "$VM_DIR/kroot" -S "$K" v4l2loopback exclusive_caps=0 video_nr=10 card_label=alpha-bridge max_buffers=8 ||
 	die "could not reload v4l2loopback"
 doctor nocaps
 has nocaps '^FAIL +exclusive_caps +off for /dev/video10: '

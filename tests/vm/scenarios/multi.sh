@@ -31,7 +31,7 @@ step "dummy_hcd num=2, v4l2loopback devices=2"
 mp -r dummy_hcd && mp dummy_hcd num=2 || die "cannot load dummy_hcd num=2"
 udcs_at_least() { [ "$(ls /sys/class/udc | wc -l)" -ge "$1" ]; }
 wait_for 10 udcs_at_least 2 || die "no second UDC: $(ls /sys/class/udc)"
-mp -r v4l2loopback && mp v4l2loopback devices=2 video_nr=10,11 exclusive_caps=1,1 \
+mp -r v4l2loopback && mp v4l2loopback devices=2 video_nr=10,11 exclusive_caps=1,1 max_buffers=8 \
 	card_label=alpha-bridge-1,alpha-bridge-2 || die "cannot load v4l2loopback with two devices"
 wait_for 10 test -e "$V2" || die "$V2 did not appear"
 step "controllers: $(ls /sys/class/udc | tr '\n' ' ')"

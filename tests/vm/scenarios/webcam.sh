@@ -1,4 +1,7 @@
 #!/bin/bash
+# vm-timeout: 180
+# (55.5 s on a quiet host; 99-107 s at host load 10-14, where ffmpeg alone takes ~50 s
+# to start under TCG and the default 90 s cut it off twice, 2026-12-07)
 # The bridge end to end on a real kernel: emulated body as a USB gadget -> `alpha-bridge
 # webcam` -> v4l2loopback. v4l2-ctl and ffmpeg read 1024x680 YUYV frames whose
 # rendered counters increase; Ctrl-C exits 0 and closes the PTP session; the recording

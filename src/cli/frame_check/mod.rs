@@ -1,8 +1,11 @@
 //! `alpha-bridge frame-check` (hidden): the VM stage's consumer-side judge. It reads raw
-//! YUYV frames (from a file or stdin, e.g. `v4l2-ctl --stream-mmap --stream-to=-`), reads
+//! YUYV frames (from a file or stdin, e.g. `v4l2-ctl --stream-mmap --stream-to=-`, or
+//! straight from a capture device with `--device`: see [`capture`]), reads
 //! the test card counter of each, and prints one summary line: frames read, new pictures
 //! (counter changed from the previous frame), their rate, and, with `--served`, how many
-//! pictures differ from the frame the camera served under that counter.
+//! pictures differ from the frame the camera served under that counter. A picture that
+//! is the bridge's placeholder for that frame (dimmed under "CAMERA RECONNECTING", which
+//! it writes when the camera stalls) is whole and counted apart, not as a mismatch.
 //!
 //! The comparison is by thumbnail: 8x8-pixel block sums of every YUYV byte, against the
 //! served JPEG decoded here. A torn picture (top of one frame, bottom of another) or a
@@ -13,11 +16,14 @@
 
 use alpha_bridge::decode::{Decoder, Yuyv};
 use alpha_bridge::emulator::testcard::read_counter_yuyv;
+use alpha_bridge::sink::placeholder::Placeholder;
 use anyhow::{bail, Context};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+mod capture;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct FrameCheckArgs {
@@ -37,8 +43,37 @@ pub(crate) struct FrameCheckArgs {
     /// Sleep this long after each frame: a consumer slower than the camera.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     delay_ms: u64,
+    /// Read the pictures from this V4L2 capture device (mmap streaming; each picture is
+    /// copied out and its buffer given back before it is judged or the delay starts).
+    #[arg(long, value_name = "DEV", conflicts_with = "input")]
+    device: Option<PathBuf>,
+    /// With --device: the buffers to ask for (v4l2-ctl and Chrome ask for 4).
+    #[arg(long, default_value_t = 4, requires = "device")]
+    buffers: u32,
     /// Raw YUYV frames: a file, or - for stdin.
-    input: PathBuf,
+    #[arg(required_unless_present = "device")]
+    input: Option<PathBuf>,
+}
+
+/// Where the pictures come from.
+enum Source {
+    Stream(Box<dyn Read>),
+    Device(capture::Capture),
+}
+
+impl Source {
+    /// The next picture into `buf`: `Some(true)` whole, `Some(false)` a picture of
+    /// another size (from a device), `None` at the end of a stream.
+    fn next(&mut self, buf: &mut [u8]) -> anyhow::Result<Option<bool>> {
+        match self {
+            Source::Stream(input) => {
+                let got = super::testcard::read_full(input, buf)?;
+                // a partial last frame is not a picture a consumer saw
+                Ok((got == buf.len()).then_some(true))
+            }
+            Source::Device(cap) => Ok(Some(cap.next_into(buf)? == buf.len())),
+        }
+    }
 }
 
 /// Tolerance of a block sum (128 bytes, each within 2 of the reference).
@@ -57,12 +92,28 @@ fn thumbnail(yuyv: &[u8], w: usize, h: usize) -> Vec<u32> {
     t
 }
 
+/// What a picture with one counter may be: the served frame, or the placeholder the
+/// bridge shows while the camera is away (that frame dimmed under a banner: a whole
+/// picture it writes on purpose, counted apart).
+struct Reference {
+    served: Vec<u32>,
+    placeholder: Vec<u32>,
+}
+
+/// The first block where `t` is off `r` by more than the tolerance.
+fn first_off(t: &[u32], r: &[u32]) -> Option<usize> {
+    t.iter()
+        .zip(r)
+        .position(|(x, y)| x.abs_diff(*y) > BLOCK_TOLERANCE)
+}
+
 /// Served frames decoded to thumbnails, by counter.
-fn references(path: &PathBuf, w: u32, h: u32) -> anyhow::Result<HashMap<u32, Vec<u32>>> {
+fn references(path: &PathBuf, w: u32, h: u32) -> anyhow::Result<HashMap<u32, Reference>> {
     let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut dec = Decoder::new(Default::default());
     let mut out = Yuyv::new();
     let mut refs = HashMap::new();
+    let mut dim = Placeholder::new();
     let mut at = 0;
     while at < data.len() {
         let info = alpha_bridge::frame::jpeg_info(&data[at..])
@@ -78,7 +129,14 @@ fn references(path: &PathBuf, w: u32, h: u32) -> anyhow::Result<HashMap<u32, Vec
         }
         let c = read_counter_yuyv(&out.data, w, h)
             .with_context(|| format!("{}: a served frame has no counter", path.display()))?;
-        refs.insert(c, thumbnail(&out.data, w as usize, h as usize));
+        let placeholder = thumbnail(&dim.render(Some(&out)).data, w as usize, h as usize);
+        refs.insert(
+            c,
+            Reference {
+                served: thumbnail(&out.data, w as usize, h as usize),
+                placeholder,
+            },
+        );
         at += info.len;
     }
     Ok(refs)
@@ -87,17 +145,29 @@ fn references(path: &PathBuf, w: u32, h: u32) -> anyhow::Result<HashMap<u32, Vec
 pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
     let (w, h) = super::testcard::parse_size(&a.size)?;
     let refs = a.served.as_ref().map(|p| references(p, w, h)).transpose()?;
-    let mut input: Box<dyn Read> = if a.input.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(
-            std::fs::File::open(&a.input)
-                .with_context(|| format!("cannot open {}", a.input.display()))?,
-        )
+    let (mut input, name) = match (&a.device, &a.input) {
+        (Some(dev), _) => {
+            let cap = capture::Capture::open(dev, a.buffers, Duration::from_secs(30))
+                .with_context(|| format!("cannot stream from {}", dev.display()))?;
+            eprintln!("{}: {} buffers", dev.display(), cap.buffers());
+            (Source::Device(cap), dev.display().to_string())
+        }
+        (None, Some(p)) if p.as_os_str() == "-" => (
+            Source::Stream(Box::new(std::io::stdin().lock())),
+            "-".to_string(),
+        ),
+        (None, Some(p)) => (
+            Source::Stream(Box::new(
+                std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+            )),
+            p.display().to_string(),
+        ),
+        (None, None) => bail!("give a file, - for stdin, or --device"),
     };
     let frame_len = w as usize * h as usize * 2;
     let mut buf = vec![0u8; frame_len];
     let (mut frames, mut new, mut bad, mut no_counter) = (0u64, 0u64, 0u64, 0u64);
+    let mut placeholders = 0u64;
     let mut last: Option<u32> = None;
     let mut first_at: Option<Instant> = None;
     let mut last_new_at = None;
@@ -108,19 +178,22 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
         {
             break;
         }
-        let got = super::testcard::read_full(&mut input, &mut buf)?;
-        if got < frame_len {
-            break; // end of input (a partial last frame is not a picture a consumer saw)
-        }
+        let Some(whole) = input.next(&mut buf)? else {
+            break;
+        };
         let now = Instant::now();
         first_at.get_or_insert(now);
         frames += 1;
+        let mut this_bad = !whole;
+        if !whole {
+            eprintln!("frame {frames}: not a whole {w}x{h} YUYV picture (short buffer)");
+        }
         let counter = read_counter_yuyv(&buf, w, h);
         match counter {
             None => {
                 no_counter += 1;
                 if refs.is_some() {
-                    bad += 1;
+                    this_bad = true;
                     eprintln!("frame {frames}: no readable counter (torn or not a test card)");
                 }
             }
@@ -132,24 +205,26 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
                 if let Some(refs) = &refs {
                     match refs.get(&c) {
                         None => {
-                            bad += 1;
+                            this_bad = true;
                             eprintln!("frame {frames}: counter {c} was never served");
                         }
                         Some(r) => {
                             let t = thumbnail(&buf, w as usize, h as usize);
-                            let off = t
-                                .iter()
-                                .zip(r)
-                                .position(|(x, y)| x.abs_diff(*y) > BLOCK_TOLERANCE);
-                            if let Some(i) = off {
-                                bad += 1;
+                            let off = first_off(&t, &r.served);
+                            if off.is_some() && first_off(&t, &r.placeholder).is_none() {
+                                placeholders += 1;
+                                eprintln!(
+                                    "frame {frames}: the placeholder of counter {c} (camera away)"
+                                );
+                            } else if let Some(i) = off {
+                                this_bad = true;
                                 let bw = w as usize / 8;
                                 eprintln!(
                                     "frame {frames}: counter {c} differs from the served frame at block row {} col {} (sum {} vs {})",
                                     i / bw,
                                     i % bw,
                                     t[i],
-                                    r[i]
+                                    r.served[i]
                                 );
                             }
                         }
@@ -157,6 +232,7 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
                 }
             }
         }
+        bad += u64::from(this_bad);
         last = counter.or(last);
         if a.delay_ms > 0 {
             std::thread::sleep(Duration::from_millis(a.delay_ms));
@@ -172,7 +248,7 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
         0.0
     };
     println!(
-        "frames {frames} new {new} fps {fps:.2} no_counter {no_counter} mismatches {}",
+        "frames {frames} new {new} fps {fps:.2} no_counter {no_counter} mismatches {} placeholders {placeholders}",
         if refs.is_some() {
             bad.to_string()
         } else {
@@ -180,7 +256,7 @@ pub(crate) fn run(a: &FrameCheckArgs) -> anyhow::Result<()> {
         }
     );
     if frames == 0 {
-        bail!("no whole frame read from {}", a.input.display());
+        bail!("no whole frame read from {name}");
     }
     if bad > 0 {
         bail!("{bad} of {frames} pictures are not whole served frames");
@@ -212,5 +288,26 @@ mod tests {
         torn[..w * 2 * (h / 2)].copy_from_slice(&a.data[..w * 2 * (h / 2)]);
         assert_eq!(read_counter_yuyv(&torn, w as u32, h as u32), Some(42));
         assert!(!same(&thumbnail(&torn, w, h), &tb));
+    }
+
+    #[test]
+    fn a_placeholder_is_told_apart_from_a_torn_picture() {
+        let (w, h) = (1024usize, 680usize);
+        let mut card = alpha_bridge::emulator::testcard::TestCard::new(w as u32, h as u32).unwrap();
+        let mut dec = Decoder::new(Default::default());
+        let mut live = Yuyv::new();
+        dec.decode(card.frame(42).unwrap(), &mut live).unwrap();
+        let dim = Placeholder::new().render(Some(&live)).data.clone();
+        let (tl, td) = (thumbnail(&live.data, w, h), thumbnail(&dim, w, h));
+        assert!(
+            first_off(&td, &tl).is_some(),
+            "a placeholder is not the live frame"
+        );
+        assert_eq!(first_off(&td, &td), None);
+        // the placeholder's top over the live frame's bottom is neither
+        let mut torn = live.data.clone();
+        torn[..w * 2 * (h / 2)].copy_from_slice(&dim[..w * 2 * (h / 2)]);
+        let tt = thumbnail(&torn, w, h);
+        assert!(first_off(&tt, &tl).is_some() && first_off(&tt, &td).is_some());
     }
 }
