@@ -13,7 +13,8 @@ use alpha_bridge::emulator::{serve, Body, FrameContent};
 use anyhow::Context;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
@@ -68,6 +69,10 @@ pub(crate) struct EmulateArgs {
     /// of .jpg files, all of one size.
     #[arg(long, value_name = "PATH")]
     frames: Option<PathBuf>,
+    /// With --usb-gadget (ptp): also save every still the body hands over to its host in
+    /// DIR (served.JPG, served_2.JPG, …), to compare with what the host saved.
+    #[arg(long, value_name = "DIR")]
+    served_stills: Option<PathBuf>,
 }
 
 impl EmulateArgs {
@@ -103,6 +108,11 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
         if a.frames.is_some() && a.msc() {
             return Err(usage("--frames is live view: it needs --mode ptp, not msc"));
         }
+        if a.served_stills.is_some() && a.msc() {
+            return Err(usage(
+                "--served-stills needs a body that takes pictures: --mode ptp, not msc",
+            ));
+        }
         if a.state.is_some() && !a.msc() {
             return Err(usage(
                 "--state keeps paired computers: with --usb-gadget it needs --mode msc",
@@ -112,6 +122,9 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
     if a.wifi {
         if a.frames.is_some() {
             return Err(usage("--frames only applies to --usb-gadget"));
+        }
+        if a.served_stills.is_some() {
+            return Err(usage("--served-stills only applies to --usb-gadget"));
         }
         if a.mode.is_some() {
             return Err(usage("--mode only applies to --usb-gadget"));
@@ -138,7 +151,50 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
     if let Some(p) = &a.frames {
         super::paths::input("--frames", p, super::paths::Want::Any)?;
     }
+    if let Some(d) = &a.served_stills {
+        super::paths::dir_to_write("--served-stills", d)?;
+    }
     Ok(())
+}
+
+/// `--served-stills DIR`: a thread saving each still the body hands over, until `stop`
+/// is set and nothing is waiting.
+fn save_served_stills(
+    body: &Body,
+    dir: PathBuf,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    use alpha_bridge::camera::control::Still;
+    use crossbeam_channel::RecvTimeoutError;
+    let rx = body.stats().served_stills();
+    std::thread::Builder::new()
+        .name("served-stills".into())
+        .spawn(move || loop {
+            let jpeg = match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(j) => j,
+                Err(RecvTimeoutError::Timeout) if !stop.load(Ordering::SeqCst) => continue,
+                Err(_) => break,
+            };
+            {
+                let still = Still {
+                    data: jpeg,
+                    info: alpha_bridge::ptp::dataset::ObjectInfo {
+                        filename: "served.JPG".into(),
+                        ..Default::default()
+                    },
+                    took: Duration::ZERO,
+                };
+                match alpha_bridge::control::stills::save(&dir, &still) {
+                    Ok(p) => log::info!(
+                        "served still of {} bytes saved as {}",
+                        still.data.len(),
+                        p.display()
+                    ),
+                    Err(e) => log::warn!("cannot save a served still in {}: {e}", dir.display()),
+                }
+            }
+        })
+        .context("cannot start the thread that saves served stills")
 }
 
 pub(crate) fn run(a: &EmulateArgs) -> anyhow::Result<()> {
@@ -239,9 +295,18 @@ fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
             r.map(|_| ())
         })?;
     } else {
+        let saver = a
+            .served_stills
+            .clone()
+            .map(|d| save_served_stills(&body, d, stop.clone()))
+            .transpose()?;
         gadget.serve(&stop, |pipe| {
             serve(pipe, &body, &stop).map(|end| log::info!("host session ended: {end:?}"))
         })?;
+        stop.store(true, Ordering::SeqCst);
+        if let Some(t) = saver {
+            let _ = t.join();
+        }
     }
     log::info!("stopped");
     Ok(())

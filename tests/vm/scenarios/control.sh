@@ -1,0 +1,99 @@
+#!/bin/bash
+# Camera control through the real USB stack while the webcam streams: the emulated body
+# as a USB gadget -> `alpha-bridge webcam` -> /dev/video10, read without a break by
+# v4l2-ctl --stream-mmap. Meanwhile `alpha-bridge control set iso 400` is confirmed by
+# the body (`control get iso` reads 400 back), and `control capture` saves a still that
+# is byte for byte the one the body handed over (`emulate --served-stills` keeps a copy).
+# Frames are counted before, during and after; timings are printed, not judged.
+# vm-timeout: 150
+. "$(dirname "$0")/../lib.sh"
+need_cli control
+need_cli emulate --served-stills
+mkdir -p "$O/served" "$O/stills"
+emulate --served-stills "$O/served"
+start webcam "$AB" webcam --camera auto --device "$VIDEO"
+wait_alive 60 webcam capture_ready || die "$VIDEO never offered 1024x680 YUYV capture: $(tail -n 5 "$O/webcam.log")"
+wait_alive 30 webcam grep -q 'camera control: ' "$O/webcam.log" ||
+	die "the webcam opened no control socket: $(tail -n 5 "$O/webcam.log")"
+grep -o 'socket [^)]*' "$O/webcam.log" | head -1
+
+# v4l2-ctl streams into a FIFO for the whole scenario; every whole 1024x680 YUYV frame
+# read from it is stamped with the guest's clock, one line per frame.
+FS=$((1024 * 680 * 2))
+FIFO=/tmp/control-frames.fifo
+rm -f "$FIFO" && mkfifo "$FIFO"
+stamp_frames() {
+	while [ "$(dd bs=$FS count=1 iflag=fullblock status=none | wc -c)" = "$FS" ]; do
+		echo "$EPOCHREALTIME"
+	done <"$FIFO"
+}
+STAMPS=$O/stamps.log
+start stamps stamp_frames
+start v4l2 v4l2-ctl -d "$VIDEO" --stream-mmap --stream-to="$FIFO"
+frames() { wc -l <"$STAMPS"; }
+frames_at_least() { [ "$(frames)" -ge "$1" ]; }
+# frames_between T0 T1: frames stamped after T0 and up to T1
+frames_between() { awk -v a="$1" -v b="$2" '$1 > a && $1 <= b' "$STAMPS" | wc -l; }
+ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
+# field NAME JSON: a top-level value of a compact JSON reply (strings without quotes)
+field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$2"; }
+
+wait_alive 30 v4l2 frames_at_least 3 || die "v4l2-ctl read fewer than 3 frames: $(tail -n 3 "$O/v4l2.log")"
+sleep 2
+t_start=$EPOCHREALTIME
+
+step "control set iso 400"
+t0=$EPOCHREALTIME
+r=$("$AB" control --json set iso 400) || die "control set iso 400 failed: $r"
+set_wall=$(ms_since "$t0")
+[ "$(field ok "$r")" = true ] && [ "$(field value "$r")" = 400 ] || die "the body did not confirm iso 400: $r"
+g=$("$AB" control get iso) || die "control get iso failed: $g"
+[ "$g" = "iso 400" ] || die "control get iso shows '$g', want 'iso 400'"
+step "iso 400 confirmed by the body in $(field ms "$r") ms (command $set_wall ms); control get: $g"
+
+r=$("$AB" control --json set ev -1.0) || die "control set ev -1.0 failed: $r"
+[ "$(field value "$r")" = -1.0 ] || die "the body did not confirm ev -1.0: $r"
+[ "$("$AB" control get ev)" = "ev -1.0" ] || die "control get ev does not show -1.0"
+step "ev -1.0 confirmed by the body in $(field ms "$r") ms"
+
+step "control capture"
+t_cap=$EPOCHREALTIME
+r=$("$AB" control --json capture --stills "$O/stills") || die "control capture failed: $r"
+cap_wall=$(ms_since "$t_cap")
+t_capped=$EPOCHREALTIME
+[ "$(field ok "$r")" = true ] || die "capture failed: $r"
+saved=$(field path "$r")
+[ -f "$saved" ] || die "the reply names $saved, which is not there: $r"
+wait_for 10 test -s "$O/served/served.JPG" || die "the body logged no served still: $(ls "$O/served")"
+cmp "$saved" "$O/served/served.JPG" || die "the saved still differs from the one the body served"
+[ "$(ls -A "$O/stills" | wc -l)" = 1 ] || die "more than the still in $O/stills: $(ls -A "$O/stills")"
+[ "$(ls -A "$O/served" | wc -l)" = 1 ] || die "the body served more than one still: $(ls -A "$O/served")"
+step "saved $(basename "$saved"), $(stat -c %s "$saved") bytes, identical to the served still; body: $(field ms "$r") ms, command $cap_wall ms, live-view gap $(field live_view_gap_ms "$r") ms"
+
+n_after=$(frames)
+wait_alive 30 v4l2 frames_at_least $((n_after + 3)) || die "frames stopped after the capture: $(frames) read"
+t_end=$EPOCHREALTIME
+stop v4l2 TERM
+stop stamps TERM
+
+before=$(frames_between 0 "$t_start")
+during_set=$(frames_between "$t_start" "$t_cap")
+during_cap=$(frames_between "$t_cap" "$t_capped")
+after=$(frames_between "$t_capped" "$t_end")
+# The longest time without a frame at /dev/video10 from the capture request to the
+# first frames after it (live frames, or the webcam's placeholder while the body holds
+# live view up).
+dev_gap=$(awk -v a="$t_cap" -v b="$t_capped" '$1 > a { if (p != "" && ($1 - p) > g) g = $1 - p; p = $1; if ($1 > b) n++; if (n >= 2) exit }
+	$1 <= a { p = $1 } END { printf "%.0f", g * 1000 }' "$STAMPS")
+step "frames at $VIDEO: $before before, $during_set while setting, $during_cap during the capture ($cap_wall ms), $after after; longest wait for a frame around the capture $dev_gap ms"
+[ "$before" -ge 3 ] || die "only $before frames before the first control command"
+[ "$after" -ge 3 ] || die "only $after frames after the capture"
+# The stream never stopped: every frame interval around the capture is under 10 s
+# (the webcam shows its placeholder while the body holds live view up).
+[ "$dev_gap" -lt 10000 ] || die "no frame at $VIDEO for $dev_gap ms around the capture"
+
+step "Ctrl-C"
+stop webcam INT
+[ "$STOP_RC" = 0 ] || die "webcam exited $STOP_RC on SIGINT (want 0)"
+grep -E 'camera control:|still' "$O/webcam.log" | tail -n 3
+step "ok"
