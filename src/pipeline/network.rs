@@ -8,12 +8,13 @@
 //! failure the camera is dropped without CloseSession, which would only wait for the
 //! same dead link.
 
-use super::source::{FrameSource, Item, SourceError};
+use super::source::{next_with_control, Control, FrameSource, Item, SourceError};
 use crate::camera::link::PtpIpLink;
 use crate::camera::{Camera, CameraError, ConnectOptions};
 use crate::transport::tcp::TcpConfig;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// TCP limits for live view over a wireless link: short enough that a stalled camera is
@@ -37,6 +38,7 @@ pub struct PtpIpSource {
     /// The last failure was the link's: drop the camera without CloseSession.
     link_failed: bool,
     label: String,
+    control: Option<Control>,
 }
 
 impl PtpIpSource {
@@ -61,7 +63,15 @@ impl PtpIpSource {
             cam: None,
             link_failed: false,
             label: format!("camera at {addr}"),
+            control: None,
         }
+    }
+
+    /// Runs camera control between live-view polls, as over USB (the control socket
+    /// starts once the body's serial number is known).
+    pub fn with_control(mut self, c: Control) -> Self {
+        self.control = Some(c);
+        self
     }
 }
 
@@ -82,15 +92,19 @@ impl FrameSource for PtpIpSource {
             self.addr
         );
         self.link_failed = false;
+        let serial = cam.device_info().serial_number.clone();
         self.cam = Some(cam);
+        if let Some(c) = self.control.as_mut() {
+            c.connected(&serial);
+        }
         Ok(())
     }
 
     fn next(&mut self, buf: &mut Vec<u8>, stop: &AtomicBool) -> Result<Item, SourceError> {
         let cam = self.cam.as_mut().ok_or(SourceError::Stopped)?;
-        match cam.next_live_view(buf, &|| stop.load(Ordering::Relaxed)) {
-            Ok(()) => Ok(Item::Object),
-            Err(_) if stop.load(Ordering::Relaxed) => Err(SourceError::Stopped),
+        match next_with_control(cam, self.control.as_mut(), buf, stop) {
+            Ok(true) => Ok(Item::Object),
+            Ok(false) => Err(SourceError::Stopped),
             Err(e) => {
                 self.link_failed =
                     matches!(e, CameraError::Transport(_) | CameraError::Protocol { .. });
@@ -99,7 +113,16 @@ impl FrameSource for PtpIpSource {
         }
     }
 
+    fn set_pause_flag(&mut self, flag: Arc<AtomicBool>) {
+        if let Some(c) = self.control.as_mut() {
+            c.port.set_pause_flag(flag);
+        }
+    }
+
     fn disconnect(&mut self) {
+        if let Some(c) = self.control.as_mut() {
+            c.lost();
+        }
         if let Some(cam) = self.cam.take() {
             let link = if self.link_failed {
                 cam.abandon()
