@@ -73,6 +73,11 @@ pub(crate) struct EmulateArgs {
     /// DIR (served.JPG, served_2.JPG, …), to compare with what the host saved.
     #[arg(long, value_name = "DIR")]
     served_stills: Option<PathBuf>,
+    /// With --usb-gadget (ptp): the size of the stills it takes, WxH (default 3008x2000,
+    /// a 24-megapixel body's 6-megapixel "S" size; smaller renders faster on a slow
+    /// machine).
+    #[arg(long, value_name = "WxH")]
+    still_size: Option<String>,
 }
 
 impl EmulateArgs {
@@ -113,6 +118,11 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
                 "--served-stills needs a body that takes pictures: --mode ptp, not msc",
             ));
         }
+        if a.still_size.is_some() && a.msc() {
+            return Err(usage(
+                "--still-size needs a body that takes pictures: --mode ptp, not msc",
+            ));
+        }
         if a.state.is_some() && !a.msc() {
             return Err(usage(
                 "--state keeps paired computers: with --usb-gadget it needs --mode msc",
@@ -125,6 +135,9 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
         }
         if a.served_stills.is_some() {
             return Err(usage("--served-stills only applies to --usb-gadget"));
+        }
+        if a.still_size.is_some() {
+            return Err(usage("--still-size only applies to --usb-gadget"));
         }
         if a.mode.is_some() {
             return Err(usage("--mode only applies to --usb-gadget"));
@@ -154,7 +167,26 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
     if let Some(d) = &a.served_stills {
         super::paths::dir_to_write("--served-stills", d)?;
     }
+    still_size(a)?;
     Ok(())
+}
+
+/// `--still-size WxH`, checked against what the test card can render.
+fn still_size(a: &EmulateArgs) -> anyhow::Result<Option<(u32, u32)>> {
+    let Some(s) = &a.still_size else {
+        return Ok(None);
+    };
+    let bad = |why: String| {
+        super::usage(format!(
+            "--still-size {s}: {why} (e.g. 1024x680, at least 272x64)"
+        ))
+    };
+    let (w, h) = s
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .ok_or_else(|| bad("expected WxH".into()))?;
+    alpha_bridge::emulator::testcard::TestCard::new(w, h).map_err(|e| bad(e.to_string()))?;
+    Ok(Some((w, h)))
 }
 
 /// `--served-stills DIR`: a thread saving each still the body hands over, until `stop`
@@ -240,6 +272,9 @@ fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
     } else {
         body
     };
+    if let Some((w, h)) = still_size(a)? {
+        body = body.with_still_size(w, h)?;
+    }
     if let Some(p) = &a.frames {
         let frames = FileFrames::open(p).context("cannot use --frames")?;
         log::info!(

@@ -7,7 +7,7 @@ use super::control::{BodyEvent, BodyState};
 use super::liveview::{Align512, DEFAULT_IMAGE_OFFSET};
 use super::props::PropStore;
 use super::testcard::TestCard;
-use super::{Clock, FrameContent, RealClock};
+use super::{Clock, EmulatorError, FrameContent, RealClock};
 use crate::ptp::sony::{SDIO_VERSION_2, SDIO_VERSION_3};
 use crate::ptp::OpCode;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -427,6 +427,14 @@ impl Body {
     pub fn with_store(self, store: PropStore, power_zoom: bool) -> Body {
         *lock(&self.state) = BodyState::new(store, power_zoom, STILL_SIZE);
         self.show_settings()
+    }
+
+    /// Takes pictures of `width`×`height` instead of [`STILL_SIZE`] (a slow emulated
+    /// CPU renders a small still in time). Refused outside the test card's limits.
+    pub fn with_still_size(self, width: u32, height: u32) -> Result<Body, EmulatorError> {
+        TestCard::new(width, height)?;
+        lock(&self.state).set_still_size((width, height));
+        Ok(self)
     }
 
     /// A body for a model name as DeviceInfo spells it: live view off for the bodies
