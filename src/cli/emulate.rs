@@ -207,23 +207,21 @@ fn save_served_stills(
                 Err(RecvTimeoutError::Timeout) if !stop.load(Ordering::SeqCst) => continue,
                 Err(_) => break,
             };
-            {
-                let still = Still {
-                    data: jpeg,
-                    info: alpha_bridge::ptp::dataset::ObjectInfo {
-                        filename: "served.JPG".into(),
-                        ..Default::default()
-                    },
-                    took: Duration::ZERO,
-                };
-                match alpha_bridge::control::stills::save(&dir, &still) {
-                    Ok(p) => log::info!(
-                        "served still of {} bytes saved as {}",
-                        still.data.len(),
-                        p.display()
-                    ),
-                    Err(e) => log::warn!("cannot save a served still in {}: {e}", dir.display()),
-                }
+            let still = Still {
+                data: jpeg,
+                info: alpha_bridge::ptp::dataset::ObjectInfo {
+                    filename: "served.JPG".into(),
+                    ..Default::default()
+                },
+                took: Duration::ZERO,
+            };
+            match alpha_bridge::control::stills::save(&dir, &still) {
+                Ok(p) => log::info!(
+                    "served still of {} bytes saved as {}",
+                    still.data.len(),
+                    p.display()
+                ),
+                Err(e) => log::warn!("cannot save a served still in {}: {e}", dir.display()),
             }
         })
         .context("cannot start the thread that saves served stills")
