@@ -70,7 +70,7 @@ pub(crate) struct EmulateArgs {
     #[arg(long, value_name = "PATH")]
     frames: Option<PathBuf>,
     /// With --usb-gadget (ptp): also save every still the body hands over to its host in
-    /// DIR (served.JPG, served_2.JPG, …), to compare with what the host saved.
+    /// DIR (served.JPG, then served_2.JPG and so on), to compare with what the host saved.
     #[arg(long, value_name = "DIR")]
     served_stills: Option<PathBuf>,
     /// With --usb-gadget (ptp): the size of the stills it takes, WxH (default 3008x2000,
