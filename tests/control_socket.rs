@@ -30,10 +30,13 @@ fn serial() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Live pictures the webcam wrote: (time, counter read back, mean luma).
+/// Live pictures the webcam wrote: (time, counter read back, mean luma), and the last
+/// picture itself (YUYV, its width).
 #[derive(Default)]
 struct Seen {
     frames: Vec<(Instant, Option<u32>, f64)>,
+    last: Vec<u8>,
+    width: u32,
 }
 
 struct Sink(Arc<Mutex<Seen>>);
@@ -49,11 +52,11 @@ impl FrameSink for Sink {
             let counter = read_counter_yuyv(data, *width, *height);
             let luma: u64 = data.iter().step_by(2).map(|&y| y as u64).sum();
             let mean = luma as f64 / (data.len() / 2) as f64;
-            self.0
-                .lock()
-                .unwrap()
-                .frames
-                .push((Instant::now(), counter, mean));
+            let mut seen = self.0.lock().unwrap();
+            seen.frames.push((Instant::now(), counter, mean));
+            seen.last.clear();
+            seen.last.extend_from_slice(data);
+            seen.width = *width;
         }
         Ok(())
     }
@@ -567,5 +570,75 @@ fn a_still_during_live_view_is_saved_byte_identical_with_live_frames_around_it()
             ms(answered - asked),
             s.stats.placeholders
         );
+    }
+}
+
+/// The last picture written once `n` pictures came after `since` (YUYV, and its width).
+fn picture_after(w: &Webcam, since: Instant, n: usize) -> (Vec<u8>, u32) {
+    let t = Instant::now();
+    loop {
+        {
+            let seen = w.seen.lock().unwrap();
+            if seen.frames.iter().filter(|f| f.0 > since).count() >= n {
+                return (seen.last.clone(), seen.width);
+            }
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "no live frames");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Where the focus box is in `after`: the centre of the pixels that turned bright green
+/// (low Cb and Cr, as the emulated body draws the box) since `before`. A green already
+/// there (the test card's own green) is not counted. `None` when nothing turned green.
+fn box_centre(before: &[u8], after: &[u8], width: u32) -> Option<(f64, f64)> {
+    let green = |d: &[u8], i: usize| d[i + 1] < 90 && d[i + 3] < 90;
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (pair, i) in (0..after.len().min(before.len())).step_by(4).enumerate() {
+        if green(after, i) && !green(before, i) {
+            let (x, y) = (pair as u32 * 2 % width, pair as u32 * 2 / width);
+            (x0, y0) = (x0.min(x), y0.min(y));
+            (x1, y1) = (x1.max(x + 2), y1.max(y + 1));
+        }
+    }
+    (x1 > 0).then(|| ((x0 + x1) as f64 / 2.0, (y0 + y1) as f64 / 2.0))
+}
+
+/// `af-point X Y` through the socket moves the focus box the body draws to that point
+/// of the picture the webcam writes, on a 2.00 body (ILCE-6400) and a 3.00 body
+/// (ZV-E10); an ILCE-5100, which has no movable AF point over USB, refuses it.
+#[test]
+fn the_focus_box_is_drawn_where_af_point_puts_it_and_moves_when_asked_again() {
+    let _one = serial();
+    const TOLERANCE: f64 = 6.0;
+    for body in [Body::ilce_6400(), Body::zv_e10(), Body::ilce_5100()] {
+        let model = body.model.clone();
+        let movable = model != "ILCE-5100";
+        let w = Webcam::start(body);
+        let (mut before, width) = picture_after(&w, Instant::now(), 1);
+        let height = (before.len() / 2) as u32 / width;
+        // Points off the card's own green bar, away from the counter strip at the bottom.
+        for (x, y) in [(256.0, 170.0), (768.0, 340.0), (512.0, 240.0)] {
+            let r = w.ask(json!({"cmd":"press","action":"af-point","x":x,"y":y,"unit":"pixel"}));
+            if !movable {
+                assert_eq!(r["ok"], json!(false), "{model}: {r}");
+                eprintln!("{model}: af-point refused: {}", r["error"]);
+                break;
+            }
+            assert_eq!(r["ok"], json!(true), "{model}: {r}");
+            let (after, _) = picture_after(&w, Instant::now() + Duration::from_millis(300), 2);
+            let (cx, cy) = box_centre(&before, &after, width)
+                .unwrap_or_else(|| panic!("{model}: no focus box appeared for {x},{y}"));
+            eprintln!(
+                "{model}: af-point {x},{y} of {width}x{height} -> box centred at {cx:.1},{cy:.1} ({})",
+                r["done"]
+            );
+            assert!(
+                (cx - x).abs() <= TOLERANCE && (cy - y).abs() <= TOLERANCE,
+                "{model}: asked {x},{y}, the box is centred at {cx:.1},{cy:.1}"
+            );
+            before = after;
+        }
+        w.stop();
     }
 }

@@ -13,7 +13,8 @@ use alpha_bridge::emulator::{serve, Body, FrameContent};
 use anyhow::Context;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
@@ -68,6 +69,15 @@ pub(crate) struct EmulateArgs {
     /// of .jpg files, all of one size.
     #[arg(long, value_name = "PATH")]
     frames: Option<PathBuf>,
+    /// With --usb-gadget (ptp): also save every still the body hands over to its host in
+    /// DIR (served.JPG, then served_2.JPG and so on), to compare with what the host saved.
+    #[arg(long, value_name = "DIR")]
+    served_stills: Option<PathBuf>,
+    /// With --usb-gadget (ptp): the size of the stills it takes, WxH (default 3008x2000,
+    /// a 24-megapixel body's 6-megapixel "S" size; smaller renders faster on a slow
+    /// machine).
+    #[arg(long, value_name = "WxH")]
+    still_size: Option<String>,
 }
 
 impl EmulateArgs {
@@ -103,6 +113,16 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
         if a.frames.is_some() && a.msc() {
             return Err(usage("--frames is live view: it needs --mode ptp, not msc"));
         }
+        if a.served_stills.is_some() && a.msc() {
+            return Err(usage(
+                "--served-stills needs a body that takes pictures: --mode ptp, not msc",
+            ));
+        }
+        if a.still_size.is_some() && a.msc() {
+            return Err(usage(
+                "--still-size needs a body that takes pictures: --mode ptp, not msc",
+            ));
+        }
         if a.state.is_some() && !a.msc() {
             return Err(usage(
                 "--state keeps paired computers: with --usb-gadget it needs --mode msc",
@@ -112,6 +132,12 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
     if a.wifi {
         if a.frames.is_some() {
             return Err(usage("--frames only applies to --usb-gadget"));
+        }
+        if a.served_stills.is_some() {
+            return Err(usage("--served-stills only applies to --usb-gadget"));
+        }
+        if a.still_size.is_some() {
+            return Err(usage("--still-size only applies to --usb-gadget"));
         }
         if a.mode.is_some() {
             return Err(usage("--mode only applies to --usb-gadget"));
@@ -138,7 +164,67 @@ fn check(a: &EmulateArgs) -> anyhow::Result<()> {
     if let Some(p) = &a.frames {
         super::paths::input("--frames", p, super::paths::Want::Any)?;
     }
+    if let Some(d) = &a.served_stills {
+        super::paths::dir_to_write("--served-stills", d)?;
+    }
+    still_size(a)?;
     Ok(())
+}
+
+/// `--still-size WxH`, checked against what the test card can render.
+fn still_size(a: &EmulateArgs) -> anyhow::Result<Option<(u32, u32)>> {
+    let Some(s) = &a.still_size else {
+        return Ok(None);
+    };
+    let bad = |why: String| {
+        super::usage(format!(
+            "--still-size {s}: {why} (e.g. 1024x680, at least 272x64)"
+        ))
+    };
+    let (w, h) = s
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .ok_or_else(|| bad("expected WxH".into()))?;
+    alpha_bridge::emulator::testcard::TestCard::new(w, h).map_err(|e| bad(e.to_string()))?;
+    Ok(Some((w, h)))
+}
+
+/// `--served-stills DIR`: a thread saving each still the body hands over, until `stop`
+/// is set and nothing is waiting.
+fn save_served_stills(
+    body: &Body,
+    dir: PathBuf,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    use alpha_bridge::camera::control::Still;
+    use crossbeam_channel::RecvTimeoutError;
+    let rx = body.stats().served_stills();
+    std::thread::Builder::new()
+        .name("served-stills".into())
+        .spawn(move || loop {
+            let jpeg = match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(j) => j,
+                Err(RecvTimeoutError::Timeout) if !stop.load(Ordering::SeqCst) => continue,
+                Err(_) => break,
+            };
+            let still = Still {
+                data: jpeg,
+                info: alpha_bridge::ptp::dataset::ObjectInfo {
+                    filename: "served.JPG".into(),
+                    ..Default::default()
+                },
+                took: Duration::ZERO,
+            };
+            match alpha_bridge::control::stills::save(&dir, &still) {
+                Ok(p) => log::info!(
+                    "served still of {} bytes saved as {}",
+                    still.data.len(),
+                    p.display()
+                ),
+                Err(e) => log::warn!("cannot save a served still in {}: {e}", dir.display()),
+            }
+        })
+        .context("cannot start the thread that saves served stills")
 }
 
 pub(crate) fn run(a: &EmulateArgs) -> anyhow::Result<()> {
@@ -184,6 +270,9 @@ fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
     } else {
         body
     };
+    if let Some((w, h)) = still_size(a)? {
+        body = body.with_still_size(w, h)?;
+    }
     if let Some(p) = &a.frames {
         let frames = FileFrames::open(p).context("cannot use --frames")?;
         log::info!(
@@ -239,9 +328,18 @@ fn usb_gadget(a: &EmulateArgs) -> anyhow::Result<()> {
             r.map(|_| ())
         })?;
     } else {
+        let saver = a
+            .served_stills
+            .clone()
+            .map(|d| save_served_stills(&body, d, stop.clone()))
+            .transpose()?;
         gadget.serve(&stop, |pipe| {
             serve(pipe, &body, &stop).map(|end| log::info!("host session ended: {end:?}"))
         })?;
+        stop.store(true, Ordering::SeqCst);
+        if let Some(t) = saver {
+            let _ = t.join();
+        }
     }
     log::info!("stopped");
     Ok(())

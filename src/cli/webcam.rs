@@ -238,15 +238,19 @@ fn check_paths(a: &WebcamArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Camera control for this webcam: a port on the live-view loop and, once the camera's
-/// serial number is known, the control socket.
-fn control(a: &WebcamArgs, stats: Arc<ControlStats>) -> anyhow::Result<Control> {
-    let stills = match &a.stills {
+/// Where `control capture` saves stills taken while this webcam runs.
+fn stills_dir(a: &WebcamArgs) -> anyhow::Result<PathBuf> {
+    Ok(match &a.stills {
         Some(d) => std::path::absolute(d)
             .with_context(|| format!("--stills {}: cannot make it absolute", d.display()))?,
         // No HOME: the working directory (say so when a still is saved).
         None => super::offload::default_dest().or_else(|_| std::env::current_dir())?,
-    };
+    })
+}
+
+/// Camera control for one camera of this webcam: a port on the live-view loop and, once
+/// the camera's serial number is known, the control socket (one per serial).
+fn control(stills: PathBuf, stats: Arc<ControlStats>) -> Control {
     let (tx, port) = alpha_bridge::control::channel(stats);
     let start = Box::new(move |serial: &str| {
         let path = socket::socket_path(serial);
@@ -272,7 +276,29 @@ fn control(a: &WebcamArgs, stats: Arc<ControlStats>) -> anyhow::Result<Control> 
             }
         }
     });
-    Ok(Control::new(port, start))
+    Control::new(port, start)
+}
+
+/// The summary line of camera control, when anything was asked.
+fn control_line(cs: &ControlStats) -> Option<String> {
+    let asked = cs.requests.load(Ordering::Relaxed);
+    if asked == 0 {
+        return None;
+    }
+    let stills = cs.stills.load(Ordering::Relaxed);
+    let mut l = format!(
+        "camera control: {}, {} failed",
+        super::count(asked, "request"),
+        cs.failed.load(Ordering::Relaxed)
+    );
+    if stills > 0 {
+        l.push_str(&format!(
+            ", {} taken, longest live-view gap {} ms",
+            super::count(stills, "still"),
+            cs.max_gap().as_millis()
+        ));
+    }
+    Some(l)
 }
 
 pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
@@ -317,7 +343,7 @@ pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
         return multi::run(a, several?, prepared);
     }
     let control_stats = Arc::new(ControlStats::default());
-    let ctl = control(a, control_stats.clone())?;
+    let ctl = control(stills_dir(a)?, control_stats.clone());
     let (source, emu) = open_source(
         &a.camera,
         a.emulated_model.as_deref(),
@@ -368,24 +394,7 @@ pub(crate) fn run(a: &WebcamArgs) -> anyhow::Result<()> {
             super::count(unplugs, "unplug"),
         ));
     }
-    let cs = &control_stats;
-    let asked = cs.requests.load(Ordering::Relaxed);
-    if asked > 0 {
-        let stills = cs.stills.load(Ordering::Relaxed);
-        let mut l = format!(
-            "camera control: {}, {} failed",
-            super::count(asked, "request"),
-            cs.failed.load(Ordering::Relaxed)
-        );
-        if stills > 0 {
-            l.push_str(&format!(
-                ", {} taken, longest live-view gap {} ms",
-                super::count(stills, "still"),
-                cs.max_gap().as_millis()
-            ));
-        }
-        lines.push(l);
-    }
+    lines.extend(control_line(&control_stats));
     lines.extend(summary_lines(
         &summary.stats,
         a.has_video_device(),
@@ -557,13 +566,10 @@ fn open_source(
         };
         log::info!("camera over the network at {addr}");
         return Ok((
-            Box::new(PtpIpSource::new(
-                addr,
-                guid,
-                stored.host_name(),
-                live_view_tcp(),
-                connect,
-            )),
+            Box::new(
+                PtpIpSource::new(addr, guid, stored.host_name(), live_view_tcp(), connect)
+                    .with_control(ctl),
+            ),
             None,
         ));
     }

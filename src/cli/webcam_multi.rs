@@ -10,10 +10,11 @@
 
 use super::WebcamArgs;
 use alpha_bridge::camera::ConnectOptions;
+use alpha_bridge::control::ControlStats;
 use alpha_bridge::decode::Backend;
 use alpha_bridge::emulator::{Body, UsbEmulator};
 use alpha_bridge::pipeline::multi::{self, CameraRun, Fleet, Found, MultiOptions};
-use alpha_bridge::pipeline::source::{CameraSource, FrameSource};
+use alpha_bridge::pipeline::source::{CameraSource, Control, FrameSource};
 use alpha_bridge::pipeline::{Options, Output};
 use alpha_bridge::sink::v4l2::{OutputFormat, V4l2Sink};
 use alpha_bridge::sink::{FrameSink, NullSink, SourceInfo};
@@ -162,6 +163,10 @@ struct CliFleet {
     aspect: alpha_bridge::pipeline::Aspect,
     /// Per key: how to reopen the body, and its model and serial.
     known: HashMap<String, (Selector, SourceInfo)>,
+    /// Where `control capture` saves stills.
+    stills: PathBuf,
+    /// Per key: camera control's counts (kept across the body's pipeline runs).
+    control: HashMap<String, Arc<ControlStats>>,
 }
 
 /// The key a body keeps across replugs: its serial number (or, without one, its port).
@@ -246,7 +251,8 @@ impl Fleet for CliFleet {
                 let open = Box::new(move || {
                     usb::open(&sel, InterfaceClass::Ptp).map(|t| Box::new(t) as Box<dyn Transport>)
                 });
-                let s = CameraSource::new(found.label.clone(), open, self.connect.clone());
+                let s = CameraSource::new(found.label.clone(), open, self.connect.clone())
+                    .with_control(self.control_for(found));
                 (Box::new(s), info)
             }
             Finder::Emulated(emus) => {
@@ -262,7 +268,8 @@ impl Fleet for CliFleet {
                 };
                 let open =
                     Box::new(move || emu.connect().map(|h| Box::new(h) as Box<dyn Transport>));
-                let s = CameraSource::new(found.label.clone(), open, self.connect.clone());
+                let s = CameraSource::new(found.label.clone(), open, self.connect.clone())
+                    .with_control(self.control_for(found));
                 (Box::new(s), info)
             }
         };
@@ -278,6 +285,14 @@ impl Fleet for CliFleet {
             ..Options::default()
         };
         Ok((source, opts))
+    }
+}
+
+impl CliFleet {
+    /// Camera control for `found`'s pipeline: its own socket, named by its serial.
+    fn control_for(&mut self, found: &Found) -> Control {
+        let stats = self.control.entry(found.key.clone()).or_default().clone();
+        super::control(self.stills.clone(), stats)
     }
 }
 
@@ -358,6 +373,8 @@ pub(super) fn run(a: &WebcamArgs, bodies: Bodies, p: Prepared) -> anyhow::Result
         backend,
         aspect: a.aspect(),
         known: HashMap::new(),
+        stills: super::stills_dir(a)?,
+        control: HashMap::new(),
     };
     let mopts = MultiOptions {
         duration: a.duration,
@@ -368,6 +385,7 @@ pub(super) fn run(a: &WebcamArgs, bodies: Bodies, p: Prepared) -> anyhow::Result
     report(
         &runs,
         &fleet.outputs.shown,
+        &fleet.control,
         &emus,
         unplugs,
         a.has_video_device(),
@@ -390,6 +408,7 @@ pub(super) fn run(a: &WebcamArgs, bodies: Bodies, p: Prepared) -> anyhow::Result
 fn report(
     runs: &[CameraRun],
     shown: &HashMap<String, String>,
+    control: &HashMap<String, Arc<ControlStats>>,
     emus: &[Arc<UsbEmulator>],
     unplugs: u64,
     video_device: bool,
@@ -413,6 +432,12 @@ fn report(
                 super::super::count(es.connects(), "connect"),
                 super::super::count(if i == 0 { unplugs } else { 0 }, "unplug"),
             );
+        }
+        if let Some(l) = control
+            .get(&r.found.key)
+            .and_then(|c| super::control_line(c))
+        {
+            println!("  {l}");
         }
         match &r.result {
             Ok(s) => {

@@ -7,7 +7,7 @@ use super::control::{BodyEvent, BodyState};
 use super::liveview::{Align512, DEFAULT_IMAGE_OFFSET};
 use super::props::PropStore;
 use super::testcard::TestCard;
-use super::{Clock, FrameContent, RealClock};
+use super::{Clock, EmulatorError, FrameContent, RealClock};
 use crate::ptp::sony::{SDIO_VERSION_2, SDIO_VERSION_3};
 use crate::ptp::OpCode;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -174,7 +174,13 @@ pub struct Stats {
     /// The last still handed over (GetObject 0xFFFFC001) and how many were.
     last_still: Mutex<Option<Vec<u8>>>,
     stills_served: AtomicU64,
+    /// Where each still handed over is also sent (see [`Stats::served_stills`]).
+    still_copies: Mutex<Option<crossbeam_channel::Sender<Vec<u8>>>>,
 }
+
+/// Stills waiting in [`Stats::served_stills`]'s channel, at most; more are dropped
+/// (and logged) rather than held in memory.
+pub const SERVED_STILLS_QUEUE: usize = 8;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere must not take the counters down with it.
@@ -233,6 +239,24 @@ impl Stats {
     pub(crate) fn still_served(&self, jpeg: &[u8]) {
         *lock(&self.last_still) = Some(jpeg.to_vec());
         Stats::bump(&self.stills_served);
+        let mut copies = lock(&self.still_copies);
+        if let Some(tx) = copies.as_ref() {
+            match tx.try_send(jpeg.to_vec()) {
+                Ok(()) => {}
+                Err(crossbeam_channel::TrySendError::Full(_)) => {
+                    log::warn!("a served still was not passed on: its reader is behind")
+                }
+                Err(crossbeam_channel::TrySendError::Disconnected(_)) => *copies = None,
+            }
+        }
+    }
+    /// From now on a copy of every still handed over, in order (for a test or the
+    /// `emulate --served-stills DIR` option to compare with what the host saved). At
+    /// most [`SERVED_STILLS_QUEUE`] wait; a later call replaces the earlier receiver.
+    pub fn served_stills(&self) -> crossbeam_channel::Receiver<Vec<u8>> {
+        let (tx, rx) = crossbeam_channel::bounded(SERVED_STILLS_QUEUE);
+        *lock(&self.still_copies) = Some(tx);
+        rx
     }
     /// Operation codes received, in order (at most [`MAX_OP_LOG`]).
     pub fn ops(&self) -> Vec<OpCode> {
@@ -403,6 +427,14 @@ impl Body {
     pub fn with_store(self, store: PropStore, power_zoom: bool) -> Body {
         *lock(&self.state) = BodyState::new(store, power_zoom, STILL_SIZE);
         self.show_settings()
+    }
+
+    /// Takes pictures of `width`×`height` instead of [`STILL_SIZE`] (a slow emulated
+    /// CPU renders a small still in time). Refused outside the test card's limits.
+    pub fn with_still_size(self, width: u32, height: u32) -> Result<Body, EmulatorError> {
+        TestCard::new(width, height)?;
+        lock(&self.state).set_still_size((width, height));
+        Ok(self)
     }
 
     /// A body for a model name as DeviceInfo spells it: live view off for the bodies

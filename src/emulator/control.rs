@@ -418,6 +418,11 @@ impl BodyState {
         }
     }
 
+    /// Pictures taken from now on are `still_size`.
+    pub fn set_still_size(&mut self, still_size: (u32, u32)) {
+        self.still_size = still_size;
+    }
+
     fn render_still(&self, number: u64) -> Result<Still, super::EmulatorError> {
         let (w, h) = self.still_size;
         let mut card = TestCard::new(w, h)?;

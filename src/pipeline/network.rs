@@ -8,12 +8,13 @@
 //! failure the camera is dropped without CloseSession, which would only wait for the
 //! same dead link.
 
-use super::source::{FrameSource, Item, SourceError};
+use super::source::{next_with_control, Control, FrameSource, Item, SourceError};
 use crate::camera::link::PtpIpLink;
 use crate::camera::{Camera, CameraError, ConnectOptions};
 use crate::transport::tcp::TcpConfig;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// TCP limits for live view over a wireless link: short enough that a stalled camera is
@@ -39,6 +40,7 @@ pub struct PtpIpSource {
     label: String,
     /// The first frame of this connection was announced.
     announced: bool,
+    control: Option<Control>,
 }
 
 impl PtpIpSource {
@@ -64,7 +66,15 @@ impl PtpIpSource {
             link_failed: false,
             label: format!("camera at {addr}"),
             announced: false,
+            control: None,
         }
+    }
+
+    /// Runs camera control between live-view polls, as over USB (the control socket
+    /// starts once the body's serial number is known).
+    pub fn with_control(mut self, c: Control) -> Self {
+        self.control = Some(c);
+        self
     }
 }
 
@@ -85,15 +95,19 @@ impl FrameSource for PtpIpSource {
             self.addr
         );
         self.link_failed = false;
+        let serial = cam.device_info().serial_number.clone();
         self.cam = Some(cam);
         self.announced = false;
+        if let Some(c) = self.control.as_mut() {
+            c.connected(&serial);
+        }
         Ok(())
     }
 
     fn next(&mut self, buf: &mut Vec<u8>, stop: &AtomicBool) -> Result<Item, SourceError> {
         let cam = self.cam.as_mut().ok_or(SourceError::Stopped)?;
-        match cam.next_live_view(buf, &|| stop.load(Ordering::Relaxed)) {
-            Ok(()) => {
+        match next_with_control(cam, self.control.as_mut(), buf, stop) {
+            Ok(true) => {
                 if !self.announced {
                     self.announced = true;
                     let at = format!(" at {}", self.addr);
@@ -101,7 +115,7 @@ impl FrameSource for PtpIpSource {
                 }
                 Ok(Item::Object)
             }
-            Err(_) if stop.load(Ordering::Relaxed) => Err(SourceError::Stopped),
+            Ok(false) => Err(SourceError::Stopped),
             Err(e) => {
                 self.link_failed =
                     matches!(e, CameraError::Transport(_) | CameraError::Protocol { .. });
@@ -110,7 +124,16 @@ impl FrameSource for PtpIpSource {
         }
     }
 
+    fn set_pause_flag(&mut self, flag: Arc<AtomicBool>) {
+        if let Some(c) = self.control.as_mut() {
+            c.port.set_pause_flag(flag);
+        }
+    }
+
     fn disconnect(&mut self) {
+        if let Some(c) = self.control.as_mut() {
+            c.lost();
+        }
         if let Some(cam) = self.cam.take() {
             let link = if self.link_failed {
                 cam.abandon()

@@ -135,6 +135,50 @@ impl Control {
             server: None,
         }
     }
+
+    /// The body with this serial number is connected: the socket starts the first time.
+    pub(crate) fn connected(&mut self, serial: &str) {
+        if self.server.is_none() {
+            self.server = (self.start)(serial);
+        }
+    }
+
+    /// The body went away: waiting and running requests are answered.
+    pub(crate) fn lost(&mut self) {
+        self.port.lost(
+            "the camera is not connected (alpha-bridge reconnects when it is back); try again then",
+        );
+    }
+}
+
+/// Polls live view until a frame is in `buf`, running camera control (when there is
+/// any) between polls so that live view keeps flowing during it. `Ok(false)`: `stop`
+/// was set.
+pub(crate) fn next_with_control<L: Link>(
+    cam: &mut Camera<L>,
+    mut control: Option<&mut Control>,
+    buf: &mut Vec<u8>,
+    stop: &AtomicBool,
+) -> Result<bool, CameraError> {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        if let Some(c) = control.as_deref_mut() {
+            c.port.serve(cam);
+        }
+        match cam.poll_live_view(buf) {
+            Ok(true) => {
+                if let Some(c) = control.as_deref_mut() {
+                    c.port.frame(buf);
+                }
+                return Ok(true);
+            }
+            Ok(false) => {}
+            Err(_) if stop.load(Ordering::Relaxed) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// A Sony body in PC Remote mode.
@@ -188,38 +232,22 @@ impl FrameSource for CameraSource {
         self.cam = Some(cam);
         self.announced = false;
         if let Some(c) = self.control.as_mut() {
-            if c.server.is_none() {
-                c.server = (c.start)(&serial);
-            }
+            c.connected(&serial);
         }
         Ok(())
     }
 
     fn next(&mut self, buf: &mut Vec<u8>, stop: &AtomicBool) -> Result<Item, SourceError> {
         let cam = self.cam.as_mut().ok_or(SourceError::Stopped)?;
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return Err(SourceError::Stopped);
-            }
-            // Control runs between polls, so live view keeps flowing during it.
-            if let Some(c) = self.control.as_mut() {
-                c.port.serve(cam);
-            }
-            match cam.poll_live_view(buf) {
-                Ok(true) => {
-                    if !self.announced {
-                        self.announced = true;
-                        log::info!("{}", streaming_line(cam, buf, ""));
-                    }
-                    if let Some(c) = self.control.as_mut() {
-                        c.port.frame(buf);
-                    }
-                    return Ok(Item::Object);
+        match next_with_control(cam, self.control.as_mut(), buf, stop)? {
+            true => {
+                if !self.announced {
+                    self.announced = true;
+                    log::info!("{}", streaming_line(cam, buf, ""));
                 }
-                Ok(false) => {}
-                Err(_) if stop.load(Ordering::Relaxed) => return Err(SourceError::Stopped),
-                Err(e) => return Err(e.into()),
+                Ok(Item::Object)
             }
+            false => Err(SourceError::Stopped),
         }
     }
 
@@ -231,7 +259,7 @@ impl FrameSource for CameraSource {
 
     fn disconnect(&mut self) {
         if let Some(c) = self.control.as_mut() {
-            c.port.lost("the camera is not connected (alpha-bridge reconnects when it is back); try again then");
+            c.lost();
         }
         if let Some(cam) = self.cam.take() {
             // Closes the session; dropping the transport releases the interface.

@@ -232,6 +232,29 @@ fn every_usage_error_of_every_subcommand_exits_2_before_anything_is_opened() {
             "needs --mode msc",
         ),
         (
+            &["emulate", "--wifi", "--pc-remote", "--served-stills", fdir],
+            "--served-stills only applies to --usb-gadget",
+        ),
+        (
+            &[
+                "emulate",
+                "--usb-gadget",
+                "--mode",
+                "msc",
+                "--served-stills",
+                fdir,
+            ],
+            "--served-stills needs a body that takes pictures",
+        ),
+        (
+            &["emulate", "--usb-gadget", "--still-size", "100x50"],
+            "--still-size 100x50",
+        ),
+        (
+            &["emulate", "--usb-gadget", "--still-size", "big"],
+            "expected WxH",
+        ),
+        (
             &[
                 "emulate", "--wifi", "--files", fdir, "--guid", g, "--state", fdir,
             ],

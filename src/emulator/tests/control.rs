@@ -412,7 +412,7 @@ fn buttons_focus_zoom_and_movie() {
 /// One still: S1, S2 down, S2 up, S1 up; after the body's delay ObjectInMemory is
 /// 0x8001 with events, the object is a whole JPEG at the still size, and live view
 /// keeps going all along.
-fn capture(r: &mut Rig, g: Generation, with_events: bool) -> Vec<u8> {
+fn capture(r: &mut Rig, g: Generation, with_events: bool, size: (u32, u32)) -> Vec<u8> {
     let h = &mut r.host;
     assert_eq!(
         h.tx(0x1008, &[STILL], None).code(),
@@ -448,7 +448,7 @@ fn capture(r: &mut Rig, g: Generation, with_events: bool) -> Vec<u8> {
     assert_eq!(current(h, g, 0xD215), 0x8001);
     let info = h.tx(0x1008, &[STILL], None);
     let oi = ObjectInfo::parse(info.data()).unwrap();
-    assert_eq!((oi.image_pix_width, oi.image_pix_height), (3008, 2000));
+    assert_eq!((oi.image_pix_width, oi.image_pix_height), size);
     let obj = h.tx(0x1009, &[STILL], None);
     assert_eq!(obj.code(), ResponseCode::OK);
     let jpeg = obj.data().to_vec();
@@ -457,7 +457,10 @@ fn capture(r: &mut Rig, g: Generation, with_events: bool) -> Vec<u8> {
     assert_eq!(&jpeg[jpeg.len() - 2..], &[0xFF, 0xD9]);
     let mut d = zune_jpeg::JpegDecoder::new(std::io::Cursor::new(&jpeg));
     d.decode().expect("the still decodes");
-    assert_eq!(d.info().map(|i| (i.width, i.height)), Some((3008, 2000)));
+    assert_eq!(
+        d.info().map(|i| (u32::from(i.width), u32::from(i.height))),
+        Some(size)
+    );
     assert_eq!(current(h, g, 0xD215), 0, "handed over");
     if with_events {
         assert_eq!(events(h), vec![changed(0xD215)]);
@@ -481,11 +484,28 @@ fn still_capture_during_live_view() {
         r.clock.advance(FRAME);
         check_dataset(r.host.get_lv().data());
         events(&mut r.host);
-        let a = capture(&mut r, g, with_events);
-        let b = capture(&mut r, g, with_events);
+        let a = capture(&mut r, g, with_events, (3008, 2000));
+        let b = capture(&mut r, g, with_events, (3008, 2000));
         assert_ne!(a, b, "each picture is a new one");
         r.finish().unwrap();
     }
+}
+
+#[test]
+fn a_smaller_still_size_and_a_copy_of_every_still_served() {
+    assert!(Body::ilce_6400().with_still_size(100, 50).is_err());
+    let body = Body::ilce_6400().with_still_size(1024, 680).unwrap();
+    let g = generation(&body);
+    let copies = body.stats().served_stills();
+    let mut r = rig(body);
+    r.host.handshake();
+    r.clock.advance(FRAME);
+    check_dataset(r.host.get_lv().data());
+    events(&mut r.host);
+    let a = capture(&mut r, g, true, (1024, 680));
+    let b = capture(&mut r, g, true, (1024, 680));
+    assert_eq!(copies.try_iter().collect::<Vec<_>>(), vec![a, b]);
+    r.finish().unwrap();
 }
 
 /// Mean luma, the focus-green pixels around a point, and the mean chroma of a frame.
