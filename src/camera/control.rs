@@ -12,32 +12,15 @@
 //! nothing changes; otherwise the properties are re-read every [`WATCH_EVERY`].
 
 use super::link::Link;
-use super::settings::{self, code, int, Setting, Wanted, WB_COLOR_TEMP};
+use super::settings::{self, int, Setting, Wanted, WB_COLOR_TEMP};
 use super::sony::Camera;
 use super::CameraError;
-use crate::ptp::codes::handle;
+use crate::ptp::codes::{handle, PropCode};
 use crate::ptp::dataset::ObjectInfo;
 use crate::ptp::props::{PropModel, WriteMethod};
 use crate::ptp::{OpCode, ResponseCode};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
-
-/// Control codes of SDIO_ControlDevice (0x9207).
-pub mod control_code {
-    /// S1, the shutter button half-pressed (focus).
-    pub const S1: u16 = 0xD2C1;
-    /// S2, the shutter button fully pressed (shoot).
-    pub const S2: u16 = 0xD2C2;
-    /// The movie (record) button.
-    pub const MOVIE: u16 = 0xD2C8;
-    /// Manual focus by a signed number of steps.
-    pub const MANUAL_FOCUS: u16 = 0xD2D1;
-    /// Move the AF point (`(x << 16) | y` on [`GRID`](super::GRID)).
-    pub const AF_POINT: u16 = 0xD2DC;
-    /// Zoom: +1 tele, -1 wide, 0 stop.
-    pub const ZOOM: u16 = 0xD2DD;
-}
-use control_code as cc;
 
 /// Button values: press (down) and release (up).
 const DOWN: u16 = 2;
@@ -599,7 +582,7 @@ fn plan_set<L: Link>(cam: &Camera<L>, s: Setting, text: &str) -> Result<Job, Con
 /// White balance by colour temperature: WhiteBalance to "temperature", then ColorTemp.
 fn plan_kelvin(m: &PropModel, k: u32) -> Result<Job, ControlError> {
     let wb = Setting::Wb;
-    let Some(ct) = m.get(code::COLOR_TEMP) else {
+    let Some(ct) = m.get(PropCode::COLOR_TEMPERATURE.0) else {
         return Err(ControlError::Unsupported(
             "this camera takes no colour temperature (no ColorTemp property): choose a preset"
                 .into(),
@@ -633,7 +616,7 @@ fn plan_kelvin(m: &PropModel, k: u32) -> Result<Job, ControlError> {
     }
     steps.push(Step::Direct {
         setting: wb,
-        code: code::COLOR_TEMP,
+        code: PropCode::COLOR_TEMPERATURE.0,
         value: k as i128,
     });
     Ok(job(Goal::Set(wb), steps))
@@ -665,18 +648,18 @@ fn plan_action<L: Link>(cam: &Camera<L>, a: Action) -> Result<Job, ControlError>
             let mut j = job(
                 Goal::Af,
                 vec![
-                    button(cc::S1, DOWN, "a half-press (S1)"),
+                    button(PropCode::S1.0, DOWN, "a half-press (S1)"),
                     Step::Await {
-                        code: code::FOCUS_FOUND,
+                        code: PropCode::FOCUS_FOUND.0,
                         until: Until::FocusFound,
                         timeout: Duration::from_secs(2),
                         fail: None,
                         since: None,
                     },
-                    button(cc::S1, UP, "releasing the half-press"),
+                    button(PropCode::S1.0, UP, "releasing the half-press"),
                 ],
             );
-            j.release = vec![cc::S1];
+            j.release = vec![PropCode::S1.0];
             Ok(j)
         }
         Action::AfPoint { x, y } => {
@@ -689,7 +672,7 @@ fn plan_action<L: Link>(cam: &Camera<L>, a: Action) -> Result<Job, ControlError>
             Ok(job(
                 Goal::Done(format!("AF point moved to {x},{y} of 640x480")),
                 vec![Step::Control {
-                    code: cc::AF_POINT,
+                    code: PropCode::AF_POINT.0,
                     data: v.to_le_bytes().to_vec(),
                     what: "moving the AF point (the focus area must be a movable spot)",
                 }],
@@ -701,7 +684,7 @@ fn plan_action<L: Link>(cam: &Camera<L>, a: Action) -> Result<Job, ControlError>
                     "focus-step needs a number of steps from -1000 to 1000, not 0".into(),
                 ));
             }
-            if let Some(f) = cur(code::FOCUS_MODE) {
+            if let Some(f) = cur(PropCode::FOCUS_MODE.0) {
                 if f != 1 && f != 0x8006 {
                     return Err(ControlError::Refused(format!(
                         "manual focus steps need focus mode manual or dmf; it is {} \
@@ -716,7 +699,7 @@ fn plan_action<L: Link>(cam: &Camera<L>, a: Action) -> Result<Job, ControlError>
                 let s = left.clamp(-7, 7);
                 left -= s;
                 steps.push(Step::Control {
-                    code: cc::MANUAL_FOCUS,
+                    code: PropCode::MANUAL_FOCUS_ADJUST.0,
                     data: (s as i16).to_le_bytes().to_vec(),
                     what: "a manual focus step",
                 });
@@ -730,7 +713,9 @@ fn plan_action<L: Link>(cam: &Camera<L>, a: Action) -> Result<Job, ControlError>
             ))
         }
         Action::Zoom(z) => {
-            if !has_control(cam, cc::ZOOM) && m.get(code::ZOOM_ENABLE_STATUS).is_none() {
+            if !has_control(cam, PropCode::ZOOM.0)
+                && m.get(PropCode::ZOOM_ENABLE_STATUS.0).is_none()
+            {
                 return Err(ControlError::Unsupported(
                     "this camera has no power zoom".into(),
                 ));
@@ -745,7 +730,7 @@ fn plan_action<L: Link>(cam: &Camera<L>, a: Action) -> Result<Job, ControlError>
             Ok(job(
                 Goal::Done(said.into()),
                 vec![Step::Control {
-                    code: cc::ZOOM,
+                    code: PropCode::ZOOM.0,
                     data: vec![v as u8],
                     what: "zoom",
                 }],
@@ -753,7 +738,7 @@ fn plan_action<L: Link>(cam: &Camera<L>, a: Action) -> Result<Job, ControlError>
         }
         Action::Movie(on) => {
             let want = on as i128;
-            if cur(code::MOVIE_RECORDING) == Some(want) {
+            if cur(PropCode::MOVIE_RECORDING_STATE.0) == Some(want) {
                 return Ok(job(
                     Goal::Done(
                         if on {
@@ -767,12 +752,12 @@ fn plan_action<L: Link>(cam: &Camera<L>, a: Action) -> Result<Job, ControlError>
                 ));
             }
             let mut steps = vec![
-                button(cc::MOVIE, DOWN, "the movie button"),
-                button(cc::MOVIE, UP, "the movie button"),
+                button(PropCode::MOVIE_BUTTON.0, DOWN, "the movie button"),
+                button(PropCode::MOVIE_BUTTON.0, UP, "the movie button"),
             ];
-            if m.get(code::MOVIE_RECORDING).is_some() {
+            if m.get(PropCode::MOVIE_RECORDING_STATE.0).is_some() {
                 steps.push(Step::Await {
-                    code: code::MOVIE_RECORDING,
+                    code: PropCode::MOVIE_RECORDING_STATE.0,
                     until: Until::Eq(want),
                     timeout: Duration::from_secs(3),
                     fail: Some(if on {
@@ -796,16 +781,16 @@ fn plan_action<L: Link>(cam: &Camera<L>, a: Action) -> Result<Job, ControlError>
 fn plan_capture<L: Link>(cam: &Camera<L>) -> Job {
     let manual = cam
         .properties()
-        .and_then(|m| m.get(code::FOCUS_MODE))
+        .and_then(|m| m.get(PropCode::FOCUS_MODE.0))
         .and_then(|p| int(&p.current))
         == Some(1);
     let mut steps = vec![
-        button(cc::S1, DOWN, "a half-press (S1)"),
-        button(cc::S2, DOWN, "the shutter release (S2)"),
+        button(PropCode::S1.0, DOWN, "a half-press (S1)"),
+        button(PropCode::S2.0, DOWN, "the shutter release (S2)"),
     ];
     if !manual {
         steps.push(Step::Await {
-            code: code::FOCUS_FOUND,
+            code: PropCode::FOCUS_FOUND.0,
             until: Until::FocusFound,
             timeout: Duration::from_secs(1),
             fail: None,
@@ -813,10 +798,10 @@ fn plan_capture<L: Link>(cam: &Camera<L>) -> Job {
         });
     }
     steps.extend([
-        button(cc::S2, UP, "releasing the shutter (S2)"),
-        button(cc::S1, UP, "releasing the half-press (S1)"),
+        button(PropCode::S2.0, UP, "releasing the shutter (S2)"),
+        button(PropCode::S1.0, UP, "releasing the half-press (S1)"),
         Step::Await {
-            code: code::OBJECT_IN_MEMORY,
+            code: PropCode::OBJECT_IN_MEMORY.0,
             until: Until::AtLeast(0x8000),
             timeout: Duration::from_secs(10),
             fail: Some("the camera stored no picture within 10 s (is the shutter blocked, or the card full?)"),
@@ -825,7 +810,7 @@ fn plan_capture<L: Link>(cam: &Camera<L>) -> Job {
         Step::Fetch,
     ]);
     let mut j = job(Goal::Capture, steps);
-    j.release = vec![cc::S2, cc::S1];
+    j.release = vec![PropCode::S2.0, PropCode::S1.0];
     j
 }
 
@@ -1095,7 +1080,7 @@ fn run_step<L: Link>(job: &mut Job, cam: &mut Camera<L>) -> Result<bool, Control
 
 /// A value of `s` (or of ColorTemp) for messages.
 fn show(s: Setting, c: u16, v: i128, m: &PropModel) -> String {
-    if c == code::COLOR_TEMP {
+    if c == PropCode::COLOR_TEMPERATURE.0 {
         format!("{v}K")
     } else {
         s.format(v, Some(m))

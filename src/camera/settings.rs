@@ -3,6 +3,7 @@
 //! how a value a person typed is matched to one the body lists
 //! (docs/protocol/sony-usb.md#camera-control). Pure: no I/O.
 
+use crate::ptp::codes::PropCode;
 use crate::ptp::props::{Enabled, PropModel, Property};
 use crate::ptp::sony::{Generation, PropForm, PropValue};
 
@@ -27,38 +28,6 @@ pub enum Setting {
     Battery,
     /// Movie recording state (`recording`).
     Recording,
-}
-
-/// ExposureProgramMode (0x500E), WhiteBalance (0x5005), ColorTemp (0xD20F) …
-pub mod code {
-    /// ExposureBiasCompensation (standard PTP).
-    pub const EXPOSURE_BIAS: u16 = 0x5010;
-    /// Sony's exposure compensation, used when the body lacks 0x5010.
-    pub const EXPOSURE_COMPENSATION: u16 = 0xD224;
-    /// ISO.
-    pub const ISO: u16 = 0xD21E;
-    /// ShutterSpeed.
-    pub const SHUTTER_SPEED: u16 = 0xD20D;
-    /// FNumber.
-    pub const F_NUMBER: u16 = 0x5007;
-    /// WhiteBalance.
-    pub const WHITE_BALANCE: u16 = 0x5005;
-    /// ColorTemp (Kelvin), used when WhiteBalance is [`WB_COLOR_TEMP`](super::WB_COLOR_TEMP).
-    pub const COLOR_TEMP: u16 = 0xD20F;
-    /// FocusMode.
-    pub const FOCUS_MODE: u16 = 0x500A;
-    /// ExposureProgramMode (the mode dial).
-    pub const PROGRAM_MODE: u16 = 0x500E;
-    /// Battery level.
-    pub const BATTERY: u16 = 0xD218;
-    /// MovieRecordingState: 1 recording, 0 not.
-    pub const MOVIE_RECORDING: u16 = 0xD21D;
-    /// FocusFound: 2 (or 3) once autofocus has locked.
-    pub const FOCUS_FOUND: u16 = 0xD213;
-    /// ObjectInMemory: at least 0x8000 once a shot is stored and can be fetched.
-    pub const OBJECT_IN_MEMORY: u16 = 0xD215;
-    /// ZoomEnableStatus: present when the body can zoom.
-    pub const ZOOM_ENABLE_STATUS: u16 = 0xD25B;
 }
 
 /// WhiteBalance value meaning "use ColorTemp".
@@ -176,15 +145,18 @@ impl Setting {
     /// The property codes that may hold it, preferred first.
     fn codes(self) -> &'static [u16] {
         match self {
-            Setting::Ev => &[code::EXPOSURE_BIAS, code::EXPOSURE_COMPENSATION],
-            Setting::Iso => &[code::ISO],
-            Setting::Shutter => &[code::SHUTTER_SPEED],
-            Setting::Aperture => &[code::F_NUMBER],
-            Setting::Wb => &[code::WHITE_BALANCE],
-            Setting::Focus => &[code::FOCUS_MODE],
-            Setting::Mode => &[code::PROGRAM_MODE],
-            Setting::Battery => &[code::BATTERY],
-            Setting::Recording => &[code::MOVIE_RECORDING],
+            Setting::Ev => &[
+                PropCode::EXPOSURE_BIAS_COMPENSATION.0,
+                PropCode::EXPOSURE_COMPENSATION.0,
+            ],
+            Setting::Iso => &[PropCode::ISO.0],
+            Setting::Shutter => &[PropCode::SHUTTER_SPEED.0],
+            Setting::Aperture => &[PropCode::F_NUMBER.0],
+            Setting::Wb => &[PropCode::WHITE_BALANCE.0],
+            Setting::Focus => &[PropCode::FOCUS_MODE.0],
+            Setting::Mode => &[PropCode::EXPOSURE_PROGRAM_MODE.0],
+            Setting::Battery => &[PropCode::BATTERY_LEVEL.0],
+            Setting::Recording => &[PropCode::MOVIE_RECORDING_STATE.0],
         }
     }
 
@@ -232,7 +204,7 @@ impl Setting {
             }
             Setting::Wb if raw == WB_COLOR_TEMP => {
                 match model
-                    .and_then(|m| m.get(code::COLOR_TEMP))
+                    .and_then(|m| m.get(PropCode::COLOR_TEMPERATURE.0))
                     .and_then(|p| int(&p.current))
                 {
                     Some(k) => format!("{k}K"),
@@ -435,7 +407,9 @@ pub fn in_range(p: &Property, v: i128) -> bool {
 /// Why a property the body greys out cannot be changed now, in words: the mode dial
 /// when it explains it, else what IsEnabled says.
 pub fn why_not_settable(s: Setting, p: &Property, m: &PropModel) -> String {
-    let mode = m.get(code::PROGRAM_MODE).and_then(|p| int(&p.current));
+    let mode = m
+        .get(PropCode::EXPOSURE_PROGRAM_MODE.0)
+        .and_then(|p| int(&p.current));
     let dial = |name: &str, turn: &str| {
         format!(
             "the mode dial is on {name}: {} is set by the camera{turn}",

@@ -16,7 +16,10 @@
 use crate::ptp::sony::{self, Generation, PropDesc, PropForm, PropValue};
 use crate::ptp::DataType;
 
-/// The codes the body acts on (names as in docs/protocol/sony-usb.md).
+/// The codes the body acts on (names as in docs/protocol/sony-usb.md). Written here
+/// rather than taken from the host's `ptp::codes::PropCode` on purpose: the emulated body
+/// is a second, independent reading of the protocol, so a wrong code on one side shows up
+/// as a failing test instead of cancelling out.
 pub mod code {
     /// White balance.
     pub const WHITE_BALANCE: u16 = 0x5005;

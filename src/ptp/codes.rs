@@ -153,17 +153,47 @@ wire_code! {
 }
 
 wire_code! {
-    /// A Sony or standard device property code.
+    /// A Sony or standard device property code, and the Sony control codes of
+    /// SDIO_ControlDevice (0x9207), which share the code space (docs/protocol/sony-usb.md).
+    /// The host's one table: names for listing any code are in `ptp::props`.
     PropCode(u16) {
         WHITE_BALANCE = 0x5005,
         F_NUMBER = 0x5007,
         FOCUS_MODE = 0x500A,
+        /// The mode dial.
         EXPOSURE_PROGRAM_MODE = 0x500E,
+        /// Standard PTP exposure bias.
+        EXPOSURE_BIAS_COMPENSATION = 0x5010,
         SHUTTER_SPEED = 0xD20D,
+        /// Kelvin, used when WhiteBalance is colour temperature (0x8012).
+        COLOR_TEMPERATURE = 0xD20F,
+        /// 2 (or 3) once autofocus has locked.
+        FOCUS_FOUND = 0xD213,
+        /// At least 0x8000 once a shot is stored and can be fetched.
+        OBJECT_IN_MEMORY = 0xD215,
         BATTERY_LEVEL = 0xD218,
+        /// 1 recording, 0 not.
+        MOVIE_RECORDING_STATE = 0xD21D,
+        ISO = 0xD21E,
         LIVE_VIEW_STATUS = 0xD221,
+        /// Sony's exposure compensation, used when the body lacks 0x5010.
+        EXPOSURE_COMPENSATION = 0xD224,
         PRIORITY_MODE = 0xD25A,
+        /// Present when the body can zoom.
+        ZOOM_ENABLE_STATUS = 0xD25B,
         LIVE_VIEW_IMAGE_QUALITY = 0xD26A,
+        /// Control: S1, the shutter button half-pressed (focus).
+        S1 = 0xD2C1,
+        /// Control: S2, the shutter button fully pressed (shoot).
+        S2 = 0xD2C2,
+        /// Control: the movie (record) button.
+        MOVIE_BUTTON = 0xD2C8,
+        /// Control: manual focus by a signed number of steps.
+        MANUAL_FOCUS_ADJUST = 0xD2D1,
+        /// Control: move the AF point (`(x << 16) | y` on the 640x480 grid).
+        AF_POINT = 0xD2DC,
+        /// Control: zoom, +1 tele, -1 wide, 0 stop.
+        ZOOM = 0xD2DD,
     }
 }
 

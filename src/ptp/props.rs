@@ -9,7 +9,7 @@
 //! docs/protocol/sony-usb.md#events); it feeds [`PropModel::on_event`] and
 //! [`PropModel::update`].
 
-use super::codes::DataType;
+use super::codes::{DataType, PropCode};
 use super::sony::{AllProps, Generation, PropDesc, PropForm, PropValue, Skipped};
 use super::ParseError;
 
@@ -18,7 +18,12 @@ pub const EVENT_PROPERTY_CHANGED: u16 = 0xC203;
 
 /// The settings a 2.00 body only takes in notch steps (docs/protocol/sony-usb.md#writing-a-setting):
 /// ISO, ShutterSpeed, FNumber, ExposureBiasCompensation.
-pub const NOTCH_CODES: &[u16] = &[0xD21E, 0xD20D, 0x5007, 0x5010];
+pub const NOTCH_CODES: &[u16] = &[
+    PropCode::ISO.0,
+    PropCode::SHUTTER_SPEED.0,
+    PropCode::F_NUMBER.0,
+    PropCode::EXPOSURE_BIAS_COMPENSATION.0,
+];
 
 /// How a new value reaches the body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
