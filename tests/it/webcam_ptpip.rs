@@ -67,14 +67,15 @@ fn assert_in_order(live: &[u32], sessions: u32) {
 }
 
 fn report(what: &str, s: &Summary) {
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
     eprintln!(
-        "{what}: {:.1} fps in, {:.1} fps out over {:.1} s; latency p50 {:?} ms, p99 {:?} ms; \
+        "{what}: {:.1} fps in, {:.1} fps out over {:.1} s; latency p50 {} ms, p99 {} ms; \
          {} placeholders, {} reconnects",
         s.stats.fps_in,
         s.stats.fps_out,
         s.stats.seconds,
-        s.stats.latency_ms_p50,
-        s.stats.latency_ms_p99,
+        ms(s.stats.latency_ms_p50),
+        ms(s.stats.latency_ms_p99),
         s.stats.placeholders,
         s.stats.reconnects
     );
