@@ -692,6 +692,8 @@ fn write_loop(
                     }
                     ReadyPic::Jpeg(c) if !too_soon => {
                         passthrough = true;
+                        // Placeholders in this stream's size: the device keeps its format.
+                        placeholder.set_card_size(c.width, c.height);
                         let res = sink.write(&Picture::Jpeg {
                             width: c.width,
                             height: c.height,

@@ -42,6 +42,8 @@ pub struct Placeholder {
     /// `jpeg` holds the encoded card.
     jpeg_card_ready: bool,
     jpeg_size: (u32, u32),
+    /// Size of the no-frame card: [`DEFAULT_SIZE`] until [`set_card_size`](Self::set_card_size).
+    card_size: (u32, u32),
 }
 
 impl Default for Placeholder {
@@ -70,6 +72,20 @@ impl Placeholder {
             jpeg: Vec::new(),
             jpeg_card_ready: false,
             jpeg_size: (0, 0),
+            card_size: DEFAULT_SIZE,
+        }
+    }
+
+    /// Draws the no-frame card at this size from now on: the size of the stream being
+    /// passed through, so that a placeholder never asks the device for another size
+    /// while a program is watching. Odd, empty or larger than 8K sizes are ignored.
+    pub fn set_card_size(&mut self, width: u32, height: u32) {
+        let usable =
+            width >= 2 && width.is_multiple_of(2) && height >= 1 && width <= 7680 && height <= 4320;
+        if usable && (width, height) != self.card_size {
+            self.card_size = (width, height);
+            self.card_ready = false;
+            self.jpeg_card_ready = false;
         }
     }
 
@@ -133,7 +149,7 @@ impl Placeholder {
             }
             None if self.card_ready => {}
             None => {
-                let (w, h) = DEFAULT_SIZE;
+                let (w, h) = self.card_size;
                 self.out.reshape(w, h);
                 for px in self.out.data.chunks_exact_mut(2) {
                     px[0] = CARD_Y;
@@ -315,6 +331,29 @@ mod tests {
             };
             let img = p.render(Some(&f));
             assert_eq!(img.data.len(), (w * h * 2) as usize);
+        }
+    }
+
+    #[test]
+    fn the_card_takes_the_size_of_the_stream_passed_through() {
+        let mut p = Placeholder::new();
+        assert_eq!(p.render_jpeg(None).unwrap().width(), DEFAULT_SIZE.0);
+        // The small live view passed through as MJPEG: the card follows it.
+        p.set_card_size(640, 424);
+        let pic = p.render_jpeg(None).unwrap();
+        assert_eq!((pic.width(), pic.height()), (640, 424));
+        let jpeg = pic.data().to_vec();
+        let mut dec = crate::decode::Decoder::new(crate::decode::Backend::Zune);
+        let mut got = Yuyv::new();
+        dec.decode(&jpeg, &mut got).unwrap();
+        assert_eq!((got.width, got.height), (640, 424));
+        let y = p.render(None);
+        assert_eq!((y.width, y.height), (640, 424));
+        assert_eq!(y.data.len(), 640 * 424 * 2);
+        // Sizes no device could take are ignored.
+        for (w, h) in [(0, 424), (641, 424), (640, 0), (65_534, 65_535)] {
+            p.set_card_size(w, h);
+            assert_eq!(p.render(None).width, 640, "{w}x{h}");
         }
     }
 
