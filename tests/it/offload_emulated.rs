@@ -521,14 +521,7 @@ fn hostile_names_from_the_emulator_stay_inside_dest() {
 
 #[test]
 fn a_full_disk_keeps_finished_files_and_lets_the_camera_finish() {
-    let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().to_str().unwrap().to_string();
-    netns::run_inside(
-        &["-m", "--propagation", "private"],
-        "mount -t tmpfs -o size=4m tmpfs \"$AB_TMPFS\"",
-        "offload_emulated::disk_full_inner",
-        &[("AB_TMPFS", &mnt)],
-    );
+    netns::on_small_tmpfs("offload_emulated::disk_full_inner");
 }
 
 #[test]
@@ -805,9 +798,7 @@ fn cli_emulate_offload_inner() {
 fn cli_offload_finds_emulate_wifi_by_ssdp() {
     netns::run_inside(
         &["-n"],
-        "ip link set lo up && ip link add ab0 type veth peer name ab1 && \
-         ip link set ab1 up && ip link set ab0 multicast on up && \
-         ip addr add 10.231.0.1/24 dev ab0 && ip route add 239.0.0.0/8 dev ab0",
+        netns::VETH_MULTICAST,
         "offload_emulated::cli_ssdp_inner",
         &[],
     );
@@ -1268,9 +1259,7 @@ fn cli_timeout_with_camera_keeps_trying_then_ends_with_exit_0() {
 fn cli_timeout_without_an_announcement_exits_0() {
     netns::run_inside(
         &["-n"],
-        "ip link set lo up && ip link add ab0 type veth peer name ab1 && \
-         ip link set ab1 up && ip link set ab0 multicast on up && \
-         ip addr add 10.231.0.1/24 dev ab0 && ip route add 239.0.0.0/8 dev ab0",
+        netns::VETH_MULTICAST,
         "offload_emulated::cli_timeout_inner",
         &[],
     );

@@ -345,14 +345,7 @@ fn a_session_left_open_is_closed_and_reopened() {
 
 #[test]
 fn a_full_disk_stops_cleanly_and_keeps_finished_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().to_str().unwrap().to_string();
-    netns::run_inside(
-        &["-m", "--propagation", "private"],
-        "mount -t tmpfs -o size=4m tmpfs \"$AB_TMPFS\"",
-        "offload_loopback::disk_full_inner",
-        &[("AB_TMPFS", &mnt)],
-    );
+    netns::on_small_tmpfs("offload_loopback::disk_full_inner");
 }
 
 #[test]

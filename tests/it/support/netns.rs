@@ -29,6 +29,26 @@ pub(crate) fn in_netns(test: &str, env: &[(&str, &str)]) -> bool {
     run_inside(&["-n"], LOOPBACK_MULTICAST, test, env).is_some()
 }
 
+/// A veth pair whose both ends stay in the namespace, one end multicast-capable with an
+/// address and the SSDP route: discovery over a non-loopback interface, nothing leaves.
+pub(crate) const VETH_MULTICAST: &str =
+    "ip link set lo up && ip link add ab0 type veth peer name ab1 && \
+     ip link set ab1 up && ip link set ab0 multicast on up && \
+     ip addr add 10.231.0.1/24 dev ab0 && ip route add 239.0.0.0/8 dev ab0";
+
+/// Runs `test` in a private mount namespace with a 4 MiB tmpfs mounted over a fresh
+/// temporary directory, whose path it finds in `AB_TMPFS`: a disk that fills up.
+pub(crate) fn on_small_tmpfs(test: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().to_str().unwrap().to_string();
+    run_inside(
+        &["-m", "--propagation", "private"],
+        "mount -t tmpfs -o size=4m tmpfs \"$AB_TMPFS\"",
+        test,
+        &[("AB_TMPFS", &mnt)],
+    );
+}
+
 /// Runs `test` (an `#[ignore]`d test of this binary, `module::name`) inside
 /// `unshare ARGS` after `setup`; returns its output, or `None` (skip) when that is not
 /// possible here.
