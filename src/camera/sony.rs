@@ -142,7 +142,7 @@ pub struct Camera<L: Link> {
 }
 
 /// What the camera's events told so far.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct EventState {
     /// The body has announced a property change with an event on this connection: from
     /// then on its properties are re-read only when an event says so.
@@ -153,7 +153,8 @@ struct EventState {
     changes: u64,
     /// 0x9209 reads after the handshake.
     reads: u64,
-    last_read: Option<Instant>,
+    /// The last 0x9209 read (the handshake's first).
+    last_read: Instant,
     last_link_poll: Option<Instant>,
     last_live_request: Option<Instant>,
 }
@@ -214,8 +215,13 @@ impl<L: Link> Camera<L> {
                     counters: LiveViewCounters::default(),
                     scratch: Vec::new(),
                     events: EventState {
-                        last_read: Some(Instant::now()),
-                        ..EventState::default()
+                        live: false,
+                        unknown_changed: false,
+                        changes: 0,
+                        reads: 0,
+                        last_read: Instant::now(),
+                        last_link_poll: None,
+                        last_live_request: None,
                     },
                 })
             }
@@ -588,7 +594,7 @@ impl<L: Link> Camera<L> {
 
     /// How long ago 0x9209 was last read (the handshake's read counts).
     pub fn since_properties_read(&self) -> Duration {
-        self.events.last_read.map_or(Duration::MAX, |t| t.elapsed())
+        self.events.last_read.elapsed()
     }
 
     /// (0x9209 reads since the handshake, property-changed events taken).
@@ -600,7 +606,7 @@ impl<L: Link> Camera<L> {
     /// read failed) and clears the stale marks. Returns the codes whose value changed.
     pub fn refresh_properties(&mut self) -> Result<Vec<u16>, CameraError> {
         self.events.reads += 1;
-        self.events.last_read = Some(Instant::now());
+        self.events.last_read = Instant::now();
         self.events.unknown_changed = false;
         let (generation, announced) = (self.ext.generation(), self.ext.announced());
         let mut buf = std::mem::take(&mut self.scratch);
